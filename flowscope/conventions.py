@@ -1,0 +1,118 @@
+"""Attribute names, event names and status mappings shared by the engine and the collector.
+
+This module is the contract of DESIGN.md "What makes a span a workflow span" and
+"Status". It imports nothing of ours so that both sides (the engine, which emits,
+and the collector/api, which recognise) can depend on it without depending on
+each other.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Execution (root) span -------------------------------------------------
+WORKFLOW_ID: Final = "workflow.id"
+WORKFLOW_NAME: Final = "workflow.name"
+WORKFLOW_EXECUTION_ID: Final = "workflow.execution.id"
+WORKFLOW_EXECUTION_NUMBER: Final = "workflow.execution.number"
+WORKFLOW_STATUS: Final = "workflow.status"
+WORKFLOW_INPUT: Final = "workflow.input"
+WORKFLOW_RESULTS: Final = "workflow.results"
+WORKFLOW_PROJECT_ID: Final = "workflow.project.id"
+WORKFLOW_ERROR: Final = "workflow.error"  # extra: the execution's error message
+
+CICD_PIPELINE_NAME: Final = "cicd.pipeline.name"
+CICD_PIPELINE_RUN_ID: Final = "cicd.pipeline.run.id"
+CICD_PIPELINE_RESULT: Final = "cicd.pipeline.result"
+ERROR_TYPE: Final = "error.type"
+
+# --- Step span ---------------------------------------------------------------
+STEP_ID: Final = "workflow.step.id"
+STEP_NAME: Final = "workflow.step.name"
+STEP_ORDER: Final = "workflow.step.order"
+STEP_STATUS: Final = "workflow.step.status"
+STEP_RETRY_COUNT: Final = "workflow.step.retry_count"
+STEP_INPUT: Final = "workflow.step.input"
+STEP_OUTPUT: Final = "workflow.step.output"
+STEP_INPUT_TRUNCATED: Final = "workflow.step.input.truncated"
+STEP_OUTPUT_TRUNCATED: Final = "workflow.step.output.truncated"
+STEP_ERROR: Final = "workflow.step.error"  # extra: the step's error message
+STEP_SKIP_REASON: Final = "workflow.step.skip_reason"  # extra: why a step was skipped
+STEP_ATTEMPT: Final = "workflow.step.attempt"  # on attempt child spans
+STEP_DEPENDS_ON: Final = "workflow.step.depends_on"  # extra: string array of step ids
+
+CICD_TASK_NAME: Final = "cicd.pipeline.task.name"
+CICD_TASK_RUN_ID: Final = "cicd.pipeline.task.run.id"
+CICD_TASK_RUN_RESULT: Final = "cicd.pipeline.task.run.result"
+
+# --- Lifecycle log records (event.name) ---------------------------------------
+EVENT_NAME: Final = "event.name"
+EVENT_EXECUTION_QUEUED: Final = "workflow.execution.queued"
+EVENT_EXECUTION_STARTED: Final = "workflow.execution.started"
+EVENT_STEP_STARTED: Final = "workflow.step.started"
+EVENT_STEP_RETRYING: Final = "workflow.step.retrying"
+LIFECYCLE_EVENTS: Final = frozenset(
+    {EVENT_EXECUTION_QUEUED, EVENT_EXECUTION_STARTED, EVENT_STEP_STARTED, EVENT_STEP_RETRYING}
+)
+
+# --- Statuses ----------------------------------------------------------------
+EXECUTION_STATUSES: Final = ("pending", "running", "completed", "failed", "cancelled", "timeout")
+TERMINAL_EXECUTION_STATUSES: Final = frozenset({"completed", "failed", "cancelled", "timeout"})
+STEP_STATUSES: Final = ("pending", "running", "completed", "failed", "skipped", "cancelled")
+
+# workflow.status -> cicd.pipeline.result
+PIPELINE_RESULT_BY_STATUS: Final = {
+    "completed": "success",
+    "failed": "failure",
+    "cancelled": "cancellation",
+    "timeout": "timeout",
+}
+# cicd.pipeline.result -> workflow.status (for foreign tracers that only set cicd.*)
+STATUS_BY_PIPELINE_RESULT: Final = {
+    "success": "completed",
+    "failure": "failed",
+    "error": "failed",
+    "timeout": "timeout",
+    "cancellation": "cancelled",
+}
+# workflow.step.status -> cicd.pipeline.task.run.result
+TASK_RESULT_BY_STEP_STATUS: Final = {
+    "completed": "success",
+    "failed": "failure",
+    "cancelled": "cancellation",
+    "skipped": "skip",
+    "timeout": "timeout",
+}
+STEP_STATUS_BY_TASK_RESULT: Final = {
+    "success": "completed",
+    "failure": "failed",
+    "error": "failed",
+    "timeout": "failed",
+    "cancellation": "cancelled",
+    "skip": "skipped",
+}
+
+# OTLP span status codes (opentelemetry.proto.trace.v1.Status.StatusCode)
+STATUS_CODE_UNSET: Final = 0
+STATUS_CODE_OK: Final = 1
+STATUS_CODE_ERROR: Final = 2
+
+
+def execution_status(
+    workflow_status: str | None, pipeline_result: str | None, status_code: int
+) -> str:
+    """Final status of an execution from its root span (DESIGN.md "Status")."""
+    if workflow_status in TERMINAL_EXECUTION_STATUSES:
+        return workflow_status
+    if pipeline_result in STATUS_BY_PIPELINE_RESULT:
+        return STATUS_BY_PIPELINE_RESULT[pipeline_result]
+    return "failed" if status_code == STATUS_CODE_ERROR else "completed"
+
+
+def step_status(step_status_attr: str | None, task_result: str | None, status_code: int) -> str:
+    """Final status of a step from its span."""
+    if step_status_attr in STEP_STATUSES:
+        return step_status_attr
+    if task_result in STEP_STATUS_BY_TASK_RESULT:
+        return STEP_STATUS_BY_TASK_RESULT[task_result]
+    return "failed" if status_code == STATUS_CODE_ERROR else "completed"
