@@ -1,0 +1,366 @@
+"""One function per signal that turns a decoded OTLP export request into table rows.
+
+Hot path. Each span keeps its own protobuf bytes (full fidelity, attributes decoded
+only when read); only the columns that queries filter on are promoted, and only
+workflow spans (DESIGN.md conventions) get their workflow attributes decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collector.anyvalue import any_value_to_python, any_value_to_text
+from flowscope import conventions as c
+
+SPAN_COLUMNS = (
+    "workspace_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns",
+    "duration_ns", "status_code", "status_message", "service_name", "scope_name", "resource_id",
+    "scope_id", "span_role", "workflow_id", "execution_id", "step_id", "step_status", "retry_count",
+    "span",
+)  # fmt: skip
+LOG_COLUMNS = (
+    "workspace_id", "record_hash", "time_ns", "observed_ns", "severity_number", "severity_text",
+    "body", "event_name", "trace_id", "span_id", "service_name", "resource_id", "scope_id",
+    "workflow_id", "execution_id", "step_id", "record",
+)  # fmt: skip
+EXEC_COLUMNS = (
+    "workspace_id", "execution_id", "workflow_id", "workflow_name", "project_id", "execution_number",
+    "status", "status_rank", "queued_ns", "started_ns", "ended_ns", "duration_seconds", "input_json",
+    "results_json", "error_message", "root_span_id", "service_name", "updated_ns",
+)  # fmt: skip
+
+_INT64_MAX = 2**63 - 1
+_MAX_ERRORS = 5  # error messages kept per request for partial_success.error_message
+
+# Attribute keys that make a span (or log record) a workflow one; their values are decoded.
+_WORKFLOW_PREFIXES = ("workflow.", "cicd.pipeline.")
+_STEP_MARKERS = (c.STEP_ID, c.CICD_TASK_NAME)
+
+
+def content_hash(*parts: bytes) -> int:
+    """A stable 64-bit content hash (Python's hash() is salted per process)."""
+    h = hashlib.blake2b(digest_size=8)
+    for p in parts:
+        h.update(len(p).to_bytes(4, "little"))
+        h.update(p)
+    return int.from_bytes(h.digest(), "little")
+
+
+@dataclass(slots=True)
+class WorkflowSpan:
+    """A committed workflow span, as consumers of the event bus see it."""
+
+    workspace_id: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    role: str
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class WorkflowLogRecord:
+    """A committed lifecycle (or any workflow-attributed) log record, for the event bus."""
+
+    workspace_id: str
+    record_hash: int
+    event_name: str
+    time_ns: int
+    trace_id: str
+    span_id: str
+    body: str | None
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Rows:
+    """Rows produced from one or more requests, ready for one insert per table."""
+
+    spans: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in SPAN_COLUMNS})
+    logs: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in LOG_COLUMNS})
+    executions: list[tuple[Any, ...]] = field(default_factory=list)
+    resources: dict[int, tuple[bytes, str]] = field(default_factory=dict)
+    scopes: dict[int, tuple[bytes, str]] = field(default_factory=dict)
+    workflow_spans: list[WorkflowSpan] = field(default_factory=list)
+    workflow_logs: list[WorkflowLogRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ConvertResult:
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def reject(self, message: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(message)
+
+    @property
+    def error_message(self) -> str:
+        if not self.rejected:
+            return ""
+        more = self.rejected - len(self.errors)
+        text = "; ".join(self.errors)
+        return f"{text}; and {more} more" if more > 0 else text
+
+
+def _service_name(resource_attributes: Any) -> str:
+    for kv in resource_attributes:
+        if kv.key == "service.name":
+            return kv.value.string_value
+    return "unknown_service"
+
+
+def _workflow_attributes(attributes: Any) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = None
+    for kv in attributes:
+        key = kv.key
+        if key.startswith(_WORKFLOW_PREFIXES) or key == c.ERROR_TYPE or key == c.EVENT_NAME:
+            if found is None:
+                found = {}
+            found[key] = any_value_to_python(kv.value)
+    return found
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -_INT64_MAX <= value <= _INT64_MAX else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _span_role(attrs: dict[str, Any], kind: int, parent: str) -> str | None:
+    if c.STEP_ATTEMPT in attrs:
+        return "attempt"
+    if any(m in attrs for m in _STEP_MARKERS):
+        return "step"
+    is_workflow = c.WORKFLOW_ID in attrs or c.WORKFLOW_EXECUTION_ID in attrs or c.CICD_PIPELINE_NAME in attrs
+    # The execution span is the trace root, or a SERVER span continuing a remote parent.
+    if is_workflow and (not parent or kind == 2):
+        return "execution"
+    return None
+
+
+def _register(
+    table: dict[int, tuple[bytes, str]], message: Any, schema_url: str
+) -> int:
+    raw = message.SerializeToString(deterministic=True)
+    key = content_hash(raw, schema_url.encode())
+    if key not in table:
+        table[key] = (raw, schema_url)
+    return key
+
+
+def convert_traces(
+    request: ExportTraceServiceRequest, workspace_id: str, rows: Rows, now_ns: int
+) -> ConvertResult:
+    """Append the request's valid spans to `rows`; count and describe invalid ones."""
+    result = ConvertResult()
+    cols = rows.spans
+    c_ws, c_trace, c_span, c_parent = cols["workspace_id"], cols["trace_id"], cols["span_id"], cols[
+        "parent_span_id"]
+    c_name, c_kind, c_start, c_end = cols["name"], cols["kind"], cols["start_ns"], cols["end_ns"]
+    c_dur, c_scode, c_smsg = cols["duration_ns"], cols["status_code"], cols["status_message"]
+    c_svc, c_scope, c_rid, c_sid = cols["service_name"], cols["scope_name"], cols["resource_id"], cols[
+        "scope_id"]
+    c_role, c_wf, c_exec, c_step = cols["span_role"], cols["workflow_id"], cols["execution_id"], cols[
+        "step_id"]
+    c_sstat, c_retry, c_blob = cols["step_status"], cols["retry_count"], cols["span"]
+
+    for resource_spans in request.resource_spans:
+        resource = resource_spans.resource
+        service = _service_name(resource.attributes)
+        rid = _register(rows.resources, resource, resource_spans.schema_url)
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            sid = _register(rows.scopes, scope, scope_spans.schema_url)
+            scope_name = scope.name
+            for span in scope_spans.spans:
+                tid_b, sid_b, pid_b = span.trace_id, span.span_id, span.parent_span_id
+                if len(tid_b) != 16 or tid_b == b"\0" * 16:
+                    result.reject(f"span {span.name!r}: trace_id must be 16 bytes and not all zero "
+                                  f"(got {len(tid_b)} bytes)")
+                    continue
+                if len(sid_b) != 8 or sid_b == b"\0" * 8:
+                    result.reject(f"span {span.name!r}: span_id must be 8 bytes and not all zero "
+                                  f"(got {len(sid_b)} bytes)")
+                    continue
+                if pid_b and len(pid_b) != 8:
+                    result.reject(f"span {span.name!r}: parent_span_id must be empty or 8 bytes "
+                                  f"(got {len(pid_b)} bytes)")
+                    continue
+                trace_id = tid_b.hex()
+                parent = pid_b.hex() if pid_b != b"\0" * 8 else ""
+                start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                duration = end - start
+                if duration < 0:
+                    duration = 0
+                elif duration > _INT64_MAX:
+                    duration = _INT64_MAX
+                status = span.status
+                attrs = _workflow_attributes(span.attributes)
+                role = _span_role(attrs, span.kind, parent) if attrs else None
+
+                c_ws.append(workspace_id)
+                c_trace.append(trace_id)
+                c_span.append(sid_b.hex())
+                c_parent.append(parent)
+                c_name.append(span.name)
+                c_kind.append(span.kind)
+                c_start.append(start)
+                c_end.append(end)
+                c_dur.append(duration)
+                c_scode.append(status.code)
+                c_smsg.append(status.message)
+                c_svc.append(service)
+                c_scope.append(scope_name)
+                c_rid.append(rid)
+                c_sid.append(sid)
+                c_blob.append(span.SerializeToString())
+                result.accepted += 1
+                if role is None:
+                    c_role.append(None)
+                    c_wf.append(None)
+                    c_exec.append(None)
+                    c_step.append(None)
+                    c_sstat.append(None)
+                    c_retry.append(None)
+                    continue
+                assert attrs is not None
+                workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
+                step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
+                if role == "execution":
+                    resolved = c.execution_status(
+                        _as_str(attrs.get(c.WORKFLOW_STATUS)),
+                        _as_str(attrs.get(c.CICD_PIPELINE_RESULT)),
+                        status.code,
+                    )
+                elif role == "step":
+                    resolved = c.step_status(
+                        _as_str(attrs.get(c.STEP_STATUS)),
+                        _as_str(attrs.get(c.CICD_TASK_RUN_RESULT)),
+                        status.code,
+                    )
+                else:
+                    resolved = "failed" if status.code == c.STATUS_CODE_ERROR else "completed"
+                c_role.append(role)
+                c_wf.append(workflow_id)
+                c_exec.append(trace_id)
+                c_step.append(step_id)
+                c_sstat.append(resolved)
+                c_retry.append(_as_int(attrs.get(c.STEP_RETRY_COUNT)))
+                rows.workflow_spans.append(
+                    WorkflowSpan(workspace_id, trace_id, sid_b.hex(), parent, span.name, role, start, end,
+                                 status.code, status.message, attrs)
+                )
+                if role == "execution" and workflow_id:
+                    error = _as_str(attrs.get(c.WORKFLOW_ERROR))
+                    if error is None and resolved != "completed":
+                        error = status.message or None
+                    rows.executions.append((
+                        workspace_id, trace_id, workflow_id,
+                        _as_str(attrs.get(c.WORKFLOW_NAME)) or _as_str(attrs.get(c.CICD_PIPELINE_NAME)),
+                        _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
+                        _as_int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER)),
+                        resolved, 3, None, start, end, duration / 1e9,
+                        _as_str(attrs.get(c.WORKFLOW_INPUT)), _as_str(attrs.get(c.WORKFLOW_RESULTS)),
+                        error, sid_b.hex(), service, now_ns,
+                    ))  # fmt: skip
+    return result
+
+
+_LIFECYCLE_STATUS = {c.EVENT_EXECUTION_QUEUED: ("pending", 1), c.EVENT_EXECUTION_STARTED: ("running", 2)}
+
+
+def convert_logs(
+    request: ExportLogsServiceRequest, workspace_id: str, rows: Rows, now_ns: int
+) -> ConvertResult:
+    """Append the request's valid log records to `rows`."""
+    result = ConvertResult()
+    cols = rows.logs
+    for resource_logs in request.resource_logs:
+        resource = resource_logs.resource
+        service = _service_name(resource.attributes)
+        rid = _register(rows.resources, resource, resource_logs.schema_url)
+        rid_b = rid.to_bytes(8, "little")
+        for scope_logs in resource_logs.scope_logs:
+            sid = _register(rows.scopes, scope_logs.scope, scope_logs.schema_url)
+            sid_b = sid.to_bytes(8, "little")
+            for record in scope_logs.log_records:
+                tid_b, spid_b = record.trace_id, record.span_id
+                if tid_b and len(tid_b) != 16:
+                    result.reject(f"log record: trace_id must be empty or 16 bytes (got {len(tid_b)})")
+                    continue
+                if spid_b and len(spid_b) != 8:
+                    result.reject(f"log record: span_id must be empty or 8 bytes (got {len(spid_b)})")
+                    continue
+                raw = record.SerializeToString(deterministic=True)
+                attrs = _workflow_attributes(record.attributes)
+                event_name = record.event_name or (
+                    _as_str(attrs.get(c.EVENT_NAME)) if attrs else None) or ""
+                trace_id = tid_b.hex() if tid_b.strip(b"\0") else ""
+                span_id = spid_b.hex() if spid_b.strip(b"\0") else ""
+                time_ns = record.time_unix_nano or record.observed_time_unix_nano
+                body = any_value_to_text(record.body)
+                workflow_id = step_id = execution_id = None
+                if attrs:
+                    workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
+                    step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
+                    execution_id = trace_id or _as_str(attrs.get(c.WORKFLOW_EXECUTION_ID))
+                cols["workspace_id"].append(workspace_id)
+                record_hash = content_hash(raw, rid_b, sid_b)
+                cols["record_hash"].append(record_hash)
+                cols["time_ns"].append(time_ns)
+                cols["observed_ns"].append(record.observed_time_unix_nano)
+                cols["severity_number"].append(record.severity_number)
+                cols["severity_text"].append(record.severity_text)
+                cols["body"].append(body)
+                cols["event_name"].append(event_name)
+                cols["trace_id"].append(trace_id)
+                cols["span_id"].append(span_id)
+                cols["service_name"].append(service)
+                cols["resource_id"].append(rid)
+                cols["scope_id"].append(sid)
+                cols["workflow_id"].append(workflow_id)
+                cols["execution_id"].append(execution_id)
+                cols["step_id"].append(step_id)
+                cols["record"].append(raw)
+                result.accepted += 1
+                if not attrs or not execution_id:
+                    continue
+                rows.workflow_logs.append(
+                    WorkflowLogRecord(
+                        workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body, attrs
+                    )
+                )
+                lifecycle = _LIFECYCLE_STATUS.get(event_name)
+                if lifecycle and workflow_id:
+                    status, rank = lifecycle
+                    rows.executions.append((
+                        workspace_id, execution_id, workflow_id, _as_str(attrs.get(c.WORKFLOW_NAME)),
+                        _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
+                        _as_int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER)), status, rank,
+                        time_ns if rank == 1 else None, time_ns if rank == 2 else None, None, None,
+                        _as_str(attrs.get(c.WORKFLOW_INPUT)), None, None, None, service, now_ns,
+                    ))  # fmt: skip
+    return result

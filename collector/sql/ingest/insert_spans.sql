@@ -1,0 +1,1 @@
+INSERT INTO spans BY NAME SELECT * FROM span_batch;

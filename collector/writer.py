@@ -1,0 +1,387 @@
+"""The single writer: a bounded queue in front of one thread that group-commits.
+
+Receivers `submit()` decoded export requests and await the returned future; the
+writer takes everything queued, converts it, inserts it in one transaction and only
+then resolves each request's future. A request is therefore acknowledged only after
+its rows are committed. When the queue is full, `submit()` raises `QueueFull` at once
+so receivers answer 503/UNAVAILABLE instead of buffering without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collector.bus import CommittedBatch, EventBus
+from collector.convert import (
+    EXEC_COLUMNS,
+    LOG_COLUMNS,
+    SPAN_COLUMNS,
+    ConvertResult,
+    Rows,
+    convert_logs,
+    convert_traces,
+)
+from collector.metrics import CollectorMetrics
+from collector.sqlfiles import sql, statements
+
+log = logging.getLogger(__name__)
+
+Signal = Literal["traces", "logs"]
+T = TypeVar("T")
+
+SPAN_SCHEMA = pa.schema([
+    ("workspace_id", pa.string()), ("trace_id", pa.string()), ("span_id", pa.string()),
+    ("parent_span_id", pa.string()), ("name", pa.string()), ("kind", pa.uint8()),
+    ("start_ns", pa.uint64()), ("end_ns", pa.uint64()), ("duration_ns", pa.int64()),
+    ("status_code", pa.uint8()), ("status_message", pa.string()), ("service_name", pa.string()),
+    ("scope_name", pa.string()), ("resource_id", pa.uint64()), ("scope_id", pa.uint64()),
+    ("span_role", pa.string()), ("workflow_id", pa.string()), ("execution_id", pa.string()),
+    ("step_id", pa.string()), ("step_status", pa.string()), ("retry_count", pa.int32()),
+    ("span", pa.binary()),
+])  # fmt: skip
+LOG_SCHEMA = pa.schema([
+    ("workspace_id", pa.string()), ("record_hash", pa.uint64()), ("time_ns", pa.uint64()),
+    ("observed_ns", pa.uint64()), ("severity_number", pa.int32()), ("severity_text", pa.string()),
+    ("body", pa.string()), ("event_name", pa.string()), ("trace_id", pa.string()),
+    ("span_id", pa.string()), ("service_name", pa.string()), ("resource_id", pa.uint64()),
+    ("scope_id", pa.uint64()), ("workflow_id", pa.string()), ("execution_id", pa.string()),
+    ("step_id", pa.string()), ("record", pa.binary()),
+])  # fmt: skip
+EXEC_SCHEMA = pa.schema([
+    ("workspace_id", pa.string()), ("execution_id", pa.string()), ("workflow_id", pa.string()),
+    ("workflow_name", pa.string()), ("project_id", pa.string()), ("execution_number", pa.int64()),
+    ("status", pa.string()), ("status_rank", pa.uint8()), ("queued_ns", pa.uint64()),
+    ("started_ns", pa.uint64()), ("ended_ns", pa.uint64()), ("duration_seconds", pa.float64()),
+    ("input_json", pa.string()), ("results_json", pa.string()), ("error_message", pa.string()),
+    ("root_span_id", pa.string()), ("service_name", pa.string()), ("updated_ns", pa.uint64()),
+])  # fmt: skip
+BLOBLESS_SPAN_COLUMNS = [c for c in SPAN_COLUMNS if c != "span"]
+
+assert tuple(SPAN_SCHEMA.names) == SPAN_COLUMNS
+assert tuple(LOG_SCHEMA.names) == LOG_COLUMNS
+assert tuple(EXEC_SCHEMA.names) == EXEC_COLUMNS
+
+
+class QueueFull(Exception):
+    """The write queue cannot take this request now; the client should retry later."""
+
+
+class StorageUnavailable(Exception):
+    """The commit failed (disk full, read-only file, ...); nothing of the request was stored."""
+
+
+class WriterStopped(Exception):
+    """The writer is shutting down and takes no new requests."""
+
+
+@dataclass(slots=True)
+class ExportOutcome:
+    accepted: int
+    rejected: int
+    error_message: str
+
+
+@dataclass(slots=True)
+class WriteRequest:
+    signal: Signal
+    message: Any  # ExportTraceServiceRequest | ExportLogsServiceRequest
+    workspace_id: str
+    items: int
+    future: Future[ExportOutcome] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the write cursor; everything that writes telemetry goes through here."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        bus: EventBus,
+        metrics: CollectorMetrics,
+        *,
+        max_queue_items: int = 200_000,
+        max_batch_items: int = 50_000,
+        commit_delay_seconds: float = 0.0,
+    ) -> None:
+        self._con = con
+        self._bus = bus
+        self._metrics = metrics
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._queued_items = 0
+        self._max_queue_items = max_queue_items
+        self._max_batch_items = max_batch_items
+        self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
+        self._stopping = False
+        self._commit_seq = 0
+        self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+        self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
+        metrics.queue_capacity.set(max_queue_items)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def queued_items(self) -> int:
+        return self._queued_items
+
+    def submit(self, request: WriteRequest) -> Future[ExportOutcome]:
+        """Queue a request; raise QueueFull when it does not fit (an empty queue always takes one)."""
+        with self._lock:
+            if self._stopping:
+                raise WriterStopped("server is shutting down")
+            if self._queued_items and self._queued_items + request.items > self._max_queue_items:
+                raise QueueFull(
+                    f"write queue full ({self._queued_items} items waiting, capacity "
+                    f"{self._max_queue_items}); retry later"
+                )
+            self._queued_items += request.items
+            self._metrics.queue_depth.set(self._queued_items)
+            self._queue.put(request)
+        return request.future
+
+    def run_maintenance(self, task: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Run `task` on the writer thread between commits (retention, repairs)."""
+        with self._lock:
+            self._maintenance.append(task)
+        self._queue.put(None)  # wake the writer
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop taking requests, commit everything already queued, then end the thread."""
+        with self._lock:
+            self._stopping = True
+        self._queue.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # --- writer thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            batch: list[WriteRequest] = []
+            items = 0
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif item is not None:
+                    batch.append(item)
+                    items += item.items
+                if stop or items >= self._max_batch_items:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+                with self._lock:
+                    self._queued_items -= items
+                    self._metrics.queue_depth.set(self._queued_items)
+            self._run_maintenance()
+
+    def _run_maintenance(self) -> None:
+        with self._lock:
+            tasks, self._maintenance = self._maintenance, []
+        for task in tasks:
+            try:
+                task(self._con)
+            except Exception:
+                log.exception("writer maintenance task failed")
+
+    def _commit(self, batch: list[WriteRequest]) -> None:
+        started = time.perf_counter()
+        if self._commit_delay:
+            time.sleep(self._commit_delay)
+        now_ns = time.time_ns()
+        rows = Rows()
+        results: list[ConvertResult | Exception] = []
+        for request in batch:
+            part = Rows()
+            try:
+                if request.signal == "traces":
+                    result = convert_traces(request.message, request.workspace_id, part, now_ns)
+                else:
+                    result = convert_logs(request.message, request.workspace_id, part, now_ns)
+            except Exception as exc:  # a converter bug fails one request, not the batch
+                log.exception("conversion failed")
+                results.append(exc)
+                continue
+            _extend(rows, part)
+            results.append(result)
+            self._metrics.rejected.labels(request.signal).inc(result.rejected)
+        try:
+            committed = self._insert(rows)
+        except Exception as exc:
+            log.error("commit failed: %s", exc)
+            self._metrics.commit_failures.inc()
+            error = StorageUnavailable(f"storage unavailable: {exc}")
+            for request in batch:
+                request.future.set_exception(error)
+            return
+        for request, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                request.future.set_exception(result)
+            else:
+                request.future.set_result(
+                    ExportOutcome(result.accepted, result.rejected, result.error_message)
+                )
+        self._metrics.commit_items.observe(sum(r.items for r in batch))
+        self._metrics.commit_seconds.observe(time.perf_counter() - started)
+        self._bus.publish(committed)
+
+    def _insert(self, rows: Rows) -> CommittedBatch:
+        con = self._con
+        spans = pa.Table.from_pydict(rows.spans, schema=SPAN_SCHEMA) if rows.spans["span_id"] else None
+        logs = pa.Table.from_pydict(rows.logs, schema=LOG_SCHEMA) if rows.logs["record"] else None
+        con.execute("BEGIN")
+        try:
+            dup_spans: set[tuple[str, str, str]] = set()
+            if spans is not None:
+                spans, dup_spans = self._dedupe_spans(spans)
+            dup_logs: set[tuple[str, int]] = set()
+            if logs is not None:
+                logs, dup_logs = self._dedupe_logs(logs)
+            if rows.resources:
+                self._insert_catalog("resource", rows.resources)
+            if rows.scopes:
+                self._insert_catalog("scope", rows.scopes)
+            if spans is not None and spans.num_rows:
+                con.register("span_batch", spans)
+                con.execute(sql("ingest/insert_spans"))
+                con.unregister("span_batch")
+            if logs is not None and logs.num_rows:
+                con.register("log_batch", logs)
+                con.execute(sql("ingest/insert_logs"))
+                con.unregister("log_batch")
+            if rows.executions:
+                execs = pa.Table.from_pylist(
+                    [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in rows.executions], schema=EXEC_SCHEMA
+                )
+                con.register("exec_batch", execs)
+                for statement in statements("ingest/merge_executions"):
+                    con.execute(statement)
+                con.unregister("exec_batch")
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                log.exception("rollback failed")
+            raise
+        self._commit_seq += 1
+        n_spans = spans.num_rows if spans is not None else 0
+        n_logs = logs.num_rows if logs is not None else 0
+        self._metrics.stored.labels("traces").inc(n_spans)
+        self._metrics.stored.labels("logs").inc(n_logs)
+        return CommittedBatch(
+            commit_seq=self._commit_seq,
+            spans=spans.select(BLOBLESS_SPAN_COLUMNS) if spans is not None else None,
+            log_count=n_logs,
+            workflow_spans=_unique(
+                rows.workflow_spans, dup_spans, lambda s: (s.workspace_id, s.trace_id, s.span_id)
+            ),
+            workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
+        )
+
+    def _dedupe_spans(self, spans: pa.Table) -> tuple[pa.Table, set[tuple[str, str, str]]]:
+        keys = list(zip(
+            spans.column("workspace_id").to_pylist(),
+            spans.column("trace_id").to_pylist(),
+            spans.column("span_id").to_pylist(),
+            strict=True,
+        ))  # fmt: skip
+        starts = spans.column("start_ns")
+        self._con.register("span_batch", spans)
+        stored = self._con.execute(
+            sql("ingest/span_duplicates"),
+            [pc.min(starts).as_py(), pc.max(starts).as_py()],
+        ).fetchall()
+        self._con.unregister("span_batch")
+        dups = {tuple(r) for r in stored}
+        keep = _first_occurrences(keys, dups)
+        if keep is None:
+            return spans, set()
+        self._metrics.duplicated.labels("traces").inc(len(keys) - sum(keep))
+        return spans.filter(pa.array(keep)), dups
+
+    def _dedupe_logs(self, logs: pa.Table) -> tuple[pa.Table, set[tuple[str, int]]]:
+        keys = list(zip(
+            logs.column("workspace_id").to_pylist(), logs.column("record_hash").to_pylist(), strict=True
+        ))  # fmt: skip
+        times = logs.column("time_ns")
+        self._con.register("log_batch", logs)
+        stored = self._con.execute(
+            sql("ingest/log_duplicates"), [pc.min(times).as_py(), pc.max(times).as_py()]
+        ).fetchall()
+        self._con.unregister("log_batch")
+        dups = {tuple(r) for r in stored}
+        keep = _first_occurrences(keys, dups)
+        if keep is None:
+            return logs, set()
+        self._metrics.duplicated.labels("logs").inc(len(keys) - sum(keep))
+        return logs.filter(pa.array(keep)), dups
+
+    def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> None:
+        table = pa.table({
+            "id": pa.array(list(entries), pa.uint64()),
+            kind: pa.array([v[0] for v in entries.values()], pa.binary()),
+            "schema_url": pa.array([v[1] for v in entries.values()], pa.string()),
+        })  # fmt: skip
+        self._con.register(f"{kind}_batch", table)
+        self._con.execute(sql(f"ingest/insert_{kind}s"))
+        self._con.unregister(f"{kind}_batch")
+
+
+def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]) -> list[bool] | None:
+    """Mask keeping the first occurrence of each key not already stored; None = keep all."""
+    if not stored and len(set(keys)) == len(keys):
+        return None
+    seen = set(stored)
+    keep = []
+    for key in keys:
+        if key in seen:
+            keep.append(False)
+        else:
+            seen.add(key)
+            keep.append(True)
+    return keep
+
+
+def _unique(items: list[T], stored: set[Any], key: Callable[[T], Any]) -> list[T]:
+    """Items whose key is neither stored before nor seen earlier in the list."""
+    seen = set(stored)
+    out = []
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen.add(k)
+            out.append(item)
+    return out
+
+
+def _extend(rows: Rows, part: Rows) -> None:
+    for name, values in part.spans.items():
+        rows.spans[name].extend(values)
+    for name, values in part.logs.items():
+        rows.logs[name].extend(values)
+    rows.executions.extend(part.executions)
+    rows.resources.update(part.resources)
+    rows.scopes.update(part.scopes)
+    rows.workflow_spans.extend(part.workflow_spans)
+    rows.workflow_logs.extend(part.workflow_logs)
