@@ -161,9 +161,7 @@ def _span_role(attrs: dict[str, Any], kind: int, parent: str) -> str | None:
     return None
 
 
-def _register(
-    table: dict[int, tuple[bytes, str]], message: Any, schema_url: str
-) -> int:
+def _register(table: dict[int, tuple[bytes, str]], message: Any, schema_url: str) -> int:
     raw = message.SerializeToString(deterministic=True)
     key = content_hash(raw, schema_url.encode())
     if key not in table:
@@ -177,14 +175,26 @@ def convert_traces(
     """Append the request's valid spans to `rows`; count and describe invalid ones."""
     result = ConvertResult()
     cols = rows.spans
-    c_ws, c_trace, c_span, c_parent = cols["workspace_id"], cols["trace_id"], cols["span_id"], cols[
-        "parent_span_id"]
+    c_ws, c_trace, c_span, c_parent = (
+        cols["workspace_id"],
+        cols["trace_id"],
+        cols["span_id"],
+        cols["parent_span_id"],
+    )
     c_name, c_kind, c_start, c_end = cols["name"], cols["kind"], cols["start_ns"], cols["end_ns"]
     c_dur, c_scode, c_smsg = cols["duration_ns"], cols["status_code"], cols["status_message"]
-    c_svc, c_scope, c_rid, c_sid = cols["service_name"], cols["scope_name"], cols["resource_id"], cols[
-        "scope_id"]
-    c_role, c_wf, c_exec, c_step = cols["span_role"], cols["workflow_id"], cols["execution_id"], cols[
-        "step_id"]
+    c_svc, c_scope, c_rid, c_sid = (
+        cols["service_name"],
+        cols["scope_name"],
+        cols["resource_id"],
+        cols["scope_id"],
+    )
+    c_role, c_wf, c_exec, c_step = (
+        cols["span_role"],
+        cols["workflow_id"],
+        cols["execution_id"],
+        cols["step_id"],
+    )
     c_sstat, c_retry, c_blob = cols["step_status"], cols["retry_count"], cols["span"]
 
     for resource_spans in request.resource_spans:
@@ -198,16 +208,22 @@ def convert_traces(
             for span in scope_spans.spans:
                 tid_b, sid_b, pid_b = span.trace_id, span.span_id, span.parent_span_id
                 if len(tid_b) != 16 or tid_b == b"\0" * 16:
-                    result.reject(f"span {span.name!r}: trace_id must be 16 bytes and not all zero "
-                                  f"(got {len(tid_b)} bytes)")
+                    result.reject(
+                        f"span {span.name!r}: trace_id must be 16 bytes and not all zero "
+                        f"(got {len(tid_b)} bytes)"
+                    )
                     continue
                 if len(sid_b) != 8 or sid_b == b"\0" * 8:
-                    result.reject(f"span {span.name!r}: span_id must be 8 bytes and not all zero "
-                                  f"(got {len(sid_b)} bytes)")
+                    result.reject(
+                        f"span {span.name!r}: span_id must be 8 bytes and not all zero "
+                        f"(got {len(sid_b)} bytes)"
+                    )
                     continue
                 if pid_b and len(pid_b) != 8:
-                    result.reject(f"span {span.name!r}: parent_span_id must be empty or 8 bytes "
-                                  f"(got {len(pid_b)} bytes)")
+                    result.reject(
+                        f"span {span.name!r}: parent_span_id must be empty or 8 bytes "
+                        f"(got {len(pid_b)} bytes)"
+                    )
                     continue
                 trace_id = tid_b.hex()
                 parent = pid_b.hex() if pid_b != b"\0" * 8 else ""
@@ -270,8 +286,19 @@ def convert_traces(
                 c_sstat.append(resolved)
                 c_retry.append(_as_int(attrs.get(c.STEP_RETRY_COUNT)))
                 rows.workflow_spans.append(
-                    WorkflowSpan(workspace_id, trace_id, sid_b.hex(), parent, span.name, role, start, end,
-                                 status.code, status.message, attrs)
+                    WorkflowSpan(
+                        workspace_id,
+                        trace_id,
+                        sid_b.hex(),
+                        parent,
+                        span.name,
+                        role,
+                        start,
+                        end,
+                        status.code,
+                        status.message,
+                        attrs,
+                    )
                 )
                 if role == "execution" and workflow_id:
                     error = _as_str(attrs.get(c.WORKFLOW_ERROR))
@@ -316,8 +343,7 @@ def convert_logs(
                     continue
                 raw = record.SerializeToString(deterministic=True)
                 attrs = _workflow_attributes(record.attributes)
-                event_name = record.event_name or (
-                    _as_str(attrs.get(c.EVENT_NAME)) if attrs else None) or ""
+                event_name = record.event_name or (_as_str(attrs.get(c.EVENT_NAME)) if attrs else None) or ""
                 trace_id = tid_b.hex() if tid_b.strip(b"\0") else ""
                 span_id = spid_b.hex() if spid_b.strip(b"\0") else ""
                 time_ns = record.time_unix_nano or record.observed_time_unix_nano

@@ -17,5 +17,8 @@ def sql(name: str) -> str:
 def statements(name: str) -> list[str]:
     """The statements of a multi-statement file, split on `;` at line ends."""
     parts = [p.strip() for p in sql(name).split(";\n")]
-    return [p.rstrip(";") for p in parts if p and not all(
-        line.strip().startswith("--") or not line.strip() for line in p.splitlines())]
+    return [
+        p.rstrip(";")
+        for p in parts
+        if p and not all(line.strip().startswith("--") or not line.strip() for line in p.splitlines())
+    ]

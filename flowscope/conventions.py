@@ -98,9 +98,7 @@ STATUS_CODE_OK: Final = 1
 STATUS_CODE_ERROR: Final = 2
 
 
-def execution_status(
-    workflow_status: str | None, pipeline_result: str | None, status_code: int
-) -> str:
+def execution_status(workflow_status: str | None, pipeline_result: str | None, status_code: int) -> str:
     """Final status of an execution from its root span (DESIGN.md "Status")."""
     if workflow_status in TERMINAL_EXECUTION_STATUSES:
         return workflow_status

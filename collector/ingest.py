@@ -1,0 +1,36 @@
+"""What both receivers do with a decoded export request: queue it and await its commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf.message import Message
+
+from collector.decode import count_items
+from collector.store import Store
+from collector.writer import ExportOutcome, QueueFull, WriteRequest
+
+RETRY_AFTER_SECONDS = 1
+
+
+class IngestService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.metrics = store.metrics
+
+    async def export(self, signal: str, message: Message, workspace_id: str, transport: str) -> ExportOutcome:
+        """Return once the request's data is committed.
+
+        Raises QueueFull (retry later), StorageUnavailable (commit failed, retry later)
+        or WriterStopped (shutting down).
+        """
+        items = count_items(signal, message)
+        self.metrics.received.labels(signal, transport).inc(items)
+        if items == 0:
+            return ExportOutcome(0, 0, "")
+        try:
+            future = self.store.writer.submit(WriteRequest(signal, message, workspace_id, items))  # type: ignore[arg-type]
+        except QueueFull:
+            self.metrics.backpressure.labels(transport).inc()
+            raise
+        return await asyncio.wrap_future(future)

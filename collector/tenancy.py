@@ -1,0 +1,61 @@
+"""Which workspace an ingest request writes to (DESIGN.md "Identity and tenancy").
+
+The collector does not know about tokens; the server composes an `Authorizer` that
+does (the api's auth), or uses `header_authorizer` when auth is off. Span
+attributes never choose the workspace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from collector.store import DEFAULT_WORKSPACE_ID, Store
+
+
+@dataclass
+class IngestDenied(Exception):
+    http_status: int  # 400 unknown workspace, 401 no/bad token, 403 token lacks rights
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# Lower-cased request headers (HTTP) or gRPC metadata -> workspace id, or IngestDenied.
+Authorizer = Callable[[Mapping[str, str]], str]
+
+
+class WorkspaceResolver:
+    """Resolves `x-workspace-id` / `x-workspace-slug`, caching hits for a few seconds."""
+
+    def __init__(self, store: Store, ttl_seconds: float = 5.0) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def resolve(self, headers: Mapping[str, str]) -> str:
+        if (ws := headers.get("x-workspace-id")) is not None:
+            key = ("id", ws)
+        elif (slug := headers.get("x-workspace-slug")) is not None:
+            key = ("slug", slug)
+        else:
+            return DEFAULT_WORKSPACE_ID
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        found = (
+            self._store.find_workspace(workspace_id=key[1])
+            if key[0] == "id"
+            else self._store.find_workspace(slug=key[1])
+        )
+        if found is None:
+            raise IngestDenied(400, f"unknown workspace {key[0]} {key[1]!r}")
+        self._cache[key] = (found, now + self._ttl)
+        return found
+
+
+def header_authorizer(store: Store) -> Authorizer:
+    return WorkspaceResolver(store).resolve

@@ -1,0 +1,121 @@
+"""The `flowscope` console script: the composition root. Subcommands stay thin."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flowscope.settings import Settings
+
+app = typer.Typer(
+    help="Flowscope: OpenTelemetry-native telemetry for workflow executions.", no_args_is_help=True
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Flowscope: OpenTelemetry-native telemetry for workflow executions."""
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind [env FLOWSCOPE_HOST, default 127.0.0.1].")
+    ] = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            help="REST/WebSocket/Jaeger/metrics port; 0 = any free port [FLOWSCOPE_API_PORT, 8000]."
+        ),
+    ] = None,
+    otlp_http_port: Annotated[
+        int | None, typer.Option(help="OTLP/HTTP port; 0 = any [FLOWSCOPE_OTLP_HTTP_PORT, 4318].")
+    ] = None,
+    otlp_grpc_port: Annotated[
+        int | None, typer.Option(help="OTLP/gRPC port; 0 = any [FLOWSCOPE_OTLP_GRPC_PORT, 4317].")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="DuckDB database file [FLOWSCOPE_DB, ./flowscope.duckdb].")
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None, typer.Option(help="OTLP/HTTP body limit after decompression [64 MiB].")
+    ] = None,
+    grpc_max_message_bytes: Annotated[
+        int | None, typer.Option(help="OTLP/gRPC max message size [64 MiB].")
+    ] = None,
+    queue_items: Annotated[
+        int | None,
+        typer.Option(help="Write queue capacity in items; when full, ingest answers 503 [200000]."),
+    ] = None,
+    batch_items: Annotated[
+        int | None, typer.Option(help="Most items committed per transaction [50000].")
+    ] = None,
+    retention_days: Annotated[
+        float | None, typer.Option(help="Delete telemetry older than N days (default: keep all).")
+    ] = None,
+    memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit [2GB].")] = None,
+    auth: Annotated[
+        str | None, typer.Option(help="'none' or 'token' (bearer tokens; forced on for non-loopback hosts).")
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allowed CORS origin (repeatable; default none).")
+    ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option("--demo/--no-demo", help="Seed the example workflows and run each a few times."),
+    ] = None,
+    demo_runs: Annotated[int | None, typer.Option(help="Runs of each example in demo mode [3].")] = None,
+    enable_shell: Annotated[
+        bool | None, typer.Option("--enable-shell/--no-enable-shell", help="Allow the 'shell' step action.")
+    ] = None,
+    http_allowed_host: Annotated[
+        list[str] | None, typer.Option(help="Host the 'http' step action may call (repeatable).")
+    ] = None,
+    engine_protocol: Annotated[
+        str | None, typer.Option(help="Engine export protocol: http or grpc [http].")
+    ] = None,
+    engine_endpoint: Annotated[
+        str | None, typer.Option(help="Engine export endpoint (default: this server).")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
+) -> None:
+    """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file."""
+    given: dict[str, Any] = {
+        "host": host, "api_port": api_port, "otlp_http_port": otlp_http_port,
+        "otlp_grpc_port": otlp_grpc_port, "db": db, "max_body_bytes": max_body_bytes,
+        "grpc_max_message_bytes": grpc_max_message_bytes, "queue_items": queue_items,
+        "batch_items": batch_items, "retention_days": retention_days, "memory_limit": memory_limit,
+        "auth": auth, "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
+        "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
+        "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,
+    }  # fmt: skip
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    from api.startup import startup_hooks
+    from flowscope.server import serve as run_server
+
+    asyncio.run(run_server(settings, startup_hooks()))
+
+
+def _register_optional(module: str) -> None:
+    """Subcommands contributed by other packages (engine: run/validate/schema; api: seed/token)."""
+    try:
+        importlib.import_module(module).register(app)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module.startswith(exc.name):
+            raise
+
+
+for _module in ("engine.commands", "api.commands", "bench.commands"):
+    _register_optional(_module)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""`flowscope serve`: collector, api and engine in one process on one DuckDB file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from api.context import AppContext
+from collector.grpc_receiver import OtlpGrpcReceiver, create_server
+from collector.http_receiver import OtlpHttpReceiver
+from collector.ingest import IngestService
+from collector.store import Store
+from collector.tenancy import header_authorizer
+from flowscope.settings import Settings
+
+log = logging.getLogger("flowscope")
+
+# Hooks other parts register to extend serve (engine wiring, demo seeding, auth) without
+# this module knowing them: each is awaited with the context after the listeners are up.
+from flowscope.server_hooks import StartupHook  # noqa: E402
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: serve() owns SIGTERM/SIGINT for all listeners."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    registry = CollectorRegistry()
+    store = Store(
+        settings.db,
+        registry=registry,
+        max_queue_items=settings.queue_items,
+        max_batch_items=settings.batch_items,
+        commit_delay_seconds=settings.commit_delay_seconds,
+        memory_limit=settings.memory_limit,
+    )
+    store.start()
+    if settings.retention_days:
+        store.start_retention(settings.retention_days)
+
+    context = AppContext(store=store, registry=registry, settings=settings)
+    authorize = header_authorizer(store)
+    context.extras["ingest_authorizer"] = authorize
+    ingest = IngestService(store)
+
+    api_sock = _bind(settings.host, settings.api_port)
+    http_sock = _bind(settings.host, settings.otlp_http_port)
+    api_port = api_sock.getsockname()[1]
+    http_port = http_sock.getsockname()[1]
+
+    grpc_receiver = OtlpGrpcReceiver(ingest, lambda md: context.extras["ingest_authorizer"](md))
+    grpc_server, grpc_port = create_server(
+        grpc_receiver, settings.host, settings.otlp_grpc_port, settings.grpc_max_message_bytes
+    )
+    host = _url_host(settings.host)
+    context.otlp_http_url = f"http://{host}:{http_port}"
+    context.otlp_grpc_address = f"{host}:{grpc_port}"
+
+    http_receiver = OtlpHttpReceiver(
+        ingest, lambda h: context.extras["ingest_authorizer"](h), settings.max_body_bytes
+    )
+    app = create_app(context)
+    common: dict[str, Any] = {"log_level": settings.log_level.lower(), "access_log": False}
+    api_server = _Server(
+        uvicorn.Config(app, lifespan="on", ws_ping_interval=20, ws_ping_timeout=20, **common)
+    )
+    otlp_server = _Server(uvicorn.Config(http_receiver, lifespan="off", **common))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    await grpc_server.start()
+    tasks = [
+        asyncio.create_task(api_server.serve(sockets=[api_sock])),
+        asyncio.create_task(otlp_server.serve(sockets=[http_sock])),
+    ]
+    while not (api_server.started and otlp_server.started):
+        if any(t.done() for t in tasks):
+            for t in tasks:
+                if t.done() and t.exception():
+                    raise t.exception()  # type: ignore[misc]
+            raise RuntimeError("a listener stopped during startup")
+        await asyncio.sleep(0.01)
+    context.extras["receivers_ready"] = True
+    for hook in hooks or []:
+        await hook(context)
+
+    print(
+        f"flowscope ready api=http://{host}:{api_port} otlp_http=http://{host}:{http_port} "
+        f"otlp_grpc={host}:{grpc_port} db={settings.db}",
+        flush=True,
+    )
+    await stop.wait()
+
+    # Drain: stop taking new requests, let in-flight ones finish (their data is
+    # committed before they are answered), then commit what is queued and close.
+    log.info("shutting down")
+    context.extras["receivers_ready"] = False
+    for hook in context.extras.get("shutdown_hooks", []):
+        with contextlib.suppress(Exception):
+            await hook(context)
+    await grpc_server.stop(grace=10)
+    otlp_server.should_exit = True
+    api_server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.to_thread(store.close)
+    print("flowscope stopped", file=sys.stderr, flush=True)

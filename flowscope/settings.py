@@ -1,0 +1,57 @@
+"""Every setting of `flowscope serve`, in one typed object.
+
+Values come from (highest first) command-line flags, `FLOWSCOPE_*` environment
+variables, then the defaults below (DESIGN.md "Running it").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOWSCOPE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address every listener binds to.")
+    api_port: int = Field(8000, ge=0, le=65535, description="REST/WebSocket/Jaeger/metrics port (0 = any).")
+    otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP receiver port (0 = any).")
+    otlp_grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC receiver port (0 = any).")
+    db: Path = Field(Path("./flowscope.duckdb"), description="DuckDB database file.")
+    max_body_bytes: int = Field(64 * MiB, gt=0, description="OTLP/HTTP body limit, after decompression.")
+    grpc_max_message_bytes: int = Field(64 * MiB, gt=0, description="OTLP/gRPC maximum message size.")
+    queue_items: int = Field(
+        200_000, gt=0, description="Write queue capacity in spans+log records; beyond it ingest gets 503."
+    )
+    batch_items: int = Field(50_000, gt=0, description="Most spans+log records committed in one transaction.")
+    retention_days: float | None = Field(
+        None, gt=0, description="Delete telemetry older than this many days."
+    )
+    memory_limit: str = Field("2GB", description="DuckDB memory limit.")
+    auth: Literal["none", "token"] = Field(
+        "none", description="'token' requires bearer tokens (always on when host is not loopback)."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
+    demo: bool = Field(False, description="Seed the example workflows and run each a few times.")
+    demo_runs: int = Field(3, ge=0, description="Runs of each example in demo mode.")
+    enable_shell: bool = Field(False, description="Allow the 'shell' step action (runs commands).")
+    http_allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts the 'http' step action may call (empty = action disabled)."
+    )
+    engine_protocol: Literal["http", "grpc"] = Field("http", description="How the engine exports telemetry.")
+    engine_endpoint: str | None = Field(
+        None, description="Where the engine exports (default: this server's own OTLP receiver)."
+    )
+    commit_delay_seconds: float = Field(
+        0.0, ge=0, description="Test-only: sleep before each commit to simulate a slow disk."
+    )
+    log_level: str = Field("warning", description="Server log level.")
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "token" or self.host not in ("127.0.0.1", "localhost", "::1")
