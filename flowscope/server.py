@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.context import AppContext
+from api.ingest_auth import ingest_authorizer
 from collector.grpc_receiver import OtlpGrpcReceiver, create_server
 from collector.http_receiver import OtlpHttpReceiver
 from collector.ingest import IngestService
 from collector.store import Store
-from collector.tenancy import header_authorizer
 from flowscope.settings import Settings
 
 log = logging.getLogger("flowscope")
@@ -70,7 +70,7 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
         store.start_retention(settings.retention_days)
 
     context = AppContext(store=store, registry=registry, settings=settings)
-    authorize = header_authorizer(store)
+    authorize = ingest_authorizer(store, settings.auth_required)
     context.extras["ingest_authorizer"] = authorize
     ingest = IngestService(store)
 

@@ -1,0 +1,66 @@
+"""Tokens and roles (DESIGN.md "Identity and tenancy").
+
+A token belongs to one workspace and has one role: viewer (read), editor (+ write,
+execute, ingest), admin (+ tokens). Only a hash of the secret is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from collector.store import Store
+
+ROLES = ("viewer", "editor", "admin")
+_RANK = {role: i for i, role in enumerate(ROLES)}
+TOKEN_PREFIX = "fst_"
+
+
+def role_allows(role: str, required: str) -> bool:
+    return _RANK.get(role, -1) >= _RANK[required]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    workspace_id: str
+    role: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    store: Store, workspace_id: str, role: str, name: str | None = None
+) -> tuple[str, TokenInfo]:
+    """Create a token; returns (secret, info). The secret is not stored and cannot be shown again."""
+    if role not in _RANK:
+        raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = "tok_" + secrets.token_hex(8)
+    store.cursor().execute(
+        "INSERT INTO tokens (id, token_hash, workspace_id, role, name) VALUES (?, ?, ?, ?, ?)",
+        [token_id, _hash(secret), workspace_id, role, name],
+    )
+    return secret, TokenInfo(token_id, workspace_id, role)
+
+
+def verify_token(store: Store, secret: str) -> TokenInfo | None:
+    row = (
+        store.cursor()
+        .execute(
+            "SELECT id, workspace_id, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            [_hash(secret)],
+        )
+        .fetchone()
+    )
+    return TokenInfo(*row) if row else None
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
