@@ -1,0 +1,119 @@
+"""Jaeger query API routes: `/api/services`, `/api/operations`, `/api/traces`, `/api/dependencies`.
+
+Responses use jaeger-query's envelope `{data, total, limit, offset, errors}`; errors
+(bad parameters, unknown trace, workspace access) keep that envelope too, because
+Grafana and the Jaeger UI read `errors[].msg`. Handlers are sync: DuckDB calls block,
+so they run in the thread pool, each thread on its own cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from api.deps import Context, ViewerContext
+from api.jaeger import reader
+from api.jaeger.params import ParamError, normalize_trace_id, parse_dependency_window, parse_trace_query
+
+
+def envelope(data: Any, status: int = 200, errors: list[dict[str, Any]] | None = None) -> Response:
+    total = len(data) if isinstance(data, list) else 0
+    body = {"data": data, "total": total, "limit": 0, "offset": 0, "errors": errors}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def error(status: int, message: str) -> Response:
+    return envelope(None, status, [{"code": status, "msg": message}])
+
+
+class JaegerRoute(APIRoute):
+    """Turns every error, including those of dependencies (workspace, token), into the envelope."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                return error(exc.status_code, str(exc.detail))
+            except RequestValidationError as exc:
+                return error(400, str(exc.errors()))
+
+        return route
+
+
+router = APIRouter(prefix="/api", tags=["jaeger"], route_class=JaegerRoute)
+
+
+@router.get("/services")
+def get_services(ctx: ViewerContext, app: Context) -> Response:
+    """Service names (resource `service.name`) with spans in this workspace."""
+    return envelope(app.store.read(lambda cur: reader.services(cur, ctx.workspace_id)))
+
+
+@router.get("/services/{service:path}/operations")
+def get_service_operations(service: str, ctx: ViewerContext, app: Context) -> Response:
+    """Span names of one service (Jaeger's legacy endpoint, the one Grafana calls)."""
+    ops = app.store.read(lambda cur: reader.operations(cur, ctx.workspace_id, service))
+    return envelope(sorted({op["name"] for op in ops}))
+
+
+@router.get("/operations")
+def get_operations(ctx: ViewerContext, app: Context, service: str = "", spanKind: str = "") -> Response:
+    """[{name, spanKind}] of one service, optionally of one kind (server, client, ...)."""
+    if not service:
+        return error(400, "parameter 'service' is required")
+    return envelope(
+        app.store.read(lambda cur: reader.operations(cur, ctx.workspace_id, service, spanKind or None))
+    )
+
+
+@router.get("/traces")
+def search_traces(request: Request, ctx: ViewerContext, app: Context) -> Response:
+    """Trace search: service, operation, tags, minDuration/maxDuration, start/end (µs), limit."""
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    try:
+        if "traceID" in params:  # jaeger-query: ?traceID=a&traceID=b fetches those traces
+            ids = [normalize_trace_id(t) for t in params["traceID"]]
+            return envelope(app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, ids)))
+        query = parse_trace_query(params)
+    except ParamError as exc:
+        return error(400, str(exc))
+
+    def search(cur: Any) -> list[dict[str, Any]]:
+        return reader.load_traces(cur, ctx.workspace_id, reader.find_trace_ids(cur, ctx.workspace_id, query))
+
+    return envelope(app.store.read(search))
+
+
+@router.get("/traces/{trace_id}")
+def get_trace(trace_id: str, ctx: ViewerContext, app: Context) -> Response:
+    """One trace. Grafana may add start/end (its trace-ID time params); the id index makes them moot."""
+    try:
+        tid = normalize_trace_id(trace_id)
+    except ParamError as exc:
+        return error(400, str(exc))
+    traces = app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, [tid]))
+    if not traces:
+        return error(404, "trace not found")
+    return envelope(traces)
+
+
+@router.get("/dependencies")
+def get_dependencies(
+    ctx: ViewerContext, app: Context, endTs: str | None = None, lookback: str | None = None
+) -> Response:
+    """Service call graph over [endTs - lookback, endTs] (milliseconds; default: the last 24 h)."""
+    try:
+        start_ns, end_ns = parse_dependency_window(endTs, lookback)
+    except ParamError as exc:
+        return error(400, str(exc))
+    return envelope(app.store.read(lambda cur: reader.dependencies(cur, ctx.workspace_id, start_ns, end_ns)))

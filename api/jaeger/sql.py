@@ -1,0 +1,54 @@
+"""The Jaeger reader's SQL, one named statement per question. Every query filters by workspace first."""
+
+SERVICES = """
+SELECT DISTINCT service_name FROM spans WHERE workspace_id = ? ORDER BY service_name
+"""
+
+OPERATIONS = """
+SELECT DISTINCT name, kind FROM spans
+WHERE workspace_id = ? AND service_name = ?
+ORDER BY name, kind
+"""
+
+# Search without tag filters: the newest traces with a matching span, newest first.
+MATCHING_TRACES = """
+SELECT trace_id, max(start_ns) AS newest FROM spans
+WHERE workspace_id = ? AND service_name = ? AND start_ns BETWEEN ? AND ? {filters}
+GROUP BY trace_id
+ORDER BY newest DESC
+LIMIT ?
+"""
+
+# Search with tag filters: candidate spans, newest first, a page at a time (the tags
+# live in the span's protobuf bytes, so they are matched in Python).
+CANDIDATE_SPANS = """
+SELECT trace_id, resource_id, span FROM spans
+WHERE workspace_id = ? AND service_name = ? AND start_ns BETWEEN ? AND ? {filters}
+ORDER BY start_ns DESC
+LIMIT ? OFFSET ?
+"""
+
+# Every span of the given traces (the trace_id index serves each id).
+TRACE_SPANS = """
+SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, span FROM spans
+WHERE workspace_id = ? AND trace_id IN ({placeholders})
+ORDER BY trace_id, start_ns, span_id
+"""
+
+RESOURCES = "SELECT id, any_value(resource) FROM resources WHERE id IN ({placeholders}) GROUP BY id"
+SCOPES = "SELECT id, any_value(scope) FROM scopes WHERE id IN ({placeholders}) GROUP BY id"
+
+# Service-to-service calls: a span whose parent belongs to another service.
+DEPENDENCIES = """
+SELECT parent.service_name AS parent, child.service_name AS child, count(*) AS call_count
+FROM spans AS child
+JOIN spans AS parent
+  ON parent.workspace_id = child.workspace_id
+ AND parent.trace_id = child.trace_id
+ AND parent.span_id = child.parent_span_id
+WHERE child.workspace_id = ? AND child.parent_span_id <> ''
+  AND child.start_ns BETWEEN ? AND ?
+  AND parent.service_name <> child.service_name
+GROUP BY ALL
+ORDER BY parent, child
+"""

@@ -1,0 +1,289 @@
+"""Span metrics and workflow metrics on GET /metrics, updated from the event bus at ingest.
+
+Span metrics match the OpenTelemetry Collector's spanmetrics connector (Prometheus
+names `traces_span_metrics_calls_total` and `traces_span_metrics_duration_milliseconds`,
+labels `service_name`, `span_name`, `span_kind`, `status_code` with the connector's
+values and default buckets), so existing RED dashboards work; a `workspace` label is
+added for tenancy. Workflow metrics carry `workspace` and `workflow` (never an
+execution id: bounded cardinality).
+
+Everything is cumulative and only grows: commits add to it, retention never subtracts.
+The bus callback runs on the writer thread, so a batch is folded in with pyarrow
+(group_by over the batch's promoted columns: O(batch) in C, O(groups) in Python),
+never span by span. Running/pending executions are a gauge read from the executions
+table at scrape time, since OTLP has no in-progress spans.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.context import AppContext
+from collector.bus import CommittedBatch
+from flowscope import conventions as c
+
+log = logging.getLogger(__name__)
+
+SPAN_KIND = {
+    0: "SPAN_KIND_UNSPECIFIED", 1: "SPAN_KIND_INTERNAL", 2: "SPAN_KIND_SERVER",
+    3: "SPAN_KIND_CLIENT", 4: "SPAN_KIND_PRODUCER", 5: "SPAN_KIND_CONSUMER",
+}  # fmt: skip
+STATUS_CODE = {0: "STATUS_CODE_UNSET", 1: "STATUS_CODE_OK", 2: "STATUS_CODE_ERROR"}
+# The spanmetrics connector's default histogram buckets, in milliseconds.
+SPAN_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10_000, 15_000)
+EXECUTION_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+STEP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+
+SPAN_LABELS = ("workspace", "service_name", "span_name", "span_kind", "status_code")
+EXECUTION_LABELS = ("workspace", "workflow", "status")
+STEP_LABELS = ("workspace", "workflow", "step", "status")
+RETRY_LABELS = ("workspace", "workflow", "step")
+
+_ACTIVE_SQL = """
+SELECT workspace_id, workflow_id, status, count(*) FROM executions
+WHERE status_rank < 3 GROUP BY ALL
+"""
+
+
+class Histograms:
+    """Cumulative histograms keyed by label values, fed a whole table at a time."""
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.buckets = tuple(float(b) for b in buckets)
+        # labels -> [per-bucket counts (last = +Inf), sum]
+        self.series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+
+    def add(self, table: pa.Table, label_columns: list[str], value: pa.Array) -> list[tuple[Any, ...]]:
+        """Fold `value` (one per row) into the series of each row's labels; returns the groups seen."""
+        # Bucket index of each value = how many upper bounds it exceeds (le is inclusive).
+        index = pc.cast(pc.less(pa.scalar(self.buckets[0]), value), pa.int32())
+        for bound in self.buckets[1:]:
+            index = pc.add(index, pc.cast(pc.less(pa.scalar(bound), value), pa.int32()))
+        work = table.select(label_columns).append_column("_v", value).append_column("_b", index)
+        grouped = work.group_by([*label_columns, "_b"]).aggregate([("_v", "sum"), ("_v", "count")])
+        keys = [grouped.column(name).to_pylist() for name in label_columns]
+        buckets = grouped.column("_b").to_pylist()
+        sums = grouped.column("_v_sum").to_pylist()
+        counts = grouped.column("_v_count").to_pylist()
+        groups = []
+        for i, bucket in enumerate(buckets):
+            key = tuple(k[i] for k in keys)
+            series = self.series.get(key)
+            if series is None:
+                series = ([0] * (len(self.buckets) + 1), [0.0])
+                self.series[key] = series
+            series[0][bucket] += counts[i]
+            series[1][0] += sums[i] or 0.0
+            groups.append((key, counts[i]))
+        return groups
+
+    def family(self, name: str, doc: str, labels: Sequence[str], translate: Any = None) -> Metric:
+        family = HistogramMetricFamily(name, doc, labels=list(labels))
+        for key, (counts, total) in sorted(self.series.items()):
+            running, cumulative = 0, []
+            for bound, n in zip((*self.buckets, float("inf")), counts, strict=True):
+                running += n
+                cumulative.append((_le(bound), running))
+            family.add_metric(list(translate(key) if translate else key), cumulative, total[0])
+        return family
+
+
+def _le(bound: float) -> str:
+    if bound == float("inf"):
+        return "+Inf"
+    return str(int(bound)) if bound.is_integer() else str(bound)
+
+
+def _span_key(key: tuple[Any, ...]) -> tuple[str, ...]:
+    workspace, service, name, kind, status = key
+    return (
+        workspace,
+        service,
+        name,
+        SPAN_KIND.get(kind, "SPAN_KIND_UNSPECIFIED"),
+        STATUS_CODE.get(status, ""),
+    )
+
+
+class WorkflowMetrics(Collector):
+    """Owns the cumulative state; `on_batch` is the bus subscriber, `collect` the scrape."""
+
+    def __init__(self, context: AppContext) -> None:
+        self._context = context
+        self._lock = threading.Lock()
+        self._span_durations = Histograms(SPAN_BUCKETS_MS)
+        self._execution_durations = Histograms(EXECUTION_BUCKETS_S)
+        self._step_durations = Histograms(STEP_BUCKETS_S)
+        self._retries: dict[tuple[str, ...], int] = {}
+        self._workflow_names: dict[tuple[str, str], str] = {}
+        self._active_keys: set[tuple[str, str]] = set()
+
+    # --- ingest side (writer thread) ---------------------------------------------
+
+    def on_batch(self, batch: CommittedBatch) -> None:
+        spans = batch.spans
+        with self._lock:
+            if spans is not None and spans.num_rows:
+                self._fold_spans(spans)
+            self._learn_names(batch)
+
+    def _fold_spans(self, spans: pa.Table) -> None:
+        duration_ms = pc.divide(pc.cast(spans.column("duration_ns"), pa.float64()), 1e6)
+        self._span_durations.add(
+            spans, ["workspace_id", "service_name", "name", "kind", "status_code"], duration_ms
+        )
+        role = spans.column("span_role")
+        has_workflow = pc.is_valid(spans.column("workflow_id"))
+        executions = spans.filter(pc.and_(pc.equal(role, "execution"), has_workflow))
+        if executions.num_rows:
+            seconds = pc.divide(pc.cast(executions.column("duration_ns"), pa.float64()), 1e9)
+            self._execution_durations.add(executions, ["workspace_id", "workflow_id", "step_status"], seconds)
+        steps = spans.filter(pc.and_(pc.equal(role, "step"), has_workflow))
+        if steps.num_rows:
+            steps = steps.set_column(
+                steps.schema.get_field_index("step_id"), "step_id", pc.fill_null(steps.column("step_id"), "")
+            )
+            seconds = pc.divide(pc.cast(steps.column("duration_ns"), pa.float64()), 1e9)
+            self._step_durations.add(
+                steps, ["workspace_id", "workflow_id", "step_id", "step_status"], seconds
+            )
+            retries = (
+                steps.select(["workspace_id", "workflow_id", "step_id"])
+                .append_column("retry", pc.fill_null(steps.column("retry_count"), 0))
+                .group_by(["workspace_id", "workflow_id", "step_id"])
+                .aggregate([("retry", "sum")])
+            )
+            for ws, wf, step, n in zip(*(retries.column(i).to_pylist() for i in range(4)), strict=True):
+                self._retries[(ws, wf, step)] = self._retries.get((ws, wf, step), 0) + (n or 0)
+
+    def _learn_names(self, batch: CommittedBatch) -> None:
+        """workflow id -> name, for the `flowscope_workflow_info` join (names are not labels elsewhere)."""
+        for span in batch.workflow_spans:
+            if span.role == "execution":
+                self._remember(span.workspace_id, span.attributes)
+        for record in batch.workflow_logs:
+            self._remember(record.workspace_id, record.attributes)
+
+    def _remember(self, workspace: str, attrs: dict[str, Any]) -> None:
+        workflow = attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME)
+        name = attrs.get(c.WORKFLOW_NAME) or attrs.get(c.CICD_PIPELINE_NAME)
+        if isinstance(workflow, str) and isinstance(name, str):
+            self._workflow_names[(workspace, workflow)] = name
+
+    # --- scrape side -------------------------------------------------------------
+
+    def describe(self) -> Iterator[Metric]:
+        """Names only, so registering does not query the database."""
+        yield CounterMetricFamily("traces_span_metrics_calls", "")
+        yield HistogramMetricFamily("traces_span_metrics_duration_milliseconds", "")
+        yield CounterMetricFamily("flowscope_workflow_executions", "")
+        yield HistogramMetricFamily("flowscope_workflow_execution_duration_seconds", "")
+        yield HistogramMetricFamily("flowscope_workflow_step_duration_seconds", "")
+        yield CounterMetricFamily("flowscope_workflow_step_retries", "")
+        yield GaugeMetricFamily("flowscope_workflow_info", "")
+        yield GaugeMetricFamily("flowscope_workflow_executions_running", "")
+        yield GaugeMetricFamily("flowscope_workflow_executions_pending", "")
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            yield from self._span_families()
+            yield from self._workflow_families()
+        yield from self._active_families()
+
+    def _span_families(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "traces_span_metrics_calls",
+            "Spans stored, as the spanmetrics connector counts calls",
+            labels=SPAN_LABELS,
+        )
+        for key, (counts, _) in sorted(self._span_durations.series.items()):
+            calls.add_metric(list(_span_key(key)), sum(counts))
+        yield calls
+        yield self._span_durations.family(
+            "traces_span_metrics_duration_milliseconds",
+            "Span durations in milliseconds (spanmetrics connector buckets)",
+            SPAN_LABELS,
+            _span_key,
+        )
+
+    def _workflow_families(self) -> Iterator[Metric]:
+        executions = CounterMetricFamily(
+            "flowscope_workflow_executions",
+            "Finished workflow executions by final status",
+            labels=EXECUTION_LABELS,
+        )
+        for key, (counts, _) in sorted(self._execution_durations.series.items()):
+            executions.add_metric(list(key), sum(counts))
+        yield executions
+        yield self._execution_durations.family(
+            "flowscope_workflow_execution_duration_seconds",
+            "Duration of finished workflow executions (root span)",
+            EXECUTION_LABELS,
+        )
+        yield self._step_durations.family(
+            "flowscope_workflow_step_duration_seconds",
+            "Duration of workflow steps by final status",
+            STEP_LABELS,
+        )
+        retries = CounterMetricFamily(
+            "flowscope_workflow_step_retries",
+            "Retries of workflow steps (workflow.step.retry_count)",
+            labels=RETRY_LABELS,
+        )
+        for key, n in sorted(self._retries.items()):
+            retries.add_metric(list(key), n)
+        yield retries
+        info = GaugeMetricFamily(
+            "flowscope_workflow_info",
+            "Always 1: joins a workflow id to its name",
+            labels=["workspace", "workflow", "workflow_name"],
+        )
+        for (workspace, workflow), name in sorted(self._workflow_names.items()):
+            info.add_metric([workspace, workflow, name], 1)
+        yield info
+
+    def _active_families(self) -> Iterator[Metric]:
+        labels = ["workspace", "workflow"]
+        running = GaugeMetricFamily(
+            "flowscope_workflow_executions_running", "Executions started and not finished", labels=labels
+        )
+        pending = GaugeMetricFamily(
+            "flowscope_workflow_executions_pending", "Executions queued and not started", labels=labels
+        )
+        counts: dict[tuple[str, str, str], int] = {}
+        try:
+            rows = self._context.store.read(lambda cur: cur.execute(_ACTIVE_SQL).fetchall())
+        except Exception:  # a scrape must not fail because the database is busy or closing
+            log.exception("reading active executions for /metrics failed")
+            rows = []
+        for workspace, workflow, status, n in rows:
+            counts[(workspace, workflow, status)] = n
+        with self._lock:
+            self._active_keys.update((ws, wf) for ws, wf, _ in counts)
+            keys = sorted(self._active_keys)
+        # Workflows seen active once keep reporting 0, so panels show the drop to zero.
+        for ws, wf in keys:
+            running.add_metric([ws, wf], counts.get((ws, wf, "running"), 0))
+            pending.add_metric([ws, wf], counts.get((ws, wf, "pending"), 0))
+        yield running
+        yield pending
+
+
+def install_workflow_metrics(context: AppContext) -> WorkflowMetrics:
+    """Register the metrics on the app's registry and subscribe them to the bus (once per context)."""
+    existing = context.extras.get("workflow_metrics")
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    metrics = WorkflowMetrics(context)
+    context.registry.register(metrics)
+    context.store.bus.subscribe(metrics.on_batch)
+    context.extras["workflow_metrics"] = metrics
+    return metrics
