@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.anyvalue import any_value_to_python, any_value_to_text
+from collector.wire import item_slices
 from flowscope import conventions as c
 
 SPAN_COLUMNS = (
@@ -94,6 +95,23 @@ class Rows:
     workflow_spans: list[WorkflowSpan] = field(default_factory=list)
     workflow_logs: list[WorkflowLogRecord] = field(default_factory=list)
 
+    def mark(self) -> tuple[int, ...]:
+        """Current sizes, to undo a request whose conversion failed half-way (`truncate`)."""
+        return (
+            len(self.spans["span"]), len(self.logs["record"]), len(self.executions),
+            len(self.workflow_spans), len(self.workflow_logs),
+        )  # fmt: skip
+
+    def truncate(self, mark: tuple[int, ...]) -> None:
+        n_spans, n_logs, n_execs, n_wspans, n_wlogs = mark
+        for values in self.spans.values():
+            del values[n_spans:]
+        for values in self.logs.values():
+            del values[n_logs:]
+        del self.executions[n_execs:]
+        del self.workflow_spans[n_wspans:]
+        del self.workflow_logs[n_wlogs:]
+
 
 @dataclass(slots=True)
 class ConvertResult:
@@ -169,151 +187,173 @@ def _register(table: dict[int, tuple[bytes, str]], message: Any, schema_url: str
     return key
 
 
+_ZERO_TRACE = b"\0" * 16
+_ZERO_SPAN = b"\0" * 8
+_MARKERS = (b"workflow.", b"cicd.pipeline.")
+
+
+def _may_be_workflow(data: bytes) -> bool:
+    """False when no attribute key of a workflow span can be in these bytes (the common case)."""
+    return _MARKERS[0] in data or _MARKERS[1] in data
+
+
 def convert_traces(
-    request: ExportTraceServiceRequest, workspace_id: str, rows: Rows, now_ns: int
+    request: ExportTraceServiceRequest,
+    workspace_id: str,
+    rows: Rows,
+    now_ns: int,
+    raw: bytes | None = None,
 ) -> ConvertResult:
-    """Append the request's valid spans to `rows`; count and describe invalid ones."""
+    """Append the request's valid spans to `rows`; count and describe invalid ones.
+
+    `raw` is the request's protobuf encoding when the caller has it: each span is then
+    stored as the exact bytes sent (cut out by `collector.wire`) instead of being
+    re-serialized, and requests without any workflow attribute key skip attribute
+    decoding altogether.
+    """
     result = ConvertResult()
     cols = rows.spans
-    c_ws, c_trace, c_span, c_parent = (
-        cols["workspace_id"],
-        cols["trace_id"],
-        cols["span_id"],
-        cols["parent_span_id"],
-    )
-    c_name, c_kind, c_start, c_end = cols["name"], cols["kind"], cols["start_ns"], cols["end_ns"]
-    c_dur, c_scode, c_smsg = cols["duration_ns"], cols["status_code"], cols["status_message"]
-    c_svc, c_scope, c_rid, c_sid = (
-        cols["service_name"],
-        cols["scope_name"],
-        cols["resource_id"],
-        cols["scope_id"],
-    )
-    c_role, c_wf, c_exec, c_step = (
-        cols["span_role"],
-        cols["workflow_id"],
-        cols["execution_id"],
-        cols["step_id"],
-    )
-    c_sstat, c_retry, c_blob = cols["step_status"], cols["retry_count"], cols["span"]
+    c_trace, c_span, c_parent, c_name = (
+        cols["trace_id"], cols["span_id"], cols["parent_span_id"], cols["name"],
+    )  # fmt: skip
+    c_kind, c_start, c_end, c_dur = cols["kind"], cols["start_ns"], cols["end_ns"], cols["duration_ns"]
+    c_scode, c_smsg, c_blob = cols["status_code"], cols["status_message"], cols["span"]
+    layout = item_slices(raw) if raw is not None else None
+    if layout is not None and len(layout) != len(request.resource_spans):
+        layout = None
+    check_workflow = raw is None or _may_be_workflow(raw)
+    reject = result.reject
+    int64_max = _INT64_MAX
 
-    for resource_spans in request.resource_spans:
+    for r, resource_spans in enumerate(request.resource_spans):
         resource = resource_spans.resource
         service = _service_name(resource.attributes)
         rid = _register(rows.resources, resource, resource_spans.schema_url)
-        for scope_spans in resource_spans.scope_spans:
+        scope_layout = layout[r] if layout is not None else None
+        if scope_layout is not None and len(scope_layout) != len(resource_spans.scope_spans):
+            scope_layout = None
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
             sid = _register(rows.scopes, scope, scope_spans.schema_url)
-            scope_name = scope.name
-            for span in scope_spans.spans:
+            spans = scope_spans.spans
+            blobs = scope_layout[s] if scope_layout is not None else None
+            if blobs is not None and len(blobs) != len(spans):
+                blobs = None
+            first_row = len(c_trace)
+            workflow_rows: list[tuple[int, tuple[Any, ...]]] = []
+            for k, span in enumerate(spans):
                 tid_b, sid_b, pid_b = span.trace_id, span.span_id, span.parent_span_id
-                if len(tid_b) != 16 or tid_b == b"\0" * 16:
-                    result.reject(
+                if len(tid_b) != 16 or tid_b == _ZERO_TRACE:
+                    reject(
                         f"span {span.name!r}: trace_id must be 16 bytes and not all zero "
                         f"(got {len(tid_b)} bytes)"
                     )
                     continue
-                if len(sid_b) != 8 or sid_b == b"\0" * 8:
-                    result.reject(
+                if len(sid_b) != 8 or sid_b == _ZERO_SPAN:
+                    reject(
                         f"span {span.name!r}: span_id must be 8 bytes and not all zero "
                         f"(got {len(sid_b)} bytes)"
                     )
                     continue
                 if pid_b and len(pid_b) != 8:
-                    result.reject(
+                    reject(
                         f"span {span.name!r}: parent_span_id must be empty or 8 bytes "
                         f"(got {len(pid_b)} bytes)"
                     )
                     continue
+                blob = blobs[k] if blobs is not None else span.SerializeToString()
                 trace_id = tid_b.hex()
-                parent = pid_b.hex() if pid_b != b"\0" * 8 else ""
-                start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                span_id = sid_b.hex()
+                parent = pid_b.hex() if pid_b and pid_b != _ZERO_SPAN else ""
+                start = span.start_time_unix_nano
+                end = span.end_time_unix_nano
                 duration = end - start
                 if duration < 0:
                     duration = 0
-                elif duration > _INT64_MAX:
-                    duration = _INT64_MAX
+                elif duration > int64_max:
+                    duration = int64_max
                 status = span.status
-                attrs = _workflow_attributes(span.attributes)
-                role = _span_role(attrs, span.kind, parent) if attrs else None
-
-                c_ws.append(workspace_id)
+                name = span.name
+                kind = span.kind
                 c_trace.append(trace_id)
-                c_span.append(sid_b.hex())
+                c_span.append(span_id)
                 c_parent.append(parent)
-                c_name.append(span.name)
-                c_kind.append(span.kind)
+                c_name.append(name)
+                c_kind.append(kind)
                 c_start.append(start)
                 c_end.append(end)
                 c_dur.append(duration)
-                c_scode.append(status.code)
+                code = status.code
+                c_scode.append(code)
                 c_smsg.append(status.message)
-                c_svc.append(service)
-                c_scope.append(scope_name)
-                c_rid.append(rid)
-                c_sid.append(sid)
-                c_blob.append(span.SerializeToString())
-                result.accepted += 1
-                if role is None:
-                    c_role.append(None)
-                    c_wf.append(None)
-                    c_exec.append(None)
-                    c_step.append(None)
-                    c_sstat.append(None)
-                    c_retry.append(None)
-                    continue
-                assert attrs is not None
-                workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
-                step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
-                if role == "execution":
-                    resolved = c.execution_status(
-                        _as_str(attrs.get(c.WORKFLOW_STATUS)),
-                        _as_str(attrs.get(c.CICD_PIPELINE_RESULT)),
-                        status.code,
-                    )
-                elif role == "step":
-                    resolved = c.step_status(
-                        _as_str(attrs.get(c.STEP_STATUS)),
-                        _as_str(attrs.get(c.CICD_TASK_RUN_RESULT)),
-                        status.code,
-                    )
-                else:
-                    resolved = "failed" if status.code == c.STATUS_CODE_ERROR else "completed"
-                c_role.append(role)
-                c_wf.append(workflow_id)
-                c_exec.append(trace_id)
-                c_step.append(step_id)
-                c_sstat.append(resolved)
-                c_retry.append(_as_int(attrs.get(c.STEP_RETRY_COUNT)))
-                rows.workflow_spans.append(
-                    WorkflowSpan(
-                        workspace_id,
-                        trace_id,
-                        sid_b.hex(),
-                        parent,
-                        span.name,
-                        role,
-                        start,
-                        end,
-                        status.code,
-                        status.message,
-                        attrs,
-                    )
-                )
-                if role == "execution" and workflow_id:
-                    error = _as_str(attrs.get(c.WORKFLOW_ERROR))
-                    if error is None and resolved != "completed":
-                        error = status.message or None
-                    rows.executions.append((
-                        workspace_id, trace_id, workflow_id,
-                        _as_str(attrs.get(c.WORKFLOW_NAME)) or _as_str(attrs.get(c.CICD_PIPELINE_NAME)),
-                        _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
-                        _as_int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER)),
-                        resolved, 3, None, start, end, duration / 1e9,
-                        _as_str(attrs.get(c.WORKFLOW_INPUT)), _as_str(attrs.get(c.WORKFLOW_RESULTS)),
-                        error, sid_b.hex(), service, now_ns,
-                    ))  # fmt: skip
+                c_blob.append(blob)
+                if check_workflow and _may_be_workflow(blob):
+                    promoted = _promote_span(
+                        rows, span, workspace_id, trace_id, span_id, parent, name, kind, start, end,
+                        duration, code, status.message, service, now_ns,
+                    )  # fmt: skip
+                    if promoted is not None:
+                        workflow_rows.append((len(c_trace) - 1, promoted))
+            count = len(c_trace) - first_row
+            result.accepted += count
+            if not count:
+                continue
+            cols["workspace_id"].extend([workspace_id] * count)
+            cols["service_name"].extend([service] * count)
+            cols["scope_name"].extend([scope.name] * count)
+            cols["resource_id"].extend([rid] * count)
+            cols["scope_id"].extend([sid] * count)
+            nulls = [None] * count
+            for name in _WORKFLOW_COLUMNS:
+                cols[name].extend(nulls)
+            for row, values in workflow_rows:
+                for name, value in zip(_WORKFLOW_COLUMNS, values, strict=True):
+                    cols[name][row] = value
     return result
+
+
+_WORKFLOW_COLUMNS = ("span_role", "workflow_id", "execution_id", "step_id", "step_status", "retry_count")
+
+
+def _promote_span(
+    rows: Rows, span: Any, workspace_id: str, trace_id: str, span_id: str, parent: str, name: str,
+    kind: int, start: int, end: int, duration: int, code: int, message: str, service: str, now_ns: int,
+) -> tuple[Any, ...] | None:  # fmt: skip
+    """The workflow columns of a workflow span (None for other spans); records bus/executions facts."""
+    attrs = _workflow_attributes(span.attributes)
+    role = _span_role(attrs, kind, parent) if attrs else None
+    if role is None:
+        return None
+    assert attrs is not None
+    workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
+    step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
+    if role == "execution":
+        resolved = c.execution_status(
+            _as_str(attrs.get(c.WORKFLOW_STATUS)), _as_str(attrs.get(c.CICD_PIPELINE_RESULT)), code
+        )
+    elif role == "step":
+        resolved = c.step_status(
+            _as_str(attrs.get(c.STEP_STATUS)), _as_str(attrs.get(c.CICD_TASK_RUN_RESULT)), code
+        )
+    else:
+        resolved = "failed" if code == c.STATUS_CODE_ERROR else "completed"
+    rows.workflow_spans.append(
+        WorkflowSpan(workspace_id, trace_id, span_id, parent, name, role, start, end, code, message, attrs)
+    )
+    if role == "execution" and workflow_id:
+        error = _as_str(attrs.get(c.WORKFLOW_ERROR))
+        if error is None and resolved != "completed":
+            error = message or None
+        rows.executions.append((
+            workspace_id, trace_id, workflow_id,
+            _as_str(attrs.get(c.WORKFLOW_NAME)) or _as_str(attrs.get(c.CICD_PIPELINE_NAME)),
+            _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
+            _as_int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER)),
+            resolved, 3, None, start, end, duration / 1e9,
+            _as_str(attrs.get(c.WORKFLOW_INPUT)), _as_str(attrs.get(c.WORKFLOW_RESULTS)),
+            error, span_id, service, now_ns,
+        ))  # fmt: skip
+    return (role, workflow_id, trace_id, step_id, resolved, _as_int(attrs.get(c.STEP_RETRY_COUNT)))
 
 
 _LIFECYCLE_STATUS = {c.EVENT_EXECUTION_QUEUED: ("pending", 1), c.EVENT_EXECUTION_STARTED: ("running", 2)}

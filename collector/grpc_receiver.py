@@ -56,7 +56,7 @@ class OtlpGrpcReceiver:
         try:
             workspace_id = self._authorize(metadata)
             message = parse(signal, "protobuf", body)
-            outcome = await self._ingest.export(signal, message, workspace_id, "grpc")
+            outcome = await self._ingest.export(signal, message, workspace_id, "grpc", body)
         except BodyError as exc:
             metrics.requests.labels("grpc", signal, "invalid").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)

@@ -72,11 +72,11 @@ class OtlpHttpReceiver:
             encoding = media_encoding(headers.get("content-type"))
             workspace_id = self._authorize(headers)
             body = await self._read_body(receive, headers)
-            if len(body) > _INLINE_DECODE_BYTES:
-                message = await asyncio.to_thread(self._decode, signal, encoding, body, headers)
+            if len(body) > _INLINE_DECODE_BYTES or headers.get("content-encoding", "identity") != "identity":
+                message, raw = await asyncio.to_thread(self._decode, signal, encoding, body, headers)
             else:
-                message = self._decode(signal, encoding, body, headers)
-            outcome = await self._ingest.export(signal, message, workspace_id, "http")
+                message, raw = self._decode(signal, encoding, body, headers)
+            outcome = await self._ingest.export(signal, message, workspace_id, "http", raw)
         except BodyError as exc:
             self._count(signal, "invalid")
             await _status(send, exc.http_status, encoding, exc.message)
@@ -97,8 +97,12 @@ class OtlpHttpReceiver:
     def _count(self, signal: str | None, outcome: str) -> None:
         self._ingest.metrics.requests.labels("http", signal or "unknown", outcome).inc()
 
-    def _decode(self, signal: str, encoding: Encoding, body: bytes, headers: dict[str, str]) -> Message:
-        return parse(signal, encoding, decompress(body, headers.get("content-encoding"), self._max_body))
+    def _decode(
+        self, signal: str, encoding: Encoding, body: bytes, headers: dict[str, str]
+    ) -> tuple[Message, bytes | None]:
+        """The decoded request, and its protobuf bytes (None for JSON)."""
+        body = decompress(body, headers.get("content-encoding"), self._max_body)
+        return parse(signal, encoding, body), body if encoding == "protobuf" else None
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         declared = headers.get("content-length")

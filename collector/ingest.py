@@ -18,8 +18,13 @@ class IngestService:
         self.store = store
         self.metrics = store.metrics
 
-    async def export(self, signal: str, message: Message, workspace_id: str, transport: str) -> ExportOutcome:
+    async def export(
+        self, signal: str, message: Message, workspace_id: str, transport: str, raw: bytes | None = None
+    ) -> ExportOutcome:
         """Return once the request's data is committed.
+
+        `raw` is the protobuf encoding `message` was parsed from (None for JSON): the
+        writer then stores each span's bytes as sent instead of re-serializing it.
 
         Raises QueueFull (retry later), StorageUnavailable (commit failed, retry later)
         or WriterStopped (shutting down).
@@ -29,7 +34,9 @@ class IngestService:
         if items == 0:
             return ExportOutcome(0, 0, "")
         try:
-            future = self.store.writer.submit(WriteRequest(signal, message, workspace_id, items))  # type: ignore[arg-type]
+            future = self.store.writer.submit(
+                WriteRequest(signal, message, workspace_id, items, raw=raw)  # type: ignore[arg-type]
+            )
         except QueueFull:
             self.metrics.backpressure.labels(transport).inc()
             raise

@@ -32,27 +32,38 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
+def _ensure_version_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
         " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
     )
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    _ensure_version_table(con)
+    return {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    return max(applied_versions(con), default=0)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply pending migrations; return the resulting schema version."""
-    version = current_version(con)
+    """Apply every shipped migration not recorded yet, in order; return the resulting version.
+
+    Pending migrations are found by set difference, not by "above the highest applied",
+    so a migration merged with a lower number than one already applied still runs.
+    """
+    applied = applied_versions(con)
     shipped = migrations()
-    if shipped and version > shipped[-1][0]:
+    if shipped and applied and max(applied) > shipped[-1][0]:
         raise MigrationError(
-            f"database schema version {version} is newer than this Flowscope ({shipped[-1][0]}); "
+            f"database schema version {max(applied)} is newer than this Flowscope ({shipped[-1][0]}); "
             "upgrade Flowscope to open it"
         )
     for number, name in shipped:
-        if number <= version:
+        if number in applied:
             continue
         con.execute("BEGIN")
         try:
@@ -63,5 +74,5 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
             raise MigrationError(f"migration {name}.sql failed: {exc}") from exc
-        version = number
-    return version
+        applied.add(number)
+    return max(applied, default=0)

@@ -13,9 +13,11 @@ import logging
 import queue
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Literal, TypeVar
 
 import duckdb
@@ -99,6 +101,7 @@ class WriteRequest:
     workspace_id: str
     items: int
     future: Future[ExportOutcome] = field(default_factory=Future)
+    raw: bytes | None = None  # the protobuf bytes `message` was decoded from, when there are some
 
 
 _STOP = object()
@@ -212,19 +215,20 @@ class Writer:
         rows = Rows()
         results: list[ConvertResult | Exception] = []
         for request in batch:
-            part = Rows()
+            mark = rows.mark()
             try:
                 if request.signal == "traces":
-                    result = convert_traces(request.message, request.workspace_id, part, now_ns)
+                    result = convert_traces(request.message, request.workspace_id, rows, now_ns, request.raw)
                 else:
-                    result = convert_logs(request.message, request.workspace_id, part, now_ns)
+                    result = convert_logs(request.message, request.workspace_id, rows, now_ns)
             except Exception as exc:  # a converter bug fails one request, not the batch
                 log.exception("conversion failed")
+                rows.truncate(mark)
                 results.append(exc)
                 continue
-            _extend(rows, part)
             results.append(result)
-            self._metrics.rejected.labels(request.signal).inc(result.rejected)
+            if result.rejected:
+                self._metrics.rejected.labels(request.signal).inc(result.rejected)
         try:
             committed = self._insert(rows)
         except Exception as exc:
@@ -247,16 +251,16 @@ class Writer:
 
     def _insert(self, rows: Rows) -> CommittedBatch:
         con = self._con
-        spans = pa.Table.from_pydict(rows.spans, schema=SPAN_SCHEMA) if rows.spans["span_id"] else None
-        logs = pa.Table.from_pydict(rows.logs, schema=LOG_SCHEMA) if rows.logs["record"] else None
+        spans = _table(rows.spans, SPAN_SCHEMA) if rows.spans["span"] else None
+        logs = _table(rows.logs, LOG_SCHEMA) if rows.logs["record"] else None
         con.execute("BEGIN")
         try:
-            dup_spans: set[tuple[str, str, str]] = set()
+            dup_spans: set[tuple[Any, ...]] = set()
             if spans is not None:
-                spans, dup_spans = self._dedupe_spans(spans)
-            dup_logs: set[tuple[str, int]] = set()
+                spans, dup_spans = self._dedupe(spans, "span", ("workspace_id", "trace_id", "span_id"))
+            dup_logs: set[tuple[Any, ...]] = set()
             if logs is not None:
-                logs, dup_logs = self._dedupe_logs(logs)
+                logs, dup_logs = self._dedupe(logs, "log", ("workspace_id", "record_hash"))
             if rows.resources:
                 self._insert_catalog("resource", rows.resources)
             if rows.scopes:
@@ -299,43 +303,31 @@ class Writer:
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
         )
 
-    def _dedupe_spans(self, spans: pa.Table) -> tuple[pa.Table, set[tuple[str, str, str]]]:
-        keys = list(zip(
-            spans.column("workspace_id").to_pylist(),
-            spans.column("trace_id").to_pylist(),
-            spans.column("span_id").to_pylist(),
-            strict=True,
-        ))  # fmt: skip
-        starts = spans.column("start_ns")
-        self._con.register("span_batch", spans)
-        stored = self._con.execute(
-            sql("ingest/span_duplicates"),
-            [pc.min(starts).as_py(), pc.max(starts).as_py()],
-        ).fetchall()
-        self._con.unregister("span_batch")
-        dups = {tuple(r) for r in stored}
-        keep = _first_occurrences(keys, dups)
-        if keep is None:
-            return spans, set()
-        self._metrics.duplicated.labels("traces").inc(len(keys) - sum(keep))
-        return spans.filter(pa.array(keep)), dups
+    def _dedupe(
+        self, table: pa.Table, kind: str, key: tuple[str, ...]
+    ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
+        """Drop rows already stored (exporter retries) and repeats within the batch.
 
-    def _dedupe_logs(self, logs: pa.Table) -> tuple[pa.Table, set[tuple[str, int]]]:
-        keys = list(zip(
-            logs.column("workspace_id").to_pylist(), logs.column("record_hash").to_pylist(), strict=True
-        ))  # fmt: skip
-        times = logs.column("time_ns")
-        self._con.register("log_batch", logs)
-        stored = self._con.execute(
-            sql("ingest/log_duplicates"), [pc.min(times).as_py(), pc.max(times).as_py()]
+        One query answers both, and in the common case (no duplicate at all) returns
+        nothing, so no key is ever materialised in Python.
+        """
+        time_column = "start_ns" if kind == "span" else "time_ns"
+        times = table.column(time_column)
+        self._con.register(f"{kind}_batch", table)
+        found = self._con.execute(
+            sql(f"ingest/{kind}_duplicates"), [pc.min(times).as_py(), pc.max(times).as_py()]
         ).fetchall()
-        self._con.unregister("log_batch")
-        dups = {tuple(r) for r in stored}
-        keep = _first_occurrences(keys, dups)
+        self._con.unregister(f"{kind}_batch")
+        if not found:
+            return table, set()
+        stored = {tuple(r[1:]) for r in found if r[0] == "stored"}
+        keys = list(zip(*(table.column(k).to_pylist() for k in key), strict=True))
+        keep = _first_occurrences(keys, stored)
         if keep is None:
-            return logs, set()
-        self._metrics.duplicated.labels("logs").inc(len(keys) - sum(keep))
-        return logs.filter(pa.array(keep)), dups
+            return table, stored
+        signal = "traces" if kind == "span" else "logs"
+        self._metrics.duplicated.labels(signal).inc(len(keys) - sum(keep))
+        return table.filter(pa.array(keep)), stored
 
     def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> None:
         table = pa.table({
@@ -346,6 +338,29 @@ class Writer:
         self._con.register(f"{kind}_batch", table)
         self._con.execute(sql(f"ingest/insert_{kind}s"))
         self._con.unregister(f"{kind}_batch")
+
+
+def _binary_array(values: list[bytes]) -> pa.Array:
+    """A binary array built from one joined buffer: ~10x faster than pa.array for large blobs."""
+    offsets = array("q", accumulate(map(len, values), initial=0))
+    data = b"".join(values)
+    return pa.Array.from_buffers(
+        pa.large_binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
+    arrays = []
+    fields = []
+    for f in schema:
+        values = columns[f.name]
+        if f.type == pa.binary():
+            arrays.append(_binary_array(values))
+            fields.append(pa.field(f.name, pa.large_binary()))
+        else:
+            arrays.append(pa.array(values, f.type))
+            fields.append(f)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]) -> list[bool] | None:
@@ -373,15 +388,3 @@ def _unique(items: list[T], stored: set[Any], key: Callable[[T], Any]) -> list[T
             seen.add(k)
             out.append(item)
     return out
-
-
-def _extend(rows: Rows, part: Rows) -> None:
-    for name, values in part.spans.items():
-        rows.spans[name].extend(values)
-    for name, values in part.logs.items():
-        rows.logs[name].extend(values)
-    rows.executions.extend(part.executions)
-    rows.resources.update(part.resources)
-    rows.scopes.update(part.scopes)
-    rows.workflow_spans.extend(part.workflow_spans)
-    rows.workflow_logs.extend(part.workflow_logs)

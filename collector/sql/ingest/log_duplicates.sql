@@ -1,10 +1,15 @@
--- Log records of the incoming batch that are already stored, by content hash.
--- Same reasoning as span_duplicates.sql: a resent record keeps its time.
--- $1, $2: min and max time_ns of the batch.
-SELECT b.workspace_id, b.record_hash
+-- Log records of the incoming batch not to insert: already stored (by content hash)
+-- or repeated within the batch. Same reasoning as span_duplicates.sql: a resent
+-- record keeps its time. $1, $2: min and max time_ns of the batch.
+SELECT 'stored' AS why, b.workspace_id, b.record_hash
 FROM log_batch b
 SEMI JOIN (
     SELECT workspace_id, record_hash
     FROM logs
     WHERE time_ns BETWEEN $1 AND $2
-) s USING (workspace_id, record_hash);
+) s USING (workspace_id, record_hash)
+UNION ALL
+SELECT 'repeated' AS why, workspace_id, record_hash
+FROM log_batch
+GROUP BY workspace_id, record_hash
+HAVING count(*) > 1;

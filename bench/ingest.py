@@ -1,0 +1,401 @@
+"""Ingest benchmark (issue 2): how many spans per second Flowscope stores, durably.
+
+    .venv/bin/python bench/ingest.py            # full run (~5 min; first run builds a 10M-span db)
+    .venv/bin/python bench/ingest.py --quick    # seconds-long smoke run
+
+Measures, on the same pre-built OTLP protobuf batches of 512 realistic spans
+(bench/common.py: ~10 mixed-type attributes, one event, a resource of 5 attributes):
+
+(a) in-process limit: decode + convert + insert through `Store` and its `Writer`
+    (group commit, dedupe, commit), no HTTP;
+client alone: the load generator against a sink that answers 200 without work, to
+    show the client is not the bottleneck;
+(b) end-to-end: client processes POST the pre-serialized batches over OTLP/HTTP with
+    several keep-alive connections to a `flowscope serve` subprocess; a batch counts
+    once it is answered 200, which the server sends only after the commit (durable
+    acks). Afterwards the server is stopped and the stored spans are counted;
+(b) again into a database that already holds 10M spans (built once through the same
+    writer code, cached under bench/.cache/).
+
+Prints spans/s for each, the ratio (b)/(a), ingest into the big database vs the
+empty one, and the server's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import multiprocessing as mp
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import duckdb
+import psutil
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from bench.common import SPANS_PER_BATCH, make_batches, start_serve
+from collector.schema import migrations
+from collector.store import Store
+from collector.writer import WriteRequest
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+DAY_NS = 86_400 * 10**9
+
+
+# --- (a) in-process -------------------------------------------------------------------
+
+
+def in_process(batches: list[bytes], db: Path, inflight: int = 64) -> float:
+    """Decode each batch and hand it to the writer, as a receiver does; spans/s once all committed."""
+    store = Store(db)
+    store.start()
+    pending = []
+    started = time.perf_counter()
+    for body in batches:
+        message = ExportTraceServiceRequest.FromString(body)
+        pending.append(
+            store.writer.submit(WriteRequest("traces", message, "default", SPANS_PER_BATCH, raw=body))
+        )
+        if len(pending) >= inflight:
+            pending.pop(0).result()
+    for future in pending:
+        future.result()
+    elapsed = time.perf_counter() - started
+    store.close()
+    return len(batches) * SPANS_PER_BATCH / elapsed
+
+
+# --- load generator (separate processes) -------------------------------------------------
+
+
+@dataclass
+class ClientResult:
+    acked_spans: int
+    errors: int
+    retries: int
+
+
+def _post_all(url: str, bodies: list[bytes], results: list[ClientResult], lock: threading.Lock) -> None:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+    headers = {"Content-Type": "application/x-protobuf"}
+    acked = errors = retries = 0
+    for body in bodies:
+        while True:
+            try:
+                conn.request("POST", "/v1/traces", body, headers)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+                errors += 1
+                break
+            if response.status == 200:
+                acked += SPANS_PER_BATCH
+                break
+            if response.status in (429, 503):
+                retries += 1
+                time.sleep(float(response.getheader("Retry-After") or 1) / 10)
+                continue
+            errors += 1
+            break
+    conn.close()
+    with lock:
+        results.append(ClientResult(acked, errors, retries))
+
+
+def client_process(url: str, n_batches: int, seed: int, connections: int, ready, go, out) -> None:  # type: ignore[no-untyped-def]
+    bodies = make_batches(n_batches, seed=seed)
+    ready.put(len(bodies))
+    go.wait()
+    results: list[ClientResult] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=_post_all, args=(url, bodies[k::connections], results, lock))
+        for k in range(connections)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(
+        ClientResult(
+            sum(r.acked_spans for r in results),
+            sum(r.errors for r in results),
+            sum(r.retries for r in results),
+        )
+    )
+
+
+def drive(url: str, spans: int, clients: int, connections: int) -> tuple[float, ClientResult]:
+    """Post `spans` spans (in 512-span batches) from `clients` processes; spans/s acknowledged."""
+    ctx = mp.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    per_client = max(1, spans // SPANS_PER_BATCH // clients)
+    procs = [
+        ctx.Process(target=client_process, args=(url, per_client, 1000 + k, connections, ready, go, out))
+        for k in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=600)
+    started = time.perf_counter()
+    go.set()
+    results = [out.get(timeout=3600) for _ in procs]
+    elapsed = time.perf_counter() - started
+    for p in procs:
+        p.join()
+    total = ClientResult(
+        sum(r.acked_spans for r in results), sum(r.errors for r in results), sum(r.retries for r in results)
+    )
+    return total.acked_spans / elapsed, total
+
+
+# --- a sink that answers 200 without doing anything (client-alone measurement) ----------------
+
+_OK = ExportTraceServiceResponse().SerializeToString()
+_SINK_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: "
+    + str(len(_OK)).encode()
+    + b"\r\n\r\n"
+    + _OK
+)
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
+
+
+class _SinkProtocol(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.buffer = bytearray()
+        self.need: int | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.need is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                m = _LENGTH.search(self.buffer, 0, end)
+                self.need = end + 4 + (int(m.group(1)) if m else 0)
+            if len(self.buffer) < self.need:
+                return
+            del self.buffer[: self.need]
+            self.need = None
+            self.transport.write(_SINK_RESPONSE)  # type: ignore[attr-defined]
+
+
+def sink_process(port_out) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_SinkProtocol, "127.0.0.1", 0)
+        port_out.put(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def client_alone(spans: int, clients: int, connections: int) -> float:
+    ctx = mp.get_context("spawn")
+    port_out = ctx.Queue()
+    sink = ctx.Process(target=sink_process, args=(port_out,), daemon=True)
+    sink.start()
+    try:
+        rate, _ = drive(f"http://127.0.0.1:{port_out.get(timeout=60)}", spans, clients, connections)
+    finally:
+        sink.terminate()
+        sink.join()
+    return rate
+
+
+# --- (b) end-to-end ----------------------------------------------------------------------
+
+
+class PeakRss:
+    """Samples a process's resident memory every 50 ms; `peak` in bytes."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak = 0
+        self._proc = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, self._proc.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+@dataclass
+class EndToEnd:
+    rate: float
+    acked: int
+    stored: int
+    peak_rss: int
+    result: ClientResult
+
+
+def end_to_end(db: Path, spans: int, clients: int, connections: int) -> EndToEnd:
+    before = count_spans(db) if db.exists() else 0
+    server = start_serve(db)
+    rss = PeakRss(server.process.pid)
+    try:
+        rate, result = drive(server.urls["otlp_http"], spans, clients, connections)
+    finally:
+        code = server.stop()
+        peak = rss.stop()
+    if code != 0:
+        raise RuntimeError(f"server exited with {code}:\n" + "".join(server.output))
+    stored = count_spans(db) - before
+    return EndToEnd(rate, result.acked_spans, stored, peak, result)
+
+
+def count_spans(db: Path) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM spans").fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+
+
+# --- the pre-filled database -----------------------------------------------------------------
+
+
+def prefilled_db(spans: int) -> Path:
+    """A database holding `spans` spans of the past week, built once through the writer and cached."""
+    version = migrations()[-1][0]
+    path = CACHE / f"prefill-{spans}-schema{version}.duckdb"
+    if path.exists():
+        return path
+    CACHE.mkdir(exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")
+    building = path.with_suffix(".building")
+    for stale in (building, Path(f"{building}.wal")):
+        stale.unlink(missing_ok=True)
+    print(f"building a {spans:,}-span database at {path} (once; cached) ...", flush=True)
+    started = time.perf_counter()
+    store = Store(building, max_queue_items=400_000, max_batch_items=100_000)
+    store.start()
+    n_batches = spans // SPANS_PER_BATCH
+    week_start = time.time_ns() - 7 * DAY_NS
+    step = (7 * DAY_NS - 3_600 * 10**9) // max(1, n_batches)
+    pending = []
+    chunk = 200
+    for first in range(0, n_batches, chunk):
+        count = min(chunk, n_batches - first)
+        bodies = make_batches(count, seed=first, start_ns=week_start + first * step, spacing_ns=step)
+        for body in bodies:
+            message = ExportTraceServiceRequest.FromString(body)
+            pending.append(
+                store.writer.submit(WriteRequest("traces", message, "default", SPANS_PER_BATCH, raw=body))
+            )
+        while len(pending) > 400:
+            pending.pop(0).result()
+        done = first + count
+        if done % 2000 < chunk:
+            rate = done * SPANS_PER_BATCH / (time.perf_counter() - started)
+            print(f"  {done * SPANS_PER_BATCH:>11,} spans  {rate:,.0f} spans/s", flush=True)
+    for future in pending:
+        future.result()
+    store.close()
+    building.rename(path)
+    print(f"built in {time.perf_counter() - started:.0f} s, {path.stat().st_size / 1e9:.2f} GB", flush=True)
+    return path
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (small sizes)")
+    parser.add_argument("--spans", type=int, help="spans per measurement [full 1,000,000; quick 51,200]")
+    parser.add_argument("--prefill", type=int, help="spans already in the big database [10M; quick 200k]")
+    parser.add_argument("--clients", type=int, default=2, help="client processes [2]")
+    parser.add_argument("--connections", type=int, default=4, help="keep-alive connections per client [4]")
+    parser.add_argument("--skip-prefilled", action="store_true", help="skip the run into the big database")
+    args = parser.parse_args()
+    spans = args.spans or (51_200 if args.quick else 1_000_000)
+    prefill = args.prefill or (204_800 if args.quick else 10_000_000)
+    conc = f"{args.clients} client processes x {args.connections} connections"
+
+    workdir = Path(tempfile.mkdtemp(prefix="flowscope-bench-"))
+    try:
+        print(f"batches of {SPANS_PER_BATCH} spans; {spans:,} spans per measurement; {os.cpu_count()} CPUs")
+        batches = make_batches(spans // SPANS_PER_BATCH, seed=7)
+        print(f"  one batch = {len(batches[0]):,} bytes of OTLP protobuf")
+        a = in_process(batches, workdir / "inprocess.duckdb")
+        del batches
+        print(f"(a) in-process decode+convert+insert     {a:>10,.0f} spans/s", flush=True)
+
+        alone = client_alone(spans, args.clients, args.connections)
+        print(f"    client alone vs. a null sink          {alone:>10,.0f} spans/s  ({conc})", flush=True)
+
+        empty = end_to_end(workdir / "empty.duckdb", spans, args.clients, args.connections)
+        _report("(b) end-to-end OTLP/HTTP, empty db", empty)
+        print(f"    ratio (b)/(a)                         {empty.rate / a:>10.0%}", flush=True)
+
+        big = None
+        if not args.skip_prefilled:
+            cached = prefilled_db(prefill)
+            target = workdir / "prefilled.duckdb"
+            shutil.copyfile(cached, target)
+            big = end_to_end(target, spans, args.clients, args.connections)
+            _report(f"(b) end-to-end, db with {prefill / 1e6:g}M spans", big)
+            print(f"    {prefill / 1e6:g}M-span db vs empty                 {big.rate / empty.rate:>10.0%}")
+
+        print()
+        print("goals (2-core machine): (b) >= 40,000 spans/s and >= 50% of (a); big db >= 80% of empty")
+        print(f"  (b) = {empty.rate:,.0f} spans/s: {'met' if empty.rate >= 40_000 else 'NOT met'}")
+        print(f"  (b)/(a) = {empty.rate / a:.0%}: {'met' if empty.rate >= 0.5 * a else 'NOT met'}")
+        if big is not None:
+            ok = big.rate >= 0.8 * empty.rate
+            print(f"  big/empty = {big.rate / empty.rate:.0%}: {'met' if ok else 'NOT met'}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _report(label: str, run: EndToEnd) -> None:
+    print(
+        f"{label:<42s}{run.rate:>10,.0f} spans/s  acked {run.acked:,}, stored {run.stored:,}, "
+        f"503-retries {run.result.retries}, errors {run.result.errors}, "
+        f"server peak RSS {run.peak_rss / 2**20:,.0f} MiB",
+        flush=True,
+    )
+    if run.stored < run.acked:
+        raise SystemExit(f"LOST DATA: {run.acked - run.stored} acknowledged spans not stored")
+
+
+if __name__ == "__main__":
+    main()
