@@ -20,6 +20,8 @@ WORKFLOW_INPUT: Final = "workflow.input"
 WORKFLOW_RESULTS: Final = "workflow.results"
 WORKFLOW_PROJECT_ID: Final = "workflow.project.id"
 WORKFLOW_ERROR: Final = "workflow.error"  # extra: the execution's error message
+WORKFLOW_INPUT_TRUNCATED: Final = "workflow.input.truncated"  # extra: workflow.input was cut
+WORKFLOW_RESULTS_TRUNCATED: Final = "workflow.results.truncated"  # extra: workflow.results was cut
 
 CICD_PIPELINE_NAME: Final = "cicd.pipeline.name"
 CICD_PIPELINE_RUN_ID: Final = "cicd.pipeline.run.id"
@@ -40,6 +42,7 @@ STEP_ERROR: Final = "workflow.step.error"  # extra: the step's error message
 STEP_SKIP_REASON: Final = "workflow.step.skip_reason"  # extra: why a step was skipped
 STEP_ATTEMPT: Final = "workflow.step.attempt"  # on attempt child spans
 STEP_DEPENDS_ON: Final = "workflow.step.depends_on"  # extra: string array of step ids
+STEP_RETRY_DELAY: Final = "workflow.step.retry_delay_seconds"  # extra: on workflow.step.retrying records
 
 CICD_TASK_NAME: Final = "cicd.pipeline.task.name"
 CICD_TASK_RUN_ID: Final = "cicd.pipeline.task.run.id"

@@ -1,0 +1,67 @@
+"""`python`: call a registered function or an allow-listed 'module:function' with kwargs.
+
+Sync functions run in a worker thread (so they cannot stall other steps) with the
+attempt span as the current OTel context: spans they create join the execution's
+trace. Async functions run on the loop. The return value is the step's output.
+A thread cannot be killed, so a timed-out or cancelled sync call is abandoned
+(the step ends at once; the thread finishes in the background).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.actions.registry import (
+    ActionError,
+    StepContext,
+    UnknownAction,
+    import_callable,
+    run_sync,
+)
+from engine.telemetry import use_traceparent
+
+_functions: dict[str, Callable[..., Any]] = {}
+_lock = threading.Lock()
+
+
+def register_function(name: str, fn: Callable[..., Any]) -> None:
+    """Make `fn` callable from workflows as `{"callable": name}` (always allowed)."""
+    with _lock:
+        _functions[name] = fn
+
+
+class PythonParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callable: str = Field(
+        ..., min_length=1, max_length=512, description="Registered name or 'module:function'."
+    )
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
+
+
+def resolve_function(ref: str, ctx_config: Any) -> Callable[..., Any]:
+    fn = _functions.get(ref)
+    if fn is not None:
+        return fn
+    if ":" not in ref:
+        raise ActionError(f"no registered function named '{ref}'")
+    module = ref.partition(":")[0]
+    if not ctx_config.python_module_allowed(module):
+        raise ActionError(f"module '{module}' is not allowed (EngineConfig.python_modules)")
+    try:
+        return import_callable(ref)
+    except UnknownAction as exc:
+        raise ActionError(str(exc)) from None
+
+
+async def python_action(params: PythonParams, ctx: StepContext) -> Any:
+    fn = resolve_function(params.callable, ctx.config)
+    if inspect.iscoroutinefunction(fn):
+        with use_traceparent(ctx.traceparent):
+            return await fn(**params.kwargs)
+    return await run_sync(fn, traceparent=ctx.traceparent, **params.kwargs)

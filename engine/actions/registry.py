@@ -1,0 +1,195 @@
+"""The registry of step types ("actions").
+
+An action is an async function `fn(params, ctx) -> output` plus a pydantic model
+of its params; validation checks a step's params against that model, and the
+scheduler hands the validated model instance to `fn`. Sync functions are run in a
+worker thread (with the step's trace context attached). Types resolve, in order:
+names registered in this process, 'module:function' references (import allowed by
+`EngineConfig.python_modules`), and the `flowscope.actions` entry-point group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import importlib
+import inspect
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.config import EngineConfig
+from engine.telemetry import use_traceparent
+
+ENTRY_POINT_GROUP = "flowscope.actions"
+
+
+class ActionError(Exception):
+    """A step failure with a message meant for users (no traceback needed)."""
+
+
+class UnknownAction(LookupError):
+    pass
+
+
+class ActionDisabled(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What an action knows about the step it runs."""
+
+    execution_id: str
+    workflow_id: str
+    step_id: str
+    attempt: int
+    traceparent: str | None  # W3C trace context of the attempt span (None with tracing off)
+    config: EngineConfig
+    base_dir: Path | None = None  # directory of the workflow file, when it came from one
+
+
+class AnyParams(BaseModel):
+    """Params model for actions that take arbitrary JSON."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+ActionFunc = Callable[[Any, StepContext], Awaitable[Any]]
+# Returns None when the action may run under this config, else the reason it may not.
+EnabledCheck = Callable[[EngineConfig], str | None]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    fn: ActionFunc
+    params_model: type[BaseModel]
+    enabled: EnabledCheck | None = None
+
+    def disabled_reason(self, config: EngineConfig) -> str | None:
+        return self.enabled(config) if self.enabled else None
+
+
+def _as_async(fn: Callable[..., Any]) -> ActionFunc:
+    if inspect.iscoroutinefunction(fn):
+        return fn
+
+    async def run_in_thread(params: Any, ctx: StepContext) -> Any:
+        return await run_sync(fn, params, ctx, traceparent=ctx.traceparent)
+
+    return run_in_thread
+
+
+async def run_sync(fn: Callable[..., Any], *args: Any, traceparent: str | None = None, **kwargs: Any) -> Any:
+    """Run a blocking callable in a thread, with the attempt's trace context current there."""
+
+    def call() -> Any:
+        with use_traceparent(traceparent):
+            return fn(*args, **kwargs)
+
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    return await loop.run_in_executor(None, functools.partial(ctx.run, call))
+
+
+class ActionRegistry:
+    def __init__(self) -> None:
+        self._actions: dict[str, Action] = {}
+        self._entry_points_loaded = False
+        self._lock = threading.Lock()
+
+    def register(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        params_model: type[BaseModel] | None = None,
+        *,
+        enabled: EnabledCheck | None = None,
+    ) -> Action:
+        action = Action(name, _as_async(fn), params_model or AnyParams, enabled)
+        with self._lock:
+            self._actions[name] = action
+        return action
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._actions)
+
+    def resolve(self, type_name: str, config: EngineConfig) -> Action:
+        """The action for `type_name`; raises UnknownAction / ActionDisabled with a clear message."""
+        action = self._actions.get(type_name)
+        if action is None:
+            self._load_entry_points()
+            action = self._actions.get(type_name)
+        if action is None and ":" in type_name:
+            action = self._import(type_name, config)
+        if action is None:
+            known = ", ".join(self.names())
+            raise UnknownAction(f"unknown action type '{type_name}' (known: {known})")
+        reason = action.disabled_reason(config)
+        if reason:
+            raise ActionDisabled(f"action '{type_name}' is disabled: {reason}")
+        return action
+
+    def _import(self, ref: str, config: EngineConfig) -> Action:
+        module, _, attr = ref.partition(":")
+        if not config.python_module_allowed(module):
+            raise ActionDisabled(
+                f"action '{ref}' is disabled: module '{module}' is not allowed "
+                "(EngineConfig.python_modules)"
+            )
+        fn = import_callable(ref)
+        return Action(ref, _as_async(fn), getattr(fn, "params_model", None) or AnyParams)
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in self._actions:
+                continue
+            target = ep.load()
+            if isinstance(target, Action):
+                self._actions[ep.name] = target
+            else:
+                self.register(ep.name, target, getattr(target, "params_model", None))
+
+
+def import_callable(ref: str) -> Callable[..., Any]:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise UnknownAction(f"'{ref}' is not a 'module:function' reference")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownAction(f"cannot import module '{module_name}': {exc}") from None
+    for part in attr.split("."):
+        if part.startswith("_"):
+            raise UnknownAction(f"'{ref}': private names cannot be referenced")
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise UnknownAction(f"module '{module_name}' has no attribute '{attr}'")
+    if not callable(obj):
+        raise UnknownAction(f"'{ref}' is not callable")
+    return obj
+
+
+registry = ActionRegistry()
+
+
+def register_action(
+    name: str,
+    fn: Callable[..., Any],
+    params_model: type[BaseModel] | None = None,
+    *,
+    enabled: EnabledCheck | None = None,
+) -> Action:
+    """Register a step type in the default registry. `fn(params, ctx)` may be sync or async."""
+    return registry.register(name, fn, params_model, enabled=enabled)

@@ -1,0 +1,138 @@
+"""`sql`: run statements on a DuckDB database file (real ETL for the data pipeline example).
+
+Each statement runs in order on one connection, in a worker thread. Named
+parameters (`$name`) are bound by DuckDB, never spliced into the text. Output:
+per statement either `rows_affected` or a small result (`columns`, up to
+`max_rows` rows as objects, `row_count`), plus `rows` of the last statement.
+When `EngineConfig.sql_allowed_dirs` is set, the database must live under one of
+them and DuckDB itself is locked to them (external access off, allowed
+directories, configuration locked) so SQL cannot read or write elsewhere.
+Cancellation interrupts the running query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.actions.registry import ActionError, StepContext
+
+_PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+class SqlParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    database: str = Field(..., min_length=1, max_length=4096, description="DuckDB file (':memory:' ok).")
+    sql: str | list[str] = Field(..., description="One statement or a list run in order.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Values for $name placeholders.")
+    max_rows: int = Field(100, ge=0, le=10_000, description="Result rows kept in the output.")
+    read_only: bool = False
+
+
+def _json_cell(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID | bytes | bytearray):
+        return value.hex() if isinstance(value, bytes | bytearray) else str(value)
+    if isinstance(value, list):
+        return [_json_cell(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_cell(v) for k, v in value.items()}
+    return value
+
+
+def _resolve_database(raw: str, ctx: StepContext) -> str:
+    if raw == ":memory:":
+        return raw
+    path = Path(raw).expanduser()
+    if not path.is_absolute() and ctx.base_dir is not None:
+        path = ctx.base_dir / path
+    path = path.resolve()
+    allowed = ctx.config.sql_allowed_dirs
+    if allowed is not None and not any(path.is_relative_to(Path(d).resolve()) for d in allowed):
+        raise ActionError(f"database '{path}' is outside the allowed directories ({', '.join(allowed)})")
+    return str(path)
+
+
+def _connect(database: str, params: SqlParams, allowed: tuple[str, ...] | None) -> Any:
+    con = duckdb.connect(database, read_only=params.read_only)
+    if allowed is not None:
+        dirs = ", ".join("'" + str(Path(d).resolve()).replace("'", "''") + "/'" for d in allowed)
+        try:
+            con.execute(f"SET allowed_directories = [{dirs}]")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except duckdb.Error:
+            # Another open connection to the same file (DuckDB shares one instance per file
+            # in a process) already locked the configuration; accept it only if locked down.
+            locked = con.execute("SELECT current_setting('enable_external_access')").fetchone()
+            if not locked or locked[0] is not False:
+                con.close()
+                raise
+    return con
+
+
+def _run(con: Any, params: SqlParams) -> dict[str, Any]:
+    statements = [params.sql] if isinstance(params.sql, str) else list(params.sql)
+    results: list[dict[str, Any]] = []
+    for text in statements:
+        used = {name: params.parameters[name] for name in _PARAM_RE.findall(text) if name in params.parameters}
+        cur = con.execute(text, used) if used else con.execute(text)
+        if cur.description is None:
+            results.append({"rows_affected": 0})
+            continue
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchmany(params.max_rows + 1) if params.max_rows else []
+        if columns == ["Count"] and len(rows) == 1:
+            results.append({"rows_affected": int(rows[0][0])})
+            continue
+        truncated = len(rows) > params.max_rows
+        rows = rows[: params.max_rows]
+        extra = len(cur.fetchall()) if truncated else 0
+        results.append(
+            {
+                "columns": columns,
+                "rows": [{k: _json_cell(v) for k, v in zip(columns, r, strict=False)} for r in rows],
+                "row_count": len(rows) + extra,
+                "truncated": truncated,
+            }
+        )
+    last = results[-1] if results else {}
+    return {"statements": results, "rows": last.get("rows", []), "rows_affected": last.get("rows_affected")}
+
+
+async def sql_action(params: SqlParams, ctx: StepContext) -> Any:
+    database = _resolve_database(params.database, ctx)
+    allowed = ctx.config.sql_allowed_dirs
+    loop = asyncio.get_running_loop()
+    con = await loop.run_in_executor(None, _connect, database, params, allowed)
+
+    def work() -> dict[str, Any]:
+        try:
+            out = _run(con, params)
+            out["database"] = database
+            return out
+        except duckdb.Error as exc:
+            raise ActionError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            con.close()
+
+    future = loop.run_in_executor(None, work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        con.interrupt()  # the worker thread then fails fast and closes the connection
+        raise
