@@ -1,29 +1,39 @@
-"""FastAPI app factory: includes the routers; each router owns one resource."""
+"""FastAPI app factory: includes the routers; each router owns one resource.
+
+Other parts add their router with one `app.include_router(...)` line in `_routers`.
+Order matters where paths overlap: executions (`/api/workflows/executions/...`)
+before workflows (`/api/workflows/{workflow_id}`).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
-from api.jaeger.router import router as jaeger_router
-from api.prometheus_metrics import install_workflow_metrics
-from api.routers.grafana_tables import router as grafana_tables_router
+from api.routers import executions, metrics, projects, tokens, workflows, workspaces
+from api.visibility import CommitWatcher
 
 
-def create_app(context: AppContext) -> FastAPI:
-    app = FastAPI(title="Flowscope", version="0.1.0", description="Telemetry for workflow executions")
-    app.state.context = context
-    install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
-    app.include_router(jaeger_router)  # Jaeger query API for Grafana's Jaeger data source
-    app.include_router(grafana_tables_router)  # flat tables for Grafana's Infinity data source
+def _routers(app: FastAPI) -> None:
+    app.include_router(executions.router)
+    app.include_router(metrics.router)
+    app.include_router(workflows.router)
+    app.include_router(workspaces.router)
+    app.include_router(projects.router)
+    app.include_router(tokens.router)
 
-    @app.get("/healthz", tags=["health"])
+
+def _health(context: AppContext) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @router.get("/readyz", tags=["health"])
     def readyz(response: Response) -> dict[str, str]:
         """The database is open and the receivers are listening."""
         ready = context.store.ping() and bool(context.extras.get("receivers_ready"))
@@ -31,9 +41,27 @@ def create_app(context: AppContext) -> FastAPI:
             response.status_code = 503
         return {"status": "ready" if ready else "not ready"}
 
-    @app.get("/metrics", tags=["metrics"], response_class=Response)
-    def metrics() -> Response:
+    @router.get("/metrics", tags=["metrics"], response_class=Response)
+    def prometheus_metrics() -> Response:
         """Prometheus exposition."""
         return Response(generate_latest(context.registry), media_type=CONTENT_TYPE_LATEST)
 
+    return router
+
+
+def create_app(context: AppContext) -> FastAPI:
+    app = FastAPI(title="Flowscope", version="0.1.0", description="Telemetry for workflow executions")
+    app.state.context = context
+    context.extras.setdefault("commit_watcher", CommitWatcher(context.store.bus))
+    origins = list(getattr(context.settings, "cors_origins", None) or [])
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.include_router(_health(context))
+    _routers(app)
     return app

@@ -64,3 +64,30 @@ def bearer(authorization: str | None) -> str | None:
         return None
     scheme, _, value = authorization.partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def list_tokens(store: Store, workspace_id: str) -> list[tuple[str, str, str, str | None, int, int | None]]:
+    """(id, workspace_id, role, name, created_ns, revoked_ns) of the workspace's tokens, oldest first."""
+    return (
+        store.cursor()
+        .execute(  # type: ignore[return-value]
+            "SELECT id, workspace_id, role, name, epoch_ns(created_at), epoch_ns(revoked_at) FROM tokens "
+            "WHERE workspace_id = ? ORDER BY created_at, id",
+            [workspace_id],
+        )
+        .fetchall()
+    )
+
+
+def revoke_token(store: Store, workspace_id: str, token_id: str) -> bool:
+    """Revoke a token of this workspace; False when there is no such (unrevoked) token."""
+    rows = (
+        store.cursor()
+        .execute(
+            "UPDATE tokens SET revoked_at = now() WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL "
+            "RETURNING id",
+            [workspace_id, token_id],
+        )
+        .fetchall()
+    )
+    return bool(rows)

@@ -1,0 +1,51 @@
+"""Workflow definition validation for the API: the engine's validator, every problem
+reported in one 422 with its location (FastAPI's error shape, plus the engine's
+`location` string such as `steps[2].depends_on[0]`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import HTTPException
+
+from api.context import AppContext
+
+_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def _loc(location: str) -> list[str | int]:
+    """`steps[2].depends_on[0]` -> ["steps", 2, "depends_on", 0]."""
+    return [int(idx) if idx else name for name, idx in _PART.findall(location)]
+
+
+def engine_config(context: AppContext) -> Any:
+    """The running engine's config (which actions are enabled), else one from the settings."""
+    config = getattr(context.engine, "config", None)
+    if config is not None:
+        return config
+    from engine.config import EngineConfig
+
+    s = context.settings
+    return EngineConfig(enable_shell=s.enable_shell, http_allowed_hosts=tuple(s.http_allowed_hosts))
+
+
+def validate_or_422(context: AppContext, data: Any, prefix: tuple[str, ...] = ("body", "definition")) -> Any:
+    """The engine's definition model for `data`, or a 422 listing every problem."""
+    from engine.validation import validate_definition
+
+    model, problems = validate_definition(data, config=engine_config(context))
+    if model is None:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": [*prefix, *_loc(p.location)],
+                    "location": p.location,
+                    "msg": p.message,
+                    "type": f"workflow_definition.{p.kind}",
+                }
+                for p in problems
+            ],
+        )
+    return model

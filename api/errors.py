@@ -1,0 +1,22 @@
+"""The one place where "not found" (a query returning None) becomes an HTTP 404."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import HTTPException
+
+T = TypeVar("T")
+
+
+def not_found(kind: str, ident: str, scope: str = "") -> HTTPException:
+    """404 whose detail names the id, e.g. "Execution 'abc' not found"."""
+    where = f" in {scope}" if scope else ""
+    return HTTPException(404, f"{kind} {ident!r} not found{where}")
+
+
+def or_404(value: T | None, kind: str, ident: str, scope: str = "") -> T:
+    """`value`, or a 404 naming `ident` when the query found nothing (in this workspace)."""
+    if value is None:
+        raise not_found(kind, ident, scope)
+    return value

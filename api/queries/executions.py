@@ -1,0 +1,198 @@
+"""Response shapes of one execution, built from its stored records (see records.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.queries.records import ExecutionRecords, ExecutionRow, StepRun
+from api.queries.steps import DefinedStep, critical_path, dependencies_known, execution_steps, timings
+from api.schemas.executions import (
+    StatusTransition,
+    StepAttempt,
+    StepExecution,
+    StepExecutionDetails,
+    WorkflowExecution,
+    WorkflowExecutionDetails,
+)
+from api.schemas.timeline import WorkflowExecutionTimeline, WorkflowStepTimelineEntry
+from api.summaries import as_object, parse_json, summarize
+from api.timefmt import ns_to_dt
+from flowscope import conventions as c
+
+
+def _seconds(ns: int | None) -> float | None:
+    return None if ns is None else ns / 1e9
+
+
+def needs_definition(records: ExecutionRecords) -> bool:
+    """The catalog definition adds pending steps (while not finished) and, for spans
+    that do not carry them, order and dependencies."""
+    if not records.row.terminal:
+        return True
+    return any(r.order is None or not r.depends_declared for r in records.steps)
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    value, ok = parse_json(text)
+    if not ok:
+        return {"_truncated": True, "preview": value}
+    return as_object(value)
+
+
+def execution_item(row: ExecutionRow) -> WorkflowExecution:
+    return WorkflowExecution(
+        id=row.execution_id,
+        workflow_id=row.workflow_id,
+        execution_number=row.execution_number,
+        status=row.status,  # type: ignore[arg-type]
+        started_at=ns_to_dt(row.started_ns),
+        completed_at=ns_to_dt(row.ended_ns),
+        duration=row.duration_seconds,
+        input_variables=_json_object(row.input_json),
+        results=_json_object(row.results_json),
+        error_message=row.error_message,
+        created_at=ns_to_dt(row.created_ns),
+        updated_at=ns_to_dt(row.updated_ns),
+        workflow_name=row.workflow_name,
+        project_id=row.project_id,
+    )
+
+
+def status_history(records: ExecutionRecords) -> list[StatusTransition]:
+    """Each status the execution went through, in order: pending (queued record), running
+    (started record, or the root span's start), then its terminal status (root span end)."""
+    row = records.row
+    history: list[StatusTransition] = []
+    queued = next((r for r in records.lifecycle if r.event_name == c.EVENT_EXECUTION_QUEUED), None)
+    started = next((r for r in records.lifecycle if r.event_name == c.EVENT_EXECUTION_STARTED), None)
+    if queued is not None:
+        history.append(StatusTransition(status="pending", timestamp=ns_to_dt(queued.time_ns), source="log"))
+    if started is not None:
+        history.append(StatusTransition(status="running", timestamp=ns_to_dt(started.time_ns), source="log"))
+    elif row.started_ns and (row.status_rank >= 2):
+        history.append(StatusTransition(status="running", timestamp=ns_to_dt(row.started_ns), source="span"))
+    if row.terminal:
+        history.append(
+            StatusTransition(status=row.status, timestamp=ns_to_dt(row.ended_ns), source="span")  # type: ignore[arg-type]
+        )
+    return history
+
+
+def _step_execution(execution_id: str, run: StepRun) -> StepExecution:
+    output, _ = parse_json(run.output_text)
+    return StepExecution(
+        id=run.span_id,
+        execution_id=execution_id,
+        step_id=run.step_id,
+        step_name=run.name,
+        step_order=run.order,
+        status=run.status,  # type: ignore[arg-type]
+        started_at=ns_to_dt(run.start_ns),
+        completed_at=ns_to_dt(run.end_ns),
+        duration=_seconds(run.duration_ns),
+        retry_count=run.retry_count,
+        output_data=output,
+        error_message=run.error_message,
+    )
+
+
+def details(records: ExecutionRecords, definition: list[DefinedStep] | None) -> WorkflowExecutionDetails:
+    row = records.row
+    item = execution_item(row)
+    runs = execution_steps(records, definition)
+    error_type = records.root_attributes.get(c.ERROR_TYPE)
+    return WorkflowExecutionDetails(
+        **item.model_dump(),
+        step_executions=[_step_execution(row.execution_id, r) for r in runs],
+        status_history=status_history(records),
+        error_type=error_type if isinstance(error_type, str) else None,
+        service_name=row.service_name,
+    )
+
+
+def timeline(records: ExecutionRecords, definition: list[DefinedStep] | None) -> WorkflowExecutionTimeline:
+    row = records.row
+    runs = execution_steps(records, definition)
+    deps_known = dependencies_known(runs, definition)
+    times = timings(runs, row.started_ns, deps_known)
+    entries = []
+    for run in runs:
+        queue, in_run, wait = times.get(id(run), (None, None, None))
+        entries.append(
+            WorkflowStepTimelineEntry(
+                step_id=run.step_id,
+                step_name=run.name,
+                step_order=run.order or 0,
+                status=run.status,  # type: ignore[arg-type]
+                started_at=ns_to_dt(run.start_ns),
+                completed_at=ns_to_dt(run.end_ns),
+                duration_seconds=_seconds(run.duration_ns),
+                retry_count=run.retry_count,
+                error_message=run.error_message,
+                input_summary=summarize(run.input_text, run.input_truncated),
+                output_summary=summarize(run.output_text, run.output_truncated),
+                step_execution_id=run.span_id,
+                depends_on=run.depends_on,
+                attempts=len(run.attempts),
+                queue_seconds=queue,
+                run_seconds=in_run,
+                wait_seconds=wait,
+                skip_reason=run.skip_reason,
+            )
+        )
+    statuses = [e.status for e in entries]
+    queue_ns = row.started_ns - row.queued_ns if row.started_ns and row.queued_ns else None
+    return WorkflowExecutionTimeline(
+        execution_id=row.execution_id,
+        workflow_id=row.workflow_id,
+        status=row.status,  # type: ignore[arg-type]
+        started_at=ns_to_dt(row.started_ns),
+        completed_at=ns_to_dt(row.ended_ns),
+        total_duration_seconds=row.duration_seconds,
+        step_count=len(entries),
+        completed_step_count=statuses.count("completed"),
+        failed_step_count=statuses.count("failed"),
+        skipped_step_count=statuses.count("skipped"),
+        step_timeline=entries,
+        error_message=row.error_message,
+        workflow_name=row.workflow_name,
+        execution_number=row.execution_number,
+        queued_at=ns_to_dt(row.queued_ns),
+        queue_seconds=_seconds(max(0, queue_ns)) if queue_ns is not None else None,
+        critical_path=critical_path(runs, deps_known),
+    )
+
+
+def step_details(
+    records: ExecutionRecords, definition: list[DefinedStep] | None, step_id: str
+) -> StepExecutionDetails | None:
+    """One step by step id (its latest run) or by step execution (span) id; None if absent."""
+    runs = execution_steps(records, definition)
+    matches = [r for r in runs if r.step_id == step_id] or [r for r in runs if r.span_id == step_id]
+    if not matches:
+        return None
+    run = max(matches, key=lambda r: r.start_ns or 0)
+    base = _step_execution(records.row.execution_id, run)
+    input_data, _ = parse_json(run.input_text)
+    attempts = [
+        StepAttempt(
+            attempt=i + 1,
+            span_id=a.span_id,
+            status=a.status,
+            started_at=ns_to_dt(a.start_ns),
+            completed_at=ns_to_dt(a.end_ns),
+            duration=max(0, a.end_ns - a.start_ns) / 1e9,
+            error_message=a.error_message,
+        )
+        for i, a in enumerate(sorted(run.attempts, key=lambda a: a.start_ns))
+    ]
+    return StepExecutionDetails(
+        **base.model_dump(),
+        input_data=input_data,
+        input_truncated=run.input_truncated,
+        output_truncated=run.output_truncated,
+        depends_on=run.depends_on,
+        skip_reason=run.skip_reason,
+        attempts=attempts,
+        events=run.events,
+    )

@@ -1,0 +1,241 @@
+"""Everything stored about one execution, read with a few index lookups.
+
+One execution is one trace: its summary row (`executions`), its workflow spans
+(`spans`, by trace id) and its lifecycle log records (`logs`, by trace id). Span and
+log blobs are decoded here, and only here, for the handful of rows of one execution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from api.sqlfiles import sql
+from collector.anyvalue import attributes_to_dict, to_jsonable
+from flowscope import conventions as c
+
+
+@dataclass(slots=True)
+class ExecutionRow:
+    """The ingest-maintained summary of an execution (lifecycle records + root span)."""
+
+    execution_id: str
+    workflow_id: str
+    workflow_name: str | None
+    project_id: str | None
+    execution_number: int | None
+    status: str
+    status_rank: int
+    queued_ns: int | None
+    started_ns: int | None
+    ended_ns: int | None
+    duration_seconds: float | None
+    input_json: str | None
+    results_json: str | None
+    error_message: str | None
+    root_span_id: str | None
+    service_name: str | None
+
+    @property
+    def created_ns(self) -> int | None:
+        return self.queued_ns or self.started_ns
+
+    @property
+    def updated_ns(self) -> int | None:
+        return self.ended_ns or self.started_ns or self.queued_ns
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in c.TERMINAL_EXECUTION_STATUSES
+
+
+EXECUTION_COLUMNS = tuple(ExecutionRow.__slots__)  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Attempt:
+    span_id: str
+    parent_span_id: str
+    start_ns: int
+    end_ns: int
+    status: str
+    error_message: str | None
+
+
+@dataclass(slots=True)
+class StepRun:
+    """One step span of the execution, with its attempts; or a step known only from a
+    `workflow.step.started` record (running) or from the definition (pending)."""
+
+    step_id: str
+    name: str
+    status: str
+    order: int | None = None
+    span_id: str | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    retry_count: int = 0
+    error_message: str | None = None
+    input_text: str | None = None
+    output_text: str | None = None
+    input_truncated: bool = False
+    output_truncated: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    depends_declared: bool = False  # the span said its dependencies (possibly none)
+    skip_reason: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def duration_ns(self) -> int | None:
+        if self.start_ns is None or self.end_ns is None:
+            return None
+        return max(0, self.end_ns - self.start_ns)
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    time_ns: int
+    event_name: str
+    span_id: str
+    step_id: str | None
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ExecutionRecords:
+    row: ExecutionRow
+    root_attributes: dict[str, Any]
+    root_events: list[dict[str, Any]]
+    steps: list[StepRun]  # from step spans only, in start order
+    lifecycle: list[Lifecycle]
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else str(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _events(span: Span) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": e.name,
+            "time_ns": e.time_unix_nano,
+            "attributes": to_jsonable(attributes_to_dict(e.attributes)),
+        }
+        for e in span.events
+    ]
+
+
+def fetch_row(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRow | None:
+    found = cur.execute(
+        sql("execution"), {"execution_id": execution_id, "workspace_id": workspace_id}
+    ).fetchone()
+    return ExecutionRow(*found) if found else None
+
+
+def _step_run(row: tuple[Any, ...]) -> StepRun:
+    (
+        span_id,
+        _parent,
+        _role,
+        name,
+        step_id,
+        step_status,
+        retry_count,
+        start,
+        end,
+        _code,
+        message,
+        _wf,
+        blob,
+    ) = row
+    span = Span.FromString(blob)
+    attrs = attributes_to_dict(span.attributes)
+    error = _str(attrs.get(c.STEP_ERROR))
+    if error is None and step_status in ("failed", "cancelled"):
+        error = message or None
+    depends = attrs.get(c.STEP_DEPENDS_ON)
+    return StepRun(
+        step_id=step_id or name,
+        name=_str(attrs.get(c.STEP_NAME)) or name,
+        status=step_status or "completed",
+        order=_int(attrs.get(c.STEP_ORDER)),
+        span_id=span_id,
+        start_ns=start,
+        end_ns=end,
+        retry_count=retry_count or 0,
+        error_message=error,
+        input_text=_str(attrs.get(c.STEP_INPUT)),
+        output_text=_str(attrs.get(c.STEP_OUTPUT)),
+        input_truncated=attrs.get(c.STEP_INPUT_TRUNCATED) is True,
+        output_truncated=attrs.get(c.STEP_OUTPUT_TRUNCATED) is True,
+        depends_on=[str(d) for d in depends] if isinstance(depends, list) else [],
+        depends_declared=c.STEP_DEPENDS_ON in attrs,
+        skip_reason=_str(attrs.get(c.STEP_SKIP_REASON)),
+        events=_events(span),
+    )
+
+
+def _synthetic_row(execution_id: str, spans: list[tuple[Any, ...]]) -> ExecutionRow | None:
+    """An execution whose root span has not arrived and that sent no lifecycle records
+    (a foreign tracer mid-run): running, known from its step spans."""
+    workflow_id = next((s[11] for s in spans if s[11]), None)
+    if workflow_id is None:
+        return None
+    start = min(s[7] for s in spans)
+    return ExecutionRow(
+        execution_id, workflow_id, None, None, None, "running", 2, None, start, None, None, None, None,
+        None, None, None,
+    )  # fmt: skip
+
+
+def fetch(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
+    """All records of one execution of this workspace, or None when there are none."""
+    params = {"execution_id": execution_id, "workspace_id": workspace_id}
+    row = fetch_row(cur, workspace_id, execution_id)
+    spans = cur.execute(sql("execution_spans"), params).fetchall()
+    if row is None:
+        row = _synthetic_row(execution_id, spans) if spans else None
+        if row is None:
+            return None
+    root_attributes: dict[str, Any] = {}
+    root_events: list[dict[str, Any]] = []
+    steps: list[StepRun] = []
+    by_span: dict[str, StepRun] = {}
+    attempts: list[tuple[Any, ...]] = []
+    for s in spans:
+        role = s[2]
+        if role == "execution" and s[0] == (row.root_span_id or s[0]) and s[12] is not None:
+            root = Span.FromString(s[12])
+            root_attributes = attributes_to_dict(root.attributes)
+            root_events = _events(root)
+        elif role == "step":
+            run = _step_run(s)
+            steps.append(run)
+            by_span[run.span_id or ""] = run
+        elif role == "attempt":
+            attempts.append(s)
+    for a in attempts:
+        owner = by_span.get(a[1])
+        if owner is not None:
+            error = (a[10] or None) if a[5] == "failed" else None
+            owner.attempts.append(Attempt(a[0], a[1], a[7], a[8], a[5] or "completed", error))
+    lifecycle = [
+        Lifecycle(t, name, span_id, step_id, attributes_to_dict(LogRecord.FromString(blob).attributes))
+        for t, name, span_id, step_id, _wf, blob in cur.execute(sql("execution_lifecycle"), params).fetchall()
+    ]
+    return ExecutionRecords(row, root_attributes, root_events, steps, lifecycle)

@@ -1,0 +1,153 @@
+"""The steps of one execution: stored step spans, plus steps still running (announced by
+`workflow.step.started` records) or pending (in the catalog definition, not yet seen),
+in step order, with queue/run/wait times and the critical path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.queries.records import ExecutionRecords, StepRun
+from flowscope import conventions as c
+
+# A predecessor may end a hair after its successor's start (clocks, rounding).
+_TOLERANCE_NS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class DefinedStep:
+    """A step as the catalog's workflow definition declares it."""
+
+    id: str
+    name: str
+    depends_on: tuple[str, ...]
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[StepRun]:
+    """Steps announced by a started record whose span has not arrived: running."""
+    started: dict[str, StepRun] = {}
+    retries: dict[str, int] = {}
+    for rec in records.lifecycle:
+        key = rec.span_id or rec.step_id or ""
+        if rec.event_name == c.EVENT_STEP_RETRYING:
+            retries[key] = retries.get(key, 0) + 1
+        if rec.event_name != c.EVENT_STEP_STARTED or rec.span_id in seen_spans:
+            continue
+        attrs = rec.attributes
+        step_id = rec.step_id or str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME) or "")
+        if not step_id or key in started:
+            continue
+        depends = attrs.get(c.STEP_DEPENDS_ON)
+        started[key] = StepRun(
+            step_id=step_id,
+            name=str(attrs.get(c.STEP_NAME) or step_id),
+            status="running",
+            order=_int(attrs.get(c.STEP_ORDER)),
+            span_id=rec.span_id or None,
+            start_ns=rec.time_ns,
+            input_text=attrs.get(c.STEP_INPUT) if isinstance(attrs.get(c.STEP_INPUT), str) else None,
+            depends_on=[str(d) for d in depends] if isinstance(depends, list) else [],
+        )
+    for key, run in started.items():
+        run.retry_count = retries.get(key, 0)
+    return list(started.values())
+
+
+def execution_steps(records: ExecutionRecords, definition: list[DefinedStep] | None) -> list[StepRun]:
+    """Every step of the execution, ordered by step order (then start)."""
+    runs = list(records.steps)
+    seen_spans = {r.span_id for r in runs if r.span_id}
+    if not records.row.terminal:
+        runs += _running_steps(records, seen_spans)
+    defined = {d.id: (i + 1, d) for i, d in enumerate(definition or [])}
+    seen_ids = {r.step_id for r in runs}
+    if not records.row.terminal:
+        for step_id, (order, d) in defined.items():
+            if step_id not in seen_ids:
+                runs.append(StepRun(step_id, d.name, "pending", order, depends_on=list(d.depends_on)))
+    for run in runs:
+        if step_def := defined.get(run.step_id):
+            run.order = run.order or step_def[0]
+            run.depends_on = run.depends_on or list(step_def[1].depends_on)
+    # Foreign tracers may not say the order: number those steps by start time, after the rest.
+    unordered = sorted((r for r in runs if r.order is None), key=lambda r: (r.start_ns or 2**64, r.name))
+    next_order = max((r.order or 0 for r in runs), default=0) + 1
+    for i, run in enumerate(unordered):
+        run.order = next_order + i
+    runs.sort(key=lambda r: (r.order or 0, r.start_ns or 2**64, r.span_id or ""))
+    return runs
+
+
+def _latest_by_step(runs: list[StepRun]) -> dict[str, StepRun]:
+    latest: dict[str, StepRun] = {}
+    for run in runs:
+        if run.end_ns is not None and (run.step_id not in latest or run.end_ns > latest[run.step_id].end_ns):  # type: ignore[operator]
+            latest[run.step_id] = run
+    return latest
+
+
+def _predecessor(run: StepRun, ended: dict[str, StepRun], deps_known: bool) -> StepRun | None:
+    """The step whose end let `run` start: its last-finishing dependency; without
+    dependency information, the last step that ended before it started."""
+    if run.start_ns is None:
+        return None
+    if deps_known:
+        candidates = [ended[d] for d in run.depends_on if d in ended]
+    else:
+        candidates = [
+            r for r in ended.values()
+            if r is not run and r.end_ns is not None and r.end_ns <= run.start_ns + _TOLERANCE_NS
+        ]  # fmt: skip
+    return max(candidates, key=lambda r: r.end_ns or 0, default=None)
+
+
+def timings(
+    runs: list[StepRun], execution_start_ns: int | None, deps_known: bool
+) -> dict[int, tuple[float | None, float | None, float | None]]:
+    """id(run) -> (queue, run, wait) seconds for steps that started."""
+    ended = _latest_by_step(runs)
+    starts = [r.start_ns for r in runs if r.start_ns is not None]
+    origin = execution_start_ns or (min(starts) if starts else None)
+    out: dict[int, tuple[float | None, float | None, float | None]] = {}
+    for run in runs:
+        if run.start_ns is None:
+            continue
+        pred = _predecessor(run, ended, deps_known)
+        ready = pred.end_ns if pred is not None else origin
+        queue = max(0, run.start_ns - ready) / 1e9 if ready is not None else None
+        duration = run.duration_ns
+        if duration is None:
+            out[id(run)] = (queue, None, None)
+            continue
+        if run.attempts:
+            in_attempts = sum(max(0, a.end_ns - a.start_ns) for a in run.attempts)
+            in_attempts = min(in_attempts, duration)
+            out[id(run)] = (queue, in_attempts / 1e9, (duration - in_attempts) / 1e9)
+        else:
+            out[id(run)] = (queue, duration / 1e9, 0.0)
+    return out
+
+
+def critical_path(runs: list[StepRun], deps_known: bool) -> list[str]:
+    """Step ids from the first to the last-finishing step along the chain of
+    predecessors that each step waited for."""
+    ended = _latest_by_step([r for r in runs if r.status != "skipped"])
+    if not ended:
+        return []
+    current: StepRun | None = max(ended.values(), key=lambda r: r.end_ns or 0)
+    path: list[str] = []
+    while current is not None and current.step_id not in path:
+        path.append(current.step_id)
+        current = _predecessor(current, ended, deps_known)
+    return path[::-1]
+
+
+def dependencies_known(runs: list[StepRun], definition: list[DefinedStep] | None) -> bool:
+    """Whether the steps' dependencies are known (definition or `workflow.step.depends_on`);
+    otherwise timings and the critical path infer predecessors from times."""
+    return definition is not None or any(r.depends_declared or r.depends_on for r in runs)

@@ -1,0 +1,151 @@
+"""Executions (the spec's telemetry endpoints): details, timeline, step details, logs,
+cancel, and a workflow's executions list. All derived from stored spans and logs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+from api.catalog import workflows as catalog
+from api.deps import Context, EditorContext, ViewerContext
+from api.errors import not_found, or_404
+from api.queries import executions as views
+from api.queries import records
+from api.queries.listing import executions_page, workflow_seen
+from api.queries.steps import DefinedStep
+from api.schemas.common import Page
+from api.schemas.executions import (
+    ExecutionCancel,
+    ExecutionLogRecord,
+    StepExecutionDetails,
+    WorkflowExecution,
+    WorkflowExecutionDetails,
+)
+from api.schemas.timeline import WorkflowExecutionTimeline
+from api.sqlfiles import sql
+from api.timefmt import ns_to_dt
+from collector.anyvalue import attributes_to_dict, to_jsonable
+
+router = APIRouter(prefix="/api/workflows", tags=["executions"])
+
+StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "timeout"]
+
+
+def _load(app: Context, workspace_id: str, execution_id: str) -> tuple[records.ExecutionRecords, Any]:
+    """The execution's records (404 if not in this workspace) and, when it helps, the
+    catalog definition of its workflow."""
+    cur = app.store.cursor()
+    found = or_404(records.fetch(cur, workspace_id, execution_id), "Execution", execution_id)
+    definition: list[DefinedStep] | None = None
+    if views.needs_definition(found):
+        definition = catalog.defined_steps(cur, workspace_id, found.row.workflow_id)
+    return found, definition
+
+
+@router.get("/executions/{execution_id}", response_model=WorkflowExecutionDetails)
+def get_execution(execution_id: str, ctx: ViewerContext, app: Context) -> WorkflowExecutionDetails:
+    """Execution details: steps, inputs, results, error and status transitions."""
+    found, definition = _load(app, ctx.workspace_id, execution_id)
+    return views.details(found, definition)
+
+
+@router.get("/executions/{execution_id}/timeline", response_model=WorkflowExecutionTimeline)
+def get_timeline(execution_id: str, ctx: ViewerContext, app: Context) -> WorkflowExecutionTimeline:
+    """Per-step timeline in step order, including skipped, running and pending steps."""
+    found, definition = _load(app, ctx.workspace_id, execution_id)
+    return views.timeline(found, definition)
+
+
+@router.get("/executions/{execution_id}/steps/{step_id}", response_model=StepExecutionDetails)
+def get_step(execution_id: str, step_id: str, ctx: ViewerContext, app: Context) -> StepExecutionDetails:
+    """One step (by step id, or by step execution id) with its complete input and output."""
+    found, definition = _load(app, ctx.workspace_id, execution_id)
+    step = views.step_details(found, definition, step_id)
+    return or_404(step, "Step", step_id, f"execution {execution_id!r}")
+
+
+@router.get("/executions/{execution_id}/logs", response_model=Page[ExecutionLogRecord])
+def get_logs(
+    execution_id: str,
+    ctx: ViewerContext,
+    app: Context,
+    step_id: Annotated[str | None, Query(description="Only this step's records.")] = None,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> Page[ExecutionLogRecord]:
+    """Log records of the execution (lifecycle records and whatever steps logged), oldest first."""
+    found, _ = _load(app, ctx.workspace_id, execution_id)
+    span_ids: list[str] = []
+    if step_id is not None:
+        for run in found.steps:
+            if run.step_id == step_id and run.span_id:
+                span_ids += [run.span_id, *(a.span_id for a in run.attempts)]
+    params = {
+        "execution_id": execution_id, "workspace_id": ctx.workspace_id, "step_id": step_id,
+        "span_ids": span_ids,
+    }  # fmt: skip
+    cur = app.store.cursor()
+    (total,) = cur.execute(sql("execution_logs_count"), params).fetchone()  # type: ignore[misc]
+    rows = cur.execute(sql("execution_logs"), {**params, "skip": skip, "limit": limit}).fetchall()
+    items = []
+    for time_ns, observed_ns, sev_n, sev_t, body, event, span_id, rec_step, service, blob in rows:
+        attrs = to_jsonable(attributes_to_dict(LogRecord.FromString(blob).attributes))
+        items.append(
+            ExecutionLogRecord(
+                timestamp=ns_to_dt(time_ns),
+                observed_at=ns_to_dt(observed_ns),
+                severity_number=sev_n,
+                severity_text=sev_t,
+                event_name=event or None,
+                body=body,
+                step_id=rec_step,
+                span_id=span_id or None,
+                service_name=service,
+                attributes=attrs,
+            )
+        )
+    return Page[ExecutionLogRecord](items=items, total=total, skip=skip, limit=limit)
+
+
+@router.post("/executions/{execution_id}/cancel", response_model=ExecutionCancel, status_code=202)
+def cancel_execution(execution_id: str, ctx: EditorContext, app: Context) -> ExecutionCancel:
+    """Ask the engine to cancel a pending or running execution (409 once it has finished)."""
+    row = or_404(
+        records.fetch_row(app.store.cursor(), ctx.workspace_id, execution_id), "Execution", execution_id
+    )
+    if row.terminal:
+        raise HTTPException(409, f"Execution {execution_id!r} already finished ({row.status})")
+    accepted = bool(app.engine is not None and app.engine.cancel(execution_id))
+    if not accepted:
+        raise HTTPException(
+            409,
+            f"Execution {execution_id!r} is not running in this server's engine; it cannot be cancelled here",
+        )
+    return ExecutionCancel(id=execution_id, status=row.status, cancel_requested=True)  # type: ignore[arg-type]
+
+
+@router.get("/{workflow_id}/executions", response_model=Page[WorkflowExecution])
+def list_executions(
+    workflow_id: str,
+    ctx: ViewerContext,
+    app: Context,
+    skip: Annotated[int, Query(ge=0, description="Executions to skip (newest first).")] = 0,
+    limit: Annotated[int, Query(ge=0, le=100, description="Page size, at most 100.")] = 10,
+    status: Annotated[StatusFilter | None, Query(description="Only executions with this status.")] = None,
+) -> Page[WorkflowExecution]:
+    """A workflow's executions, newest first."""
+    cur = app.store.cursor()
+    page = executions_page(cur, ctx.workspace_id, workflow_id, status, skip, limit)
+    if page.total == 0 and not workflow_known(app, ctx.workspace_id, workflow_id):
+        raise not_found("Workflow", workflow_id)
+    return page
+
+
+def workflow_known(app: Context, workspace_id: str, workflow_id: str) -> bool:
+    """In the catalog, or seen in telemetry (foreign tracers' workflows are not in the catalog)."""
+    cur = app.store.cursor()
+    return catalog.get(cur, workspace_id, workflow_id) is not None or workflow_seen(
+        cur, workspace_id, workflow_id
+    )

@@ -1,0 +1,155 @@
+"""Workflows in the catalog (CRUD) and starting executions of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.catalog import projects
+from api.catalog import workflows as catalog
+from api.definitions import validate_or_422
+from api.deps import Context, EditorContext, ViewerContext
+from api.errors import or_404
+from api.queries.records import fetch_row
+from api.schemas.common import Page
+from api.schemas.workflows import (
+    ExecuteRequest,
+    ExecutionStarted,
+    WorkflowCreate,
+    WorkflowPublic,
+    WorkflowUpdate,
+)
+
+router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+
+# How long `execute` waits for the engine's queued record to be committed, so that a
+# GET right after the 202 finds the execution (the engine exports every ~100 ms).
+VISIBILITY_TIMEOUT_SECONDS = 3.0
+
+
+def _public(wf: catalog.Workflow) -> WorkflowPublic:
+    steps = wf.definition.get("steps")
+    step_count = len(steps) if isinstance(steps, list) else 0
+    return WorkflowPublic(
+        id=wf.id, workspace_id=wf.workspace_id, project_id=wf.project_id, name=wf.name,
+        description=wf.description, version=wf.version, step_count=step_count,
+        execution_count=wf.next_execution_number - 1, definition=wf.definition,
+        created_at=wf.created_at, updated_at=wf.updated_at,
+    )  # fmt: skip
+
+
+def _check_project(app: Context, workspace_id: str, project_id: str | None) -> None:
+    if project_id is not None:
+        or_404(projects.get(app.store.cursor(), workspace_id, project_id), "Project", project_id)
+
+
+@router.post("", response_model=WorkflowPublic, status_code=201)
+def create_workflow(body: WorkflowCreate, ctx: EditorContext, app: Context) -> WorkflowPublic:
+    """Create a workflow from a definition; 422 lists every problem with its location."""
+    validate_or_422(app, body.definition)
+    _check_project(app, ctx.workspace_id, body.project_id)
+    wf = catalog.create(
+        app.store.cursor(), ctx.workspace_id, project_id=body.project_id,
+        name=body.name or str(body.definition["name"]),
+        description=body.description if body.description is not None else body.definition.get("description"),
+        definition=body.definition,
+    )  # fmt: skip
+    return _public(wf)
+
+
+@router.get("", response_model=Page[WorkflowPublic])
+def list_workflows(
+    ctx: ViewerContext,
+    app: Context,
+    project_id: str | None = None,
+    name: Annotated[str | None, Query(description="Only workflows with exactly this name.")] = None,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=0, le=100)] = 50,
+) -> Page[WorkflowPublic]:
+    """The workspace's workflows, newest first."""
+    items, total = catalog.list_page(app.store.cursor(), ctx.workspace_id, project_id, name, skip, limit)
+    return Page[WorkflowPublic](items=[_public(w) for w in items], total=total, skip=skip, limit=limit)
+
+
+@router.get("/{workflow_id}", response_model=WorkflowPublic)
+def get_workflow(workflow_id: str, ctx: ViewerContext, app: Context) -> WorkflowPublic:
+    wf = catalog.get(app.store.cursor(), ctx.workspace_id, workflow_id)
+    return _public(or_404(wf, "Workflow", workflow_id))
+
+
+@router.put("/{workflow_id}", response_model=WorkflowPublic)
+@router.patch("/{workflow_id}", response_model=WorkflowPublic, include_in_schema=False)
+def update_workflow(
+    workflow_id: str, body: WorkflowUpdate, ctx: EditorContext, app: Context
+) -> WorkflowPublic:
+    """Change fields; a new definition is validated and bumps `version`."""
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("definition") is not None:
+        validate_or_422(app, changes["definition"])
+    else:
+        changes.pop("definition", None)
+    if "project_id" in changes:
+        _check_project(app, ctx.workspace_id, changes["project_id"])
+    wf = catalog.update(app.store.cursor(), ctx.workspace_id, workflow_id, changes)
+    return _public(or_404(wf, "Workflow", workflow_id))
+
+
+@router.delete("/{workflow_id}", status_code=204, response_class=Response)
+def delete_workflow(workflow_id: str, ctx: EditorContext, app: Context) -> Response:
+    """Remove the workflow from the catalog; its executions stay queryable."""
+    if not catalog.delete(app.store.cursor(), ctx.workspace_id, workflow_id):
+        or_404(None, "Workflow", workflow_id)
+    return Response(status_code=204)
+
+
+@router.post("/{workflow_id}/execute", response_model=ExecutionStarted, status_code=202)
+async def execute_workflow(
+    workflow_id: str, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
+) -> ExecutionStarted:
+    """Queue an execution; it runs in this server's engine. 202 with the new execution."""
+    if app.engine is None:
+        raise HTTPException(503, "the workflow engine is not running in this server")
+    inputs = body.input_variables if body else {}
+    workspace_id = ctx.workspace_id
+
+    def reserve() -> catalog.Reservation | None:
+        return catalog.reserve_execution(app.store.cursor(), workspace_id, workflow_id)
+
+    reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
+    wf = reservation.workflow
+    definition = validate_or_422(app, wf.definition)
+    created = datetime.now(UTC)
+    try:
+        handle = await app.engine.submit(
+            definition, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
+            workspace_id=workspace_id, project_id=wf.project_id,
+        )  # fmt: skip
+    except ValueError as exc:  # inputs the definition rejects
+        raise HTTPException(
+            422, [{"loc": ["body", "input_variables"], "msg": str(exc), "type": "value_error"}]
+        ) from None
+    execution_id: str = handle.execution_id
+    await _until_visible(app, workspace_id, execution_id)
+    return ExecutionStarted(
+        id=execution_id, workflow_id=wf.id, execution_number=reservation.execution_number, status="pending",
+        input_variables=inputs, created_at=created,
+    )  # fmt: skip
+
+
+async def _until_visible(app: Context, workspace_id: str, execution_id: str) -> None:
+    watcher = app.extras.get("commit_watcher")
+    if watcher is None:
+        return
+    committed = watcher.watch(execution_id)
+    try:
+        stored = await run_in_threadpool(lambda: fetch_row(app.store.cursor(), workspace_id, execution_id))
+        if stored is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(committed, VISIBILITY_TIMEOUT_SECONDS)
+    finally:
+        watcher.forget(execution_id)

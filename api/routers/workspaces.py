@@ -1,0 +1,45 @@
+"""Workspaces: create (unique slugs) and list the ones the caller can see."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from api.auth import create_token
+from api.catalog import workspaces as catalog
+from api.deps import AdminContext, Context, ViewerContext
+from api.errors import or_404
+from api.schemas.workspaces import WorkspaceCreate, WorkspaceCreated, WorkspacePublic
+
+router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
+
+
+def _public(ws: catalog.Workspace) -> WorkspacePublic:
+    return WorkspacePublic(id=ws.id, slug=ws.slug, name=ws.name, created_at=ws.created_at)
+
+
+@router.post("", response_model=WorkspaceCreated, status_code=201)
+def create_workspace(body: WorkspaceCreate, ctx: AdminContext, app: Context) -> WorkspaceCreated:
+    """Create a workspace (409 if the slug is taken). With auth on, an admin of any
+    workspace may create one and receives an admin token for it, shown once."""
+    try:
+        ws = catalog.create(app.store.cursor(), body.slug, body.name)
+    except catalog.SlugTaken:
+        raise HTTPException(409, f"workspace slug {body.slug!r} is already taken") from None
+    secret = None
+    if app.settings.auth_required:
+        secret, _ = create_token(app.store, ws.id, "admin", f"created by {ctx.token_id}")
+    return WorkspaceCreated(**_public(ws).model_dump(), admin_token=secret)
+
+
+@router.get("", response_model=list[WorkspacePublic])
+def list_workspaces(ctx: ViewerContext, app: Context) -> list[WorkspacePublic]:
+    """All workspaces; with auth on, the token's own workspace only."""
+    only = ctx.workspace_id if app.settings.auth_required else None
+    return [_public(ws) for ws in catalog.list_all(app.store.cursor(), only)]
+
+
+@router.get("/{workspace_id}", response_model=WorkspacePublic)
+def get_workspace(workspace_id: str, ctx: ViewerContext, app: Context) -> WorkspacePublic:
+    visible = not app.settings.auth_required or workspace_id == ctx.workspace_id
+    ws = catalog.get(app.store.cursor(), workspace_id) if visible else None
+    return _public(or_404(ws, "Workspace", workspace_id))

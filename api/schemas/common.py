@@ -1,0 +1,21 @@
+"""Shapes shared by several resources."""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled", "timeout"]
+StepStatus = Literal["pending", "running", "completed", "failed", "skipped", "cancelled"]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, newest first: `items[skip : skip + limit]` of `total`."""
+
+    items: list[T]
+    total: int = Field(description="Items matching the filters, over all pages.")
+    skip: int
+    limit: int

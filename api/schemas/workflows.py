@@ -1,0 +1,57 @@
+"""Workflows in the catalog, and starting executions of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import ExecutionStatus
+
+
+class WorkflowCreate(BaseModel):
+    definition: dict[str, Any] = Field(
+        description="The workflow definition (see examples/workflows/*.json and `flowscope schema`)."
+    )
+    project_id: str | None = Field(None, description="Project of this workspace (optional).")
+    name: str | None = Field(None, max_length=256, description="Default: the definition's name.")
+    description: str | None = Field(None, max_length=10_000, description="Default: the definition's.")
+
+
+class WorkflowUpdate(BaseModel):
+    definition: dict[str, Any] | None = Field(None, description="A new definition (bumps `version`).")
+    project_id: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=256)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class WorkflowPublic(BaseModel):
+    id: str
+    workspace_id: str
+    project_id: str | None
+    name: str
+    description: str | None
+    version: int = Field(description="1, then +1 for each new definition.")
+    step_count: int
+    execution_count: int = Field(description="Executions started through the API so far.")
+    definition: dict[str, Any]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class ExecuteRequest(BaseModel):
+    input_variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecutionStarted(BaseModel):
+    """The new execution (202): queued; follow it with the execution endpoints."""
+
+    id: str = Field(description="The execution id (= trace id).")
+    workflow_id: str
+    execution_number: int
+    status: ExecutionStatus
+    input_variables: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
