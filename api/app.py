@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.context import AppContext
 from api.routers import executions, metrics, projects, tokens, workflows, workspaces
 from api.visibility import CommitWatcher
+from api.ws import feeds_router
 
 
 def _routers(app: FastAPI) -> None:
@@ -23,6 +24,7 @@ def _routers(app: FastAPI) -> None:
     app.include_router(workspaces.router)
     app.include_router(projects.router)
     app.include_router(tokens.router)
+    app.include_router(feeds_router(app.state.context))  # live WebSocket feeds (api/ws)
 
 
 def _health(context: AppContext) -> APIRouter:

@@ -1,0 +1,236 @@
+"""The WebSocket messages: `{"event": name, "data": {...}}` (spec "WebSocket Events").
+
+Every workflow event carries the union of the spec's workflow fields and every step
+event the union of the spec's step fields, so a client never finds a field missing:
+
+- workflow_*: execution_id, workflow_id, status, duration_seconds, error, timestamp
+  (+ workflow_name, execution_number, event_id, synthesized)
+- step_*: execution_id, workflow_id, step_id, step_name, status, duration_seconds,
+  output, error, retry_count, timestamp (+ step_execution_id, output_truncated,
+  reason, event_id, synthesized)
+
+Values not known yet are null (e.g. duration_seconds of a `*_started` event).
+`timestamp` is ISO 8601 UTC with microseconds and a `Z`. `event_id` is stable: the same
+event has the same id live and in `?since=` replay, so clients can drop repeats.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from api.ws.facts import Fact, Kind
+from flowscope import conventions as c
+
+WORKFLOW_END_EVENTS = {
+    "completed": "workflow_completed",
+    "failed": "workflow_failed",
+    "cancelled": "workflow_cancelled",
+    "timeout": "workflow_timeout",
+}
+STEP_END_EVENTS = {
+    "completed": "step_completed",
+    "failed": "step_failed",
+    "skipped": "step_skipped",
+    "cancelled": "step_cancelled",
+}
+
+
+@dataclass(slots=True)
+class LiveEvent:
+    event: str
+    workspace_id: str
+    workflow_id: str
+    execution_id: str
+    step_id: str | None
+    time_ns: int
+    event_id: str
+    terminal: bool  # the execution's last event
+    data: dict[str, Any]
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The serialized message, built once however many connections send it."""
+        if self._text is None:
+            self._text = orjson.dumps({"event": self.event, "data": self.data}).decode()
+        return self._text
+
+
+def iso(ns: int) -> str:
+    secs, rem = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _json_value(value: Any, truncated: bool) -> Any:
+    """JSON-text attributes as objects; a value cut to its size cap stays text."""
+    if not isinstance(value, str) or truncated:
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+
+
+@dataclass(slots=True)
+class ExecInfo:
+    """What an execution's facts told us so far (any fact may carry these)."""
+
+    workspace_id: str
+    execution_id: str
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    execution_number: int | None = None
+
+    def learn(self, fact: Fact) -> None:
+        if self.workflow_id is None and fact.workflow_id:
+            self.workflow_id = fact.workflow_id
+        attrs = fact.attrs
+        if self.workflow_name is None:
+            self.workflow_name = _text(attrs.get(c.WORKFLOW_NAME)) or _text(attrs.get(c.CICD_PIPELINE_NAME))
+        if self.execution_number is None:
+            self.execution_number = _int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER))
+
+
+def _workflow_event(
+    info: ExecInfo, event: str, slot: str, time_ns: int, status: str,
+    duration: float | None, error: str | None, synthesized: bool,
+) -> LiveEvent:  # fmt: skip
+    assert info.workflow_id is not None
+    event_id = f"{info.execution_id}/{slot}"
+    data = {
+        "execution_id": info.execution_id,
+        "workflow_id": info.workflow_id,
+        "workflow_name": info.workflow_name,
+        "execution_number": info.execution_number,
+        "status": status,
+        "duration_seconds": duration,
+        "error": error,
+        "timestamp": iso(time_ns),
+        "event_id": event_id,
+        "synthesized": synthesized,
+    }
+    return LiveEvent(
+        event, info.workspace_id, info.workflow_id, info.execution_id, None, time_ns, event_id,
+        slot == "end", data,
+    )  # fmt: skip
+
+
+def workflow_started(info: ExecInfo, time_ns: int, synthesized: bool) -> LiveEvent:
+    return _workflow_event(info, "workflow_started", "start", time_ns, "running", None, None, synthesized)
+
+
+def workflow_ended(info: ExecInfo, fact: Fact) -> LiveEvent:
+    error = None
+    if fact.status != "completed":
+        error = _text(fact.attrs.get(c.WORKFLOW_ERROR)) or fact.status_message or None
+        if error is None:
+            error = f"execution {fact.status}"
+    duration = (fact.time_ns - fact.start_ns) / 1e9
+    event = WORKFLOW_END_EVENTS[fact.status]
+    return _workflow_event(info, event, "end", fact.time_ns, fact.status, duration, error, False)
+
+
+@dataclass(slots=True)
+class StepInfo:
+    step_id: str
+    step_name: str | None = None
+    span_id: str = ""
+    started: bool = False
+    ended: bool = False
+    started_by_record: bool = False
+    retries: int = 0  # retrying events released
+    retry_keys: set[Any] | None = None
+
+    def learn(self, fact: Fact) -> None:
+        if self.step_name is None:
+            attrs = fact.attrs
+            self.step_name = _text(attrs.get(c.STEP_NAME)) or _text(attrs.get(c.CICD_TASK_NAME))
+            if self.step_name is None and fact.kind == Kind.STEP_ENDED:  # named after its step
+                self.step_name = fact.name or None
+        if not self.span_id and fact.span_id and fact.kind in (Kind.STEP_STARTED, Kind.STEP_ENDED):
+            self.span_id = fact.span_id
+
+
+def _step_event(
+    info: ExecInfo, step: StepInfo, event: str, slot: str, time_ns: int, status: str, *,
+    duration: float | None = None, output: Any = None, error: str | None = None,
+    retry_count: int = 0, synthesized: bool = False, extra: dict[str, Any] | None = None,
+) -> LiveEvent:  # fmt: skip
+    assert info.workflow_id is not None
+    event_id = f"{info.execution_id}/{step.step_id}/{slot}"
+    data = {
+        "execution_id": info.execution_id,
+        "workflow_id": info.workflow_id,
+        "step_id": step.step_id,
+        "step_name": step.step_name or step.step_id,
+        "step_execution_id": step.span_id or None,
+        "status": status,
+        "duration_seconds": duration,
+        "output": output,
+        "error": error,
+        "retry_count": retry_count,
+        "timestamp": iso(time_ns),
+        "event_id": event_id,
+        "synthesized": synthesized,
+    }
+    if extra:
+        data.update(extra)
+    return LiveEvent(
+        event, info.workspace_id, info.workflow_id, info.execution_id, step.step_id, time_ns, event_id,
+        False, data,
+    )  # fmt: skip
+
+
+def step_started(info: ExecInfo, step: StepInfo, time_ns: int, synthesized: bool) -> LiveEvent:
+    return _step_event(info, step, "step_started", "start", time_ns, "running", synthesized=synthesized)
+
+
+def step_retrying(info: ExecInfo, step: StepInfo, fact: Fact, retry_count: int) -> LiveEvent:
+    attrs = fact.attrs
+    error = _text(attrs.get(c.STEP_ERROR)) or fact.name or None  # name: the record's body
+    return _step_event(
+        info, step, "step_retrying", f"retry/{retry_count}", fact.time_ns, "retrying",
+        error=error, retry_count=retry_count,
+    )  # fmt: skip
+
+
+def step_ended(info: ExecInfo, step: StepInfo, fact: Fact) -> LiveEvent:
+    attrs = fact.attrs
+    truncated = bool(attrs.get(c.STEP_OUTPUT_TRUNCATED))
+    error = None
+    if fact.status in ("failed", "cancelled"):
+        error = _text(attrs.get(c.STEP_ERROR)) or fact.status_message or None
+        if error is None and fact.status == "failed":
+            error = "step failed"
+    extra: dict[str, Any] = {"output_truncated": truncated}
+    if fact.status == "skipped":
+        extra["reason"] = _text(attrs.get(c.STEP_SKIP_REASON))
+    order = _int(attrs.get(c.STEP_ORDER))
+    if order is not None:
+        extra["step_order"] = order
+    return _step_event(
+        info, step, STEP_END_EVENTS[fact.status], "end", fact.time_ns, fact.status,
+        duration=(fact.time_ns - fact.start_ns) / 1e9,
+        output=_json_value(attrs.get(c.STEP_OUTPUT), truncated), error=error,
+        retry_count=_int(attrs.get(c.STEP_RETRY_COUNT)) or 0, extra=extra,
+    )  # fmt: skip

@@ -1,0 +1,107 @@
+"""Facts: what one committed workflow span or lifecycle record says about an execution.
+
+The sequencer orders facts per execution and turns them into events; the same
+conversion serves live data (from the event bus) and `?since=` replay (from the
+database), so both produce identical events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope import conventions as c
+
+
+class Kind(IntEnum):
+    """Fact kinds, in causal order within one step / execution (used to break time ties)."""
+
+    EXEC_STARTED = 0
+    STEP_STARTED = 1
+    STEP_RETRYING = 2
+    STEP_ENDED = 3
+    EXEC_ENDED = 4
+
+
+_RECORD_KINDS = {
+    c.EVENT_EXECUTION_STARTED: Kind.EXEC_STARTED,
+    c.EVENT_STEP_STARTED: Kind.STEP_STARTED,
+    c.EVENT_STEP_RETRYING: Kind.STEP_RETRYING,
+}
+LIFECYCLE_EVENT_NAMES = tuple(_RECORD_KINDS)
+
+
+@dataclass(slots=True)
+class Fact:
+    kind: Kind
+    workspace_id: str
+    execution_id: str
+    workflow_id: str | None
+    step_id: str | None
+    span_id: str  # the span itself, or the span a record announces
+    start_ns: int  # span start; record time for records
+    time_ns: int  # span end; record time for records
+    status: str  # resolved status of a span; '' for records
+    status_message: str
+    name: str  # span name; record body for records
+    attrs: dict[str, Any]
+    record_hash: int = 0
+    deadline: float = 0.0  # set by the sequencer: when waiting for predecessors ends
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        return (self.time_ns, self.kind)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def workflow_id_of(attrs: dict[str, Any]) -> str | None:
+    return _text(attrs.get(c.WORKFLOW_ID)) or _text(attrs.get(c.CICD_PIPELINE_NAME))
+
+
+def step_id_of(attrs: dict[str, Any]) -> str | None:
+    return _text(attrs.get(c.STEP_ID)) or _text(attrs.get(c.CICD_TASK_NAME))
+
+
+def from_span(span: WorkflowSpan) -> Fact | None:
+    """An end fact for execution and step spans; None for attempt spans (not events)."""
+    attrs = span.attributes
+    if span.role == "execution":
+        kind = Kind.EXEC_ENDED
+        status = c.execution_status(
+            _text(attrs.get(c.WORKFLOW_STATUS)), _text(attrs.get(c.CICD_PIPELINE_RESULT)), span.status_code
+        )
+    elif span.role == "step":
+        kind = Kind.STEP_ENDED
+        status = c.step_status(
+            _text(attrs.get(c.STEP_STATUS)), _text(attrs.get(c.CICD_TASK_RUN_RESULT)), span.status_code
+        )
+    else:
+        return None
+    return Fact(
+        kind, span.workspace_id, span.trace_id, workflow_id_of(attrs),
+        step_id_of(attrs) if kind == Kind.STEP_ENDED else None, span.span_id,
+        span.start_ns, max(span.end_ns, span.start_ns), status, span.status_message, span.name, attrs,
+    )  # fmt: skip
+
+
+def from_record(record: WorkflowLogRecord) -> Fact | None:
+    """A start/retry fact for lifecycle records; None for any other record."""
+    kind = _RECORD_KINDS.get(record.event_name)
+    if kind is None:
+        return None
+    attrs = record.attributes
+    execution_id = record.trace_id or _text(attrs.get(c.WORKFLOW_EXECUTION_ID))
+    if not execution_id:
+        return None
+    return Fact(
+        kind, record.workspace_id, execution_id, workflow_id_of(attrs),
+        step_id_of(attrs) if kind != Kind.EXEC_STARTED else None, record.span_id,
+        record.time_ns, record.time_ns, "", "", record.body or "", attrs, record.record_hash,
+    )  # fmt: skip

@@ -1,0 +1,148 @@
+"""The two feed endpoints (spec "WebSocket Events").
+
+Connection lifecycle: accept; check access (failure: close 1008 with the reason,
+before any event); register with the hub (paused when `since` is given, so live
+events queue up while the replay is read); replay; then stream live until the
+client leaves, the server shuts down (1001) or the client falls behind (1013).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import APIRouter, WebSocket
+
+from api.context import AppContext
+from api.ws.access import FeedDenied, authorize_feed
+from api.ws.events import iso
+from api.ws.hub import Hub
+from api.ws.replay import ReplayResult, replay
+from api.ws.subscriber import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    Subscriber,
+    close_quietly,
+    receive_until_disconnect,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def parse_since(value: str) -> int:
+    """ISO 8601 (a `Z` or an offset; naive means UTC) to unix nanoseconds."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+@router.websocket("/ws/workflows/{workflow_id}")
+async def workflow_feed(websocket: WebSocket, workflow_id: str) -> None:
+    """Every event of the workflow's executions: workflow_* and step_* events."""
+    await _feed(websocket, workflow_id, None)
+
+
+@router.websocket("/ws/workflows/{workflow_id}/step/{step_id}")
+async def step_feed(websocket: WebSocket, workflow_id: str, step_id: str) -> None:
+    """Events of one step of the workflow: step_started, step_retrying, step_completed, ..."""
+    await _feed(websocket, workflow_id, step_id)
+
+
+async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> None:
+    context: AppContext = websocket.app.state.context
+    hub: Hub = context.extras["ws_hub"]
+    await websocket.accept()
+    if hub.closing:
+        await close_quietly(websocket, CLOSE_GOING_AWAY, "server shutting down", 1.0)
+        return
+    hub.start()  # normally already started by the app's lifespan
+    headers = {k.lower(): v for k, v in websocket.headers.items()}
+    query = dict(websocket.query_params)
+    since_ns: int | None = None
+    try:
+        if "since" in query:
+            try:
+                since_ns = parse_since(query["since"])
+            except ValueError:
+                raise FeedDenied(
+                    f"invalid since {query['since']!r}: use ISO 8601, e.g. 2024-01-15T10:00:00Z"
+                ) from None
+        workspace_id = await asyncio.to_thread(
+            authorize_feed, context.store, context.settings.auth_required, headers, query, workflow_id
+        )
+    except FeedDenied as exc:
+        await close_quietly(websocket, CLOSE_POLICY, str(exc), hub.config.close_timeout_seconds)
+        return
+    sub = Subscriber(
+        websocket, workspace_id, workflow_id, step_id, hub.config.queue_messages, paused=since_ns is not None
+    )
+    hub.add(sub)  # before the replay is read: nothing committed meanwhile can be missed
+    try:
+        await _stream(websocket, hub, context, sub, since_ns)
+    finally:
+        hub.remove(sub)
+
+
+async def _stream(
+    websocket: WebSocket, hub: Hub, context: AppContext, sub: Subscriber, since_ns: int | None
+) -> None:
+    async def send_all() -> None:
+        send = websocket.send_text
+        if since_ns is not None:
+            result: ReplayResult = await asyncio.to_thread(
+                replay, context.store, hub.config, sub.workspace_id, sub.workflow_id, sub.step_id, since_ns
+            )
+            for event in result.events:
+                await send(event.text)
+            await send(_replay_complete(result, since_ns))
+            ended = {e.execution_id for e in result.events if e.terminal}
+            sub.resume({e.event_id for e in result.events}, ended)
+        await sub.send_loop(send)
+
+    sender = asyncio.create_task(send_all())
+    sub.task = sender
+    if sub.close_code is not None:  # closed before the task existed
+        sender.cancel()
+    receiver = asyncio.create_task(receive_until_disconnect(websocket))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sender.cancel()
+    if receiver.done():
+        return  # the client left
+    code, reason = sub.close_code, sub.close_reason
+    if code is None:
+        failure = sender.exception() if sender.done() and not sender.cancelled() else None
+        if failure is not None and not _is_disconnect(failure):
+            log.error("live feed sender failed", exc_info=failure)
+        code, reason = CLOSE_INTERNAL, "internal error"
+    hub.remove(sub)
+    await close_quietly(websocket, code, reason, hub.config.close_timeout_seconds)
+    receiver.cancel()
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    return isinstance(exc, OSError | RuntimeError) or type(exc).__name__ in (
+        "WebSocketDisconnect",
+        "ClientDisconnected",
+    )
+
+
+def _replay_complete(result: ReplayResult, since_ns: int) -> str:
+    """Marks the end of the replayed history; what follows is live."""
+    data = {
+        "since": iso(since_ns),
+        "count": len(result.events),
+        "truncated": result.truncated,
+        "timestamp": iso(result.events[-1].time_ns) if result.events else None,
+    }
+    return orjson.dumps({"event": "replay_complete", "data": data}).decode()

@@ -1,0 +1,192 @@
+"""The ordering stage alone: facts in any order and split across commits -> causal event order."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from api.ws.events import LiveEvent
+from api.ws.facts import Fact, from_record, from_span
+from api.ws.sequencer import Sequencer
+from collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope import conventions as c
+
+WS, WF, EX = "default", "wf-1", "a" * 32
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+_ids = itertools.count(1)
+
+
+def span_id() -> str:
+    return f"{next(_ids):016x}"
+
+
+def root(status: str = "completed", start: int = T0, end: int = T0 + 100 * MS, **attrs: Any) -> Fact:
+    a = {c.WORKFLOW_ID: WF, c.WORKFLOW_NAME: "demo", c.WORKFLOW_STATUS: status, **attrs}
+    fact = from_span(WorkflowSpan(WS, EX, "f" * 16, "", "RUN demo", "execution", start, end, 0, "", a))
+    assert fact is not None
+    return fact
+
+
+def step(step: str, sid: str, start: int, end: int, status: str = "completed", **attrs: Any) -> Fact:
+    a = {c.WORKFLOW_ID: WF, c.STEP_ID: step, c.STEP_NAME: step.upper(), c.STEP_STATUS: status, **attrs}
+    fact = from_span(WorkflowSpan(WS, EX, sid, "f" * 16, step, "step", start, end, 0, "", a))
+    assert fact is not None
+    return fact
+
+
+def record(event: str, time_ns: int, sid: str = "f" * 16, **attrs: Any) -> Fact:
+    a = {c.WORKFLOW_ID: WF, c.EVENT_NAME: event, **attrs}
+    fact = from_record(WorkflowLogRecord(WS, next(_ids), event, time_ns, EX, sid, None, a))
+    assert fact is not None
+    return fact
+
+
+def names(events: list[LiveEvent]) -> list[str]:
+    return [f"{e.event}:{e.step_id}" if e.step_id else e.event for e in events]
+
+
+def run_sequence() -> list[Fact]:
+    a, b = span_id(), span_id()
+    return [
+        record(c.EVENT_EXECUTION_STARTED, T0),
+        record(c.EVENT_STEP_STARTED, T0 + 1 * MS, a, **{c.STEP_ID: "a"}),
+        step("a", a, T0 + 1 * MS, T0 + 10 * MS),
+        record(c.EVENT_STEP_STARTED, T0 + 11 * MS, b, **{c.STEP_ID: "b"}),
+        record(c.EVENT_STEP_RETRYING, T0 + 20 * MS, b, **{c.STEP_ID: "b", c.STEP_RETRY_COUNT: 1}),
+        step("b", b, T0 + 11 * MS, T0 + 50 * MS, **{c.STEP_RETRY_COUNT: 1}),
+        root(),
+    ]
+
+
+EXPECTED = [
+    "workflow_started", "step_started:a", "step_completed:a", "step_started:b", "step_retrying:b",
+    "step_completed:b", "workflow_completed",
+]  # fmt: skip
+
+
+def test_in_order_facts_are_released_at_once() -> None:
+    seq = Sequencer(1.0)
+    assert names(seq.feed(run_sequence(), now=0.0)) == EXPECTED
+
+
+def test_any_arrival_order_in_any_split_gives_a_causal_order_without_waiting_when_complete() -> None:
+    """Records and spans in any order and commits; only the root comes with or after its children."""
+    rnd = random.Random(7)
+    for _ in range(300):
+        facts = run_sequence()
+        last = facts.pop()
+        rnd.shuffle(facts)
+        facts.insert(rnd.randint(1 + max(i for i, f in enumerate(facts) if f.kind == 3), len(facts)), last)
+        cut = sorted(rnd.sample(range(1, len(facts)), rnd.randint(0, 3)))
+        seq = Sequencer(1.0)
+        out: list[LiveEvent] = []
+        now = 0.0
+        for chunk in (facts[i:j] for i, j in zip([0, *cut], [*cut, len(facts)], strict=True)):
+            out += seq.feed(chunk, now)
+            now += 0.01  # all chunks inside the reorder window
+        out += seq.expire(now + 5)
+        assert_causal(names(out))
+        assert not any(e.data["synthesized"] for e in out)
+
+
+def assert_causal(got: list[str]) -> None:
+    """The guarantee: same events, workflow_started first, end last, each step's events in order."""
+    assert sorted(got) == sorted(EXPECTED), got
+    assert got[0] == "workflow_started" and got[-1] == "workflow_completed", got
+    for step_id in ("a", "b"):
+        mine = [n for n in got if n.endswith(f":{step_id}")]
+        assert mine == [n for n in EXPECTED if n.endswith(f":{step_id}")], got
+
+
+def test_missing_records_are_synthesized_after_the_window() -> None:
+    a = span_id()
+    seq = Sequencer(1.0)
+    assert seq.feed([step("a", a, T0, T0 + 5 * MS), root()], now=0.0) == []
+    assert seq.next_deadline() == 1.0
+    out = seq.expire(1.0)
+    assert names(out) == ["workflow_started", "step_started:a", "step_completed:a", "workflow_completed"]
+    assert out[0].data["synthesized"] and out[1].data["synthesized"]
+    assert out[0].time_ns == T0  # the root span's start
+    # the late records are dropped: the execution has ended
+    assert seq.feed([record(c.EVENT_EXECUTION_STARTED, T0)], now=2.0) == []
+
+
+def test_late_record_after_synthesized_start_is_not_repeated() -> None:
+    a, b = span_id(), span_id()
+    seq = Sequencer(1.0)
+    seq.feed([record(c.EVENT_EXECUTION_STARTED, T0), step("a", a, T0, T0 + 5 * MS)], now=0.0)
+    out = seq.expire(1.5)
+    assert names(out) == ["step_started:a", "step_completed:a"]
+    out = seq.feed([record(c.EVENT_STEP_STARTED, T0, a, **{c.STEP_ID: "a"})], now=1.6)
+    assert out == []
+    out = seq.feed([record(c.EVENT_STEP_STARTED, T0 + 6 * MS, b, **{c.STEP_ID: "b"})], now=1.7)
+    assert names(out) == ["step_started:b"]
+
+
+def test_root_waits_for_started_steps_then_gives_up() -> None:
+    a = span_id()
+    seq = Sequencer(1.0)
+    out = seq.feed(
+        [record(c.EVENT_EXECUTION_STARTED, T0), record(c.EVENT_STEP_STARTED, T0, a, **{c.STEP_ID: "a"})], 0.0
+    )
+    assert names(out) == ["workflow_started", "step_started:a"]
+    assert seq.feed([root(status="failed")], now=0.5) == []  # step a still open
+    out = seq.feed([step("a", a, T0, T0 + 5 * MS, status="failed")], now=0.7)
+    assert names(out) == ["step_failed:a", "workflow_failed"]
+
+
+def test_step_known_before_the_root_is_waited_for_even_if_its_span_comes_after() -> None:
+    a = span_id()
+    seq = Sequencer(1.0)
+    seq.feed([record(c.EVENT_STEP_STARTED, T0, a, **{c.STEP_ID: "a"})], 0.0)
+    assert seq.feed([root()], 0.1) == []
+    out = seq.feed([record(c.EVENT_EXECUTION_STARTED, T0), step("a", a, T0, T0 + 5)], 0.3)
+    assert names(out) == ["workflow_started", "step_started:a", "step_completed:a", "workflow_completed"]
+
+
+def test_skipped_step_has_no_started_and_does_not_wait() -> None:
+    seq = Sequencer(1.0)
+    out = seq.feed([record(c.EVENT_EXECUTION_STARTED, T0), step("s", span_id(), T0, T0, status="skipped")], 0)
+    assert names(out) == ["workflow_started", "step_skipped:s"]
+
+
+def test_record_without_step_id_is_resolved_through_the_step_span_id() -> None:
+    a = span_id()
+    seq = Sequencer(1.0)
+    facts = [record(c.EVENT_EXECUTION_STARTED, T0), record(c.EVENT_STEP_STARTED, T0 + 1, a)]
+    out = seq.feed([*facts, step("a", a, T0, T0 + 2)], 0.0)
+    assert names(out) == ["workflow_started", "step_started:a", "step_completed:a"]
+
+
+def test_unknown_workflow_id_holds_events_until_the_root_names_it() -> None:
+    seq = Sequencer(1.0)
+    a = span_id()
+    anonymous = from_span(
+        WorkflowSpan(WS, EX, a, "f" * 16, "build", "step", T0, T0 + 5, 0, "", {c.CICD_TASK_NAME: "build"})
+    )
+    assert anonymous is not None
+    assert seq.feed([anonymous], 0.0) == []
+    assert seq.expire(5.0) == []
+    out = seq.feed([root()], 5.1)  # names the workflow; the step waited long enough already
+    assert names(out) == [
+        "workflow_started", "step_started:build", "step_completed:build", "workflow_completed",
+    ]  # fmt: skip
+
+
+def test_payload_fields() -> None:
+    a = span_id()
+    seq = Sequencer(0.0)
+    facts = [
+        record(c.EVENT_EXECUTION_STARTED, T0, **{c.WORKFLOW_EXECUTION_NUMBER: 3}),
+        step("a", a, T0, T0 + 1500 * MS, **{c.STEP_OUTPUT: '{"records": 100}', c.STEP_RETRY_COUNT: 0}),
+        root(status="failed", **{c.WORKFLOW_ERROR: "Step 'a' failed"}),
+    ]
+    out = seq.feed(facts, 0.0)
+    started, _, completed, failed = out
+    assert started.data["execution_number"] == 3
+    assert completed.data["output"] == {"records": 100}
+    assert completed.data["duration_seconds"] == 1.5
+    assert completed.data["timestamp"] == "2023-11-14T22:13:21.500000Z"
+    assert failed.event == "workflow_failed" and failed.data["error"] == "Step 'a' failed"
