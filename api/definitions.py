@@ -32,9 +32,12 @@ def engine_config(context: AppContext) -> Any:
 
 def validate_or_422(context: AppContext, data: Any, prefix: tuple[str, ...] = ("body", "definition")) -> Any:
     """The engine's definition model for `data`, or a 422 listing every problem."""
-    from engine.validation import validate_definition
+    if context.engine is not None:
+        model, problems = context.engine.validate(data)  # its config decides which actions are enabled
+    else:
+        from engine.validation import validate_definition
 
-    model, problems = validate_definition(data, config=engine_config(context))
+        model, problems = validate_definition(data, config=engine_config(context))
     if model is None:
         raise HTTPException(
             422,

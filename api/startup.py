@@ -1,13 +1,103 @@
-"""Work `flowscope serve` does once its listeners are up (engine wiring, recovery, demo)."""
+"""Work `flowscope serve` does once its listeners are up: start the engine (exporting to
+this server's collector, or `--engine-endpoint`), close executions a crash left open,
+run the demo, and register the engine's shutdown."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
 from api.context import AppContext
+from api.demo import run_demo
+from api.ingest_auth import with_internal_token
+from api.sqlfiles import sql
 from flowscope.server_hooks import StartupHook
+
+log = logging.getLogger("flowscope.api")
+
+
+def _telemetry_config(context: AppContext, internal_token: str | None) -> Any:
+    from engine.telemetry import TelemetryConfig
+
+    s = context.settings
+    if s.engine_endpoint:
+        return TelemetryConfig(endpoint=s.engine_endpoint, protocol=s.engine_protocol)
+    endpoint = context.otlp_grpc_address if s.engine_protocol == "grpc" else context.otlp_http_url
+    return TelemetryConfig(endpoint=endpoint, protocol=s.engine_protocol, token=internal_token)
+
+
+async def start_engine(context: AppContext) -> None:
+    """Create the engine and make it `context.engine`; its shutdown runs at SIGTERM."""
+    from engine.config import EngineConfig
+    from engine.engine import Engine
+
+    s = context.settings
+    internal_token = None
+    if s.auth_required and not s.engine_endpoint:
+        # The engine exports into every workspace it runs workflows of, but a token is
+        # scoped to one: the in-process engine gets a process-local ingest credential.
+        internal_token = "fsi_" + secrets.token_urlsafe(32)
+        context.extras["ingest_authorizer"] = with_internal_token(
+            context.extras["ingest_authorizer"], context.store, internal_token
+        )
+    config = EngineConfig(
+        telemetry=_telemetry_config(context, internal_token),
+        enable_shell=s.enable_shell,
+        http_allowed_hosts=tuple(s.http_allowed_hosts),
+    )
+    engine = Engine(config)
+    context.engine = engine
+
+    async def stop_engine(_: AppContext) -> None:
+        # Runs before the receivers stop, so the engine's last spans are still ingested.
+        await engine.shutdown(grace_seconds=0.0)
+
+    context.extras.setdefault("shutdown_hooks", []).append(stop_engine)
+
+
+def _open_executions(context: AppContext, service_name: str) -> list[Mapping[str, Any]]:
+    cur = context.store.cursor()
+    result = cur.execute(sql("open_executions"), {"service_name": service_name})
+    names = [d[0] for d in result.description]
+    found = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    for e in found:
+        if not e["root_span_id"]:
+            params = {"execution_id": e["execution_id"], "workspace_id": e["workspace_id"]}
+            e["root_span_id"] = cur.execute(sql("announced_root_span"), params).fetchone()[0]  # type: ignore[index]
+    return [e for e in found if e["root_span_id"] and e["start_ns"]]
+
+
+async def close_interrupted(context: AppContext) -> int:
+    """Executions our engine left pending/running when the process died: emit their root
+    span as failed ("interrupted"), so they end through the collector like any other."""
+    engine = context.engine
+    service = engine.telemetry.config.service_name
+    open_ones = await asyncio.to_thread(_open_executions, context, service)
+    for e in open_ones:
+        engine.emit_interrupted(
+            workspace_id=e["workspace_id"], trace_id=e["execution_id"], root_span_id=e["root_span_id"],
+            workflow_id=e["workflow_id"], workflow_name=e["workflow_name"] or e["workflow_id"],
+            execution_number=e["execution_number"] or 0, start_time_ns=e["start_ns"],
+            project_id=e["project_id"], flush=False,
+        )  # fmt: skip
+    if open_ones:
+        await asyncio.to_thread(engine.telemetry.flush)
+        log.warning("closed %d execution(s) left running by a previous run as failed", len(open_ones))
+    return len(open_ones)
+
+
+async def _engine_hook(context: AppContext) -> None:
+    await start_engine(context)
+    await close_interrupted(context)
+    if context.settings.demo:
+        await run_demo(context)
 
 
 def startup_hooks() -> list[StartupHook]:
-    return []
+    return [_engine_hook]
 
 
-__all__ = ["AppContext", "startup_hooks"]
+__all__ = ["AppContext", "close_interrupted", "start_engine", "startup_hooks"]

@@ -15,6 +15,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from api.sqlfiles import sql
+from api.timefmt import ns_to_dt
 from collector.anyvalue import attributes_to_dict, to_jsonable
 from flowscope import conventions as c
 
@@ -133,7 +134,7 @@ def _events(span: Span) -> list[dict[str, Any]]:
     return [
         {
             "name": e.name,
-            "time_ns": e.time_unix_nano,
+            "timestamp": ns_to_dt(e.time_unix_nano),
             "attributes": to_jsonable(attributes_to_dict(e.attributes)),
         }
         for e in span.events

@@ -115,7 +115,7 @@ def timings(
     origin = execution_start_ns or (min(starts) if starts else None)
     out: dict[int, tuple[float | None, float | None, float | None]] = {}
     for run in runs:
-        if run.start_ns is None:
+        if run.start_ns is None or run.status == "skipped":  # skipped steps never ran
             continue
         pred = _predecessor(run, ended, deps_known)
         ready = pred.end_ns if pred is not None else origin

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Response
 
+from api import runs
 from api.catalog import projects
 from api.catalog import workflows as catalog
 from api.definitions import validate_or_422
 from api.deps import Context, EditorContext, ViewerContext
 from api.errors import or_404
-from api.queries.records import fetch_row
 from api.schemas.common import Page
 from api.schemas.workflows import (
     ExecuteRequest,
@@ -26,10 +22,6 @@ from api.schemas.workflows import (
 )
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
-
-# How long `execute` waits for the engine's queued record to be committed, so that a
-# GET right after the 202 finds the execution (the engine exports every ~100 ms).
-VISIBILITY_TIMEOUT_SECONDS = 3.0
 
 
 def _public(wf: catalog.Workflow) -> WorkflowPublic:
@@ -111,45 +103,10 @@ def delete_workflow(workflow_id: str, ctx: EditorContext, app: Context) -> Respo
 async def execute_workflow(
     workflow_id: str, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
 ) -> ExecutionStarted:
-    """Queue an execution; it runs in this server's engine. 202 with the new execution."""
-    if app.engine is None:
-        raise HTTPException(503, "the workflow engine is not running in this server")
-    inputs = body.input_variables if body else {}
-    workspace_id = ctx.workspace_id
-
-    def reserve() -> catalog.Reservation | None:
-        return catalog.reserve_execution(app.store.cursor(), workspace_id, workflow_id)
-
-    reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
-    wf = reservation.workflow
-    definition = validate_or_422(app, wf.definition)
-    created = datetime.now(UTC)
-    try:
-        handle = await app.engine.submit(
-            definition, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
-            workspace_id=workspace_id, project_id=wf.project_id,
-        )  # fmt: skip
-    except ValueError as exc:  # inputs the definition rejects
-        raise HTTPException(
-            422, [{"loc": ["body", "input_variables"], "msg": str(exc), "type": "value_error"}]
-        ) from None
-    execution_id: str = handle.execution_id
-    await _until_visible(app, workspace_id, execution_id)
+    """Queue an execution in this server's engine: 202 with the new execution (pending).
+    Returns once the execution is queryable (or after a few seconds)."""
+    started = await runs.start(app, ctx.workspace_id, workflow_id, body.input_variables if body else {})
     return ExecutionStarted(
-        id=execution_id, workflow_id=wf.id, execution_number=reservation.execution_number, status="pending",
-        input_variables=inputs, created_at=created,
+        id=started.execution_id, workflow_id=started.workflow_id, execution_number=started.execution_number,
+        status="pending", input_variables=started.inputs, created_at=started.created_at,
     )  # fmt: skip
-
-
-async def _until_visible(app: Context, workspace_id: str, execution_id: str) -> None:
-    watcher = app.extras.get("commit_watcher")
-    if watcher is None:
-        return
-    committed = watcher.watch(execution_id)
-    try:
-        stored = await run_in_threadpool(lambda: fetch_row(app.store.cursor(), workspace_id, execution_id))
-        if stored is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(committed, VISIBILITY_TIMEOUT_SECONDS)
-    finally:
-        watcher.forget(execution_id)

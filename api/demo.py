@@ -1,0 +1,63 @@
+"""`flowscope serve --demo`: seed the examples into the default workspace and run each
+a few times, then say where to look."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import HTTPException
+
+from api import runs
+from api.catalog import workflows as catalog
+from api.context import AppContext
+from api.examples import example_definitions, example_inputs
+from collector.store import DEFAULT_WORKSPACE_ID
+
+log = logging.getLogger("flowscope.api")
+
+
+def seed_default(context: AppContext) -> list[catalog.Workflow]:
+    """The examples in the default workspace, created unless a workflow of that name exists."""
+    cur = context.store.cursor()
+    seeded = []
+    for _, definition in example_definitions():
+        existing, _ = catalog.list_page(cur, DEFAULT_WORKSPACE_ID, None, definition["name"], 0, 1)
+        if existing:
+            seeded.append(existing[0])
+            continue
+        seeded.append(
+            catalog.create(
+                cur,
+                DEFAULT_WORKSPACE_ID,
+                project_id=None,
+                name=definition["name"],
+                description=definition.get("description"),
+                definition=definition,
+            )
+        )
+    return seeded
+
+
+async def run_demo(context: AppContext) -> None:
+    workflows = seed_default(context)
+    started = 0
+    for wf in workflows:
+        for i in range(context.settings.demo_runs):
+            try:
+                await runs.start(
+                    context, DEFAULT_WORKSPACE_ID, wf.id, example_inputs(wf.definition, i), wait=False
+                )
+                started += 1
+            except HTTPException as exc:
+                log.warning("demo: cannot run %s: %s", wf.name, exc.detail)
+    s = context.settings
+    api = f"http://{s.host}:{s.api_port}" if s.api_port else "<api>"
+    print(
+        f"demo: {len(workflows)} example workflows in workspace 'default', {started} executions started",
+        flush=True,
+    )
+    for wf in workflows:
+        print(f"demo:   {wf.name}: {api}/api/workflows/{wf.id}/executions", flush=True)
+    print(
+        f"demo: API docs at {api}/docs; timelines at {api}/api/workflows/executions/<id>/timeline", flush=True
+    )

@@ -1,0 +1,78 @@
+"""Starting executions in this server's engine (the execute endpoint and the demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from api.catalog import workflows as catalog
+from api.context import AppContext
+from api.definitions import validate_or_422
+from api.errors import or_404
+from api.queries.records import fetch_row
+
+# How long `start` waits for the engine's queued record to be committed, so that a
+# GET right after the 202 finds the execution (the engine exports every ~100 ms).
+VISIBILITY_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    execution_id: str
+    workflow_id: str
+    execution_number: int
+    inputs: dict[str, Any]
+    created_at: datetime
+
+
+async def start(
+    context: AppContext, workspace_id: str, workflow_id: str, inputs: dict[str, Any], *, wait: bool = True
+) -> Started:
+    """Take the next execution number and submit; HTTP errors for unknown workflows (404),
+    invalid definitions or inputs (422) and a missing engine (503)."""
+    if context.engine is None:
+        raise HTTPException(503, "the workflow engine is not running in this server")
+
+    def reserve() -> catalog.Reservation | None:
+        return catalog.reserve_execution(context.store.cursor(), workspace_id, workflow_id)
+
+    reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
+    wf = reservation.workflow
+    definition = validate_or_422(context, wf.definition)
+    created = datetime.now(UTC)
+    try:
+        handle = await context.engine.submit(
+            definition, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
+            workspace_id=workspace_id, project_id=wf.project_id,
+        )  # fmt: skip
+    except ValueError as exc:  # the engine's InputError: inputs the definition rejects
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        raise HTTPException(
+            422, [{"loc": ["body", "input_variables"], "msg": p, "type": "input_error"} for p in problems]
+        ) from None
+    execution_id: str = handle.execution_id
+    if wait:
+        await _until_visible(context, workspace_id, execution_id)
+    return Started(execution_id, wf.id, reservation.execution_number, inputs, created)
+
+
+async def _until_visible(context: AppContext, workspace_id: str, execution_id: str) -> None:
+    watcher = context.extras.get("commit_watcher")
+    if watcher is None:
+        return
+    committed = watcher.watch(execution_id)
+    try:
+        stored = await run_in_threadpool(
+            lambda: fetch_row(context.store.cursor(), workspace_id, execution_id)
+        )
+        if stored is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(committed, VISIBILITY_TIMEOUT_SECONDS)
+    finally:
+        watcher.forget(execution_id)
