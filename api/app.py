@@ -12,7 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
-from api.routers import executions, metrics, projects, tokens, workflows, workspaces
+from api.jaeger.router import router as jaeger_router
+from api.prometheus_metrics import install_workflow_metrics
+from api.routers import executions, grafana_tables, metrics, projects, tokens, workflows, workspaces
 from api.visibility import CommitWatcher
 from api.ws import feeds_router
 
@@ -25,6 +27,8 @@ def _routers(app: FastAPI) -> None:
     app.include_router(projects.router)
     app.include_router(tokens.router)
     app.include_router(feeds_router(app.state.context))  # live WebSocket feeds (api/ws)
+    app.include_router(jaeger_router)  # Jaeger query API for Grafana's Jaeger data source
+    app.include_router(grafana_tables.router)  # flat tables for Grafana's Infinity data source
 
 
 def _health(context: AppContext) -> APIRouter:
@@ -55,6 +59,7 @@ def create_app(context: AppContext) -> FastAPI:
     app = FastAPI(title="Flowscope", version="0.1.0", description="Telemetry for workflow executions")
     app.state.context = context
     context.extras.setdefault("commit_watcher", CommitWatcher(context.store.bus))
+    install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
     origins = list(getattr(context.settings, "cors_origins", None) or [])
     if origins:
         app.add_middleware(

@@ -194,3 +194,57 @@ def emit_workflows(otlp_http: str, runs: int = 3, headers: dict[str, str] | None
         bucket.append(execution_id)
     sdk.shutdown()
     return out
+
+
+def _raw_spans(n: int, service: str, *, valid: bool = True, seed: int = 1) -> bytes:
+    """An OTLP/protobuf export request of `n` spans (invalid ones have an all-zero trace id)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    attr = rs.resource.attributes.add()
+    attr.key, attr.value.string_value = "service.name", service
+    ss = rs.scope_spans.add()
+    ss.scope.name = "flowscope.tests.raw"
+    now = time.time_ns()
+    for i in range(n):
+        span = ss.spans.add()
+        span.trace_id = (b"\0" * 16) if not valid else (seed * 1_000_003 + i + 1).to_bytes(16, "big")
+        span.span_id = (i + 1).to_bytes(8, "big")
+        span.name = "raw span"
+        span.kind = 3
+        span.start_time_unix_nano = now - 5 * MS
+        span.end_time_unix_nano = now
+    return request.SerializeToString()
+
+
+def emit_collector_edge_cases(otlp_http: str, seed: int) -> dict[str, int]:
+    """A rejected span (partial success), a duplicate (a resent request) and 503 backpressure.
+
+    Backpressure needs the server started with a small queue and a commit delay
+    (FLOWSCOPE_QUEUE_ITEMS, FLOWSCOPE_COMMIT_DELAY_SECONDS): concurrent large requests
+    then overflow the queue, as a real burst would.
+    """
+    import concurrent.futures
+
+    import httpx
+
+    headers = {"Content-Type": "application/x-protobuf"}
+    url = f"{otlp_http}/v1/traces"
+    with httpx.Client(timeout=30) as client:
+        mixed = _raw_spans(1, "flowscope-tests-raw", seed=seed) + _raw_spans(1, "x", valid=False)
+        assert client.post(url, content=mixed, headers=headers).status_code == 200
+        again = _raw_spans(3, "flowscope-tests-raw", seed=seed + 7)
+        for _ in range(2):  # the second copy is stored once: a duplicate
+            assert client.post(url, content=again, headers=headers).status_code == 200
+        big = [_raw_spans(1500, "flowscope-tests-burst", seed=seed * 100 + k) for k in range(6)]
+        refused = 0
+        for _attempt in range(5):
+            with concurrent.futures.ThreadPoolExecutor(len(big)) as pool:
+                codes = list(
+                    pool.map(lambda body: client.post(url, content=body, headers=headers).status_code, big)
+                )
+            refused += sum(code in (429, 503) for code in codes)
+            if refused:
+                break
+    return {"refused": refused}

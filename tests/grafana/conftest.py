@@ -1,0 +1,85 @@
+"""One real `flowscope serve`, real OTel SDK traffic and a real Prometheus scraping it, for the session.
+
+Traffic comes in two rounds with scrapes between them, so rate() and increase() in
+the dashboards' PromQL see counters move, as they would in production.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.grafana.support import Prometheus, require_binary
+from tests.grafana.traffic import Emitted, emit_collector_edge_cases, emit_workflows
+from tests.support.server import RunningServer, start_server
+
+PLAIN_SDK = Path(__file__).parent / "programs" / "plain_sdk.py"
+# A small queue and a commit delay make a concurrent burst overflow the queue (a real
+# 503 for the backpressure panels) without slowing the rest of the traffic much.
+SERVER_ENV = {"FLOWSCOPE_QUEUE_ITEMS": "4000", "FLOWSCOPE_COMMIT_DELAY_SECONDS": "0.05"}
+
+
+@dataclass
+class Stack:
+    server: RunningServer
+    prometheus: Prometheus
+    rounds: list[Emitted]
+    plain_trace_id: str
+    refused: int
+
+    @property
+    def failed_execution(self) -> str:
+        return self.rounds[-1].failed[0]
+
+    @property
+    def executions(self) -> list[str]:
+        return [e for r in self.rounds for e in r.all_executions()]
+
+
+def _run_plain_sdk(otlp_http: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(PLAIN_SDK), otlp_http], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _metric_total(server: RunningServer, name: str) -> float:
+    total = 0.0
+    for line in server.get("/metrics").text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_binary("prometheus", "prometheus")
+    workdir = tmp_path_factory.mktemp("grafana-stack")
+    server = start_server(workdir / "flowscope.duckdb", env=SERVER_ENV)
+    prometheus = None
+    try:
+        prometheus = Prometheus(server.api.removeprefix("http://"), workdir)
+        prometheus.wait_for('up{job="flowscope"}', lambda r: r and r[0]["value"][1] == "1")
+        rounds = [emit_workflows(server.otlp_http)]
+        refused = emit_collector_edge_cases(server.otlp_http, seed=1)["refused"]
+        plain = _run_plain_sdk(server.otlp_http)
+        time.sleep(3)  # a few scrapes of round one: the baseline for rate()
+        rounds.append(emit_workflows(server.otlp_http))
+        refused += emit_collector_edge_cases(server.otlp_http, seed=2)["refused"]
+        _run_plain_sdk(server.otlp_http)
+        expected = _metric_total(server, "flowscope_workflow_executions_total")
+        prometheus.wait_for(
+            "sum(flowscope_workflow_executions_total)", lambda r: r and float(r[0]["value"][1]) == expected
+        )
+        time.sleep(2)  # and a couple more scrapes after it
+        yield Stack(server, prometheus, rounds, plain, refused)
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        server.terminate()
