@@ -25,6 +25,7 @@ import contextlib
 import random
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,27 +33,30 @@ from typing import Any, Literal
 import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry._logs import SeverityNumber
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits, LogRecordProcessor, ReadableLogRecord
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     LogRecordExporter,
     SimpleLogRecordProcessor,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from engine.state import StepRun
+from flowscope import __version__
 from flowscope import conventions as c
 
 INTERRUPTED_ERROR = "Execution interrupted: the server stopped while it was running"
 _SCOPE = "flowscope.engine"
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class TelemetryConfig:
     span_exporter: SpanExporter | None = None
     log_exporter: LogRecordExporter | None = None
     synchronous_export: bool = False  # Simple*Processor instead of Batch* (tests)
+    # Build finished ReadableSpan / ReadableLogRecord objects and hand them to the processors
+    # directly (see _Pipeline.emit_span); False goes through Tracer.start_span / Logger.emit.
+    fast_path: bool = True
 
 
 class _PresetIdGenerator(RandomIdGenerator):
@@ -139,6 +146,21 @@ def use_traceparent(value: str | None) -> Iterator[None]:
         otel_context.detach(token)
 
 
+def _exception_event(exc: BaseException, timestamp: int) -> Event:
+    """The event Span.record_exception would add (OTel semantic conventions)."""
+    module, qualname = type(exc).__module__, type(exc).__qualname__
+    return Event(
+        "exception",
+        {
+            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+            "exception.message": str(exc),
+            "exception.stacktrace": "".join(traceback.format_exception(exc)),
+            "exception.escaped": "False",
+        },
+        timestamp,
+    )
+
+
 def _parent(trace_id: int, span_id: int) -> otel_context.Context:
     sc = SpanContext(trace_id, span_id, is_remote=False, trace_flags=_SAMPLED)
     return trace.set_span_in_context(trace.NonRecordingSpan(sc), otel_context.Context())
@@ -148,19 +170,24 @@ class _Pipeline:
     """Tracer + logger exporting under one workspace's identity."""
 
     def __init__(self, config: TelemetryConfig, workspace_id: str, ids: _PresetIdGenerator) -> None:
-        resource = Resource.create({"service.name": config.service_name})
+        self.resource = Resource.create({"service.name": config.service_name})
+        self.scope = InstrumentationScope(_SCOPE, __version__)
+        self.fast = config.fast_path
+        self._ids = ids
         span_exporter, log_exporter = config.span_exporter, config.log_exporter
         if span_exporter is None or log_exporter is None:
             otlp_spans, otlp_logs = _otlp_exporters(config, workspace_id)
             span_exporter = span_exporter or otlp_spans
             log_exporter = log_exporter or otlp_logs
         self.tracer_provider = TracerProvider(
-            resource=resource, id_generator=ids, sampler=ALWAYS_ON, shutdown_on_exit=False
+            resource=self.resource, id_generator=ids, sampler=ALWAYS_ON, shutdown_on_exit=False
         )
-        self.logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        self.logger_provider = LoggerProvider(resource=self.resource, shutdown_on_exit=False)
+        self.span_processor: SpanProcessor
+        self.log_processor: LogRecordProcessor
         if config.synchronous_export:
-            self.tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
-            self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
+            self.span_processor = SimpleSpanProcessor(span_exporter)
+            self.log_processor = SimpleLogRecordProcessor(log_exporter)
         else:
             batch = {
                 "schedule_delay_millis": config.export_delay_ms,
@@ -168,12 +195,78 @@ class _Pipeline:
                 "max_export_batch_size": config.max_export_batch_size,
                 "export_timeout_millis": config.export_timeout_ms,
             }
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter, **batch))
-            self.logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter, **batch))
-        self.tracer = self.tracer_provider.get_tracer(_SCOPE)
-        self.logger = self.logger_provider.get_logger(_SCOPE)
+            self.span_processor = BatchSpanProcessor(span_exporter, **batch)
+            self.log_processor = BatchLogRecordProcessor(log_exporter, **batch)
+        self.tracer_provider.add_span_processor(self.span_processor)
+        self.logger_provider.add_log_record_processor(self.log_processor)
+        self.tracer = self.tracer_provider.get_tracer(_SCOPE, __version__)
+        self.logger = self.logger_provider.get_logger(_SCOPE, __version__)
+        self._log_limits = LogRecordLimits()
         self.flush_requested = False
         self.flush_task: asyncio.Task[None] | None = None
+
+    def emit_span(
+        self,
+        name: str,
+        *,
+        trace_id: int,
+        span_id: int,
+        parent_span_id: int | None,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        start_ns: int,
+        end_ns: int,
+        error: str | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        """A finished span with a pre-allocated id and its recorded start time."""
+        end_ns = max(end_ns, start_ns)
+        if self.fast:
+            # The span is complete when we create it, so build the SDK's ReadableSpan (what
+            # processors and exporters consume) directly: no Tracer/_Span machinery, no
+            # re-validation of attributes whose types we control. ~10x cheaper per span.
+            parent = SpanContext(trace_id, parent_span_id, False, _SAMPLED) if parent_span_id else None
+            events = (_exception_event(exception, end_ns),) if exception is not None else ()
+            span = ReadableSpan(
+                name, SpanContext(trace_id, span_id, False, _SAMPLED), parent, self.resource, attributes,
+                events, (), kind, None, Status(StatusCode.ERROR, error) if error is not None else _UNSET,
+                start_ns, end_ns, self.scope,
+            )  # fmt: skip
+            self.span_processor.on_end(span)
+            return
+        ctx = _parent(trace_id, parent_span_id) if parent_span_id else otel_context.Context()
+        with self._ids.preset(None if parent_span_id else trace_id, span_id):
+            sdk_span = self.tracer.start_span(name, context=ctx, kind=kind, attributes=attributes, start_time=start_ns)
+        if exception is not None:
+            sdk_span.record_exception(exception, timestamp=end_ns)
+        if error is not None:
+            sdk_span.set_status(Status(StatusCode.ERROR, error))
+        sdk_span.end(end_time=end_ns)
+
+    def emit_record(
+        self,
+        event: str,
+        *,
+        context: otel_context.Context,
+        attributes: dict[str, Any],
+        body: str,
+        severity: SeverityNumber = SeverityNumber.INFO,
+    ) -> None:
+        """A lifecycle log record; `context` carries the trace/span id of what it announces."""
+        attributes[c.EVENT_NAME] = event
+        now = time.time_ns()
+        if self.fast:
+            record = LogRecord(
+                timestamp=now, observed_timestamp=now, context=context, severity_text=severity.name,
+                severity_number=severity, body=body, attributes=attributes, event_name=event,
+            )  # fmt: skip
+            # Same shape Logger.emit hands processors, minus re-validating our own attributes.
+            self.log_processor.on_emit(ReadableLogRecord(record, self.resource, self.scope, self._log_limits))
+            return
+        self.logger.emit(
+            timestamp=now, observed_timestamp=now, context=context, severity_number=severity,
+            severity_text=severity.name, body=body, attributes=attributes, event_name=event,
+        )  # fmt: skip
 
     def force_flush(self, timeout_ms: int = 10_000) -> bool:
         spans_ok = self.tracer_provider.force_flush(timeout_ms)
@@ -268,56 +361,6 @@ class Telemetry:
             p.force_flush()
             p.shutdown()
 
-    def emit_span(
-        self,
-        pipeline: _Pipeline,
-        name: str,
-        *,
-        trace_id: int,
-        span_id: int,
-        parent_span_id: int | None,
-        kind: SpanKind,
-        attributes: dict[str, Any],
-        start_ns: int,
-        end_ns: int,
-        error: str | None = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        parent = _parent(trace_id, parent_span_id) if parent_span_id else otel_context.Context()
-        with self._ids.preset(None if parent_span_id else trace_id, span_id):
-            span = pipeline.tracer.start_span(
-                name, context=parent, kind=kind, attributes=attributes, start_time=start_ns
-            )
-        if exception is not None:
-            span.record_exception(exception, timestamp=end_ns)
-        if error is not None:
-            span.set_status(Status(StatusCode.ERROR, error))
-        span.end(end_time=max(end_ns, start_ns))
-
-    def emit_record(
-        self,
-        pipeline: _Pipeline,
-        event: str,
-        *,
-        trace_id: int,
-        span_id: int,
-        attributes: dict[str, Any],
-        body: str,
-        severity: SeverityNumber = SeverityNumber.INFO,
-    ) -> None:
-        attributes[c.EVENT_NAME] = event
-        now = time.time_ns()
-        pipeline.logger.emit(
-            timestamp=now,
-            observed_timestamp=now,
-            context=_parent(trace_id, span_id),
-            severity_number=severity,
-            severity_text=severity.name,
-            body=body,
-            attributes=attributes,
-            event_name=event,
-        )
-
     def emit_interrupted(
         self,
         *,
@@ -340,8 +383,8 @@ class Telemetry:
         attrs.update(_status_attributes("failed", INTERRUPTED_ERROR))
         attrs[c.ERROR_TYPE] = "interrupted"
         end = end_time_ns or time.time_ns()
-        self.emit_span(
-            p, f"RUN {workflow_name}", trace_id=tid, span_id=sid, parent_span_id=None,
+        p.emit_span(
+            f"RUN {workflow_name}", trace_id=tid, span_id=sid, parent_span_id=None,
             kind=SpanKind.SERVER, attributes=attrs, start_ns=start_time_ns, end_ns=end,
             error=INTERRUPTED_ERROR,
         )  # fmt: skip
@@ -398,10 +441,13 @@ class ExecutionTelemetry:
         self._root = _root_attributes(workflow_id, workflow_name, self.trace_id, execution_number, project_id)
         self._common = {c.WORKFLOW_ID: workflow_id, c.WORKFLOW_EXECUTION_ID: self.execution_id}
         self._limit = telemetry.config.max_value_bytes
+        self._p: _Pipeline | None = None
 
     @property
     def _pipeline(self) -> _Pipeline:
-        return self._t.pipeline(self.workspace_id)
+        if self._p is None:
+            self._p = self._t.pipeline(self.workspace_id)
+        return self._p
 
     def traceparent(self, span_id: int) -> str | None:
         return traceparent(self.trace_id, span_id)
@@ -409,14 +455,14 @@ class ExecutionTelemetry:
     def queued(self, inputs: dict[str, Any]) -> None:
         attrs = dict(self._root)
         attrs[c.WORKFLOW_INPUT], attrs[c.WORKFLOW_INPUT_TRUNCATED] = capped_json(inputs, self._limit)
-        self._t.emit_record(
-            self._pipeline, c.EVENT_EXECUTION_QUEUED, trace_id=self.trace_id, span_id=self.root_span_id,
-            attributes=attrs, body=f"Execution of '{self._workflow_name}' queued",
+        self._pipeline.emit_record(
+            c.EVENT_EXECUTION_QUEUED, context=_parent(self.trace_id, self.root_span_id), attributes=attrs,
+            body=f"Execution of '{self._workflow_name}' queued",
         )  # fmt: skip
 
     def started(self) -> None:
-        self._t.emit_record(
-            self._pipeline, c.EVENT_EXECUTION_STARTED, trace_id=self.trace_id, span_id=self.root_span_id,
+        self._pipeline.emit_record(
+            c.EVENT_EXECUTION_STARTED, context=_parent(self.trace_id, self.root_span_id),
             attributes=dict(self._root), body=f"Execution of '{self._workflow_name}' started",
         )  # fmt: skip
 
@@ -430,9 +476,9 @@ class ExecutionTelemetry:
     def step_started(self, run: StepRun) -> None:
         attrs = self._step_attrs(run)
         attrs[c.STEP_ATTEMPT] = 1
-        self._t.emit_record(
-            self._pipeline, c.EVENT_STEP_STARTED, trace_id=self.trace_id, span_id=run.span_id,
-            attributes=attrs, body=f"Step '{run.step.id}' started",
+        self._pipeline.emit_record(
+            c.EVENT_STEP_STARTED, context=_parent(self.trace_id, run.span_id), attributes=attrs,
+            body=f"Step '{run.step.id}' started",
         )  # fmt: skip
 
     def step_retrying(self, run: StepRun, next_attempt: int, delay_seconds: float) -> None:
@@ -443,35 +489,35 @@ class ExecutionTelemetry:
         last = run.attempts[-1] if run.attempts else None
         if last is not None and last.error:
             attrs[c.STEP_ERROR] = last.error
-        self._t.emit_record(
-            self._pipeline, c.EVENT_STEP_RETRYING, trace_id=self.trace_id, span_id=run.span_id,
-            attributes=attrs, body=f"Step '{run.step.id}' retrying (attempt {next_attempt})",
-            severity=SeverityNumber.WARN,
+        self._pipeline.emit_record(
+            c.EVENT_STEP_RETRYING, context=_parent(self.trace_id, run.span_id), attributes=attrs,
+            body=f"Step '{run.step.id}' retrying (attempt {next_attempt})", severity=SeverityNumber.WARN,
         )  # fmt: skip
 
     def step_finished(self, run: StepRun) -> None:
         """The step span and its attempt spans (skipped/cancelled-before-start steps have none)."""
-        p, t = self._pipeline, self._t
+        p = self._pipeline
         for a in run.attempts:
-            t.emit_span(
-                p, f"attempt {a.number}", trace_id=self.trace_id, span_id=a.span_id,
-                parent_span_id=run.span_id, kind=SpanKind.INTERNAL,
+            p.emit_span(
+                f"attempt {a.number}", trace_id=self.trace_id, span_id=a.span_id, parent_span_id=run.span_id,
+                kind=SpanKind.INTERNAL,
                 attributes={c.STEP_ATTEMPT: a.number, c.STEP_ID: run.step.id, c.STEP_STATUS: a.status},
-                start_ns=a.start_ns, end_ns=a.end_ns, error=a.error if a.status == "failed" else None,
-                exception=a.exception,
+                start_ns=a.start_ns, end_ns=a.end_ns or run.ended_ns,
+                error=a.error if a.status == "failed" else None, exception=a.exception,
             )  # fmt: skip
         attrs = self._step_attrs(run)
-        attrs[c.STEP_STATUS] = run.status
+        status = run.status
+        attrs[c.STEP_STATUS] = status
         attrs[c.STEP_RETRY_COUNT] = run.retry_count
-        attrs[c.STEP_DEPENDS_ON] = run.step.depends_on
+        attrs[c.STEP_DEPENDS_ON] = tuple(run.step.depends_on)
         attrs[c.CICD_TASK_NAME] = run.step.display_name
         attrs[c.CICD_TASK_RUN_ID] = format_span_id(run.span_id)
-        attrs[c.CICD_TASK_RUN_RESULT] = c.TASK_RESULT_BY_STEP_STATUS[run.status]
+        attrs[c.CICD_TASK_RUN_RESULT] = c.TASK_RESULT_BY_STEP_STATUS[status]
         if run.input is not None or run.input_json is not None:
             attrs[c.STEP_INPUT], attrs[c.STEP_INPUT_TRUNCATED] = capped_json(
                 run.input, self._limit, run.input_json
             )
-        if run.status == "completed":
+        if status == "completed":
             attrs[c.STEP_OUTPUT], attrs[c.STEP_OUTPUT_TRUNCATED] = capped_json(
                 run.output, self._limit, run.output_json
             )
@@ -479,12 +525,12 @@ class ExecutionTelemetry:
             attrs[c.STEP_ERROR] = run.error
         if run.skip_reason:
             attrs[c.STEP_SKIP_REASON] = run.skip_reason
-        failed = run.status == "failed"
+        failed = status == "failed"
         if failed:
             attrs[c.ERROR_TYPE] = type(run.exception).__name__ if run.exception else "StepFailed"
         end = run.ended_ns or time.time_ns()
-        t.emit_span(
-            p, run.step.display_name, trace_id=self.trace_id, span_id=run.span_id,
+        p.emit_span(
+            run.step.display_name, trace_id=self.trace_id, span_id=run.span_id,
             parent_span_id=self.root_span_id, kind=SpanKind.INTERNAL, attributes=attrs,
             start_ns=run.started_ns or end, end_ns=end, error=run.error if failed else None,
             exception=run.exception if failed else None,
@@ -508,10 +554,10 @@ class ExecutionTelemetry:
         is_error = status in ("failed", "timeout")
         if is_error and error_type:
             attrs[c.ERROR_TYPE] = error_type
-        self._t.emit_span(
-            self._pipeline, f"RUN {self._workflow_name}", trace_id=self.trace_id,
-            span_id=self.root_span_id, parent_span_id=None, kind=SpanKind.SERVER, attributes=attrs,
-            start_ns=start_ns, end_ns=end_ns, error=error if is_error else None,
+        self._pipeline.emit_span(
+            f"RUN {self._workflow_name}", trace_id=self.trace_id, span_id=self.root_span_id,
+            parent_span_id=None, kind=SpanKind.SERVER, attributes=attrs, start_ns=start_ns, end_ns=end_ns,
+            error=error if is_error else None,
         )  # fmt: skip
         self._t.request_flush(self.workspace_id)
 
