@@ -99,6 +99,9 @@ def _run(con: Any, params: SqlParams) -> dict[str, Any]:
         if columns == ["Count"] and len(rows) == 1:
             results.append({"rows_affected": int(rows[0][0])})
             continue
+        if columns == ["Success"] and not rows:  # ATTACH, SET, ... report only success
+            results.append({"rows_affected": 0})
+            continue
         truncated = len(rows) > params.max_rows
         rows = rows[: params.max_rows]
         extra = len(cur.fetchall()) if truncated else 0
