@@ -208,9 +208,14 @@ def step_started(info: ExecInfo, step: StepInfo, time_ns: int, synthesized: bool
 def step_retrying(info: ExecInfo, step: StepInfo, fact: Fact, retry_count: int) -> LiveEvent:
     attrs = fact.attrs
     error = _text(attrs.get(c.STEP_ERROR)) or fact.name or None  # name: the record's body
+    delay = attrs.get(c.STEP_RETRY_DELAY)
+    extra = {
+        "attempt": _int(attrs.get(c.STEP_ATTEMPT)) or retry_count + 1,  # the attempt about to run
+        "delay_seconds": float(delay) if isinstance(delay, int | float) else None,
+    }
     return _step_event(
         info, step, "step_retrying", f"retry/{retry_count}", fact.time_ns, "retrying",
-        error=error, retry_count=retry_count,
+        error=error, retry_count=retry_count, extra=extra,
     )  # fmt: skip
 
 

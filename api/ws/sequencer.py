@@ -5,7 +5,8 @@ Ordering guarantee (per execution; executions are independent of each other):
 1. `workflow_started` is the first event of an execution.
 2. For each step: `step_started` comes before any `step_retrying`, and those before
    the step's single end event (`step_completed` | `step_failed` | `step_cancelled` |
-   `step_skipped`; a skipped step has no `step_started`).
+   `step_skipped`). Skipped steps, and steps cancelled before they ran, have no
+   `step_started`.
 3. The execution's end event (`workflow_completed` | `workflow_failed` |
    `workflow_cancelled` | `workflow_timeout`) is the last one; nothing of that
    execution is sent after it.
@@ -56,10 +57,13 @@ class _Execution:
 
 
 def _retry_number(fact: Fact, step: StepInfo) -> int:
-    for key in (c.STEP_RETRY_COUNT, c.STEP_ATTEMPT):
-        value = fact.attrs.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
+    """Which retry a `workflow.step.retrying` record announces (1 = the second attempt)."""
+    value = fact.attrs.get(c.STEP_RETRY_COUNT)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    value = fact.attrs.get(c.STEP_ATTEMPT)  # the attempt about to run
+    if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+        return value - 1
     return step.retries + 1
 
 
@@ -218,8 +222,12 @@ class Sequencer:
                         out.append(ev.step_retrying(info, step, fact, number))
                         progress = True
                     continue
-                # STEP_ENDED. A skipped step never started; a cancelled one may not have.
-                if fact.status != "skipped" and not step.started:
+                # STEP_ENDED. Skipped steps never start; nor do steps cancelled before they ran
+                # (zero-length spans): neither has a step_started to wait for.
+                never_ran = fact.status == "skipped" or (
+                    fact.status == "cancelled" and fact.start_ns == fact.time_ns
+                )
+                if not never_ran and not step.started:
                     if not expired:
                         keep.append(fact)
                         continue
