@@ -48,13 +48,16 @@ def media_encoding(content_type: str | None) -> Encoding:
     )
 
 
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
 def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     """Undo gzip/deflate; the limit applies to the decompressed size (gzip bombs get 413)."""
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("identity", ""):
         return body
     if encoding == "gzip":
-        wbits = 16 + zlib.MAX_WBITS
+        wbits = _GZIP_WBITS
     elif encoding == "deflate":
         wbits = zlib.MAX_WBITS  # zlib-wrapped, as HTTP's "deflate" means; raw deflate tried below
     else:
@@ -71,13 +74,27 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
 
 
 def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits)
-    out = inflater.decompress(body, limit + 1)
-    if len(out) > limit:
-        raise BodyError(413, f"decompressed body exceeds the limit of {limit} bytes")
-    if not inflater.eof:
-        raise BodyError(400, "compressed body is truncated")
-    return out
+    """Inflate at most `limit` bytes: output beyond it is never produced, so bombs cost no memory.
+
+    gzip bodies may hold several members back to back (RFC 1952); each is inflated in turn.
+    """
+    pieces: list[bytes] = []
+    size = 0
+    data = body
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        piece = inflater.decompress(data, limit + 1 - size)
+        size += len(piece)
+        if size > limit:
+            raise BodyError(413, f"decompressed body exceeds the limit of {limit} bytes")
+        pieces.append(piece)
+        if not inflater.eof:
+            raise BodyError(400, "compressed body is truncated")
+        data = inflater.unused_data
+        if not data:
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        if wbits != _GZIP_WBITS:  # only gzip has members; a deflate stream ends at its end
+            raise BodyError(400, "unexpected data after the end of the compressed body")
 
 
 def parse(signal: str, encoding: Encoding, body: bytes) -> Message:

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 
 class JsonDecodeError(ValueError):
@@ -60,6 +62,22 @@ def _transcode_ids(obj: dict[str, Any], where: str) -> None:
         obj[key] = base64.b64encode(raw).decode("ascii")
 
 
+_SPAN_KINDS = frozenset(Span.SpanKind.keys())
+_STATUS_CODES = frozenset(Status.StatusCode.keys())
+_SEVERITIES = frozenset(SeverityNumber.keys())
+
+
+def _check_enum(obj: dict[str, Any], keys: tuple[str, ...], names: frozenset[str], where: str) -> None:
+    """Enums are integers in OTLP/JSON; a name is tolerated if known, anything else is an error.
+
+    (json_format with ignore_unknown_fields would silently drop an unknown enum name.)
+    """
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, str) and value not in names:
+            raise JsonDecodeError(f"{where}.{key}: {value[:64]!r} is not a valid enum value (use an integer)")
+
+
 def _prepare_traces(data: dict[str, Any]) -> None:
     for i, rs in enumerate(_items(data, "resourceSpans", "resource_spans", "$")):
         w_rs = f"resourceSpans[{i}]"
@@ -68,6 +86,9 @@ def _prepare_traces(data: dict[str, Any]) -> None:
             for k, span in enumerate(_items(_object(ss, w_ss), "spans", "spans", w_ss)):
                 w_span = f"{w_ss}.spans[{k}]"
                 _transcode_ids(_object(span, w_span), w_span)
+                _check_enum(span, ("kind",), _SPAN_KINDS, w_span)
+                if isinstance(status := span.get("status"), dict):
+                    _check_enum(status, ("code",), _STATUS_CODES, f"{w_span}.status")
                 for m, link in enumerate(_items(span, "links", "links", w_span)):
                     _transcode_ids(_object(link, f"{w_span}.links[{m}]"), f"{w_span}.links[{m}]")
 
@@ -80,6 +101,7 @@ def _prepare_logs(data: dict[str, Any]) -> None:
             for k, rec in enumerate(_items(_object(sl, w_sl), "logRecords", "log_records", w_sl)):
                 w_rec = f"{w_sl}.logRecords[{k}]"
                 _transcode_ids(_object(rec, w_rec), w_rec)
+                _check_enum(rec, ("severityNumber", "severity_number"), _SEVERITIES, w_rec)
 
 
 _PREPARE = {"traces": _prepare_traces, "logs": _prepare_logs}
