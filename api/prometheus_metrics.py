@@ -268,8 +268,9 @@ class WorkflowMetrics(Collector):
             counts[(workspace, workflow, status)] = n
         with self._lock:
             self._active_keys.update((ws, wf) for ws, wf, _ in counts)
-            keys = sorted(self._active_keys)
-        # Workflows seen active once keep reporting 0, so panels show the drop to zero.
+            keys = sorted(self._active_keys | self._workflow_names.keys())
+        # Every workflow seen (active, or named by a batch) reports, 0 when idle: panels show
+        # the drop to zero instead of "no data".
         for ws, wf in keys:
             running.add_metric([ws, wf], counts.get((ws, wf, "running"), 0))
             pending.add_metric([ws, wf], counts.get((ws, wf, "pending"), 0))
