@@ -39,27 +39,49 @@ async def start(
     if context.engine is None:
         raise HTTPException(503, "the workflow engine is not running in this server")
 
+    def read() -> catalog.Workflow | None:
+        return catalog.get(context.store.cursor(), workspace_id, workflow_id)
+
     def reserve() -> catalog.Reservation | None:
         return catalog.reserve_execution(context.store.cursor(), workspace_id, workflow_id)
 
-    reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
-    wf = reservation.workflow
+    # Validate before taking a number, so rejected requests leave no gaps in the numbering.
+    wf = or_404(await run_in_threadpool(read), "Workflow", workflow_id)
     definition = validate_or_422(context, wf.definition)
+    _check_inputs(definition, inputs)
+    reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
+    if reservation.workflow.version != wf.version:  # updated in between: use what was reserved
+        wf = reservation.workflow
+        definition = validate_or_422(context, wf.definition)
     created = datetime.now(UTC)
     try:
         handle = await context.engine.submit(
             definition, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
             workspace_id=workspace_id, project_id=wf.project_id,
         )  # fmt: skip
-    except ValueError as exc:  # the engine's InputError: inputs the definition rejects
-        problems = getattr(exc, "problems", None) or [str(exc)]
-        raise HTTPException(
-            422, [{"loc": ["body", "input_variables"], "msg": p, "type": "input_error"} for p in problems]
-        ) from None
+    except ValueError as exc:  # the engine's InputError (inputs valid for the old version only)
+        raise _input_error(exc) from None
     execution_id: str = handle.execution_id
     if wait:
         await _until_visible(context, workspace_id, execution_id)
     return Started(execution_id, wf.id, reservation.execution_number, inputs, created)
+
+
+def _input_error(exc: ValueError) -> HTTPException:
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    return HTTPException(
+        422, [{"loc": ["body", "input_variables"], "msg": p, "type": "input_error"} for p in problems]
+    )
+
+
+def _check_inputs(definition: Any, inputs: dict[str, Any]) -> None:
+    """The engine's input check (declared names, types, required), as a 422."""
+    from engine.inputs import resolve_inputs
+
+    try:
+        resolve_inputs(definition, inputs)
+    except ValueError as exc:
+        raise _input_error(exc) from None
 
 
 async def _until_visible(context: AppContext, workspace_id: str, execution_id: str) -> None:

@@ -1,0 +1,141 @@
+"""`flowscope token ...` and `flowscope seed` (registered by flowscope/cli.py).
+
+DuckDB lets one process open the file, and a running server holds it. So `token`
+works on the database file when no server runs (how the first admin token is made),
+and through the HTTP API (`--api URL --token ADMIN`) while one does.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import httpx
+import typer
+
+from api import seed as seed_module
+
+token_app = typer.Typer(help="Access tokens (scoped to one workspace, with a role).", no_args_is_help=True)
+
+Db = Annotated[
+    Path | None, typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb].")
+]
+Api = Annotated[
+    str | None, typer.Option(help="Server URL: go through the running server's API instead of the file.")
+]
+AdminToken = Annotated[
+    str | None, typer.Option("--token", envvar="FLOWSCOPE_TOKEN", help="Admin token (with --api).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def _open_store(db: Path | None):  # type: ignore[no-untyped-def]
+    from collector.store import Store
+    from flowscope.settings import Settings
+
+    path = db or Settings().db
+    try:
+        return Store(path)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise _fail(
+                f"{path} is in use by a running server: "
+                f"use --api http://HOST:PORT --token <admin token>\n({exc})"
+            ) from None
+        raise
+
+
+@token_app.command("create")
+def create(
+    workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")],
+    role: Annotated[str, typer.Option(help="viewer | editor | admin")],
+    name: Annotated[str | None, typer.Option(help="A label for the token.")] = None,
+    create_workspace: Annotated[
+        bool, typer.Option("--create-workspace", help="Create the workspace if missing (file mode).")
+    ] = False,
+    db: Db = None,
+    api: Api = None,
+    token: AdminToken = None,
+) -> None:
+    """Create a token and print its secret (shown once) on stdout."""
+    if role not in ("viewer", "editor", "admin"):
+        raise _fail(f"unknown role {role!r}: use viewer, editor or admin")
+    if api:
+        headers = {"X-Workspace-Slug": workspace, **({"Authorization": f"Bearer {token}"} if token else {})}
+        response = httpx.post(
+            f"{api.rstrip('/')}/api/tokens", json={"role": role, "name": name}, headers=headers
+        )
+        if response.status_code != 201:
+            raise _fail(f"{response.status_code}: {response.text}")
+        typer.echo(response.json()["token"])
+        return
+    from api.auth import create_token
+    from api.catalog import workspaces
+
+    store = _open_store(db)
+    try:
+        ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
+        if ws is None:
+            if not create_workspace:
+                raise _fail(f"workspace {workspace!r} not found (add --create-workspace to create it)")
+            ws = workspaces.create(store.cursor(), workspace, workspace).id
+        secret, info = create_token(store, ws, role, name)
+    finally:
+        store.close()
+    print(f"token {info.id}: role {role} in workspace {ws}", file=sys.stderr)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def list_tokens(
+    workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")], db: Db = None
+) -> None:
+    """The workspace's tokens (file mode; with a server running use GET /api/tokens)."""
+    from api.auth import list_tokens as query
+
+    store = _open_store(db)
+    try:
+        ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
+        if ws is None:
+            raise _fail(f"workspace {workspace!r} not found")
+        for token_id, _, role, label, _, revoked in query(store, ws):
+            typer.echo(f"{token_id}\t{role}\t{label or ''}\t{'revoked' if revoked else 'active'}")
+    finally:
+        store.close()
+
+
+@token_app.command("revoke")
+def revoke(
+    workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")],
+    token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")],
+    db: Db = None,
+    api: Api = None,
+    token: AdminToken = None,
+) -> None:
+    """Revoke a token."""
+    if api:
+        headers = {"X-Workspace-Slug": workspace, **({"Authorization": f"Bearer {token}"} if token else {})}
+        response = httpx.delete(f"{api.rstrip('/')}/api/tokens/{token_id}", headers=headers)
+        if response.status_code != 204:
+            raise _fail(f"{response.status_code}: {response.text}")
+        return
+    from api.auth import revoke_token
+
+    store = _open_store(db)
+    try:
+        ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
+        if ws is None or not revoke_token(store, ws, token_id):
+            raise _fail(f"token {token_id!r} not found in workspace {workspace!r}")
+    finally:
+        store.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
+    app.command("seed")(seed_module.main)
