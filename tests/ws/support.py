@@ -21,10 +21,10 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -37,23 +37,28 @@ _NEVER = 3_600_000  # ms: batch timers never fire; tests flush explicitly
 class Tracer:
     """One service's OTel SDK pipeline (spans + logs) into a Flowscope server."""
 
-    def __init__(self, otlp_http: str, headers: dict[str, str] | None = None, service: str = "tests") -> None:
+    def __init__(
+        self, otlp_http: str, headers: dict[str, str] | None = None, service: str = "tests",
+        exporters: tuple[SpanExporter, LogRecordExporter] | None = None,
+    ) -> None:  # fmt: skip
         resource = Resource.create({"service.name": service})
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self.logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         h = headers or {}
+        span_exporter, log_exporter = exporters or (
+            OTLPSpanExporter(endpoint=f"{otlp_http}/v1/traces", headers=h),
+            OTLPLogExporter(endpoint=f"{otlp_http}/v1/logs", headers=h),
+        )
         self.tracer_provider.add_span_processor(
             BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=f"{otlp_http}/v1/traces", headers=h),
-                schedule_delay_millis=_NEVER, max_export_batch_size=4096, max_queue_size=65536,
+                span_exporter, schedule_delay_millis=_NEVER, max_export_batch_size=4096, max_queue_size=65536
             )
-        )  # fmt: skip
+        )
         self.logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                OTLPLogExporter(endpoint=f"{otlp_http}/v1/logs", headers=h),
-                schedule_delay_millis=_NEVER, max_export_batch_size=4096, max_queue_size=65536,
+                log_exporter, schedule_delay_millis=_NEVER, max_export_batch_size=4096, max_queue_size=65536
             )
-        )  # fmt: skip
+        )
         self.tracer = self.tracer_provider.get_tracer("tests.ws")
         self.logger = self.logger_provider.get_logger("tests.ws")
 

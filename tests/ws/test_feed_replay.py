@@ -1,0 +1,206 @@
+"""`?since=` replay: committed history first, then live, with neither gap nor repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from api.ws.config import LiveConfig
+from api.ws.events import iso
+from api.ws.replay import replay
+from collector.store import Store
+from collector.writer import WriteRequest
+from tests.support.server import RunningServer
+from tests.ws.support import Execution, Feed, Tracer, names, new_workflow_id, open_feed, ws_url
+
+ONE_STEP = ["workflow_started", "step_started:a", "step_completed:a", "workflow_completed"]
+TWO_STEPS = [
+    "workflow_started", "step_started:a", "step_completed:a", "step_started:b", "step_completed:b",
+    "workflow_completed",
+]  # fmt: skip
+
+
+def by_execution(messages: list[dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for m in messages:
+        if m["event"] != "replay_complete":
+            out[m["data"]["execution_id"]] += names([m])
+    return dict(out)
+
+
+def test_since_replays_history_then_continues_live(shared_server: RunningServer) -> None:
+    wf = new_workflow_id()
+    tracer = Tracer(shared_server.otlp_http)
+    since = iso(time.time_ns())
+    done = Execution(tracer, wf, autoflush=True)
+    done.start_step("a")
+    done.end_step("a", output={})
+    done.end()
+    running = Execution(tracer, wf, autoflush=True, number=2)
+    running.start_step("a")
+    running.end_step("a", output={})
+
+    async def main() -> None:
+        async with (
+            open_feed(ws_url(shared_server.api, f"/ws/workflows/{wf}", since=since)) as conn,
+            open_feed(ws_url(shared_server.api, f"/ws/workflows/{wf}/step/b", since=since)) as step_conn,
+        ):
+            feed = Feed(conn)
+            history = await feed.until("replay_complete")
+            assert history[-1]["data"]["count"] == 7 and history[-1]["data"]["truncated"] is False
+            assert by_execution(history) == {
+                done.execution_id: ONE_STEP,
+                running.execution_id: ["workflow_started", "step_started:a", "step_completed:a"],
+            }
+            assert names(await Feed(step_conn).until("replay_complete")) == ["replay_complete"]
+
+            def finish() -> None:
+                running.start_step("b")
+                running.end_step("b", output={})
+                running.end()
+
+            await asyncio.to_thread(finish)
+            live = await feed.until("workflow_completed")
+            assert names(live) == ["step_started:b", "step_completed:b", "workflow_completed"]
+            assert names(await Feed(step_conn).quiet(0.3)) == ["step_started:b", "step_completed:b"]
+
+            # reconnect from the middle: only what has a later timestamp
+            middle = history[2]["data"]["timestamp"]  # the first execution's step_completed
+            assert names(history[:4]) == ONE_STEP
+            async with open_feed(ws_url(shared_server.api, f"/ws/workflows/{wf}", since=middle)) as again:
+                rest = await Feed(again).until("replay_complete")
+            assert by_execution(rest) == {
+                done.execution_id: ["workflow_completed"],
+                running.execution_id: TWO_STEPS,
+            }
+            assert all(m["data"]["timestamp"] > middle for m in rest[:-1])
+
+    try:
+        asyncio.run(main())
+    finally:
+        tracer.shutdown()
+
+
+def test_replay_to_live_boundary_under_traffic_has_no_gap_and_no_repeat(shared_server: RunningServer) -> None:
+    """Executions keep committing while clients connect with `since`: each sees every event once."""
+    wf = new_workflow_id()
+    tracer = Tracer(shared_server.otlp_http)
+    since = iso(time.time_ns())
+    started: list[str] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set() and len(started) < 40:
+            ex = Execution(tracer, wf, autoflush=True)
+            started.append(ex.execution_id)
+            for step in ("a", "b"):
+                ex.start_step(step)
+                ex.end_step(step, output={})
+            ex.end()
+
+    async def client(delay: float) -> list[dict[str, Any]]:
+        await asyncio.sleep(delay)
+        async with open_feed(ws_url(shared_server.api, f"/ws/workflows/{wf}", since=since)) as conn:
+            feed = Feed(conn)
+            messages = []
+            while True:
+                messages.append(await feed.next(15))
+                ended = {m["data"]["execution_id"] for m in messages if m["event"] == "workflow_completed"}
+                if thread_done.is_set() and set(started) <= ended:
+                    return messages
+
+    thread_done = threading.Event()
+
+    def run_traffic() -> None:
+        try:
+            traffic()
+        finally:
+            thread_done.set()
+
+    async def main() -> None:
+        worker = threading.Thread(target=run_traffic)
+        worker.start()
+        try:
+            results = await asyncio.gather(*(client(0.05 + 0.1 * i) for i in range(6)))
+        finally:
+            stop.set()
+            await asyncio.to_thread(worker.join)
+        for messages in results:
+            assert sum(m["event"] == "replay_complete" for m in messages) == 1
+            assert by_execution(messages) == dict.fromkeys(started, TWO_STEPS)
+
+    try:
+        asyncio.run(main())
+    finally:
+        tracer.shutdown()
+
+
+class _StoreSpans(SpanExporter):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        self.store.writer.submit(WriteRequest("traces", encode_spans(spans), "default", len(spans))).result(
+            30
+        )
+        return SpanExportResult.SUCCESS
+
+
+class _StoreLogs(LogRecordExporter):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        self.store.writer.submit(WriteRequest("logs", encode_logs(batch), "default", len(batch))).result(30)
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def test_replay_is_bounded_and_keeps_the_most_recent(tmp_path: Path) -> None:
+    store = Store(tmp_path / "replay.duckdb")
+    store.start()
+    tracer = Tracer("", exporters=(_StoreSpans(store), _StoreLogs(store)))
+    try:
+        wf = new_workflow_id()
+        since = time.time_ns()
+        executions = []
+        for n in range(5):
+            ex = Execution(tracer, wf, autoflush=True, number=n + 1)
+            ex.start_step("a")
+            ex.end_step("a", output={"n": n})
+            ex.end()
+            executions.append(ex.execution_id)
+        full = replay(store, LiveConfig(), "default", wf, None, since)
+        assert not full.truncated
+        assert [names([m])[0] for m in _as_messages(full.events)] == ONE_STEP * 5
+        assert [e.execution_id for e in full.events[::4]] == executions
+
+        few = replay(store, LiveConfig(replay_max_events=6), "default", wf, None, since)
+        assert few.truncated and few.events == full.events[-6:]
+        recent = replay(store, LiveConfig(replay_max_executions=2), "default", wf, None, since)
+        assert recent.truncated and {e.execution_id for e in recent.events} == set(executions[-2:])
+        step = replay(store, LiveConfig(), "default", wf, "a", since)
+        assert {e.event for e in step.events} == {"step_started", "step_completed"} and len(step.events) == 10
+        assert replay(store, LiveConfig(), "other-workspace", wf, None, since).events == []
+    finally:
+        tracer.shutdown()
+        store.close()
+
+
+def _as_messages(events: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"event": e.event, "data": e.data} for e in events]
