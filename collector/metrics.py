@@ -65,6 +65,12 @@ class CollectorMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.retention_deleted = Counter(
+            "flowscope_collector_retention_deleted_total",
+            "Rows deleted by retention (--retention-days)",
+            ["signal"],
+            registry=registry,
+        )
         self.commit_failures = Counter(
             "flowscope_collector_commit_failures_total",
             "Commits that failed (storage unavailable)",

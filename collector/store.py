@@ -122,8 +122,8 @@ class Store:
         def task(con: duckdb.DuckDBPyConnection) -> None:
             try:
                 con.execute("BEGIN")
-                con.execute("DELETE FROM spans WHERE start_ns < ?", [cutoff])
-                con.execute("DELETE FROM logs WHERE time_ns < ?", [cutoff])
+                spans = con.execute("DELETE FROM spans WHERE start_ns < ?", [cutoff]).fetchone()
+                logs = con.execute("DELETE FROM logs WHERE time_ns < ?", [cutoff]).fetchone()
                 con.execute(
                     "DELETE FROM executions WHERE status_rank = 3 AND coalesce(ended_ns, 0) < ?", [cutoff]
                 )
@@ -133,6 +133,8 @@ class Store:
                 raise
             finally:
                 done.set()
+            self.metrics.retention_deleted.labels("traces").inc(spans[0] if spans else 0)
+            self.metrics.retention_deleted.labels("logs").inc(logs[0] if logs else 0)
 
         self.writer.run_maintenance(task)
         done.wait(600)

@@ -57,6 +57,9 @@ def serve(
     retention_days: Annotated[
         float | None, typer.Option(help="Delete telemetry older than N days (default: keep all).")
     ] = None,
+    retention_interval_seconds: Annotated[
+        float | None, typer.Option(help="How often retention runs, in seconds [300].")
+    ] = None,
     memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit [2GB].")] = None,
     auth: Annotated[
         str | None, typer.Option(help="'none' or 'token' (bearer tokens; forced on for non-loopback hosts).")
@@ -88,7 +91,8 @@ def serve(
         "host": host, "api_port": api_port, "otlp_http_port": otlp_http_port,
         "otlp_grpc_port": otlp_grpc_port, "db": db, "max_body_bytes": max_body_bytes,
         "grpc_max_message_bytes": grpc_max_message_bytes, "queue_items": queue_items,
-        "batch_items": batch_items, "retention_days": retention_days, "memory_limit": memory_limit,
+        "batch_items": batch_items, "retention_days": retention_days,
+        "retention_interval_seconds": retention_interval_seconds, "memory_limit": memory_limit,
         "auth": auth, "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
         "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
         "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,

@@ -67,7 +67,7 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
     )
     store.start()
     if settings.retention_days:
-        store.start_retention(settings.retention_days)
+        store.start_retention(settings.retention_days, settings.retention_interval_seconds)
 
     context = AppContext(store=store, registry=registry, settings=settings)
     authorize = ingest_authorizer(store, settings.auth_required)

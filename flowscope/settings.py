@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     retention_days: float | None = Field(
         None, gt=0, description="Delete telemetry older than this many days."
     )
+    retention_interval_seconds: float = Field(
+        300.0, gt=0, description="How often retention runs (seconds), when --retention-days is set."
+    )
     memory_limit: str = Field("2GB", description="DuckDB memory limit.")
     auth: Literal["none", "token"] = Field(
         "none", description="'token' requires bearer tokens (always on when host is not loopback)."
