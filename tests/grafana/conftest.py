@@ -1,4 +1,8 @@
-"""One real `flowscope serve`, real OTel SDK traffic and a real Prometheus scraping it, for the session.
+"""One real `flowscope serve`, real traffic and a real Prometheus scraping it, for the session.
+
+Traffic: the example workflows created and executed through the REST API (the real
+engine), workflow-convention traces and a plain program sent with the OTel SDK, and
+collector edge cases (rejects, duplicates, a burst that meets backpressure).
 
 Traffic comes in two rounds with scrapes between them, so rate() and increase() in
 the dashboards' PromQL see counters move, as they would in production.
@@ -16,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from tests.grafana.support import Prometheus, require_binary
-from tests.grafana.traffic import Emitted, emit_collector_edge_cases, emit_workflows
+from tests.grafana.traffic import (
+    Emitted,
+    create_examples,
+    emit_collector_edge_cases,
+    emit_workflows,
+    run_examples,
+)
 from tests.support.server import RunningServer, start_server
 
 PLAIN_SDK = Path(__file__).parent / "programs" / "plain_sdk.py"
@@ -32,6 +42,8 @@ class Stack:
     rounds: list[Emitted]
     plain_trace_id: str
     refused: int
+    examples: dict[str, str]  # workflow id -> name, created through the REST API
+    example_runs: list[str]  # executions of the examples by the real engine
 
     @property
     def failed_execution(self) -> str:
@@ -66,11 +78,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         prometheus = Prometheus(server.api.removeprefix("http://"), workdir)
         prometheus.wait_for('up{job="flowscope"}', lambda r: r and r[0]["value"][1] == "1")
+        examples = create_examples(server.api)
+        example_runs = run_examples(server.api, list(examples))
         rounds = [emit_workflows(server.otlp_http)]
         refused = emit_collector_edge_cases(server.otlp_http, seed=1)["refused"]
         plain = _run_plain_sdk(server.otlp_http)
         time.sleep(3)  # a few scrapes of round one: the baseline for rate()
         rounds.append(emit_workflows(server.otlp_http))
+        example_runs += run_examples(server.api, list(examples))
         refused += emit_collector_edge_cases(server.otlp_http, seed=2)["refused"]
         _run_plain_sdk(server.otlp_http)
         expected = _metric_total(server, "flowscope_workflow_executions_total")
@@ -78,7 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "sum(flowscope_workflow_executions_total)", lambda r: r and float(r[0]["value"][1]) == expected
         )
         time.sleep(2)  # and a couple more scrapes after it
-        yield Stack(server, prometheus, rounds, plain, refused)
+        yield Stack(server, prometheus, rounds, plain, refused, examples, example_runs)
     finally:
         if prometheus is not None:
             prometheus.stop()

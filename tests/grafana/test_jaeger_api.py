@@ -224,3 +224,29 @@ def test_workspace_header(stack: Stack) -> None:
     assert missing.status_code == 404
     check_envelope(missing.json())
     assert "no-such-workspace" in missing.json()["errors"][0]["msg"]
+
+
+def test_engine_example_traces(stack: Stack) -> None:
+    """Executions of the examples by the real engine, as the Jaeger data source gets them."""
+    services = set()
+    for execution_id in stack.example_runs:
+        trace = get(stack, f"/api/traces/{execution_id}")["data"][0]
+        check_trace(trace)
+        roots = [s for s in trace["spans"] if not s["references"]]
+        assert len(roots) == 1, [s["operationName"] for s in roots]
+        root = roots[0]
+        assert root["operationName"].startswith("RUN ") and tags(root)["span.kind"] == "server"
+        assert tags(root)["workflow.id"] in stack.examples
+        steps = [
+            s for s in trace["spans"] if s["references"] and s["references"][0]["spanID"] == root["spanID"]
+        ]
+        assert steps and all("workflow.step.id" in tags(s) for s in steps)
+        for step in steps:
+            assert root["startTime"] <= step["startTime"]
+            assert step["startTime"] + step["duration"] <= root["startTime"] + root["duration"]
+        services |= {p["serviceName"] for p in trace["processes"].values()}
+    (service,) = services
+    found = search(stack, service=service, limit=1000)
+    assert set(stack.example_runs) <= found
+    ops = get(stack, f"/api/services/{service}/operations")["data"]
+    assert {f"RUN {name}" for name in stack.examples.values()} <= set(ops)

@@ -62,7 +62,8 @@ def test_variables_yield_options(stack: Stack) -> None:
             lines = query_result_lines(stack.prometheus.query(m.group(1)))
             pattern = grafana_regex(variable["regex"])
             options = {mm["value"]: mm["text"] for line in lines if (mm := pattern.search(line))}
-            assert options == {BASIC.workflow_id: BASIC.name, FLAKY.workflow_id: FLAKY.name}, lines
+            expected = {BASIC.workflow_id: BASIC.name, FLAKY.workflow_id: FLAKY.name, **stack.examples}
+            assert options == expected, lines
         else:
             raise AssertionError(f"unexpected variable query {query!r}")
 
@@ -93,11 +94,13 @@ def test_workflow_metrics_count_what_was_sent(stack: Stack) -> None:
         for s in stack.prometheus.query("flowscope_workflow_executions_total")
     }
     runs = len(stack.rounds)
-    assert by_status == {
+    assert {k: v for k, v in by_status.items() if k[0] not in stack.examples} == {
         (BASIC.workflow_id, "completed"): 3 * runs,
         (FLAKY.workflow_id, "completed"): 2 * runs,
         (FLAKY.workflow_id, "failed"): 1 * runs,
     }
+    examples = sum(v for k, v in by_status.items() if k[0] in stack.examples)
+    assert examples == len(stack.example_runs)
     retries = stack.prometheus.query(
         f'flowscope_workflow_step_retries_total{{workflow="{FLAKY.workflow_id}", step="transform"}}'
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -23,7 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from flowscope import conventions as c
 
-ENGINE_SERVICE = "flowscope-engine"
+ENGINE_SERVICE = "workflow-simulator"  # not the real engine's name: the two stay apart
 MS = 1_000_000
 
 
@@ -248,3 +249,42 @@ def emit_collector_edge_cases(otlp_http: str, seed: int) -> dict[str, int]:
             if refused:
                 break
     return {"refused": refused}
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "workflows").glob("*.json"))
+TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+
+
+def create_examples(api: str) -> dict[str, str]:
+    """The example workflows created through the REST API: workflow id -> name."""
+    import httpx
+
+    created = {}
+    for path in EXAMPLES:
+        response = httpx.post(
+            f"{api}/api/workflows", json={"definition": json.loads(path.read_text())}, timeout=30
+        )
+        assert response.status_code == 201, f"{path.name}: {response.status_code} {response.text[:500]}"
+        created[response.json()["id"]] = response.json()["name"]
+    return created
+
+
+def run_examples(api: str, workflow_ids: list[str], timeout: float = 60) -> list[str]:
+    """Execute each workflow once through the API (the real engine) and wait until all finished."""
+    import httpx
+
+    started = []
+    for workflow_id in workflow_ids:
+        response = httpx.post(f"{api}/api/workflows/{workflow_id}/execute", json={}, timeout=30)
+        assert response.status_code == 202, f"{workflow_id}: {response.status_code} {response.text[:500]}"
+        started.append(response.json()["id"])
+    deadline = time.monotonic() + timeout
+    waiting = set(started)
+    while waiting and time.monotonic() < deadline:
+        for execution_id in list(waiting):
+            response = httpx.get(f"{api}/api/workflows/executions/{execution_id}", timeout=30)
+            if response.status_code == 200 and response.json()["status"] in TERMINAL:
+                waiting.discard(execution_id)
+        time.sleep(0.2)
+    assert not waiting, f"executions still running after {timeout}s: {waiting}"
+    return started
