@@ -93,7 +93,7 @@ def test_step_metrics(ws: Api) -> None:
         ws.wait(ws.execute(wf)["id"])
     result = ws.ok(ws.get(f"/api/workflows/{wf}/steps/metrics"))
     steps = {s["step_id"]: s for s in result["steps"]}
-    assert [s["step_id"] for s in result["steps"]][0] == "a"  # in the order steps run
+    assert next(s["step_id"] for s in result["steps"]) == "a"  # in the order steps run
     assert (
         steps["a"]["step_name"] == "Prepare" and steps["a"]["runs"] == 2 and steps["a"]["failure_rate"] == 0
     )

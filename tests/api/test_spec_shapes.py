@@ -47,7 +47,7 @@ def test_executions_list_matches_spec(done: tuple[Api, dict, dict]) -> None:
 
 
 def test_details_match_spec(done: tuple[Api, dict, dict]) -> None:
-    ws, _, execution = done
+    _, _, execution = done
     assert spec.shape_problems(execution, spec.DETAILS) == []
     assert [s["status"] for s in execution["step_executions"]] == ["completed"] * 3
     assert execution["step_executions"][0]["output_data"] == {"processed_records": 100}

@@ -24,9 +24,8 @@ def test_failed_with_retries_and_skip(ws: Api) -> None:
     assert steps["b"]["wait_seconds"] > 0.03  # the backoff between the two attempts
     assert steps["c"]["status"] == "skipped" and "mode" in steps["c"]["skip_reason"]
     assert steps["d"]["status"] == "completed"
-    assert (timeline["failed_step_count"], timeline["skipped_step_count"], timeline["completed_step_count"]) == (
-        1, 1, 2,
-    )  # fmt: skip
+    counts = (timeline["failed_step_count"], timeline["skipped_step_count"], timeline["completed_step_count"])
+    assert counts == (1, 1, 2)
     assert timeline["error_message"] == execution["error_message"]
     step_b = ws.ok(ws.get(f"/api/workflows/executions/{execution['id']}/steps/b"))
     assert [a["status"] for a in step_b["attempts"]] == ["failed", "failed"]

@@ -25,8 +25,8 @@ def _paths(wf: str, execution: str) -> list[str]:
     return [
         f"/api/workflows/{wf}", f"/api/workflows/{wf}/executions", f"/api/workflows/{wf}/metrics",
         f"/api/workflows/{wf}/steps/metrics", f"/api/workflows/executions/{execution}",
-        f"/api/workflows/executions/{execution}/timeline", f"/api/workflows/executions/{execution}/steps/process",
-        f"/api/workflows/executions/{execution}/logs",
+        f"/api/workflows/executions/{execution}/timeline",
+        f"/api/workflows/executions/{execution}/steps/process", f"/api/workflows/executions/{execution}/logs",
     ]  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def test_default_workspace_sees_none(root: Api, pair: dict[str, tuple[Api, str, 
 
 
 def test_id_slug_and_query_parameters_agree(root: Api, pair: dict[str, tuple[Api, str, str]]) -> None:
-    ws, wf, execution = pair["alpha"]
+    ws, _, execution = pair["alpha"]
     ws_id, slug = ws.workspace["id"], ws.workspace["slug"]  # type: ignore[attr-defined]
     path = f"/api/workflows/executions/{execution}/timeline"
     by_id = root.ok(root.get(path, headers={"X-Workspace-Id": ws_id}))
