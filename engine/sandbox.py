@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -78,6 +79,7 @@ class Sandbox:
         self._max_result_bytes = max_result_bytes
         self._proc: asyncio.subprocess.Process | None = None
         self._lock: asyncio.Lock | None = None
+        self._reaping: set[asyncio.Future[int]] = set()
 
     async def evaluate(self, source: str, names: dict[str, Any], timeout: float) -> Any:
         if self._lock is None:
@@ -125,13 +127,20 @@ class Sandbox:
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            try:
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            except ProcessLookupError:
-                pass
+        if proc.stdin is not None:
+            proc.stdin.close()  # lets the transport close once the process is reaped
+        reap = asyncio.ensure_future(proc.wait())
+        self._reaping.add(reap)
+        reap.add_done_callback(self._reaping.discard)
 
     async def close(self) -> None:
+        if self._reaping:
+            await asyncio.gather(*self._reaping, return_exceptions=True)
         proc, self._proc = self._proc, None
         if proc is not None and proc.returncode is None:
             if proc.stdin is not None:

@@ -9,7 +9,6 @@ A thread cannot be killed, so a timed-out or cancelled sync call is abandoned
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ from engine.actions.registry import (
     StepContext,
     UnknownAction,
     import_callable,
+    is_async_callable,
     run_sync,
 )
 from engine.telemetry import use_traceparent
@@ -61,7 +61,7 @@ def resolve_function(ref: str, ctx_config: Any) -> Callable[..., Any]:
 
 async def python_action(params: PythonParams, ctx: StepContext) -> Any:
     fn = resolve_function(params.callable, ctx.config)
-    if inspect.iscoroutinefunction(fn):
+    if is_async_callable(fn):
         with use_traceparent(ctx.traceparent):
             return await fn(**params.kwargs)
     return await run_sync(fn, traceparent=ctx.traceparent, **params.kwargs)

@@ -77,8 +77,13 @@ class Action:
         return self.enabled(config) if self.enabled else None
 
 
+def is_async_callable(fn: Any) -> bool:
+    """Coroutine functions, including objects with an `async def __call__`."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+
+
 def _as_async(fn: Callable[..., Any]) -> ActionFunc:
-    if inspect.iscoroutinefunction(fn):
+    if is_async_callable(fn):
         return fn
 
     async def run_in_thread(params: Any, ctx: StepContext) -> Any:
