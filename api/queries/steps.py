@@ -29,7 +29,7 @@ def _int(value: Any) -> int | None:
 
 
 def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[StepRun]:
-    """Steps announced by a started record whose span has not arrived: running."""
+    """Steps announced by a started record whose span has not arrived (running)."""
     started: dict[str, StepRun] = {}
     retries: dict[str, int] = {}
     for rec in records.lifecycle:
@@ -62,8 +62,14 @@ def execution_steps(records: ExecutionRecords, definition: list[DefinedStep] | N
     """Every step of the execution, ordered by step order (then start)."""
     runs = list(records.steps)
     seen_spans = {r.span_id for r in runs if r.span_id}
-    if not records.row.terminal:
-        runs += _running_steps(records, seen_spans)
+    unfinished = _running_steps(records, seen_spans)
+    if records.row.terminal:
+        # Started, but the execution ended without the step's span (the process died):
+        # the step did not finish.
+        for run in unfinished:
+            run.status = "cancelled" if records.row.status == "cancelled" else "failed"
+            run.error_message = f"step did not finish: the execution ended ({records.row.status}) first"
+    runs += unfinished
     defined = {d.id: (i + 1, d) for i, d in enumerate(definition or [])}
     seen_ids = {r.step_id for r in runs}
     if not records.row.terminal:

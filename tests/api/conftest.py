@@ -8,11 +8,13 @@ import pytest
 from tests.api.client import Api
 from tests.support.server import RunningServer, start_server
 
+CORS_ORIGIN = "http://ui.example"
+
 
 @pytest.fixture(scope="session")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One `flowscope serve` for the API tests that isolate themselves in their own workspace."""
-    srv = start_server(tmp_path_factory.mktemp("api") / "flowscope.duckdb")
+    srv = start_server(tmp_path_factory.mktemp("api") / "flowscope.duckdb", "--cors-origin", CORS_ORIGIN)
     yield srv
     srv.terminate()
 
