@@ -22,8 +22,6 @@ _CANDIDATE_PAGE = 2000
 # Tag search decodes span bytes in Python; past this many candidate spans it stops
 # (with the traces found so far) rather than scan a huge window span by span.
 MAX_TAG_SCAN_SPANS = 200_000
-# Scope tags (otel.scope.*) are not matched by tag search: it saves a catalog lookup per span.
-_NO_SCOPE = InstrumentationScope()
 
 
 def services(cur: duckdb.DuckDBPyConnection, workspace_id: str) -> list[str]:
@@ -64,15 +62,18 @@ def find_trace_ids(cur: duckdb.DuckDBPyConnection, workspace_id: str, query: Tra
     found: list[str] = []
     seen: set[str] = set()
     resources: dict[int, list[dict[str, Any]]] = {}
+    scopes: dict[int, InstrumentationScope] = {}
     offset = 0
     while offset < MAX_TAG_SCAN_SPANS:
         page = cur.execute(statement, [*head, _CANDIDATE_PAGE, offset]).fetchall()
-        for trace_id, resource_id, blob in page:
+        for trace_id, resource_id, scope_id, blob in page:
             if trace_id in seen:
                 continue
             if resource_id not in resources:
                 resources[resource_id] = _resource_tags(cur, resource_id)
-            if _span_matches(blob, resources[resource_id], query.tags):
+            if scope_id not in scopes:
+                scopes[scope_id] = _scope(cur, scope_id)
+            if _span_matches(blob, scopes[scope_id], resources[resource_id], query.tags):
                 seen.add(trace_id)
                 found.append(trace_id)
                 if len(found) >= query.limit:
@@ -88,11 +89,18 @@ def _resource_tags(cur: duckdb.DuckDBPyConnection, resource_id: int) -> list[dic
     return tags_of(Resource.FromString(row[1]).attributes) if row else []
 
 
-def _span_matches(blob: bytes, process_tags: list[dict[str, Any]], wanted: dict[str, str]) -> bool:
+def _scope(cur: duckdb.DuckDBPyConnection, scope_id: int) -> InstrumentationScope:
+    row = cur.execute(sql.SCOPES.format(placeholders="?"), [scope_id]).fetchone()
+    return InstrumentationScope.FromString(row[1]) if row else InstrumentationScope()
+
+
+def _span_matches(
+    blob: bytes, scope: InstrumentationScope, process_tags: list[dict[str, Any]], wanted: dict[str, str]
+) -> bool:
     """Jaeger semantics: each wanted tag is found on the span, its process, or one of its logs."""
     span = Span.FromString(blob)
     have: dict[str, set[str]] = {}
-    for tag in span_tags(span, _NO_SCOPE) + process_tags:
+    for tag in span_tags(span, scope) + process_tags:
         have.setdefault(tag["key"], set()).add(tag_text(tag))
     for event in span.events:
         for tag in tags_of(event.attributes):

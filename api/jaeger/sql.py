@@ -22,7 +22,7 @@ LIMIT ?
 # Search with tag filters: candidate spans, newest first, a page at a time (the tags
 # live in the span's protobuf bytes, so they are matched in Python).
 CANDIDATE_SPANS = """
-SELECT trace_id, resource_id, span FROM spans
+SELECT trace_id, resource_id, scope_id, span FROM spans
 WHERE workspace_id = ? AND service_name = ? AND start_ns BETWEEN ? AND ? {filters}
 ORDER BY start_ns DESC
 LIMIT ? OFFSET ?

@@ -171,6 +171,7 @@ def test_search_by_tags(stack: Stack) -> None:
         stack.plain_trace_id
     }
     assert search(stack, service="shop-frontend", tags='{"cache.key":"cart:42"}') == {stack.plain_trace_id}
+    assert search(stack, service="shop-frontend", tags="otel.scope.name=shop.web") == {stack.plain_trace_id}
     assert search(stack, service=ENGINE_SERVICE, tags='{"workflow.status":"failed","error":"false"}') == set()
     assert search(stack, service=ENGINE_SERVICE, tags=as_json, limit=1) <= failed
     assert len(search(stack, service=ENGINE_SERVICE, tags=as_json, limit=1)) == 1
