@@ -26,9 +26,11 @@ task plus a few dict/list operations.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import random
 import time
 from collections import deque
+from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -381,7 +383,17 @@ async def _with_timeout(coro: Any, seconds: float) -> Any:
 
 
 def _json_default(value: Any) -> Any:
-    return str(value)
+    """Common non-JSON types a step may return; anything else is an error, not a repr string."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, PurePath):
+        return str(value)
+    dump = getattr(value, "model_dump", None)  # pydantic models
+    if callable(dump):
+        return dump(mode="json")
+    raise TypeError(f"type {type(value).__name__} is not JSON-serializable")
 
 
 def _plain(value: Any) -> bool:

@@ -102,14 +102,16 @@ def _run(con: Any, params: SqlParams) -> dict[str, Any]:
         if columns == ["Success"] and not rows:  # ATTACH, SET, ... report only success
             results.append({"rows_affected": 0})
             continue
-        truncated = len(rows) > params.max_rows
+        fetched = len(rows)
+        truncated = fetched > params.max_rows
         rows = rows[: params.max_rows]
-        extra = len(cur.fetchall()) if truncated else 0
+        # Count the rest without keeping it (cheap for the small results this action is for).
+        rest = sum(len(chunk) for chunk in iter(lambda: cur.fetchmany(10_000), [])) if truncated else 0
         results.append(
             {
                 "columns": columns,
                 "rows": [{k: _json_cell(v) for k, v in zip(columns, r, strict=False)} for r in rows],
-                "row_count": len(rows) + extra,
+                "row_count": fetched + rest,
                 "truncated": truncated,
             }
         )
@@ -138,4 +140,6 @@ async def sql_action(params: SqlParams, ctx: StepContext) -> Any:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         con.interrupt()  # the worker thread then fails fast and closes the connection
+        # Nobody awaits the abandoned future any more: consume its (interrupt) exception.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         raise
