@@ -6,7 +6,9 @@ Ordering guarantee (per execution; executions are independent of each other):
 2. For each step: `step_started` comes before any `step_retrying`, and those before
    the step's single end event (`step_completed` | `step_failed` | `step_cancelled` |
    `step_skipped`). Skipped steps, and steps cancelled before they ran, have no
-   `step_started`.
+   `step_started`. When the `workflow.step.started` record lists the step's
+   dependencies (`workflow.step.depends_on`), its `step_started` also comes after
+   their end events.
 3. The execution's end event (`workflow_completed` | `workflow_failed` |
    `workflow_cancelled` | `workflow_timeout`) is the last one; nothing of that
    execution is sent after it.
@@ -65,6 +67,18 @@ def _retry_number(fact: Fact, step: StepInfo) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 1:
         return value - 1
     return step.retries + 1
+
+
+def _awaits_dependencies(ex: _Execution, fact: Fact) -> bool:
+    """A step_started record naming its dependencies waits for their end events."""
+    deps = fact.attrs.get(c.STEP_DEPENDS_ON)
+    if not isinstance(deps, list):
+        return False
+    for dep in deps:
+        step = ex.steps.get(dep) if isinstance(dep, str) else None
+        if step is None or not step.ended:
+            return True
+    return False
 
 
 def _span_retry_count(fact: Fact) -> int:
@@ -202,6 +216,9 @@ class Sequencer:
                     continue  # late: the step's end was already sent
                 if fact.kind == Kind.STEP_STARTED:
                     if not step.started:
+                        if not expired and _awaits_dependencies(ex, fact):
+                            keep.append(fact)
+                            continue
                         out.append(ev.step_started(info, step, fact.time_ns, synthesized=False))
                         step.started = step.started_by_record = True
                         progress = True

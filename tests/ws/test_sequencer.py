@@ -190,3 +190,24 @@ def test_payload_fields() -> None:
     assert completed.data["duration_seconds"] == 1.5
     assert completed.data["timestamp"] == "2023-11-14T22:13:21.500000Z"
     assert failed.event == "workflow_failed" and failed.data["error"] == "Step 'a' failed"
+
+
+def test_step_started_naming_its_dependencies_comes_after_their_end() -> None:
+    a, b = span_id(), span_id()
+    seq = Sequencer(1.0)
+    facts = [
+        record(c.EVENT_EXECUTION_STARTED, T0),
+        record(c.EVENT_STEP_STARTED, T0 + 1, a, **{c.STEP_ID: "a"}),
+        record(c.EVENT_STEP_STARTED, T0 + 5, b, **{c.STEP_ID: "b", c.STEP_DEPENDS_ON: ["a"]}),
+    ]
+    assert names(seq.feed(facts, 0.0)) == ["workflow_started", "step_started:a"]  # b waits for a's end
+    out = seq.feed([step("a", a, T0 + 1, T0 + 4)], 0.2)
+    assert names(out) == ["step_completed:a", "step_started:b"]
+    # a dependency that never reports holds the start at most the window
+    seq = Sequencer(1.0)
+    seq.feed([record(c.EVENT_EXECUTION_STARTED, T0)], 0.0)
+    assert (
+        seq.feed([record(c.EVENT_STEP_STARTED, T0 + 5, b, **{c.STEP_ID: "b", c.STEP_DEPENDS_ON: ["x"]})], 0.1)
+        == []
+    )
+    assert names(seq.expire(1.2)) == ["step_started:b"]
