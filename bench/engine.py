@@ -27,12 +27,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult  # noqa: E402
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult  # noqa: E402
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from engine.config import EngineConfig  # noqa: E402
-from engine.engine import Engine  # noqa: E402
-from engine.telemetry import TelemetryConfig  # noqa: E402
+from engine.config import EngineConfig
+from engine.engine import Engine
+from engine.telemetry import TelemetryConfig
 
 
 class DiscardSpans(SpanExporter):
@@ -63,7 +63,9 @@ NOOP = {"type": "delay", "params": {"seconds": 0}}
 
 
 def chain_workflow(n: int) -> dict[str, Any]:
-    steps = [{"id": f"s{i}", "action": NOOP, "depends_on": [f"s{i - 1}"] if i > 1 else []} for i in range(1, n + 1)]
+    steps = [
+        {"id": f"s{i}", "action": NOOP, "depends_on": [f"s{i - 1}"] if i > 1 else []} for i in range(1, n + 1)
+    ]
     return {"name": f"bench chain {n}", "steps": steps, "max_parallelism": 4}
 
 
@@ -85,7 +87,7 @@ def make_engine(tracing: bool) -> tuple[Engine, DiscardSpans, DiscardLogs]:
 
 
 async def run_chain(tracing: bool, steps: int, runs: int) -> dict[str, float]:
-    engine, spans, _ = make_engine(tracing)
+    engine, _spans, _ = make_engine(tracing)
     plan = engine.prepare(chain_workflow(steps))
     await (await engine.submit(plan, workflow_id="warmup")).wait()
     engine.telemetry.flush()
@@ -98,7 +100,11 @@ async def run_chain(tracing: bool, steps: int, runs: int) -> dict[str, float]:
         assert result.status == "completed", result.error
     await engine.shutdown()
     best = min(times)
-    return {"median_s": statistics.median(times), "best_s": best, "per_step_ms": statistics.median(times) / steps * 1e3}
+    return {
+        "median_s": statistics.median(times),
+        "best_s": best,
+        "per_step_ms": statistics.median(times) / steps * 1e3,
+    }
 
 
 async def run_fanout(tracing: bool, executions: int) -> dict[str, float]:
@@ -167,7 +173,9 @@ def _print(report: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller workloads, one round")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ module and `sql` may touch any path; `shell`/`http` still need explicit flags.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -79,9 +80,10 @@ def _render(handle: ExecutionHandle, steps: list[StepResult], now_status: str) -
     from rich.table import Table
 
     table = Table(title=f"{handle.workflow_name}  [dim]{handle.execution_id}[/]", title_justify="left")
-    for col, kw in (("#", {"justify": "right"}), ("Step", {}), ("Status", {}), ("Duration", {"justify": "right"}),
-                    ("Retries", {"justify": "right"}), ("Detail", {"overflow": "fold"})):  # fmt: skip
+    right: dict[str, Any] = {"justify": "right"}
+    for col, kw in (("#", right), ("Step", {}), ("Status", {}), ("Duration", right), ("Retries", right)):
         table.add_column(col, **kw)
+    table.add_column("Detail", overflow="fold")
     import datetime as dt
 
     now = dt.datetime.now(dt.UTC)
@@ -94,7 +96,9 @@ def _render(handle: ExecutionHandle, steps: list[StepResult], now_status: str) -
             duration = ""
         detail = s.error or s.skip_reason or ""
         style = _STATUS_STYLE.get(s.status, "")
-        table.add_row(str(s.order), s.name, f"[{style}]{s.status}[/]", duration, str(s.retry_count or ""), detail)
+        table.add_row(
+            str(s.order), s.name, f"[{style}]{s.status}[/]", duration, str(s.retry_count or ""), detail
+        )
     table.caption = f"execution: [{_STATUS_STYLE.get(now_status, '')}]{now_status}[/]"
     return table
 
@@ -114,12 +118,12 @@ async def _run(file: Path, data: dict[str, Any], inputs: dict[str, Any], config:
     )  # fmt: skip
     console.print(f"execution id: [bold]{handle.execution_id}[/]")
     try:
-        with Live(_render(handle, handle.steps(), handle.status), console=console, refresh_per_second=10) as live:
+        with Live(
+            _render(handle, handle.steps(), handle.status), console=console, refresh_per_second=10
+        ) as live:
             while not handle.done():
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(handle.wait()), 0.1)
-                except TimeoutError:
-                    pass
                 live.update(_render(handle, handle.steps(), handle.status))
     except (KeyboardInterrupt, asyncio.CancelledError):
         handle.cancel()
@@ -151,7 +155,9 @@ def register(app: typer.Typer) -> None:
         token: Annotated[str | None, typer.Option(help="Bearer token for the collector.")] = None,
         workflow_id: Annotated[str | None, typer.Option(help="Workflow id [cli-<name>].")] = None,
         execution_number: Annotated[int, typer.Option(help="Execution number to record.")] = 1,
-        telemetry: Annotated[bool, typer.Option("--telemetry/--no-telemetry", help="Export telemetry.")] = True,
+        telemetry: Annotated[
+            bool, typer.Option("--telemetry/--no-telemetry", help="Export telemetry.")
+        ] = True,
         enable_shell: Annotated[bool, typer.Option(help="Allow 'shell' steps.")] = False,
         http_allowed_host: Annotated[
             list[str] | None, typer.Option(help="Host 'http' steps may call (repeatable).")

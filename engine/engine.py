@@ -1,12 +1,12 @@
 """`Engine`: the facade the API server and the CLI use to run workflows.
 
-    engine = Engine(EngineConfig(...))
-    handle = await engine.submit(definition, {"mode": "fast"}, workflow_id="wf-1",
-                                 execution_number=7, workspace_id="default")
-    handle.execution_id          # = trace id, known before anything runs
-    result = await handle.wait()
-    engine.cancel(handle.execution_id)
-    await engine.shutdown()
+engine = Engine(EngineConfig(...))
+handle = await engine.submit(definition, {"mode": "fast"}, workflow_id="wf-1",
+                             execution_number=7, workspace_id="default")
+handle.execution_id          # = trace id, known before anything runs
+result = await handle.wait()
+engine.cancel(handle.execution_id)
+await engine.shutdown()
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from engine.actions import ActionRegistry, registry as default_registry
+from engine.actions import ActionRegistry
+from engine.actions import registry as default_registry
 from engine.config import EngineConfig
 from engine.expressions import Evaluator
 from engine.inputs import resolve_inputs
@@ -57,7 +58,9 @@ class Engine:
         """`validate_definition` under this engine's config (disabled actions are problems)."""
         return validate_definition(data, config=self.config, registry=self.registry)
 
-    def prepare(self, definition: WorkflowDefinition | dict[str, Any], base_dir: Path | None = None) -> WorkflowPlan:
+    def prepare(
+        self, definition: WorkflowDefinition | dict[str, Any], base_dir: Path | None = None
+    ) -> WorkflowPlan:
         """Validate and compile a definition (cached), raising DefinitionError with every problem."""
         if isinstance(definition, WorkflowDefinition):
             key: Any = (id(definition), base_dir)

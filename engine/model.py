@@ -8,7 +8,7 @@ itself and never reaches the scheduler.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -41,7 +41,7 @@ RESERVED_INPUT_NAMES = frozenset(
 InputType = Literal["string", "integer", "number", "boolean", "object", "array"]
 
 
-class TriggerRule(str, Enum):
+class TriggerRule(StrEnum):
     """When a step whose dependencies have all finished actually runs."""
 
     # Default: no dependency failed and at least one completed (or there are none);

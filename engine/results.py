@@ -7,8 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.telemetry import format_span_id
 from engine.state import StepRun
+from engine.telemetry import format_span_id
 
 if TYPE_CHECKING:
     from engine.scheduler import Execution

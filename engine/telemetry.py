@@ -45,8 +45,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerPr
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from engine.state import StepRun
@@ -236,7 +236,9 @@ class _Pipeline:
             return
         ctx = _parent(trace_id, parent_span_id) if parent_span_id else otel_context.Context()
         with self._ids.preset(None if parent_span_id else trace_id, span_id):
-            sdk_span = self.tracer.start_span(name, context=ctx, kind=kind, attributes=attributes, start_time=start_ns)
+            sdk_span = self.tracer.start_span(
+                name, context=ctx, kind=kind, attributes=attributes, start_time=start_ns
+            )
         if exception is not None:
             sdk_span.record_exception(exception, timestamp=end_ns)
         if error is not None:

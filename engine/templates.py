@@ -83,7 +83,9 @@ class ParamsTemplate:
         self.static = not self._compiled
         refs: set[str] = set()
         for node in self._compiled.values():
-            exprs = [node.expr] if isinstance(node, _Whole) else [p for p in node.parts if not isinstance(p, str)]
+            exprs = (
+                [node.expr] if isinstance(node, _Whole) else [p for p in node.parts if not isinstance(p, str)]
+            )
             for e in exprs:
                 refs |= e.step_refs
         self.step_refs = frozenset(refs)

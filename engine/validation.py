@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.actions import ActionDisabled, ActionRegistry, UnknownAction, registry as default_registry
+from engine.actions import ActionDisabled, ActionRegistry, UnknownAction
+from engine.actions import registry as default_registry
 from engine.config import EngineConfig
 from engine.expressions import Expression, ExpressionError, compile_expression
 from engine.graph import ancestor_sets, find_cycles
@@ -92,12 +93,18 @@ def _scan_size(data: Any) -> list[ValidationProblem]:
         if isinstance(item, str):
             if len(item) > MAX_STRING_LENGTH:
                 return [
-                    ValidationProblem("", f"a string is longer than {MAX_STRING_LENGTH} characters", "too_large")
+                    ValidationProblem(
+                        "", f"a string is longer than {MAX_STRING_LENGTH} characters", "too_large"
+                    )
                 ]
         elif isinstance(item, dict):
             for k, v in item.items():
                 if not isinstance(k, str) or len(k) > 1024:
-                    return [ValidationProblem("", "object keys must be strings of at most 1024 chars", "too_large")]
+                    return [
+                        ValidationProblem(
+                            "", "object keys must be strings of at most 1024 chars", "too_large"
+                        )
+                    ]
                 stack.append((v, depth + 1))
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
@@ -223,7 +230,11 @@ class _Checker:
                 exprs = [compile_expression(text)]
             else:
                 node = compile_template_string(text)
-                exprs = [node.expr] if hasattr(node, "expr") else [p for p in node.parts if not isinstance(p, str)]
+                exprs = (
+                    [node.expr]
+                    if hasattr(node, "expr")
+                    else [p for p in node.parts if not isinstance(p, str)]
+                )
         except ExpressionError as exc:
             self.add(loc, f"invalid expression: {exc}", "invalid_expression")
             return

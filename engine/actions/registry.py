@@ -79,7 +79,8 @@ class Action:
 
 def is_async_callable(fn: Any) -> bool:
     """Coroutine functions, including objects with an `async def __call__`."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    call = type(fn).__call__ if not inspect.isfunction(fn) and callable(fn) else None
+    return inspect.iscoroutinefunction(fn) or (call is not None and inspect.iscoroutinefunction(call))
 
 
 def _as_async(fn: Callable[..., Any]) -> ActionFunc:
@@ -144,11 +145,10 @@ class ActionRegistry:
         return action
 
     def _import(self, ref: str, config: EngineConfig) -> Action:
-        module, _, attr = ref.partition(":")
+        module = ref.partition(":")[0]
         if not config.python_module_allowed(module):
             raise ActionDisabled(
-                f"action '{ref}' is disabled: module '{module}' is not allowed "
-                "(EngineConfig.python_modules)"
+                f"action '{ref}' is disabled: module '{module}' is not allowed (EngineConfig.python_modules)"
             )
         fn = import_callable(ref)
         return Action(ref, _as_async(fn), getattr(fn, "params_model", None) or AnyParams)

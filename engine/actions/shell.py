@@ -73,10 +73,8 @@ async def shell_action(params: ShellParams, ctx: StepContext) -> Any:
     except BaseException:
         # Timeout or cancellation: take down the whole process group, then reap.
         _kill_group(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(proc.wait()), ctx.config.shell_kill_grace_seconds)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
         _kill_group(proc.pid, signal.SIGKILL)
         readers.cancel()
         raise

@@ -85,11 +85,20 @@ def _connect(database: str, params: SqlParams, allowed: tuple[str, ...] | None) 
     return con
 
 
+def _count_rest(cur: Any) -> int:
+    rest = 0
+    while chunk := cur.fetchmany(10_000):
+        rest += len(chunk)
+    return rest
+
+
 def _run(con: Any, params: SqlParams) -> dict[str, Any]:
     statements = [params.sql] if isinstance(params.sql, str) else list(params.sql)
     results: list[dict[str, Any]] = []
     for text in statements:
-        used = {name: params.parameters[name] for name in _PARAM_RE.findall(text) if name in params.parameters}
+        used = {
+            name: params.parameters[name] for name in _PARAM_RE.findall(text) if name in params.parameters
+        }
         cur = con.execute(text, used) if used else con.execute(text)
         if cur.description is None:
             results.append({"rows_affected": 0})
@@ -106,7 +115,7 @@ def _run(con: Any, params: SqlParams) -> dict[str, Any]:
         truncated = fetched > params.max_rows
         rows = rows[: params.max_rows]
         # Count the rest without keeping it (cheap for the small results this action is for).
-        rest = sum(len(chunk) for chunk in iter(lambda: cur.fetchmany(10_000), [])) if truncated else 0
+        rest = _count_rest(cur) if truncated else 0
         results.append(
             {
                 "columns": columns,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
@@ -41,7 +41,9 @@ class Captured:
         return list(self.spans.get_finished_spans())
 
     def root(self, execution_id: str) -> ReadableSpan:
-        roots = [s for s in self.finished() if s.parent is None and f"{s.context.trace_id:032x}" == execution_id]
+        roots = [
+            s for s in self.finished() if s.parent is None and f"{s.context.trace_id:032x}" == execution_id
+        ]
         assert len(roots) == 1, roots
         return roots[0]
 
@@ -50,15 +52,20 @@ class Captured:
         out = {}
         for s in self.finished():
             attrs = s.attributes or {}
-            if f"{s.context.trace_id:032x}" == execution_id and c.STEP_ATTEMPT not in attrs and c.STEP_ID in attrs:
+            if (
+                f"{s.context.trace_id:032x}" == execution_id
+                and c.STEP_ATTEMPT not in attrs
+                and c.STEP_ID in attrs
+            ):
                 out[attrs[c.STEP_ID]] = s
         return out
 
     def attempts(self, execution_id: str, step_span: ReadableSpan) -> list[ReadableSpan]:
         spans = [
-            s for s in self.finished()
+            s
+            for s in self.finished()
             if s.parent is not None and s.parent.span_id == step_span.context.span_id
-        ]  # fmt: skip
+        ]
         return sorted(spans, key=lambda s: s.attributes[c.STEP_ATTEMPT])
 
     def records(self, event: str | None = None) -> list[Any]:
@@ -139,8 +146,9 @@ def step(sid: str, *deps: str, seconds: float = 0.0, output: Any = None, **extra
     return {"id": sid, "depends_on": list(deps), "action": action, **extra}
 
 
-async def run_workflow(engine: Engine, definition: dict[str, Any], inputs: dict[str, Any] | None = None,
-                       **kwargs: Any) -> Any:  # fmt: skip
+async def run_workflow(
+    engine: Engine, definition: dict[str, Any], inputs: dict[str, Any] | None = None, **kwargs: Any
+) -> Any:
     kwargs.setdefault("workflow_id", "wf-test")
     handle = await engine.submit(definition, inputs, **kwargs)
     result = await handle.wait(timeout=30)

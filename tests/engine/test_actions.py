@@ -29,7 +29,13 @@ def test_python_registered_and_imported_functions(make_engine) -> None:
     register_function("test.multiply", lambda a, b: a * b)
     definition = wf(
         act("python", "m", callable="test.multiply", kwargs={"a": 6, "b": 7}),
-        act("python", "a", "m", callable="tests.engine.helpers:add", kwargs={"a": "${{ steps.m.output }}", "b": 1}),
+        act(
+            "python",
+            "a",
+            "m",
+            callable="tests.engine.helpers:add",
+            kwargs={"a": "${{ steps.m.output }}", "b": 1},
+        ),
     )
     result = run(run_workflow(make_engine(python_modules=("tests.engine",)), definition))
     assert result.results == {"m": 42, "a": 43}
@@ -37,11 +43,15 @@ def test_python_registered_and_imported_functions(make_engine) -> None:
 
 def test_python_module_allow_list_and_bad_outputs(make_engine) -> None:
     register_function("test.unserializable", lambda: object())
-    definition = wf(act("python", "a", callable="tests.engine.helpers:add", kwargs={"a": 1, "b": 2}),
-                    act("python", "b", callable="test.unserializable"),
-                    act("python", "c", callable="test.nope"))  # fmt: skip
+    definition = wf(
+        act("python", "a", callable="tests.engine.helpers:add", kwargs={"a": 1, "b": 2}),
+        act("python", "b", callable="test.unserializable"),
+        act("python", "c", callable="test.nope"),
+    )
     result = run(run_workflow(make_engine(), definition))
-    assert result.step("a").error == "module 'tests.engine.helpers' is not allowed (EngineConfig.python_modules)"
+    assert (
+        result.step("a").error == "module 'tests.engine.helpers' is not allowed (EngineConfig.python_modules)"
+    )
     assert result.step("b").error.startswith("step output is not JSON-serializable")
     assert result.step("c").error == "no registered function named 'test.nope'"
 
@@ -51,12 +61,20 @@ def test_python_module_allow_list_and_bad_outputs(make_engine) -> None:
 
 def test_sql_statements_parameters_and_rows(make_engine, tmp_path: Path) -> None:
     db = tmp_path / "t.duckdb"
-    definition = wf(act(
-        "sql", database=str(db), max_rows=2,
-        sql=["CREATE TABLE t AS SELECT range AS n FROM range(5)", "INSERT INTO t VALUES ($extra)",
-             "SELECT n, n * 1.5 AS x, DATE '2024-01-01' + CAST(n AS INTEGER) AS d FROM t WHERE n >= $min ORDER BY n"],
-        parameters={"extra": 10, "min": 3},
-    ))  # fmt: skip
+    definition = wf(
+        act(
+            "sql",
+            database=str(db),
+            max_rows=2,
+            sql=[
+                "CREATE TABLE t AS SELECT range AS n FROM range(5)",
+                "INSERT INTO t VALUES ($extra)",
+                "SELECT n, n * 1.5 AS x, DATE '2024-01-01' + CAST(n AS INTEGER) AS d "
+                "FROM t WHERE n >= $min ORDER BY n",
+            ],
+            parameters={"extra": 10, "min": 3},
+        )
+    )
     result = run(run_workflow(make_engine(sql_allowed_dirs=(str(tmp_path),)), definition))
     out = result.results["s"]
     assert out["statements"][:2] == [{"rows_affected": 5}, {"rows_affected": 1}]
@@ -69,8 +87,12 @@ def test_sql_is_confined_to_allowed_dirs(make_engine, tmp_path: Path) -> None:
     definition = wf(
         act("sql", "outside", database="/var/tmp/flowscope-test-outside.duckdb", sql="SELECT 1"),
         act("sql", "read_etc", database=str(inside), sql="SELECT * FROM read_csv('/etc/passwd')"),
-        {**act("sql", "settings", "read_etc", database=str(inside), sql="SET enable_external_access = true"),
-         "trigger_rule": "all_done"},
+        {
+            **act(
+                "sql", "settings", "read_etc", database=str(inside), sql="SET enable_external_access = true"
+            ),
+            "trigger_rule": "all_done",
+        },
     )
     result = run(run_workflow(make_engine(sql_allowed_dirs=(str(tmp_path),)), definition))
     assert "outside the allowed directories" in result.step("outside").error
@@ -80,8 +102,14 @@ def test_sql_is_confined_to_allowed_dirs(make_engine, tmp_path: Path) -> None:
 
 
 def test_sql_timeout_interrupts_query(make_engine, tmp_path: Path) -> None:
-    definition = wf(act("sql", database=str(tmp_path / "slow.duckdb"), timeout_seconds=0.3,
-                        sql="SELECT count(*) FROM range(100000000000) a"))  # fmt: skip
+    definition = wf(
+        act(
+            "sql",
+            database=str(tmp_path / "slow.duckdb"),
+            timeout_seconds=0.3,
+            sql="SELECT count(*) FROM range(100000000000) a",
+        )
+    )
     t0 = time.monotonic()
     result = run(run_workflow(make_engine(sql_allowed_dirs=(str(tmp_path),)), definition))
     assert result.step("s").error == "Timeout exceeded"
@@ -177,9 +205,11 @@ def _alive(pid: int) -> bool:
 
 
 def test_shell_runs_and_fails_on_nonzero(make_engine) -> None:
-    definition = wf(act("shell", "ok", command="echo hello; echo oops >&2"),
-                    act("shell", "argv", command=["printf", "%s", "a b"]),
-                    act("shell", "bad", command="echo detail >&2; exit 3"))  # fmt: skip
+    definition = wf(
+        act("shell", "ok", command="echo hello; echo oops >&2"),
+        act("shell", "argv", command=["printf", "%s", "a b"]),
+        act("shell", "bad", command="echo detail >&2; exit 3"),
+    )
     result = run(run_workflow(make_engine(enable_shell=True), definition))
     assert result.results["ok"] == {"returncode": 0, "stdout": "hello\n", "stderr": "oops\n"}
     assert result.results["argv"]["stdout"] == "a b"

@@ -46,7 +46,7 @@ def test_inputs_defaults_types_and_errors(make_engine) -> None:
 
 def test_cli_input_parsing() -> None:
     model = WorkflowDefinition.model_validate(wf(step("a"), inputs=INPUTS))
-    parsed = parse_cli_inputs(model, ["count=5", "ratio=0.5", "mode=fast", "flags={\"b\": 1}"])
+    parsed = parse_cli_inputs(model, ["count=5", "ratio=0.5", "mode=fast", 'flags={"b": 1}'])
     assert parsed == {"count": 5, "ratio": 0.5, "mode": "fast", "flags": {"b": 1}}
     with pytest.raises(InputError, match="'x' is not a valid integer"):
         parse_cli_inputs(model, ["count=x"])
@@ -109,9 +109,9 @@ def test_prepared_plans_are_reused(make_engine) -> None:
         assert engine.prepare(definition) is engine.prepare(dict(definition))
         model = WorkflowDefinition.model_validate(definition)
         assert engine.prepare(model) is engine.prepare(model)
-        results = await asyncio.gather(*[
-            (await engine.submit(model, workflow_id="w", execution_number=i)).wait() for i in range(20)
-        ])  # fmt: skip
+        results = await asyncio.gather(
+            *[(await engine.submit(model, workflow_id="w", execution_number=i)).wait() for i in range(20)]
+        )
         assert {r.status for r in results} == {"completed"}
         await engine.shutdown()
 
@@ -153,8 +153,9 @@ def test_cli_validate_and_schema(cli: typer.Typer, tmp_path: Path) -> None:
 
 def test_cli_run(cli: typer.Typer, tmp_path: Path) -> None:
     runner = CliRunner()
-    res = runner.invoke(cli, ["run", str(example_paths()["conditional_workflow"]), "--input", "mode=fast",
-                              "--no-telemetry"])  # fmt: skip
+    res = runner.invoke(
+        cli, ["run", str(example_paths()["conditional_workflow"]), "--input", "mode=fast", "--no-telemetry"]
+    )
     assert res.exit_code == 0, res.output
     assert "execution id: " in res.output and "Fast Process" in res.output and "completed in" in res.output
     failing = tmp_path / "fail.json"

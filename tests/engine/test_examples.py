@@ -81,10 +81,13 @@ def test_conditional_modes(mode: str, ran: str, make_engine) -> None:
 
 def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -> None:
     work = tmp_path / "work"
-    result = run(run_workflow(
-        make_engine(sql_allowed_dirs=(str(tmp_path), str(example_paths()["data_pipeline"].parents[1]))),
-        load_example("data_pipeline"), {"work_dir": str(work), "keep_output": True, "min_amount": 10},
-    ))  # fmt: skip
+    result = run(
+        run_workflow(
+            make_engine(sql_allowed_dirs=(str(tmp_path), str(example_paths()["data_pipeline"].parents[1]))),
+            load_example("data_pipeline"),
+            {"work_dir": str(work), "keep_output": True, "min_amount": 10},
+        )
+    )
     assert result.status == "completed", [(s.id, s.error) for s in result.steps]
     transform = result.step("transform_data").output["rows"][0]
     assert transform["raw_rows"] == 60 and transform["rejected_rows"] >= 5
@@ -94,14 +97,22 @@ def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -
     assert warehouse.exists() and not (work / "staging.duckdb").exists()
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert con.execute("SELECT min(amount) > 10, count(*) FROM orders").fetchone() == (True, loaded["orders"])
+        assert con.execute("SELECT min(amount) > 10, count(*) FROM orders").fetchone() == (
+            True,
+            loaded["orders"],
+        )
     finally:
         con.close()
 
 
 def test_data_pipeline_bad_source_fails_early_and_skips_cleanup(make_engine, tmp_path: Path) -> None:
-    result = run(run_workflow(make_engine(), load_example("data_pipeline"), {"source_path": str(tmp_path / "no.csv")}))
+    result = run(
+        run_workflow(make_engine(), load_example("data_pipeline"), {"source_path": str(tmp_path / "no.csv")})
+    )
     assert (result.status, result.error) == ("failed", "Step 'validate_source' failed")
     assert result.step("validate_source").error.startswith("source file not found")
     assert result.step("extract_data").skip_reason == "upstream failed"
-    assert result.step("cleanup").skip_reason == "condition is false: steps.validate_source.status == 'completed'"
+    assert (
+        result.step("cleanup").skip_reason
+        == "condition is false: steps.validate_source.status == 'completed'"
+    )

@@ -70,7 +70,7 @@ def test_quadratic_expression_is_stopped_by_the_time_limit() -> None:
     names = {"l": list(range(3000))}
     limits = ExpressionLimits(timeout_seconds=0.5)
     t0 = time.perf_counter()
-    with pytest.raises(ExpressionError, match=r"exceeded 0.5s"):
+    with pytest.raises(ExpressionError, match=r"exceeded 0\.5s"):
         run(_eval("l.map(x, l.map(y, x + y)).size()", names, limits))
     assert time.perf_counter() - t0 < 5
 
@@ -79,7 +79,7 @@ def test_copy_bomb_over_large_value_goes_to_the_sandbox_and_is_bounded() -> None
     names = {"s": "x" * 200_000}  # over the inline context limit -> sandbox
     bomb = "[" + ",".join(["s"] * 400) + "]"
     limits = ExpressionLimits(timeout_seconds=2, max_result_bytes=1 << 20, sandbox_memory_bytes=512 << 20)
-    with pytest.raises(ExpressionError, match="larger than|memory|exceeded"):
+    with pytest.raises(ExpressionError, match=r"larger than|memory|exceeded"):
         run(_eval(bomb, names, limits))
 
 

@@ -44,7 +44,9 @@ class Probe:
                 await asyncio.sleep(params.seconds)
             if self.attempts[key] <= params.fail_times:
                 raise ActionError(f"{params.fail_message} #{self.attempts[key]}")
-            return params.output if params.output is not None else {"step": ctx.step_id, "attempt": ctx.attempt}
+            return (
+                params.output if params.output is not None else {"step": ctx.step_id, "attempt": ctx.attempt}
+            )
         except asyncio.CancelledError:
             self.cancelled.append(ctx.step_id)
             raise
@@ -61,7 +63,9 @@ def probe(registry: ActionRegistry) -> Probe:
 
 
 def probe_step(sid: str, *deps: str, **params: Any) -> dict[str, Any]:
-    extra = {k: params.pop(k) for k in ("retry", "timeout_seconds", "condition", "trigger_rule") if k in params}
+    extra = {
+        k: params.pop(k) for k in ("retry", "timeout_seconds", "condition", "trigger_rule") if k in params
+    }
     return step(sid, *deps, action={"type": "probe", "params": params}, **extra)
 
 
@@ -92,8 +96,11 @@ def test_retries_exhausted(make_engine, probe: Probe) -> None:
 
 
 def test_step_timeout_fails_attempt_and_may_retry(make_engine, probe: Probe) -> None:
-    definition = wf(probe_step("slow", seconds=5, timeout_seconds=0.05,
-                               retry={"max_attempts": 2, "initial_backoff_seconds": 0}))  # fmt: skip
+    definition = wf(
+        probe_step(
+            "slow", seconds=5, timeout_seconds=0.05, retry={"max_attempts": 2, "initial_backoff_seconds": 0}
+        )
+    )
     t0 = time.monotonic()
     result = run(run_workflow(make_engine(), definition))
     assert time.monotonic() - t0 < 2
@@ -110,15 +117,17 @@ def test_workflow_timeout(make_engine, probe: Probe) -> None:
     assert result.status == "timeout"
     assert result.error == "Workflow timeout exceeded (0.2s)"
     assert [(s.status, s.error) for s in result.steps] == [
-        ("cancelled", "Workflow timeout exceeded"), ("cancelled", "Workflow timeout exceeded")
+        ("cancelled", "Workflow timeout exceeded"),
+        ("cancelled", "Workflow timeout exceeded"),
     ]
 
 
 def test_cancel_running_execution(make_engine, probe: Probe) -> None:
     async def go() -> Any:
         engine = make_engine()
-        handle = await engine.submit(wf(probe_step("a", seconds=10), probe_step("b"), probe_step("c", "a", "b")),
-                                     workflow_id="w")  # fmt: skip
+        handle = await engine.submit(
+            wf(probe_step("a", seconds=10), probe_step("b"), probe_step("c", "a", "b")), workflow_id="w"
+        )
         await asyncio.sleep(0.1)
         assert handle.status == "running"
         t0 = time.monotonic()
@@ -181,14 +190,19 @@ def test_upstream_failure_skips_dependents_and_other_branches_continue(make_engi
 
 
 def test_one_failed_skipped_when_nothing_failed(make_engine, probe: Probe) -> None:
-    result = run(run_workflow(make_engine(), wf(probe_step("a"), probe_step("h", "a", trigger_rule="one_failed"))))
+    result = run(
+        run_workflow(make_engine(), wf(probe_step("a"), probe_step("h", "a", trigger_rule="one_failed")))
+    )
     assert result.step("h").skip_reason == "no upstream step failed"
     assert result.status == "completed"
 
 
 def test_parallel_branches_overlap(make_engine, probe: Probe) -> None:
-    definition = wf(probe_step("prep"), *(probe_step(b, "prep", seconds=0.2) for b in ("x", "y", "z")),
-                    probe_step("merge", "x", "y", "z"))  # fmt: skip
+    definition = wf(
+        probe_step("prep"),
+        *(probe_step(b, "prep", seconds=0.2) for b in ("x", "y", "z")),
+        probe_step("merge", "x", "y", "z"),
+    )
     t0 = time.monotonic()
     result = run(run_workflow(make_engine(), definition))
     assert result.status == "completed"
@@ -216,8 +230,10 @@ def test_outputs_flow_downstream(make_engine, probe: Probe) -> None:
 
 
 def test_template_error_fails_without_retry(make_engine, probe: Probe) -> None:
-    definition = wf(probe_step("a", output={"n": 0}),
-                    probe_step("b", "a", seconds="${{ steps.a.output.missing }}", retry=FAST_RETRY))  # fmt: skip
+    definition = wf(
+        probe_step("a", output={"n": 0}),
+        probe_step("b", "a", seconds="${{ steps.a.output.missing }}", retry=FAST_RETRY),
+    )
     result = run(run_workflow(make_engine(), definition))
     b = result.step("b")
     assert b.status == "failed" and b.error.startswith("Parameter error:")
@@ -231,7 +247,9 @@ def test_condition_error_fails_step(make_engine, probe: Probe) -> None:
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
-    p = RetryPolicy(max_attempts=10, initial_backoff_seconds=1, backoff_multiplier=2, max_backoff_seconds=5, jitter=0)
+    p = RetryPolicy(
+        max_attempts=10, initial_backoff_seconds=1, backoff_multiplier=2, max_backoff_seconds=5, jitter=0
+    )
     assert [backoff_delay(p, n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
     j = RetryPolicy(initial_backoff_seconds=1, jitter=0.5)
     samples = {round(backoff_delay(j, 1), 6) for _ in range(50)}

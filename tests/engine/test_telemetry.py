@@ -28,20 +28,32 @@ def hex_span(span_id: int) -> str:
 
 
 def test_span_tree_kinds_names_and_parentage(make_engine, probe: Probe, captured: Captured) -> None:
-    definition = wf(probe_step("init", output={"records": 3}), probe_step("process", "init"),
-                    name="Basic", inputs={"mode": {"type": "string", "default": "x"}})  # fmt: skip
-    result = run(run_workflow(make_engine(), definition, workflow_id="wf-1", execution_number=7,
-                              project_id="proj-1"))  # fmt: skip
+    definition = wf(
+        probe_step("init", output={"records": 3}),
+        probe_step("process", "init"),
+        name="Basic",
+        inputs={"mode": {"type": "string", "default": "x"}},
+    )
+    result = run(
+        run_workflow(make_engine(), definition, workflow_id="wf-1", execution_number=7, project_id="proj-1")
+    )
     root = captured.root(result.execution_id)
     assert (root.name, root.kind, root.status.status_code) == ("RUN Basic", SpanKind.SERVER, StatusCode.UNSET)
     assert dict(root.attributes) == {
-        c.WORKFLOW_ID: "wf-1", c.WORKFLOW_NAME: "Basic", c.WORKFLOW_EXECUTION_ID: result.execution_id,
-        c.WORKFLOW_EXECUTION_NUMBER: 7, c.WORKFLOW_PROJECT_ID: "proj-1", c.CICD_PIPELINE_NAME: "Basic",
-        c.CICD_PIPELINE_RUN_ID: result.execution_id, c.WORKFLOW_STATUS: "completed",
-        c.CICD_PIPELINE_RESULT: "success", c.WORKFLOW_INPUT: '{"mode":"x"}', c.WORKFLOW_INPUT_TRUNCATED: False,
+        c.WORKFLOW_ID: "wf-1",
+        c.WORKFLOW_NAME: "Basic",
+        c.WORKFLOW_EXECUTION_ID: result.execution_id,
+        c.WORKFLOW_EXECUTION_NUMBER: 7,
+        c.WORKFLOW_PROJECT_ID: "proj-1",
+        c.CICD_PIPELINE_NAME: "Basic",
+        c.CICD_PIPELINE_RUN_ID: result.execution_id,
+        c.WORKFLOW_STATUS: "completed",
+        c.CICD_PIPELINE_RESULT: "success",
+        c.WORKFLOW_INPUT: '{"mode":"x"}',
+        c.WORKFLOW_INPUT_TRUNCATED: False,
         c.WORKFLOW_RESULTS: '{"init":{"records":3},"process":{"step":"process","attempt":1}}',
         c.WORKFLOW_RESULTS_TRUNCATED: False,
-    }  # fmt: skip
+    }
     steps = captured.step_spans(result.execution_id)
     assert set(steps) == {"init", "process"}
     for order, sid in enumerate(["init", "process"], start=1):
@@ -63,11 +75,14 @@ def test_span_tree_kinds_names_and_parentage(make_engine, probe: Probe, captured
     assert result.step("process").span_id == hex_span(steps["process"].context.span_id)
 
 
-def test_lifecycle_records_carry_ids_of_what_they_announce(make_engine, probe: Probe, captured: Captured) -> None:
+def test_lifecycle_records_carry_ids_of_what_they_announce(
+    make_engine, probe: Probe, captured: Captured
+) -> None:
     async def go() -> tuple[str, str, Any]:
         engine = make_engine()
-        handle = await engine.submit(wf(probe_step("a", fail_times=1, retry=FAST_RETRY), probe_step("b", "a")),
-                                     {}, workflow_id="wf-9")  # fmt: skip
+        handle = await engine.submit(
+            wf(probe_step("a", fail_times=1, retry=FAST_RETRY), probe_step("b", "a")), {}, workflow_id="wf-9"
+        )
         # Queued is emitted before submit returns, with the pre-allocated ids.
         (queued,) = captured.records(c.EVENT_EXECUTION_QUEUED)
         assert f"{queued.trace_id:032x}" == handle.execution_id
@@ -77,7 +92,7 @@ def test_lifecycle_records_carry_ids_of_what_they_announce(make_engine, probe: P
         await engine.shutdown()
         return handle.execution_id, handle.root_span_id, result
 
-    execution_id, root_span_id, result = run(go())
+    execution_id, root_span_id, _result = run(go())
     root = captured.root(execution_id)
     assert hex_span(root.context.span_id) == root_span_id
     steps = captured.step_spans(execution_id)
@@ -85,7 +100,10 @@ def test_lifecycle_records_carry_ids_of_what_they_announce(make_engine, probe: P
         (rec,) = captured.records(event)
         assert rec.event_name == event and rec.attributes[c.EVENT_NAME] == event
         assert (rec.trace_id, rec.span_id) == (root.context.trace_id, root.context.span_id)
-        assert rec.attributes[c.WORKFLOW_ID] == "wf-9" and rec.attributes[c.WORKFLOW_EXECUTION_ID] == execution_id
+        assert (
+            rec.attributes[c.WORKFLOW_ID] == "wf-9"
+            and rec.attributes[c.WORKFLOW_EXECUTION_ID] == execution_id
+        )
     started = {r.attributes[c.STEP_ID]: r for r in captured.records(c.EVENT_STEP_STARTED)}
     assert set(started) == {"a", "b"}
     for sid, rec in started.items():
@@ -111,12 +129,17 @@ def test_retries_are_attempt_spans_with_exceptions(make_engine, probe: Probe, ca
 
 
 def test_failure_sets_error_status_everywhere(make_engine, probe: Probe, captured: Captured) -> None:
-    result = run(run_workflow(make_engine(), wf(probe_step("process", fail_times=9), probe_step("next", "process"))))
+    result = run(
+        run_workflow(make_engine(), wf(probe_step("process", fail_times=9), probe_step("next", "process")))
+    )
     root = captured.root(result.execution_id)
     assert root.status.status_code == StatusCode.ERROR
     assert root.status.description == "Step 'process' failed"
     assert root.attributes[c.WORKFLOW_ERROR] == "Step 'process' failed"
-    assert (root.attributes[c.WORKFLOW_STATUS], root.attributes[c.CICD_PIPELINE_RESULT]) == ("failed", "failure")
+    assert (root.attributes[c.WORKFLOW_STATUS], root.attributes[c.CICD_PIPELINE_RESULT]) == (
+        "failed",
+        "failure",
+    )
     assert root.attributes[c.ERROR_TYPE] == "step_failed"
     steps = captured.step_spans(result.execution_id)
     failed = steps["process"]
@@ -134,10 +157,17 @@ def test_failure_sets_error_status_everywhere(make_engine, probe: Probe, capture
     assert skipped.status.status_code == StatusCode.UNSET
 
 
-def test_timeout_and_cancel_spans(make_engine, probe: Probe, captured: Captured, registry: ActionRegistry) -> None:
-    result = run(run_workflow(make_engine(), wf(probe_step("a", seconds=5), probe_step("b", "a"), timeout_seconds=0.1)))
+def test_timeout_and_cancel_spans(
+    make_engine, probe: Probe, captured: Captured, registry: ActionRegistry
+) -> None:
+    result = run(
+        run_workflow(make_engine(), wf(probe_step("a", seconds=5), probe_step("b", "a"), timeout_seconds=0.1))
+    )
     root = captured.root(result.execution_id)
-    assert root.attributes[c.WORKFLOW_STATUS] == "timeout" and root.attributes[c.CICD_PIPELINE_RESULT] == "timeout"
+    assert (
+        root.attributes[c.WORKFLOW_STATUS] == "timeout"
+        and root.attributes[c.CICD_PIPELINE_RESULT] == "timeout"
+    )
     assert root.status.status_code == StatusCode.ERROR and root.attributes[c.ERROR_TYPE] == "timeout"
     steps = captured.step_spans(result.execution_id)
     assert {k: v.attributes[c.STEP_STATUS] for k, v in steps.items()} == {"a": "cancelled", "b": "cancelled"}
@@ -175,18 +205,36 @@ def test_values_are_capped_and_flagged(make_engine, captured: Captured) -> None:
 
 
 def test_traceparent_reaches_python_functions(make_engine, captured: Captured) -> None:
-    result = run(run_workflow(
-        make_engine(python_modules=("tests.engine",)),
-        wf(step("p", action={"type": "python", "params": {"callable": "tests.engine.helpers:current_trace"}}),
-           step("q", action={"type": "python", "params": {"callable": "tests.engine.helpers:current_trace_async"}})),
-    ))  # fmt: skip
+    result = run(
+        run_workflow(
+            make_engine(python_modules=("tests.engine",)),
+            wf(
+                step(
+                    "p",
+                    action={"type": "python", "params": {"callable": "tests.engine.helpers:current_trace"}},
+                ),
+                step(
+                    "q",
+                    action={
+                        "type": "python",
+                        "params": {"callable": "tests.engine.helpers:current_trace_async"},
+                    },
+                ),
+            ),
+        )
+    )
     steps = captured.step_spans(result.execution_id)
     for sid in ("p", "q"):
         (attempt,) = captured.attempts(result.execution_id, steps[sid])
-        assert result.results[sid] == {"trace_id": result.execution_id, "span_id": hex_span(attempt.context.span_id)}
+        assert result.results[sid] == {
+            "trace_id": result.execution_id,
+            "span_id": hex_span(attempt.context.span_id),
+        }
 
 
-def test_registered_sync_action_gets_trace_context(make_engine, registry: ActionRegistry, captured: Captured) -> None:
+def test_registered_sync_action_gets_trace_context(
+    make_engine, registry: ActionRegistry, captured: Captured
+) -> None:
     seen: list[str | None] = []
 
     def sync_action(params: Any, ctx: StepContext) -> dict[str, Any]:
@@ -205,23 +253,49 @@ def test_fast_and_sdk_paths_emit_the_same_telemetry(make_engine, probe: Probe) -
     def capture(fast: bool) -> tuple[list[Any], list[Any]]:
         cap = Captured()
         engine = make_engine(telemetry=cap.telemetry_config(fast_path=fast))
-        definition = wf(probe_step("a", fail_times=1, retry=FAST_RETRY), probe_step("b", "a", fail_times=9),
-                        probe_step("c", "b"))  # fmt: skip
+        definition = wf(
+            probe_step("a", fail_times=1, retry=FAST_RETRY),
+            probe_step("b", "a", fail_times=9),
+            probe_step("c", "b"),
+        )
         run(run_workflow(engine, definition))
         spans = sorted(
-            (s.name, s.kind, s.status.status_code, s.status.description, s.parent is None,
-             tuple(sorted((k, v) for k, v in s.attributes.items() if k != c.WORKFLOW_EXECUTION_ID
-                          and k != c.CICD_PIPELINE_RUN_ID and k != c.CICD_TASK_RUN_ID)),
-             tuple(e.name for e in s.events), s.resource.attributes.get("service.name"),
-             s.instrumentation_scope.name)
+            (
+                s.name,
+                s.kind,
+                s.status.status_code,
+                s.status.description,
+                s.parent is None,
+                tuple(
+                    sorted(
+                        (k, v)
+                        for k, v in s.attributes.items()
+                        if k != c.WORKFLOW_EXECUTION_ID
+                        and k != c.CICD_PIPELINE_RUN_ID
+                        and k != c.CICD_TASK_RUN_ID
+                    )
+                ),
+                tuple(e.name for e in s.events),
+                s.resource.attributes.get("service.name"),
+                s.instrumentation_scope.name,
+            )
             for s in cap.finished()
-        )  # fmt: skip
+        )
         records = sorted(
-            (r.log_record.event_name, r.log_record.severity_number, r.log_record.body,
-             tuple(sorted((k, v) for k, v in r.log_record.attributes.items() if k not in (
-                 c.WORKFLOW_EXECUTION_ID, c.CICD_PIPELINE_RUN_ID, c.STEP_RETRY_DELAY))))
+            (
+                r.log_record.event_name,
+                r.log_record.severity_number,
+                r.log_record.body,
+                tuple(
+                    sorted(
+                        (k, v)
+                        for k, v in r.log_record.attributes.items()
+                        if k not in (c.WORKFLOW_EXECUTION_ID, c.CICD_PIPELINE_RUN_ID, c.STEP_RETRY_DELAY)
+                    )
+                ),
+            )
             for r in cap.logs.get_finished_logs()
-        )  # fmt: skip
+        )
         return spans, records
 
     assert capture(True) == capture(False)
@@ -230,16 +304,26 @@ def test_fast_and_sdk_paths_emit_the_same_telemetry(make_engine, probe: Probe) -
 def test_emit_interrupted(captured: Captured) -> None:
     telemetry = Telemetry(captured.telemetry_config())
     telemetry.emit_interrupted(
-        workspace_id="ws", trace_id="0af7651916cd43dd8448eb211c80319c", root_span_id="b7ad6b7169203331",
-        workflow_id="wf-1", workflow_name="Nightly", execution_number=3, start_time_ns=1_700_000_000_000_000_000,
-    )  # fmt: skip
+        workspace_id="ws",
+        trace_id="0af7651916cd43dd8448eb211c80319c",
+        root_span_id="b7ad6b7169203331",
+        workflow_id="wf-1",
+        workflow_name="Nightly",
+        execution_number=3,
+        start_time_ns=1_700_000_000_000_000_000,
+    )
     telemetry.shutdown()
     (span,) = captured.finished()
     assert (f"{span.context.trace_id:032x}", hex_span(span.context.span_id)) == (
-        "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+    )
     assert span.parent is None and span.kind == SpanKind.SERVER and span.name == "RUN Nightly"
     assert span.status.status_code == StatusCode.ERROR and span.status.description == INTERRUPTED_ERROR
-    assert span.attributes[c.WORKFLOW_STATUS] == "failed" and span.attributes[c.WORKFLOW_ERROR] == INTERRUPTED_ERROR
+    assert (
+        span.attributes[c.WORKFLOW_STATUS] == "failed"
+        and span.attributes[c.WORKFLOW_ERROR] == INTERRUPTED_ERROR
+    )
     assert span.attributes[c.WORKFLOW_EXECUTION_NUMBER] == 3 and span.start_time == 1_700_000_000_000_000_000
 
 

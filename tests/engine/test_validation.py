@@ -64,10 +64,13 @@ def test_unknown_action_type() -> None:
 
 
 def test_disabled_actions_have_clear_messages() -> None:
-    data = wf(step("a", action={"type": "shell", "params": {"command": "true"}}),
-              step("b", action={"type": "http", "params": {"url": "http://example.com"}}))  # fmt: skip
+    data = wf(
+        step("a", action={"type": "shell", "params": {"command": "true"}}),
+        step("b", action={"type": "http", "params": {"url": "http://example.com"}}),
+    )
     assert problems_of(data) == [
-        "steps[0].action.type: action 'shell' is disabled: shell steps are off (enable them with --enable-shell)",
+        "steps[0].action.type: action 'shell' is disabled: shell steps are off "
+        "(enable them with --enable-shell)",
         "steps[1].action.type: action 'http' is disabled: no hosts are allowed "
         "(configure http_allowed_hosts / --http-allowed-host)",
     ]
@@ -96,7 +99,9 @@ def test_params_rejected_by_action_model() -> None:
 
 
 def test_templated_params_are_checked_at_run_time_only() -> None:
-    data = wf(step("a", output=5), step("b", "a", action={"type": "delay", "params": {"seconds": "${{ 0.01 }}"}}))
+    data = wf(
+        step("a", output=5), step("b", "a", action={"type": "delay", "params": {"seconds": "${{ 0.01 }}"}})
+    )
     assert problems_of(data) == []
 
 
@@ -111,8 +116,10 @@ def test_expressions_that_do_not_parse() -> None:
     assert len(problems) == 3
     assert problems[0].startswith("steps[0].condition: invalid expression: <input>:1:8: Syntax error")
     assert problems[1].startswith("steps[1].action.params.output: invalid expression:")
-    assert problems[2] == "steps[2].action.params.output: invalid expression: unterminated '${{' " \
+    assert (
+        problems[2] == "steps[2].action.params.output: invalid expression: unterminated '${{' "
         "(expected '${{ expression }}')"
+    )
 
 
 def test_unknown_names_and_steps_not_upstream() -> None:
@@ -157,7 +164,9 @@ def test_every_problem_at_once() -> None:
 
 def test_not_an_object_and_invalid_shapes() -> None:
     assert problems_of([1, 2]) == ["a workflow definition must be a JSON object"]
-    assert problems_of({"name": "x", "steps": []}) == ["steps: List should have at least 1 item after validation, not 0"]
+    assert problems_of({"name": "x", "steps": []}) == [
+        "steps: List should have at least 1 item after validation, not 0"
+    ]
 
 
 def test_hostile_input_is_rejected_fast() -> None:
@@ -173,8 +182,12 @@ def test_hostile_input_is_rejected_fast() -> None:
 
 
 def test_ten_thousand_step_chain_validates_quickly() -> None:
-    steps = [step(f"s{i}", *([f"s{i - 1}"] if i else []), condition="steps.s0.status == 'completed'" if i else None)
-             for i in range(10_000)]  # fmt: skip
+    steps = [
+        step(
+            f"s{i}", *([f"s{i - 1}"] if i else []), condition="steps.s0.status == 'completed'" if i else None
+        )
+        for i in range(10_000)
+    ]
     for s in steps:
         if s["condition"] is None:
             del s["condition"]
