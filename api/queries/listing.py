@@ -6,8 +6,7 @@ import duckdb
 
 from api.queries.executions import execution_item
 from api.queries.records import ExecutionRow
-from api.schemas.common import Page
-from api.schemas.executions import WorkflowExecution
+from api.schemas.executions import WorkflowExecutionPage
 from api.sqlfiles import sql
 
 
@@ -24,11 +23,11 @@ def executions_page(
     status: str | None,
     skip: int,
     limit: int,
-) -> Page[WorkflowExecution]:
+) -> WorkflowExecutionPage:
     params = {"workspace_id": workspace_id, "workflow_id": workflow_id, "status": status}
     (total,) = cur.execute(sql("executions_count"), params).fetchone()  # type: ignore[misc]
     rows = []
     if limit and skip < total:
         rows = cur.execute(sql("executions_page"), {**params, "skip": skip, "limit": limit}).fetchall()
     items = [execution_item(ExecutionRow(*r)) for r in rows]
-    return Page[WorkflowExecution](items=items, total=total, skip=skip, limit=limit)
+    return WorkflowExecutionPage(items=items, total=total, skip=skip, limit=limit)

@@ -15,13 +15,13 @@ from api.queries import executions as views
 from api.queries import records
 from api.queries.listing import executions_page, workflow_seen
 from api.queries.steps import DefinedStep
-from api.schemas.common import Page
 from api.schemas.executions import (
     ExecutionCancel,
+    ExecutionLogPage,
     ExecutionLogRecord,
     StepExecutionDetails,
-    WorkflowExecution,
     WorkflowExecutionDetails,
+    WorkflowExecutionPage,
 )
 from api.schemas.timeline import WorkflowExecutionTimeline
 from api.sqlfiles import sql
@@ -66,7 +66,7 @@ def get_step(execution_id: str, step_id: str, ctx: ViewerContext, app: Context) 
     return or_404(step, "Step", step_id, f"execution {execution_id!r}")
 
 
-@router.get("/executions/{execution_id}/logs", response_model=Page[ExecutionLogRecord])
+@router.get("/executions/{execution_id}/logs", response_model=ExecutionLogPage)
 def get_logs(
     execution_id: str,
     ctx: ViewerContext,
@@ -74,7 +74,7 @@ def get_logs(
     step_id: Annotated[str | None, Query(description="Only this step's records.")] = None,
     skip: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
-) -> Page[ExecutionLogRecord]:
+) -> ExecutionLogPage:
     """Log records of the execution (lifecycle records and whatever steps logged), oldest first."""
     found, _ = _load(app, ctx.workspace_id, execution_id)
     span_ids: list[str] = []
@@ -106,7 +106,7 @@ def get_logs(
                 attributes=attrs,
             )
         )
-    return Page[ExecutionLogRecord](items=items, total=total, skip=skip, limit=limit)
+    return ExecutionLogPage(items=items, total=total, skip=skip, limit=limit)
 
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionCancel, status_code=202)
@@ -126,7 +126,7 @@ def cancel_execution(execution_id: str, ctx: EditorContext, app: Context) -> Exe
     return ExecutionCancel(id=execution_id, status=row.status, cancel_requested=True)  # type: ignore[arg-type]
 
 
-@router.get("/{workflow_id}/executions", response_model=Page[WorkflowExecution])
+@router.get("/{workflow_id}/executions", response_model=WorkflowExecutionPage)
 def list_executions(
     workflow_id: str,
     ctx: ViewerContext,
@@ -134,7 +134,7 @@ def list_executions(
     skip: Annotated[int, Query(ge=0, description="Executions to skip (newest first).")] = 0,
     limit: Annotated[int, Query(ge=0, le=100, description="Page size, at most 100.")] = 10,
     status: Annotated[StatusFilter | None, Query(description="Only executions with this status.")] = None,
-) -> Page[WorkflowExecution]:
+) -> WorkflowExecutionPage:
     """A workflow's executions, newest first."""
     cur = app.store.cursor()
     page = executions_page(cur, ctx.workspace_id, workflow_id, status, skip, limit)

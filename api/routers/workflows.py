@@ -12,11 +12,11 @@ from api.catalog import workflows as catalog
 from api.definitions import validate_or_422
 from api.deps import Context, EditorContext, ViewerContext
 from api.errors import or_404
-from api.schemas.common import Page
 from api.schemas.workflows import (
     ExecuteRequest,
     ExecutionStarted,
     WorkflowCreate,
+    WorkflowPage,
     WorkflowPublic,
     WorkflowUpdate,
 )
@@ -54,7 +54,7 @@ def create_workflow(body: WorkflowCreate, ctx: EditorContext, app: Context) -> W
     return _public(wf)
 
 
-@router.get("", response_model=Page[WorkflowPublic])
+@router.get("", response_model=WorkflowPage)
 def list_workflows(
     ctx: ViewerContext,
     app: Context,
@@ -62,10 +62,10 @@ def list_workflows(
     name: Annotated[str | None, Query(description="Only workflows with exactly this name.")] = None,
     skip: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=0, le=100)] = 50,
-) -> Page[WorkflowPublic]:
+) -> WorkflowPage:
     """The workspace's workflows, newest first."""
     items, total = catalog.list_page(app.store.cursor(), ctx.workspace_id, project_id, name, skip, limit)
-    return Page[WorkflowPublic](items=[_public(w) for w in items], total=total, skip=skip, limit=limit)
+    return WorkflowPage(items=[_public(w) for w in items], total=total, skip=skip, limit=limit)
 
 
 @router.get("/{workflow_id}", response_model=WorkflowPublic)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import ExecutionStatus, StepStatus
+from api.schemas.common import ExecutionStatus, Page, StepStatus
 
 
 class StatusTransition(BaseModel):
@@ -101,3 +101,11 @@ class ExecutionCancel(BaseModel):
     id: str
     status: ExecutionStatus
     cancel_requested: bool = Field(description="The engine accepted the request; the status follows.")
+
+
+class WorkflowExecutionPage(Page[WorkflowExecution]):
+    """A page of a workflow's executions (spec: List Workflow Executions)."""
+
+
+class ExecutionLogPage(Page[ExecutionLogRecord]):
+    """A page of an execution's log records, oldest first."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import ExecutionStatus
+from api.schemas.common import ExecutionStatus, Page
 
 
 class WorkflowCreate(BaseModel):
@@ -38,6 +38,10 @@ class WorkflowPublic(BaseModel):
     definition: dict[str, Any]
     created_at: datetime | None
     updated_at: datetime | None
+
+
+class WorkflowPage(Page[WorkflowPublic]):
+    """A page of the workspace's workflows, newest first."""
 
 
 class ExecuteRequest(BaseModel):

@@ -1,0 +1,227 @@
+"""REST API query latency at scale (issue 4): p50/p95 of the spec's endpoints over
+HTTP against a real `flowscope serve`, on 1M and 10M spans.
+
+    .venv/bin/python bench/api_queries.py            # 1M and 10M spans (first run builds ~10 min)
+    .venv/bin/python bench/api_queries.py --quick    # 200k spans, fewer calls (~1 min)
+    .venv/bin/python bench/api_queries.py --sizes 1000000 --calls 500 --json
+
+Data (bench/api_dataset.py): executions x (root + 9 step spans) + 2 lifecycle records
+each, over 100 workflows, one hot workflow with 10% of the executions, spread over 30
+days; stored through the collector's real Writer and cached under bench/.cache/.
+Queries, each called `--calls` times with random ids (warm-up calls excluded): timeline,
+details, step details, workflow metrics (all time; last 24 h), executions page 1,
+page at skip=10000 (hot workflow), status-filtered page, and (informational) step
+metrics. Also the server's peak RSS. Goal: p95 < 20 ms at 10M spans (skip >= 10000:
+< 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import duckdb
+import httpx
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from bench import api_dataset as data
+from bench.common import start_serve
+from bench.ingest import PeakRss
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+DATASET_VERSION = 1  # bump when the generator changes: cached files are rebuilt
+
+
+def _build_worker(args: tuple[data.Plan, int, int]) -> tuple[bytes, bytes, int, int]:
+    return data.build_batch(*args)
+
+
+def build(path: Path, executions: int) -> None:
+    """Generate `executions` executions and store them through the real writer."""
+    from collector.store import Store
+    from collector.writer import WriteRequest
+
+    building = path.with_suffix(".building")
+    for stale in (building, Path(f"{building}.wal")):
+        stale.unlink(missing_ok=True)
+    end_ns = time.time_ns()
+    plan = data.Plan(executions, seed=7, end_ns=end_ns)
+    store = Store(building, max_queue_items=400_000, max_batch_items=100_000)
+    store.start()
+    started = time.perf_counter()
+    pending = []
+    spans = 0
+    with mp.get_context("spawn").Pool(max(1, (mp.cpu_count() or 2) - 1)) as pool:
+        jobs = ((plan, first, count) for first, count in data.batch_ranges(executions))
+        for n, (traces, logs, n_spans, n_records) in enumerate(pool.imap(_build_worker, jobs, chunksize=4)):
+            t = ExportTraceServiceRequest.FromString(traces)
+            lg = ExportLogsServiceRequest.FromString(logs)
+            pending.append(store.writer.submit(WriteRequest("traces", t, "default", n_spans, raw=traces)))
+            pending.append(store.writer.submit(WriteRequest("logs", lg, "default", n_records, raw=logs)))
+            spans += n_spans
+            while len(pending) > 64:
+                pending.pop(0).result()
+            if n % 2000 == 0:
+                rate = spans / (time.perf_counter() - started + 1e-9)
+                print(f"  built {spans:,} spans ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+    for future in pending:
+        future.result()
+    cur = store.cursor()
+    for k in range(data.WORKFLOWS):  # the catalog, as the API would have created it
+        cur.execute(
+            "INSERT INTO workflows (id, workspace_id, name, definition) VALUES (?, 'default', ?, ?)",
+            [data.workflow_id(k), data.workflow_name(k), json.dumps(data.definition(k))],
+        )
+    cur.execute("CREATE TABLE bench_api_meta AS SELECT ? AS version, ? AS executions, ? AS end_ns",
+                [DATASET_VERSION, executions, end_ns])  # fmt: skip
+    store.close()
+    building.rename(path)
+    print(f"  built {path.name}: {spans:,} spans in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def dataset(executions: int) -> Path:
+    path = CACHE / f"api-{executions}.duckdb"
+    if path.exists():
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                (version,) = con.execute("SELECT version FROM bench_api_meta").fetchone()  # type: ignore[misc]
+            if version == DATASET_VERSION:
+                return path
+        except duckdb.Error:
+            pass
+        path.unlink()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    print(f"building {executions * data.SPANS_PER_EXECUTION:,}-span dataset (cached)", file=sys.stderr)
+    build(path, executions)
+    return path
+
+
+def samples(path: Path, n: int) -> dict[str, object]:
+    """Random finished executions (any workflow, and of the hot one) and the data's end time."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        (end_ns,) = con.execute("SELECT end_ns FROM bench_api_meta").fetchone()  # type: ignore[misc]
+        query = (
+            f"SELECT execution_id FROM executions WHERE status_rank = 3 USING SAMPLE reservoir({int(n)} ROWS)"
+        )
+        ids = [r[0] for r in con.execute(query + " REPEATABLE (1)").fetchall()]
+        (spans,) = con.execute("SELECT count(*) FROM spans").fetchone()  # type: ignore[misc]
+    return {"ids": ids, "end_ns": end_ns, "spans": spans}
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def measure(client: httpx.Client, make_path: Callable[[random.Random], str], calls: int) -> dict[str, float]:
+    rnd = random.Random(3)
+    for _ in range(min(10, calls)):  # warm-up: caches, connection
+        client.get(make_path(rnd)).raise_for_status()
+    times = []
+    for _ in range(calls):
+        path = make_path(rnd)
+        t = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - t) * 1000)
+        response.raise_for_status()
+    return {
+        "p50_ms": statistics.median(times), "p95_ms": _percentile(times, 95),
+        "max_ms": max(times), "calls": calls,
+    }  # fmt: skip
+
+
+def run(path: Path, calls: int) -> dict[str, object]:
+    sample = samples(path, 1000)
+    ids: list[str] = sample["ids"]  # type: ignore[assignment]
+    end = datetime.fromtimestamp(sample["end_ns"] / 1e9, UTC)  # type: ignore[operator]
+    since = (end - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    hot = data.workflow_id(0)
+
+    def cold(r: random.Random) -> str:
+        return data.workflow_id(r.randrange(1, data.WORKFLOWS))
+
+    def any_wf(r: random.Random) -> str:
+        return hot if r.random() < 0.5 else cold(r)
+
+    queries: dict[str, Callable[[random.Random], str]] = {
+        "timeline": lambda r: f"/api/workflows/executions/{r.choice(ids)}/timeline",
+        "details": lambda r: f"/api/workflows/executions/{r.choice(ids)}",
+        "step details": lambda r: (
+            f"/api/workflows/executions/{r.choice(ids)}/steps/step_{r.randrange(1, 10)}"
+        ),
+        "metrics (all time)": lambda r: f"/api/workflows/{any_wf(r)}/metrics",
+        "metrics (hot, all time)": lambda r: f"/api/workflows/{hot}/metrics",
+        "metrics (last 24 h)": lambda r: f"/api/workflows/{any_wf(r)}/metrics?since={since}",
+        "executions page 1": lambda r: f"/api/workflows/{any_wf(r)}/executions",
+        "executions skip=10000 (hot)": lambda r: f"/api/workflows/{hot}/executions?skip=10000",
+        "executions status=failed": lambda r: f"/api/workflows/{any_wf(r)}/executions?status=failed",
+        "step metrics (info)": lambda r: f"/api/workflows/{any_wf(r)}/steps/metrics",
+    }
+    serve = start_serve(path)
+    rss = PeakRss(serve.process.pid)
+    results: dict[str, object] = {}
+    try:
+        # A new connection per call: `serve`'s listening sockets lack TCP_NODELAY, so on a
+        # kept-alive connection every response waits ~40 ms for the client's delayed ACK
+        # (Nagle). Fresh connections measure the queries, not that.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=serve.urls["api"], timeout=60, limits=limits) as client:
+            for name, make in queries.items():
+                n = max(10, calls // 5) if name.startswith("step metrics") else calls
+                results[name] = measure(client, make, n)
+                r = results[name]
+                print(f"  {name:30s} p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms", file=sys.stderr)  # type: ignore[index]
+    finally:
+        peak = rss.stop()
+        serve.stop()
+    return {"spans": sample["spans"], "queries": results, "server_peak_rss_mb": round(peak / 2**20)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="200k spans, 50 calls per query")
+    parser.add_argument("--sizes", type=int, nargs="*", help="dataset sizes in spans (default 1M 10M)")
+    parser.add_argument("--calls", type=int, help="calls per query (default 300; --quick 50)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    sizes = args.sizes or ([200_000] if args.quick else [1_000_000, 10_000_000])
+    calls = args.calls or (50 if args.quick else 300)
+    report = {}
+    for size in sizes:
+        executions = size // data.SPANS_PER_EXECUTION
+        path = dataset(executions)
+        print(f"{size:,} spans ({executions:,} executions): {calls} calls per query", file=sys.stderr)
+        report[size] = run(path, calls)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    names = list(next(iter(report.values()))["queries"])  # type: ignore[call-overload]
+    header = "query".ljust(30) + "".join(f"{f'{s / 1e6:g}M p50 / p95 (ms)':>26}" for s in report)
+    print(header)
+    for name in names:
+        cells = "".join(
+            f"{r['queries'][name]['p50_ms']:>14.1f} / {r['queries'][name]['p95_ms']:<9.1f}"
+            for r in report.values()  # type: ignore[index]
+        )
+        print(name.ljust(30) + cells)
+    print(
+        "server peak RSS".ljust(30)
+        + "".join(f"{r['server_peak_rss_mb']:>20} MB    " for r in report.values())
+    )  # type: ignore[index]
+
+
+if __name__ == "__main__":
+    main()
