@@ -32,7 +32,7 @@ from engine.telemetry import Telemetry
 from engine.validation import DefinitionError, require_valid, validate_definition
 
 _PLAN_CACHE_SIZE = 256
-_FINISHED_KEPT = 10_000
+_FINISHED_KEPT = 256  # recent results for get(); the collector is the history
 
 
 class Engine:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from engine.actions import Action, ActionRegistry
 from engine.config import EngineConfig
+from engine.execution_telemetry import step_attributes
 from engine.expressions import Expression, compile_expression
 from engine.graph import ancestor_sets
 from engine.model import StepDefinition, WorkflowDefinition
@@ -34,6 +35,7 @@ class StepPlan:
     params: ParamsTemplate
     static_params: BaseModel | None  # validated once when params have no templates
     static_input_json: bytes | None
+    static_attrs: dict[str, Any]  # span attributes that are the same in every execution
 
     @property
     def needs_names(self) -> bool:
@@ -73,6 +75,7 @@ class WorkflowPlan:
                     condition=compile_expression(s.condition) if s.condition else None,
                     params=params, static_params=static,
                     static_input_json=orjson.dumps(s.action.params, default=str) if params.static else None,
+                    static_attrs=step_attributes(s, i),
                 )
             )  # fmt: skip
         self.steps = steps

@@ -37,11 +37,12 @@ import orjson
 
 from engine.actions import StepContext
 from engine.config import EngineConfig
+from engine.execution_telemetry import ExecutionTelemetry
 from engine.expressions import Evaluator, ExpressionError, truthy
 from engine.model import RetryPolicy, TriggerRule
 from engine.plan import StepPlan, WorkflowPlan
 from engine.state import AttemptRecord, StepRun
-from engine.telemetry import ExecutionTelemetry, new_span_id
+from engine.telemetry import new_span_id
 
 TIMEOUT_EXCEEDED = "Timeout exceeded"
 _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -97,7 +98,7 @@ class Execution:
         self.evaluator = evaluator
         self.workflow_id = workflow_id
         self.execution_id = telemetry.execution_id
-        self.runs = [StepRun(p.step, p.index, new_span_id()) for p in plan.steps]
+        self.runs = [StepRun(p.step, p.index, new_span_id(), static_attrs=p.static_attrs) for p in plan.steps]
         self.status = "pending"
         self.error: str | None = None
         self.queued_ns = time.time_ns()
@@ -115,6 +116,7 @@ class Execution:
         self._names_base: dict[str, Any] | None = None
         self._inputs_size = 0
         self._max_parallel = plan.definition.max_parallelism
+        self._trace_id = telemetry.trace_id if telemetry.propagates else None
 
     # -- public -------------------------------------------------------------
     def cancel(self) -> bool:
@@ -277,8 +279,8 @@ class Execution:
             attempt = AttemptRecord(number, new_span_id(), time.time_ns())
             run.attempts.append(attempt)
             ctx = StepContext(
-                self.execution_id, self.workflow_id, step.id, number,
-                self.telemetry.traceparent(attempt.span_id), self.config, self.plan.base_dir,
+                self.execution_id, self.workflow_id, step.id, number, self.config, self.plan.base_dir,
+                self._trace_id, attempt.span_id,
             )  # fmt: skip
             try:
                 if step.timeout_seconds is None:

@@ -38,6 +38,7 @@ class StepRun:
     exception: BaseException | None = None
     skip_reason: str | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    static_attrs: dict[str, Any] | None = None  # per-plan span attributes (see execution_telemetry)
 
     @property
     def retry_count(self) -> int:

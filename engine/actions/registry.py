@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from engine.config import EngineConfig
-from engine.telemetry import use_traceparent
+from engine.telemetry import traceparent, use_traceparent
 
 ENTRY_POINT_GROUP = "flowscope.actions"
 
@@ -50,9 +50,15 @@ class StepContext:
     workflow_id: str
     step_id: str
     attempt: int
-    traceparent: str | None  # W3C trace context of the attempt span (None with tracing off)
     config: EngineConfig
     base_dir: Path | None = None  # directory of the workflow file, when it came from one
+    trace_id: int | None = None  # None with tracing off
+    span_id: int = 0  # the attempt span's id
+
+    @property
+    def traceparent(self) -> str | None:
+        """W3C trace context of the attempt span, for code and services the step calls."""
+        return traceparent(self.trace_id, self.span_id) if self.trace_id else None
 
 
 class AnyParams(BaseModel):

@@ -10,7 +10,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from engine.actions import ActionRegistry, StepContext
-from engine.telemetry import INTERRUPTED_ERROR, Telemetry
+from engine.execution_telemetry import INTERRUPTED_ERROR
+from engine.telemetry import Telemetry
 from flowscope import conventions as c
 from tests.engine.conftest import Captured, engine_factory, otlp_http_url, run, run_workflow, step, wf
 from tests.engine.test_scheduler import FAST_RETRY, Probe, ProbeParams, probe_step
