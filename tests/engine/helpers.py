@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry import trace
+from pydantic import BaseModel
 
 
 def current_trace() -> dict[str, Any]:
@@ -19,3 +20,16 @@ async def current_trace_async() -> dict[str, Any]:
 
 def add(a: int, b: int) -> int:
     return a + b
+
+
+class AddParams(BaseModel):
+    a: int
+    b: int
+
+
+def add_action(params: AddParams, ctx: Any) -> dict[str, int]:
+    """A plugin-style action: (params model instance, step context) -> output."""
+    return {"sum": params.a + params.b}
+
+
+add_action.params_model = AddParams  # type: ignore[attr-defined]

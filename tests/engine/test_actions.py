@@ -235,3 +235,43 @@ def test_shell_disabled_by_default(make_engine) -> None:
 
     with pytest.raises(DefinitionError, match="shell steps are off"):
         run(run_workflow(make_engine(), wf(act("shell", command="true"))))
+
+
+# --- registry: module references and entry points ----------------------------------------
+
+
+def test_module_function_action_type_and_entry_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from engine.actions import ActionRegistry, register_builtins
+    from engine.config import EngineConfig
+    from engine.engine import Engine
+    from engine.telemetry import TelemetryConfig
+    from engine.validation import validate_definition
+
+    dist = tmp_path / "flowscope_test_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: flowscope-test-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[flowscope.actions]\nplugin_add = tests.engine.helpers:add_action\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = ActionRegistry()
+    register_builtins(registry)
+    assert "plugin_add" in registry.names()
+
+    config = replace(
+        EngineConfig(), python_modules=("tests.engine",), telemetry=TelemetryConfig(enabled=False)
+    )
+    definition = wf(
+        act("plugin_add", "ep", a=2, b=3), act("tests.engine.helpers:add_action", "ref", a=1, b=1)
+    )
+    result = run(run_workflow(Engine(config, registry=registry), definition))
+    assert result.results == {"ep": {"sum": 5}, "ref": {"sum": 2}}
+
+    _, problems = validate_definition(wf(act("plugin_add", "ep", a="x", b=3)), registry=registry)
+    assert [str(p) for p in problems] == [
+        "steps[0].action.params.a: Input should be a valid integer, unable to parse string as an integer"
+    ]
