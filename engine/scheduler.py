@@ -223,8 +223,11 @@ class Execution:
         run = self.runs[plan.index]
         try:
             await self._execute(plan, run)
-        except asyncio.CancelledError:
-            self._mark_stopped(run)
+        except asyncio.CancelledError as exc:
+            if self._stop_reason is not None:
+                self._mark_stopped(run)
+            else:  # raised by the action's own code, not a cancellation we requested
+                run.status, run.error, run.exception = "failed", "Step was cancelled unexpectedly", exc
         except Exception as exc:  # a bug in our own code must not wedge the execution
             run.status, run.error, run.exception = "failed", f"Internal error: {exc}", exc
         run.ended_ns = time.time_ns()

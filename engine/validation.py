@@ -290,7 +290,7 @@ def validate_definition(
 
 def require_valid(data: Any, **kwargs: Any) -> WorkflowDefinition:
     if isinstance(data, WorkflowDefinition):
-        data = data.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data = data.model_dump(mode="json", by_alias=True, exclude_unset=True)
     model, problems = validate_definition(data, **kwargs)
     if model is None:
         raise DefinitionError(problems)

@@ -164,3 +164,9 @@ def test_cli_run(cli: typer.Typer, tmp_path: Path) -> None:
     assert res.exit_code == 1 and "Step 'a' failed" in res.output
     res = runner.invoke(cli, ["run", str(example_paths()["basic_sequence"]), "-i", "batch_size=x"])
     assert res.exit_code == 2 and "not a valid integer" in res.output
+
+
+def test_model_instances_keep_explicit_none_timeout(make_engine) -> None:
+    model = WorkflowDefinition.model_validate(wf(step("a"), timeout_seconds=None))
+    plan = make_engine().prepare(model)
+    assert plan.definition.timeout_seconds is None
