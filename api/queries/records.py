@@ -8,7 +8,7 @@ log blobs are decoded here, and only here, for the handful of rows of one execut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -54,7 +54,22 @@ class ExecutionRow:
         return self.status in c.TERMINAL_EXECUTION_STATUSES
 
 
-EXECUTION_COLUMNS = tuple(ExecutionRow.__slots__)  # type: ignore[attr-defined]
+class SpanRow(NamedTuple):
+    """A row of sql/execution_spans.sql."""
+
+    span_id: str
+    parent_span_id: str
+    span_role: str
+    name: str
+    step_id: str | None
+    step_status: str | None
+    retry_count: int | None
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    workflow_id: str | None
+    span: bytes | None  # only for the root and step spans
 
 
 @dataclass(slots=True)
@@ -148,37 +163,22 @@ def fetch_row(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: s
     return ExecutionRow(*found) if found else None
 
 
-def _step_run(row: tuple[Any, ...]) -> StepRun:
-    (
-        span_id,
-        _parent,
-        _role,
-        name,
-        step_id,
-        step_status,
-        retry_count,
-        start,
-        end,
-        _code,
-        message,
-        _wf,
-        blob,
-    ) = row
-    span = Span.FromString(blob)
+def _step_run(row: SpanRow) -> StepRun:
+    span = Span.FromString(row.span or b"")
     attrs = attributes_to_dict(span.attributes)
     error = _str(attrs.get(c.STEP_ERROR))
-    if error is None and step_status in ("failed", "cancelled"):
-        error = message or None
+    if error is None and row.step_status in ("failed", "cancelled"):
+        error = row.status_message or None
     depends = attrs.get(c.STEP_DEPENDS_ON)
     return StepRun(
-        step_id=step_id or name,
-        name=_str(attrs.get(c.STEP_NAME)) or name,
-        status=step_status or "completed",
+        step_id=row.step_id or row.name,
+        name=_str(attrs.get(c.STEP_NAME)) or row.name,
+        status=row.step_status or "completed",
         order=_int(attrs.get(c.STEP_ORDER)),
-        span_id=span_id,
-        start_ns=start,
-        end_ns=end,
-        retry_count=retry_count or 0,
+        span_id=row.span_id,
+        start_ns=row.start_ns,
+        end_ns=row.end_ns,
+        retry_count=row.retry_count or 0,
         error_message=error,
         input_text=_str(attrs.get(c.STEP_INPUT)),
         output_text=_str(attrs.get(c.STEP_OUTPUT)),
@@ -191,13 +191,13 @@ def _step_run(row: tuple[Any, ...]) -> StepRun:
     )
 
 
-def _synthetic_row(execution_id: str, spans: list[tuple[Any, ...]]) -> ExecutionRow | None:
+def _synthetic_row(execution_id: str, spans: list[SpanRow]) -> ExecutionRow | None:
     """An execution whose root span has not arrived and that sent no lifecycle records
     (a foreign tracer mid-run): running, known from its step spans."""
-    workflow_id = next((s[11] for s in spans if s[11]), None)
+    workflow_id = next((s.workflow_id for s in spans if s.workflow_id), None)
     if workflow_id is None:
         return None
-    start = min(s[7] for s in spans)
+    start = min(s.start_ns for s in spans)
     return ExecutionRow(
         execution_id, workflow_id, None, None, None, "running", 2, None, start, None, None, None, None,
         None, None, None,
@@ -208,7 +208,7 @@ def fetch(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) 
     """All records of one execution of this workspace, or None when there are none."""
     params = {"execution_id": execution_id, "workspace_id": workspace_id}
     row = fetch_row(cur, workspace_id, execution_id)
-    spans = cur.execute(sql("execution_spans"), params).fetchall()
+    spans = [SpanRow(*r) for r in cur.execute(sql("execution_spans"), params).fetchall()]
     if row is None:
         row = _synthetic_row(execution_id, spans) if spans else None
         if row is None:
@@ -217,26 +217,29 @@ def fetch(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) 
     root_events: list[dict[str, Any]] = []
     steps: list[StepRun] = []
     by_span: dict[str, StepRun] = {}
-    attempts: list[tuple[Any, ...]] = []
     for s in spans:
-        role = s[2]
-        if role == "execution" and s[0] == (row.root_span_id or s[0]) and s[12] is not None:
-            root = Span.FromString(s[12])
+        if s.span_role == "execution" and s.span_id == (row.root_span_id or s.span_id) and s.span:
+            root = Span.FromString(s.span)
             root_attributes = attributes_to_dict(root.attributes)
             root_events = _events(root)
-        elif role == "step":
+        elif s.span_role == "step":
             run = _step_run(s)
             steps.append(run)
-            by_span[run.span_id or ""] = run
-        elif role == "attempt":
-            attempts.append(s)
-    for a in attempts:
-        owner = by_span.get(a[1])
+            by_span[s.span_id] = run
+    for a in spans:
+        owner = by_span.get(a.parent_span_id) if a.span_role == "attempt" else None
         if owner is not None:
-            error = (a[10] or None) if a[5] == "failed" else None
-            owner.attempts.append(Attempt(a[0], a[1], a[7], a[8], a[5] or "completed", error))
-    lifecycle = [
-        Lifecycle(t, name, span_id, step_id, attributes_to_dict(LogRecord.FromString(blob).attributes))
-        for t, name, span_id, step_id, _wf, blob in cur.execute(sql("execution_lifecycle"), params).fetchall()
-    ]
+            error = (a.status_message or None) if a.step_status == "failed" else None
+            owner.attempts.append(
+                Attempt(
+                    a.span_id, a.parent_span_id, a.start_ns, a.end_ns, a.step_status or "completed", error
+                )
+            )
+    # Record attributes (read from the blob) name and order running steps; a finished
+    # execution needs only the promoted columns.
+    query = sql("execution_lifecycle_columns" if row.terminal else "execution_lifecycle")
+    lifecycle = []
+    for time_ns, event, span_id, step_id, blob in cur.execute(query, params).fetchall():
+        attributes = attributes_to_dict(LogRecord.FromString(blob).attributes) if blob else {}
+        lifecycle.append(Lifecycle(time_ns, event, span_id, step_id, attributes))
     return ExecutionRecords(row, root_attributes, root_events, steps, lifecycle)

@@ -57,3 +57,13 @@ def test_demo(tmp_path: Path) -> None:
             assert all(i["status"] == "completed" for i in page["items"]), json.dumps(page)[:2000]
     finally:
         srv.terminate()
+
+
+def test_engine_exports_over_grpc(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "flowscope.duckdb", "--engine-protocol", "grpc")
+    try:
+        api = Api(srv.api)
+        wf = api.create_workflow({"name": "over-grpc", "steps": [{"id": "a", "action": {"type": "delay"}}]})
+        assert api.wait(api.execute(wf["id"])["id"])["status"] == "completed"
+    finally:
+        srv.terminate()

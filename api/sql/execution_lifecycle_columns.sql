@@ -1,0 +1,8 @@
+-- execution_lifecycle.sql without the record blob (whose read costs a decompression):
+-- enough for a finished execution.
+SELECT time_ns, event_name, span_id, step_id, NULL AS record
+FROM logs
+WHERE trace_id = $execution_id AND workspace_id = $workspace_id
+  AND event_name IN ('workflow.execution.queued', 'workflow.execution.started',
+                     'workflow.step.started', 'workflow.step.retrying')
+ORDER BY time_ns, record_hash;
