@@ -43,21 +43,23 @@ def http_enabled(config: EngineConfig) -> str | None:
 
 
 def host_allowed(url: httpx.URL, allowed: tuple[str, ...]) -> bool:
+    """`host`, `host:port` or `*.domain` patterns (case-insensitive); no port = any port."""
     host = (url.host or "").lower()
     port = url.port or (443 if url.scheme == "https" else 80)
     for pattern in allowed:
-        pat_host, _, pat_port = pattern.lower().rpartition(":") if _has_port(pattern) else (pattern, "", "")
-        pat_host = pat_host or pattern.lower()
-        if pat_port and str(port) != pat_port:
+        pat_host, pat_port = _split_port(pattern.lower())
+        if pat_port is not None and pat_port != port:
             continue
-        if fnmatch.fnmatchcase(host, pat_host):
+        if fnmatch.fnmatchcase(host, pat_host.strip("[]")):
             return True
     return False
 
 
-def _has_port(pattern: str) -> bool:
+def _split_port(pattern: str) -> tuple[str, int | None]:
     head, sep, tail = pattern.rpartition(":")
-    return bool(sep and head and tail.isdigit())
+    if sep and head and tail.isdigit() and (head.endswith("]") or ":" not in head):
+        return head, int(tail)
+    return pattern, None
 
 
 async def http_action(params: HttpParams, ctx: StepContext) -> Any:
