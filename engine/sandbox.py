@@ -52,6 +52,8 @@ def _worker_main() -> None:
     if limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     max_result = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 20
+    sys.stdout.write("ready\n")  # startup (interpreter + imports) is not part of any expression's budget
+    sys.stdout.flush()
     for line in sys.stdin:
         try:
             request = json.loads(line)
@@ -65,6 +67,9 @@ def _worker_main() -> None:
             reply = json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         sys.stdout.write(reply + "\n")
         sys.stdout.flush()
+
+
+_STARTUP_TIMEOUT_S = 30.0
 
 
 class SandboxError(Exception):
@@ -112,7 +117,7 @@ class Sandbox:
 
     async def _ensure(self) -> asyncio.subprocess.Process:
         if self._proc is None or self._proc.returncode is not None:
-            self._proc = await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-I",
                 str(Path(__file__).resolve()),
@@ -123,6 +128,18 @@ class Sandbox:
                 stderr=asyncio.subprocess.DEVNULL,
                 limit=self._max_result_bytes + 4096,
             )
+            self._proc = proc
+            assert proc.stdout is not None
+            try:
+                ready = await asyncio.wait_for(proc.stdout.readline(), _STARTUP_TIMEOUT_S)
+            except TimeoutError:
+                ready = b""
+            except BaseException:  # cancelled while starting: never reuse a half-started worker
+                self._kill()
+                raise
+            if ready.strip() != b"ready":
+                self._kill()
+                raise SandboxError("expression sandbox did not start")
         return self._proc
 
     def _kill(self) -> None:

@@ -103,7 +103,7 @@ def test_step_timeout_fails_attempt_and_may_retry(make_engine, probe: Probe) -> 
     )
     t0 = time.monotonic()
     result = run(run_workflow(make_engine(), definition))
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 3  # the action sleeps 5 s; generous for loaded CI boxes
     s = result.step("slow")
     assert (s.status, s.error, s.retry_count) == ("failed", "Timeout exceeded", 1)
     assert probe.cancelled == ["slow", "slow"]
@@ -113,7 +113,7 @@ def test_workflow_timeout(make_engine, probe: Probe) -> None:
     definition = wf(probe_step("a", seconds=5), probe_step("b", "a"), timeout_seconds=0.2)
     t0 = time.monotonic()
     result = run(run_workflow(make_engine(), definition))
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 3  # the action sleeps 5 s; generous for loaded CI boxes
     assert result.status == "timeout"
     assert result.error == "Workflow timeout exceeded (0.2s)"
     assert [(s.status, s.error) for s in result.steps] == [
@@ -133,7 +133,7 @@ def test_cancel_running_execution(make_engine, probe: Probe) -> None:
         t0 = time.monotonic()
         assert engine.cancel(handle.execution_id) is True
         result = await handle.wait(timeout=5)
-        assert time.monotonic() - t0 < 1
+        assert time.monotonic() - t0 < 2
         assert engine.cancel(handle.execution_id) is False
         await engine.shutdown()
         return result
@@ -203,10 +203,8 @@ def test_parallel_branches_overlap(make_engine, probe: Probe) -> None:
         *(probe_step(b, "prep", seconds=0.2) for b in ("x", "y", "z")),
         probe_step("merge", "x", "y", "z"),
     )
-    t0 = time.monotonic()
     result = run(run_workflow(make_engine(), definition))
     assert result.status == "completed"
-    assert time.monotonic() - t0 < 0.55  # 3 x 0.2 s sequentially would be 0.6 s
     (x,), (y,), (z,) = probe.intervals["x"], probe.intervals["y"], probe.intervals["z"]
     assert max(x[0], y[0], z[0]) < min(x[1], y[1], z[1])  # all three were running at one moment
     assert probe.intervals["merge"][0][0] >= max(x[1], y[1], z[1])
