@@ -6,6 +6,9 @@ import json
 import time
 from typing import Any
 
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from tests.grafana.conftest import Stack
 from tests.grafana.jaeger_shape import by_name, check_envelope, check_trace, tags
 from tests.grafana.traffic import BASIC, ENGINE_SERVICE, FLAKY
@@ -251,3 +254,38 @@ def test_engine_example_traces(stack: Stack) -> None:
     assert set(stack.example_runs) <= found
     ops = get(stack, f"/api/services/{service}/operations")["data"]
     assert {f"RUN {name}" for name in stack.examples.values()} <= set(ops)
+
+
+def test_workspaces_are_isolated(stack: Stack) -> None:
+    """A span with the same trace id in another workspace: each workspace sees only its own."""
+    created = stack.server.post("/api/workspaces", json={"slug": "jaeger-isolation"})
+    assert created.status_code == 201, created.text
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    attr = rs.resource.attributes.add()
+    attr.key, attr.value.string_value = "service.name", "other-team"
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = bytes.fromhex(stack.plain_trace_id), b"\x01" * 8, "theirs"
+    span.start_time_unix_nano = time.time_ns() - 10**9
+    span.end_time_unix_nano = time.time_ns()
+    sent = httpx.post(
+        f"{stack.server.otlp_http}/v1/traces",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf", "X-Workspace-Slug": "jaeger-isolation"},
+        timeout=30,
+    )
+    assert sent.status_code == 200, sent.text
+    theirs = {"X-Workspace-Slug": "jaeger-isolation"}
+    assert stack.server.get("/api/services", headers=theirs).json()["data"] == ["other-team"]
+    assert "other-team" not in get(stack, "/api/services")["data"]
+    (their_trace,) = stack.server.get(f"/api/traces/{stack.plain_trace_id}", headers=theirs).json()["data"]
+    assert [s["operationName"] for s in their_trace["spans"]] == ["theirs"]
+    ours = get(stack, f"/api/traces/{stack.plain_trace_id}")["data"][0]
+    assert "theirs" not in {s["operationName"] for s in ours["spans"]}
+    workspace_id = created.json()["id"]
+    by_id = stack.server.get(
+        "/api/traces", params={"service": "other-team"}, headers={"X-Workspace-Id": workspace_id}
+    )
+    assert [t["traceID"] for t in by_id.json()["data"]] == [stack.plain_trace_id]
+    assert stack.server.get("/api/dependencies", headers=theirs).json()["data"] == []
+    assert stack.server.get("/api/grafana/executions", params={"workspace_id": workspace_id}).json() == []
