@@ -24,7 +24,7 @@ LIMIT ?
 CANDIDATE_SPANS = """
 SELECT trace_id, resource_id, scope_id, span FROM spans
 WHERE workspace_id = ? AND service_name = ? AND start_ns BETWEEN ? AND ? {filters}
-ORDER BY start_ns DESC
+ORDER BY start_ns DESC, trace_id, span_id  -- a total order: pages neither skip nor repeat rows
 LIMIT ? OFFSET ?
 """
 
