@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from collector.decode import BodyError, parse
-from collector.ingest import RETRY_AFTER_SECONDS, IngestService
+from collector.ingest import IngestService
 from collector.tenancy import Authorizer, IngestDenied
 from collector.writer import QueueFull, StorageUnavailable, WriterStopped
 
@@ -67,7 +67,8 @@ class OtlpGrpcReceiver:
             )
         except (QueueFull, StorageUnavailable, WriterStopped) as exc:
             metrics.requests.labels("grpc", signal, "unavailable").inc()
-            await context.abort_with_status(rpc_status.to_status(_unavailable(str(exc))))
+            delay = self._ingest.retry_delay()
+            await context.abort_with_status(rpc_status.to_status(_unavailable(str(exc), delay)))
         metrics.requests.labels("grpc", signal, "partial" if outcome.rejected else "ok").inc()
         if signal == "traces":
             response = ExportTraceServiceResponse()
@@ -82,9 +83,10 @@ class OtlpGrpcReceiver:
         return logs_response.SerializeToString()
 
 
-def _unavailable(message: str) -> status_pb2.Status:
+def _unavailable(message: str, delay_seconds: float) -> status_pb2.Status:
+    delay = duration_pb2.Duration(seconds=int(delay_seconds), nanos=int(delay_seconds % 1 * 1e9))
     detail = AnyProto()
-    detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_SECONDS)))
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
     return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=[detail])
 
 

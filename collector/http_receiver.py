@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from collector.decode import BodyError, Encoding, decompress, media_encoding, parse
-from collector.ingest import RETRY_AFTER_SECONDS, IngestService
+from collector.ingest import IngestService
 from collector.tenancy import Authorizer, IngestDenied
 from collector.writer import ExportOutcome, QueueFull, StorageUnavailable, WriterStopped
 
@@ -88,7 +88,11 @@ class OtlpHttpReceiver:
         except (QueueFull, StorageUnavailable, WriterStopped) as exc:
             self._count(signal, "unavailable")
             await _status(
-                send, 503, encoding, str(exc), extra=[(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+                send,
+                503,
+                encoding,
+                str(exc),
+                extra=[(b"retry-after", _retry_after(self._ingest.retry_delay()))],
             )
             return
         self._count(signal, "partial" if outcome.rejected else "ok")
@@ -121,6 +125,11 @@ class OtlpHttpReceiver:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _retry_after(seconds: float) -> bytes:
+    """Retry-After is whole seconds (RFC 9110 delay-seconds)."""
+    return str(max(1, round(seconds))).encode()
 
 
 def _export_response(signal: str, outcome: ExportOutcome) -> Message:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import threading
+import time
+from collections import deque
 
 from google.protobuf.message import Message
 
@@ -10,13 +14,36 @@ from collector.decode import count_items
 from collector.store import Store
 from collector.writer import ExportOutcome, QueueFull, WriteRequest
 
-RETRY_AFTER_SECONDS = 1
+MIN_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+_DEMAND_WINDOW_SECONDS = 2.0
 
 
 class IngestService:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.metrics = store.metrics
+        self._refused: deque[tuple[float, int]] = deque()  # (when, items) of recent refusals
+        self._lock = threading.Lock()
+
+    def retry_delay(self) -> float:
+        """How long a refused client should wait before retrying, in seconds.
+
+        OTLP exporters wait exactly what the server says (Retry-After / RetryInfo), so a
+        constant delay makes every refused client come back at the same instant, where
+        the queue again admits only a few of them. The delay is therefore spread at
+        random over the time the writer needs for the current demand (what is queued
+        plus what was refused in the last seconds, at its measured drain rate).
+        """
+        now = time.monotonic()
+        with self._lock:
+            while self._refused and self._refused[0][0] < now - _DEMAND_WINDOW_SECONDS:
+                self._refused.popleft()
+            demand = sum(items for _, items in self._refused) + self.store.writer.queued_items
+        rate = max(self.store.writer.drain_rate, 1000.0)
+        # Over twice the drain time, retries arrive at about half the rate the writer takes.
+        spread = min(MAX_RETRY_SECONDS - MIN_RETRY_SECONDS, 2 * demand / rate)
+        return MIN_RETRY_SECONDS + random.random() * spread
 
     async def export(
         self, signal: str, message: Message, workspace_id: str, transport: str, raw: bytes | None = None
@@ -39,5 +66,7 @@ class IngestService:
             )
         except QueueFull:
             self.metrics.backpressure.labels(transport).inc()
+            with self._lock:
+                self._refused.append((time.monotonic(), items))
             raise
         return await asyncio.wrap_future(future)

@@ -131,6 +131,7 @@ class Writer:
         self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
         self._stopping = False
         self._commit_seq = 0
+        self.drain_rate = 0.0  # items per second while busy (EWMA over commits), for retry advice
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
@@ -245,8 +246,12 @@ class Writer:
                 request.future.set_result(
                     ExportOutcome(result.accepted, result.rejected, result.error_message)
                 )
-        self._metrics.commit_items.observe(sum(r.items for r in batch))
-        self._metrics.commit_seconds.observe(time.perf_counter() - started)
+        items = sum(r.items for r in batch)
+        elapsed = time.perf_counter() - started
+        self._metrics.commit_items.observe(items)
+        self._metrics.commit_seconds.observe(elapsed)
+        rate = items / max(elapsed, 1e-6)
+        self.drain_rate = rate if not self.drain_rate else 0.7 * self.drain_rate + 0.3 * rate
         self._bus.publish(committed)
 
     def _insert(self, rows: Rows) -> CommittedBatch:

@@ -40,8 +40,8 @@ def _status(response: httpx.Response) -> status_pb2.Status:
     return status_pb2.Status.FromString(response.content)
 
 
-def test_undecodable_protobuf_is_400_with_a_status_body(make_server: Any) -> None:
-    server = make_server()
+def test_undecodable_protobuf_is_400_with_a_status_body(shared_server: Any) -> None:
+    server = shared_server
     for signal, name in (("traces", "ExportTraceServiceRequest"), ("logs", "ExportLogsServiceRequest")):
         response = post(server, signal, b"\x0a\xff\xff\xff\xff\x0f garbage")
         assert response.status_code == 400
@@ -65,9 +65,9 @@ def test_undecodable_protobuf_is_400_with_a_status_body(make_server: Any) -> Non
     ],
 )
 def test_unsupported_media_is_415(
-    make_server: Any, content_type: str | None, encoding: str | None, fragment: str
+    shared_server: Any, content_type: str | None, encoding: str | None, fragment: str
 ) -> None:
-    server = make_server()
+    server = shared_server
     headers = {"Content-Type": content_type} if content_type else {}
     if encoding:
         headers["Content-Encoding"] = encoding
@@ -77,8 +77,8 @@ def test_unsupported_media_is_415(
     assert fragment in _status(response).message
 
 
-def test_non_post_is_405_with_allow(make_server: Any) -> None:
-    server = make_server()
+def test_non_post_is_405_with_allow(shared_server: Any) -> None:
+    server = shared_server
     for method in ("GET", "PUT", "DELETE"):
         response = httpx.request(method, f"{server.otlp_http}/v1/traces", timeout=30)
         assert response.status_code == 405
@@ -87,15 +87,15 @@ def test_non_post_is_405_with_allow(make_server: Any) -> None:
     assert httpx.get(f"{server.otlp_http}/v1/logs", timeout=30).status_code == 405
 
 
-def test_unknown_path_is_404(make_server: Any) -> None:
-    server = make_server()
+def test_unknown_path_is_404(shared_server: Any) -> None:
+    server = shared_server
     response = httpx.post(f"{server.otlp_http}/v1/spans", content=b"", headers={"Content-Type": PROTOBUF})
     assert response.status_code == 404
     assert "/v1/traces" in _status(response).message
 
 
-def test_metrics_endpoint_answers_a_clear_non_retryable_error(make_server: Any) -> None:
-    server = make_server()
+def test_metrics_endpoint_answers_a_clear_non_retryable_error(shared_server: Any) -> None:
+    server = shared_server
     response = post(server, "metrics", b"")
     assert response.status_code == 404
     assert "metrics" in _status(response).message
@@ -279,8 +279,8 @@ def test_invalid_spans_are_rejected_individually_and_the_rest_is_stored(make_ser
     assert {ids[0], ids[4]} <= set(stored) and len(stored) == 4
 
 
-def test_empty_request_is_full_success(make_server: Any) -> None:
-    server = make_server()
+def test_empty_request_is_full_success(shared_server: Any) -> None:
+    server = shared_server
     response = post(server, "traces", b"")
     assert response.status_code == 200 and response.content == b""
     assert post(server, "logs", b"{}", JSON).json() == {}
