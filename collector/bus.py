@@ -1,8 +1,10 @@
 """In-process event bus: the writer publishes what each commit stored.
 
-Publishing never blocks the writer: every subscriber receives batches through its
-own bounded hand-off and must do its work elsewhere. A subscriber that falls behind
-loses batches and is told so (`overflowed`), instead of slowing ingest.
+Publishing never blocks the writer: every subscriber gets its own delivery thread
+behind a bounded queue, so a slow (or stuck, or failing) consumer delays only itself.
+A subscriber that falls more than `max_pending` commits behind loses batches, which
+is logged and counted (`dropped`), instead of slowing ingest. Each subscriber sees
+batches in commit order, one at a time, on its delivery thread.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -34,29 +38,84 @@ class CommittedBatch:
 
 Subscriber = Callable[[CommittedBatch], None]
 
+_CLOSE = object()
+
+
+class _Delivery:
+    """One subscriber's bounded queue and the thread that calls it."""
+
+    def __init__(self, subscriber: Subscriber, max_pending: int) -> None:
+        self.subscriber = subscriber
+        self.dropped = 0
+        self._queue: queue.Queue[Any] = queue.Queue(max_pending)
+        self._closed = False
+        name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
+        self._thread = threading.Thread(target=self._run, name=f"flowscope-bus-{name}", daemon=True)
+        self._thread.start()
+
+    def offer(self, batch: CommittedBatch) -> None:
+        try:
+            self._queue.put_nowait(batch)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning(
+                    "event bus subscriber %r is behind: %d batches dropped", self.subscriber, self.dropped
+                )
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is _CLOSE or self._closed:
+                    return
+                self.subscriber(batch)
+            except Exception:  # a broken consumer must not break the bus
+                log.exception("event bus subscriber failed")
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_CLOSE)
+
 
 class EventBus:
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+    def __init__(self, max_pending: int = 1024) -> None:
+        self._deliveries: list[_Delivery] = []
         self._lock = threading.Lock()
+        self._max_pending = max_pending
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Register a non-blocking callback; returns a function that unsubscribes it."""
+        """Register a callback (called on its own thread); returns a function that unsubscribes it."""
+        delivery = _Delivery(subscriber, self._max_pending)
         with self._lock:
-            self._subscribers = [*self._subscribers, subscriber]
+            self._deliveries = [*self._deliveries, delivery]
 
         def unsubscribe() -> None:
             with self._lock:
-                self._subscribers = [s for s in self._subscribers if s is not subscriber]
+                self._deliveries = [d for d in self._deliveries if d is not delivery]
+            delivery.close()
 
         return unsubscribe
 
     def publish(self, batch: CommittedBatch) -> None:
-        for subscriber in self._subscribers:  # copy-on-write list: no lock needed to read
-            try:
-                subscriber(batch)
-            except Exception:  # a broken consumer must not break ingest
-                log.exception("event bus subscriber failed")
+        """Hand `batch` to every subscriber without waiting for any of them."""
+        for delivery in self._deliveries:  # copy-on-write list: no lock needed to read
+            delivery.offer(batch)
+
+    def flush(self) -> None:
+        """Wait until every subscriber has processed what was published so far (tests, shutdown)."""
+        for delivery in self._deliveries:
+            delivery.flush()
+
+    @property
+    def dropped(self) -> int:
+        return sum(d.dropped for d in self._deliveries)
 
 
 class AsyncSubscription:
