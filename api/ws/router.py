@@ -1,8 +1,9 @@
 """The two feed endpoints (spec "WebSocket Events").
 
-Connection lifecycle: accept; check access (failure: close 1008 with the reason,
+Connection lifecycle: check access (failure: accept, then close 1008 with the reason,
 before any event); register with the hub (paused when `since` is given, so live
-events queue up while the replay is read); replay; then stream live until the
+events queue up while the replay is read); complete the handshake, so a client that
+sees the connection open is already subscribed; replay; then stream live until the
 client leaves, the server shuts down (1001) or the client falls behind (1013).
 """
 
@@ -60,8 +61,8 @@ async def step_feed(websocket: WebSocket, workflow_id: str, step_id: str) -> Non
 async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> None:
     context: AppContext = websocket.app.state.context
     hub: Hub = context.extras["ws_hub"]
-    await websocket.accept()
     if hub.closing:
+        await websocket.accept()
         await close_quietly(websocket, CLOSE_GOING_AWAY, "server shutting down", 1.0)
         return
     hub.start()  # normally already started by the app's lifespan
@@ -80,13 +81,18 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
             authorize_feed, context.store, context.settings.auth_required, headers, query, workflow_id
         )
     except FeedDenied as exc:
+        # Accept, then close: browsers see a close code and reason, not just a failed handshake.
+        await websocket.accept()
         await close_quietly(websocket, CLOSE_POLICY, str(exc), hub.config.close_timeout_seconds)
         return
     sub = Subscriber(
         websocket, workspace_id, workflow_id, step_id, hub.config.queue_messages, paused=since_ns is not None
     )
-    hub.add(sub)  # before the replay is read: nothing committed meanwhile can be missed
+    # Subscribed before the handshake completes: once a client sees it open, nothing
+    # committed afterwards can be missed (and with `since`, nothing before either).
+    hub.add(sub)
     try:
+        await websocket.accept()
         await _stream(websocket, hub, context, sub, since_ns)
     finally:
         hub.remove(sub)
