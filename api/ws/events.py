@@ -17,6 +17,7 @@ event has the same id live and in `?since=` replay, so clients can drop repeats.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +50,19 @@ class LiveEvent:
     time_ns: int
     event_id: str
     terminal: bool  # the execution's last event
-    data: dict[str, Any]
+    # The payload is built only if someone receives the event: `build(*args)`. A module
+    # function and one tuple rather than a closure, which would allocate a dozen
+    # GC-tracked cells per event and make the collector run far more often.
+    build: Callable[..., dict[str, Any]]
+    args: tuple[Any, ...]
+    _data: dict[str, Any] | None = None
     _text: str | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self.build(*self.args)
+        return self._data
 
     @property
     def text(self) -> str:
@@ -111,13 +123,11 @@ class ExecInfo:
             self.execution_number = _int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER))
 
 
-def _workflow_event(
-    info: ExecInfo, event: str, slot: str, time_ns: int, status: str,
-    duration: float | None, error: str | None, synthesized: bool,
-) -> LiveEvent:  # fmt: skip
-    assert info.workflow_id is not None
-    event_id = f"{info.execution_id}/{slot}"
-    data = {
+def _workflow_data(
+    info: ExecInfo, status: str, duration: float | None, error: str | None, time_ns: int, event_id: str,
+    synthesized: bool,
+) -> dict[str, Any]:  # fmt: skip
+    return {
         "execution_id": info.execution_id,
         "workflow_id": info.workflow_id,
         "workflow_name": info.workflow_name,
@@ -129,9 +139,18 @@ def _workflow_event(
         "event_id": event_id,
         "synthesized": synthesized,
     }
+
+
+def _workflow_event(
+    info: ExecInfo, event: str, slot: str, time_ns: int, status: str,
+    duration: float | None, error: str | None, synthesized: bool,
+) -> LiveEvent:  # fmt: skip
+    assert info.workflow_id is not None
+    event_id = f"{info.execution_id}/{slot}"
+    args = (info, status, duration, error, time_ns, event_id, synthesized)
     return LiveEvent(
         event, info.workspace_id, info.workflow_id, info.execution_id, None, time_ns, event_id,
-        slot == "end", data,
+        slot == "end", _workflow_data, args,
     )  # fmt: skip
 
 
@@ -171,33 +190,46 @@ class StepInfo:
             self.span_id = fact.span_id
 
 
-def _step_event(
-    info: ExecInfo, step: StepInfo, event: str, slot: str, time_ns: int, status: str, *,
-    duration: float | None = None, output: Any = None, error: str | None = None,
-    retry_count: int = 0, synthesized: bool = False, extra: dict[str, Any] | None = None,
-) -> LiveEvent:  # fmt: skip
-    assert info.workflow_id is not None
-    event_id = f"{info.execution_id}/{step.step_id}/{slot}"
+def _step_data(
+    info: ExecInfo, step_id: str, step_name: str, span_id: str | None, status: str, time_ns: int,
+    event_id: str, synthesized: bool, detail: Callable[..., dict[str, Any]] | None, fact: Fact | None,
+    number: int,
+) -> dict[str, Any]:  # fmt: skip
     data = {
         "execution_id": info.execution_id,
         "workflow_id": info.workflow_id,
-        "step_id": step.step_id,
-        "step_name": step.step_name or step.step_id,
-        "step_execution_id": step.span_id or None,
+        "step_id": step_id,
+        "step_name": step_name,
+        "step_execution_id": span_id,
         "status": status,
-        "duration_seconds": duration,
-        "output": output,
-        "error": error,
-        "retry_count": retry_count,
+        "duration_seconds": None,
+        "output": None,
+        "error": None,
+        "retry_count": 0,
         "timestamp": iso(time_ns),
         "event_id": event_id,
         "synthesized": synthesized,
     }
-    if extra:
-        data.update(extra)
+    if detail is not None:
+        data.update(detail(fact, number))
+    return data
+
+
+def _step_event(
+    info: ExecInfo, step: StepInfo, event: str, slot: str, time_ns: int, status: str,
+    detail: Callable[..., dict[str, Any]] | None = None, fact: Fact | None = None, number: int = 0,
+    synthesized: bool = False,
+) -> LiveEvent:  # fmt: skip
+    """`detail(fact, number)` adds or overrides fields (duration, output, error, ...), lazily too."""
+    assert info.workflow_id is not None
+    event_id = f"{info.execution_id}/{step.step_id}/{slot}"
+    args = (
+        info, step.step_id, step.step_name or step.step_id, step.span_id or None, status, time_ns, event_id,
+        synthesized, detail, fact, number,
+    )  # fmt: skip
     return LiveEvent(
         event, info.workspace_id, info.workflow_id, info.execution_id, step.step_id, time_ns, event_id,
-        False, data,
+        False, _step_data, args,
     )  # fmt: skip
 
 
@@ -205,21 +237,25 @@ def step_started(info: ExecInfo, step: StepInfo, time_ns: int, synthesized: bool
     return _step_event(info, step, "step_started", "start", time_ns, "running", synthesized=synthesized)
 
 
-def step_retrying(info: ExecInfo, step: StepInfo, fact: Fact, retry_count: int) -> LiveEvent:
+def _retry_detail(fact: Fact, retry_count: int) -> dict[str, Any]:
     attrs = fact.attrs
-    error = _text(attrs.get(c.STEP_ERROR)) or fact.name or None  # name: the record's body
     delay = attrs.get(c.STEP_RETRY_DELAY)
-    extra = {
+    return {
+        "error": _text(attrs.get(c.STEP_ERROR)) or fact.name or None,  # name: the record's body
+        "retry_count": retry_count,
         "attempt": _int(attrs.get(c.STEP_ATTEMPT)) or retry_count + 1,  # the attempt about to run
         "delay_seconds": float(delay) if isinstance(delay, int | float) else None,
     }
+
+
+def step_retrying(info: ExecInfo, step: StepInfo, fact: Fact, retry_count: int) -> LiveEvent:
     return _step_event(
-        info, step, "step_retrying", f"retry/{retry_count}", fact.time_ns, "retrying",
-        error=error, retry_count=retry_count, extra=extra,
+        info, step, "step_retrying", f"retry/{retry_count}", fact.time_ns, "retrying", _retry_detail, fact,
+        retry_count,
     )  # fmt: skip
 
 
-def step_ended(info: ExecInfo, step: StepInfo, fact: Fact) -> LiveEvent:
+def _end_detail(fact: Fact, _: int) -> dict[str, Any]:
     attrs = fact.attrs
     truncated = bool(attrs.get(c.STEP_OUTPUT_TRUNCATED))
     error = None
@@ -227,15 +263,22 @@ def step_ended(info: ExecInfo, step: StepInfo, fact: Fact) -> LiveEvent:
         error = _text(attrs.get(c.STEP_ERROR)) or fact.status_message or None
         if error is None and fact.status == "failed":
             error = "step failed"
-    extra: dict[str, Any] = {"output_truncated": truncated}
+    out: dict[str, Any] = {
+        "duration_seconds": (fact.time_ns - fact.start_ns) / 1e9,
+        "output": _json_value(attrs.get(c.STEP_OUTPUT), truncated),
+        "output_truncated": truncated,
+        "error": error,
+        "retry_count": _int(attrs.get(c.STEP_RETRY_COUNT)) or 0,
+    }
     if fact.status == "skipped":
-        extra["reason"] = _text(attrs.get(c.STEP_SKIP_REASON))
+        out["reason"] = _text(attrs.get(c.STEP_SKIP_REASON))
     order = _int(attrs.get(c.STEP_ORDER))
     if order is not None:
-        extra["step_order"] = order
+        out["step_order"] = order
+    return out
+
+
+def step_ended(info: ExecInfo, step: StepInfo, fact: Fact) -> LiveEvent:
     return _step_event(
-        info, step, STEP_END_EVENTS[fact.status], "end", fact.time_ns, fact.status,
-        duration=(fact.time_ns - fact.start_ns) / 1e9,
-        output=_json_value(attrs.get(c.STEP_OUTPUT), truncated), error=error,
-        retry_count=_int(attrs.get(c.STEP_RETRY_COUNT)) or 0, extra=extra,
-    )  # fmt: skip
+        info, step, STEP_END_EVENTS[fact.status], "end", fact.time_ns, fact.status, _end_detail, fact
+    )

@@ -50,9 +50,10 @@ class Fact:
     record_hash: int = 0
     deadline: float = 0.0  # set by the sequencer: when waiting for predecessors ends
 
-    @property
-    def sort_key(self) -> tuple[int, int]:
-        return (self.time_ns, self.kind)
+
+def sort_key(fact: Fact) -> tuple[int, int]:
+    """Time order; at equal times, causal order of the kinds."""
+    return (fact.time_ns, fact.kind)
 
 
 def _text(value: Any) -> str | None:

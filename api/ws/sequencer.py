@@ -39,7 +39,7 @@ from collections.abc import Iterable
 
 from api.ws import events as ev
 from api.ws.events import ExecInfo, LiveEvent, StepInfo
-from api.ws.facts import Fact, Kind
+from api.ws.facts import Fact, Kind, sort_key
 from flowscope import conventions as c
 
 ExecKey = tuple[str, str]  # (workspace_id, execution_id)
@@ -111,7 +111,7 @@ class Sequencer:
         """Add committed facts; return the events that can be released now, in order."""
         touched: dict[ExecKey, _Execution] = {}
         deadline = now + self._window
-        for fact in sorted(facts, key=lambda f: f.sort_key):
+        for fact in sorted(facts, key=sort_key):
             key = (fact.workspace_id, fact.execution_id)
             if key in self._finished:
                 continue  # late or repeated data of an execution already ended
@@ -199,7 +199,7 @@ class Sequencer:
         while progress and ex.held:
             progress = False
             keep: list[Fact] = []
-            for fact in sorted(ex.held, key=lambda f: f.sort_key):
+            for fact in sorted(ex.held, key=sort_key):
                 expired = force or fact.deadline <= now
                 if fact.kind == Kind.EXEC_STARTED:
                     continue  # a repeat: workflow_started was already sent

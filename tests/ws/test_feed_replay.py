@@ -191,7 +191,7 @@ def test_replay_is_bounded_and_keeps_the_most_recent(tmp_path: Path) -> None:
         assert [e.execution_id for e in full.events[::4]] == executions
 
         few = replay(store, LiveConfig(replay_max_events=6), "default", wf, None, since)
-        assert few.truncated and few.events == full.events[-6:]
+        assert few.truncated and [e.event_id for e in few.events] == [e.event_id for e in full.events[-6:]]
         recent = replay(store, LiveConfig(replay_max_executions=2), "default", wf, None, since)
         assert recent.truncated and {e.execution_id for e in recent.events} == set(executions[-2:])
         step = replay(store, LiveConfig(), "default", wf, "a", since)
