@@ -43,6 +43,9 @@ from api.ws.facts import Fact, Kind, sort_key
 from flowscope import conventions as c
 
 ExecKey = tuple[str, str]  # (workspace_id, execution_id)
+# Facts kept for one execution that cannot be released yet (most likely: its workflow id
+# is never named); beyond this its new facts are dropped, so memory stays bounded.
+MAX_HELD = 10_000
 
 
 class _Execution:
@@ -130,7 +133,7 @@ class Sequencer:
             if fact.kind == Kind.EXEC_ENDED:
                 if ex.root is None:
                     ex.root = fact
-            else:
+            elif len(ex.held) < MAX_HELD:
                 ex.held.append(fact)
             touched[key] = ex
         if touched and self._window > 0:
