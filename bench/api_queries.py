@@ -40,7 +40,10 @@ from bench.common import start_serve
 from bench.ingest import PeakRss
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-DATASET_VERSION = 1  # bump when the generator changes: cached files are rebuilt
+DATASET_VERSION = 2  # bump when the generator changes: cached files are rebuilt
+# Every 10th batch goes to a second workspace with the same workflow ids, so that the
+# workspace filters are real filters (with one workspace DuckDB drops them by statistics).
+OTHER_WORKSPACE = "ws_bench_other"
 
 
 def _build_worker(args: tuple[data.Plan, int, int]) -> tuple[bytes, bytes, int, int]:
@@ -59,16 +62,19 @@ def build(path: Path, executions: int) -> None:
     plan = data.Plan(executions, seed=7, end_ns=end_ns)
     store = Store(building, max_queue_items=400_000, max_batch_items=100_000)
     store.start()
+    store.cursor().execute("INSERT INTO workspaces (id, slug, name) VALUES (?, 'bench-other', 'Bench other')",
+                           [OTHER_WORKSPACE])  # fmt: skip
     started = time.perf_counter()
     pending = []
     spans = 0
     with mp.get_context("spawn").Pool(max(1, (mp.cpu_count() or 2) - 1)) as pool:
         jobs = ((plan, first, count) for first, count in data.batch_ranges(executions))
         for n, (traces, logs, n_spans, n_records) in enumerate(pool.imap(_build_worker, jobs, chunksize=4)):
+            ws = OTHER_WORKSPACE if n % 10 == 9 else "default"
             t = ExportTraceServiceRequest.FromString(traces)
             lg = ExportLogsServiceRequest.FromString(logs)
-            pending.append(store.writer.submit(WriteRequest("traces", t, "default", n_spans, raw=traces)))
-            pending.append(store.writer.submit(WriteRequest("logs", lg, "default", n_records, raw=logs)))
+            pending.append(store.writer.submit(WriteRequest("traces", t, ws, n_spans, raw=traces)))
+            pending.append(store.writer.submit(WriteRequest("logs", lg, ws, n_records, raw=logs)))
             spans += n_spans
             while len(pending) > 64:
                 pending.pop(0).result()
@@ -112,7 +118,8 @@ def samples(path: Path, n: int) -> dict[str, object]:
     with duckdb.connect(str(path), read_only=True) as con:
         (end_ns,) = con.execute("SELECT end_ns FROM bench_api_meta").fetchone()  # type: ignore[misc]
         query = (
-            f"SELECT execution_id FROM executions WHERE status_rank = 3 USING SAMPLE reservoir({int(n)} ROWS)"
+            "SELECT execution_id FROM executions WHERE status_rank = 3 AND workspace_id = 'default' "
+            f"USING SAMPLE reservoir({int(n)} ROWS)"
         )
         ids = [r[0] for r in con.execute(query + " REPEATABLE (1)").fetchall()]
         (spans,) = con.execute("SELECT count(*) FROM spans").fetchone()  # type: ignore[misc]

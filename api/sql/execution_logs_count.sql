@@ -1,4 +1,7 @@
+WITH trace AS MATERIALIZED (
+    SELECT workspace_id, step_id, span_id FROM logs WHERE trace_id = $execution_id
+)
 SELECT count(*)
-FROM logs
-WHERE trace_id = $execution_id AND workspace_id = $workspace_id
+FROM trace
+WHERE workspace_id = $workspace_id
   AND ($step_id IS NULL OR step_id = $step_id OR list_contains($span_ids, span_id));
