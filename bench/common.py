@@ -95,7 +95,9 @@ def template_batch(seed: int, service: str = "checkout") -> ExportTraceServiceRe
     return request
 
 
-def fresh_copy(template: ExportTraceServiceRequest, rnd: random.Random, start_ns: int) -> bytes:
+def fresh_copy(
+    template: ExportTraceServiceRequest, rnd: random.Random, start_ns: int, span_gap_ns: int = 1000
+) -> bytes:
     """The template with new ids (parents kept consistent within each trace) and times."""
     request = ExportTraceServiceRequest()
     request.CopyFrom(template)
@@ -111,7 +113,7 @@ def fresh_copy(template: ExportTraceServiceRequest, rnd: random.Random, start_ns
             span.parent_span_id = root
         span.trace_id = trace_id
         duration = span.end_time_unix_nano - span.start_time_unix_nano
-        t = start_ns + i * 1000
+        t = start_ns + i * span_gap_ns
         span.start_time_unix_nano = t
         span.end_time_unix_nano = t + duration
         span.events[0].time_unix_nano = t + duration // 2
@@ -119,13 +121,17 @@ def fresh_copy(template: ExportTraceServiceRequest, rnd: random.Random, start_ns
 
 
 def make_batches(
-    count: int, seed: int = 1, start_ns: int | None = None, spacing_ns: int = SPANS_PER_BATCH * 1000
+    count: int, seed: int = 1, start_ns: int | None = None, spans_per_second: float = 50_000
 ) -> list[bytes]:
-    """`count` serialized batches of distinct spans; batch i starts at start_ns + i * spacing_ns."""
+    """`count` serialized batches of distinct spans, timed like a system producing
+    `spans_per_second` spans: batch i starts at start_ns + i * 512 / spans_per_second s and
+    its spans follow each other evenly (as exporters send spans that just ended)."""
     rnd = random.Random(seed ^ os.getpid() ^ time.time_ns())
     templates = [template_batch(seed * 100 + k) for k in range(8)]
-    base = start_ns if start_ns is not None else time.time_ns() - 60 * 10**9
-    return [fresh_copy(templates[i % len(templates)], rnd, base + i * spacing_ns) for i in range(count)]
+    base = start_ns if start_ns is not None else time.time_ns()
+    span_gap = max(1, int(1e9 / spans_per_second))
+    spacing = span_gap * SPANS_PER_BATCH
+    return [fresh_copy(templates[i % len(templates)], rnd, base + i * spacing, span_gap) for i in range(count)]
 
 
 def chunks(items: list[bytes], parts: int) -> Iterator[list[bytes]]:

@@ -307,12 +307,13 @@ def prefilled_db(spans: int) -> Path:
     store.start()
     n_batches = spans // SPANS_PER_BATCH
     week_start = time.time_ns() - 7 * DAY_NS
-    step = (7 * DAY_NS - 3_600 * 10**9) // max(1, n_batches)
+    rate = spans / (7 * DAY_NS / 1e9 - 3_600)  # spread over the week before the last hour
     pending = []
     chunk = 200
     for first in range(0, n_batches, chunk):
         count = min(chunk, n_batches - first)
-        bodies = make_batches(count, seed=first, start_ns=week_start + first * step, spacing_ns=step)
+        start = week_start + int(first * SPANS_PER_BATCH / rate * 1e9)
+        bodies = make_batches(count, seed=first, start_ns=start, spans_per_second=rate)
         for body in bodies:
             message = ExportTraceServiceRequest.FromString(body)
             pending.append(

@@ -2,8 +2,9 @@
 
 Publishing never blocks the writer: every subscriber gets its own delivery thread
 behind a bounded queue, so a slow (or stuck, or failing) consumer delays only itself.
-A subscriber that falls more than `max_pending` commits behind loses batches, which
-is logged and counted (`dropped`), instead of slowing ingest. Each subscriber sees
+A subscriber that falls more than `max_pending` commits (or `max_pending_items` spans
+and log records) behind loses batches, which is logged and counted (`dropped`),
+instead of slowing ingest or holding unbounded memory. Each subscriber sees
 batches in commit order, one at a time, on its delivery thread.
 """
 
@@ -44,18 +45,26 @@ _CLOSE = object()
 class _Delivery:
     """One subscriber's bounded queue and the thread that calls it."""
 
-    def __init__(self, subscriber: Subscriber, max_pending: int) -> None:
+    def __init__(self, subscriber: Subscriber, max_pending: int, max_pending_items: int) -> None:
         self.subscriber = subscriber
         self.dropped = 0
         self._queue: queue.Queue[Any] = queue.Queue(max_pending)
+        self._pending_items = 0
+        self._max_pending_items = max_pending_items
+        self._items_lock = threading.Lock()
         self._closed = False
         name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
         self._thread = threading.Thread(target=self._run, name=f"flowscope-bus-{name}", daemon=True)
         self._thread.start()
 
     def offer(self, batch: CommittedBatch) -> None:
+        items = _items(batch)
         try:
-            self._queue.put_nowait(batch)
+            with self._items_lock:
+                if self._pending_items and self._pending_items + items > self._max_pending_items:
+                    raise queue.Full
+                self._queue.put_nowait(batch)
+                self._pending_items += items
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -69,6 +78,8 @@ class _Delivery:
             try:
                 if batch is _CLOSE or self._closed:
                     return
+                with self._items_lock:
+                    self._pending_items -= _items(batch)
                 self.subscriber(batch)
             except Exception:  # a broken consumer must not break the bus
                 log.exception("event bus subscriber failed")
@@ -84,15 +95,20 @@ class _Delivery:
             self._queue.put_nowait(_CLOSE)
 
 
+def _items(batch: CommittedBatch) -> int:
+    return (batch.spans.num_rows if batch.spans is not None else 0) + batch.log_count
+
+
 class EventBus:
-    def __init__(self, max_pending: int = 1024) -> None:
+    def __init__(self, max_pending: int = 1024, max_pending_items: int = 1_000_000) -> None:
         self._deliveries: list[_Delivery] = []
         self._lock = threading.Lock()
         self._max_pending = max_pending
+        self._max_pending_items = max_pending_items
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Register a callback (called on its own thread); returns a function that unsubscribes it."""
-        delivery = _Delivery(subscriber, self._max_pending)
+        delivery = _Delivery(subscriber, self._max_pending, self._max_pending_items)
         with self._lock:
             self._deliveries = [*self._deliveries, delivery]
 

@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Any, Literal, TypeVar
 
 import duckdb
@@ -132,6 +132,8 @@ class Writer:
         self._stopping = False
         self._commit_seq = 0
         self.drain_rate = 0.0  # items per second while busy (EWMA over commits), for retry advice
+        # Resource/scope ids known to be committed: most batches then skip the catalog inserts.
+        self._known_catalog: dict[str, set[int]] = {"resource": set(), "scope": set()}
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
@@ -266,10 +268,8 @@ class Writer:
             dup_logs: set[tuple[Any, ...]] = set()
             if logs is not None:
                 logs, dup_logs = self._dedupe(logs, "log", ("workspace_id", "record_hash"))
-            if rows.resources:
-                self._insert_catalog("resource", rows.resources)
-            if rows.scopes:
-                self._insert_catalog("scope", rows.scopes)
+            new_resources = self._insert_catalog("resource", rows.resources) if rows.resources else []
+            new_scopes = self._insert_catalog("scope", rows.scopes) if rows.scopes else []
             if spans is not None and spans.num_rows:
                 con.register("span_batch", spans)
                 con.execute(sql("ingest/insert_spans"))
@@ -287,6 +287,8 @@ class Writer:
                     con.execute(statement)
                 con.unregister("exec_batch")
             con.execute("COMMIT")
+            self._remember_catalog("resource", new_resources)
+            self._remember_catalog("scope", new_scopes)
         except BaseException:
             try:
                 con.execute("ROLLBACK")
@@ -308,6 +310,12 @@ class Writer:
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
         )
 
+    def _remember_catalog(self, kind: str, ids: list[int]) -> None:
+        known = self._known_catalog[kind]
+        if len(known) + len(ids) > _CATALOG_CACHE_IDS:
+            known.clear()  # a cache only: the anti-join insert stays correct without it
+        known.update(ids)
+
     def _dedupe(
         self, table: pa.Table, kind: str, key: tuple[str, ...]
     ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
@@ -317,10 +325,12 @@ class Writer:
         nothing, so no key is ever materialised in Python.
         """
         time_column = "start_ns" if kind == "span" else "time_ns"
-        times = table.column(time_column)
+        ranges = time_ranges(table.column(time_column))
+        window = " OR ".join(f"{time_column} BETWEEN ? AND ?" for _ in ranges)
         self._con.register(f"{kind}_batch", table)
         found = self._con.execute(
-            sql(f"ingest/{kind}_duplicates"), [pc.min(times).as_py(), pc.max(times).as_py()]
+            sql(f"ingest/{kind}_duplicates").replace("{time_ranges}", window),
+            [bound for r in ranges for bound in r],
         ).fetchall()
         self._con.unregister(f"{kind}_batch")
         if not found:
@@ -334,15 +344,21 @@ class Writer:
         self._metrics.duplicated.labels(signal).inc(len(keys) - sum(keep))
         return table.filter(pa.array(keep)), stored
 
-    def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> None:
+    def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> list[int]:
+        """Store resources/scopes not stored yet; returns the ids written (known once committed)."""
+        known = self._known_catalog[kind]
+        new = [key for key in entries if key not in known]
+        if not new:
+            return []
         table = pa.table({
-            "id": pa.array(list(entries), pa.uint64()),
-            kind: pa.array([v[0] for v in entries.values()], pa.binary()),
-            "schema_url": pa.array([v[1] for v in entries.values()], pa.string()),
+            "id": pa.array(new, pa.uint64()),
+            kind: pa.array([entries[k][0] for k in new], pa.binary()),
+            "schema_url": pa.array([entries[k][1] for k in new], pa.string()),
         })  # fmt: skip
         self._con.register(f"{kind}_batch", table)
         self._con.execute(sql(f"ingest/insert_{kind}s"))
         self._con.unregister(f"{kind}_batch")
+        return new
 
 
 def _binary_array(values: list[bytes]) -> pa.Array:
@@ -366,6 +382,36 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
             arrays.append(pa.array(values, f.type))
             fields.append(f)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+_CATALOG_CACHE_IDS = 100_000
+DEDUPE_GAP_NS = 60 * 10**9
+DEDUPE_MAX_RANGES = 16
+
+
+def time_ranges(
+    times: pa.ChunkedArray | pa.Array, gap_ns: int = DEDUPE_GAP_NS, max_ranges: int = DEDUPE_MAX_RANGES
+) -> list[tuple[int, int]]:
+    """The batch's times as a few [lo, hi] clusters (split where sorted times jump by > gap_ns).
+
+    The dedupe scans stored rows only inside these ranges; one span that started an hour
+    before the others (a long workflow root, a skewed clock) then adds one small range
+    instead of stretching a single window over an hour of stored rows. At most
+    `max_ranges` ranges: the largest gaps are the ones kept as splits.
+    """
+    values = times.combine_chunks() if isinstance(times, pa.ChunkedArray) else times
+    ordered = pc.take(values, pc.array_sort_indices(values))
+    n = len(ordered)
+    if n == 0:
+        return []
+    diffs = pc.fill_null(pc.pairwise_diff(ordered), 0)
+    splits = pc.indices_nonzero(pc.greater(diffs, gap_ns)).to_pylist()  # i: gap between i-1 and i
+    if len(splits) >= max_ranges:
+        widest = pc.take(diffs, pa.array(splits)).to_pylist()
+        keep = sorted(sorted(range(len(splits)), key=lambda k: widest[k], reverse=True)[: max_ranges - 1])
+        splits = [splits[k] for k in keep]
+    edges = [0, *splits, n]
+    return [(ordered[a].as_py(), ordered[b - 1].as_py()) for a, b in pairwise(edges)]
 
 
 def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]) -> list[bool] | None:

@@ -79,3 +79,22 @@ def test_a_consumer_that_falls_too_far_behind_loses_batches_not_ingest(tmp_path:
     finally:
         release.set()
         store.close()
+
+
+def test_pending_batches_are_bounded_by_items_too(tmp_path: Path) -> None:
+    store = Store(tmp_path / "bus3.duckdb")
+    store.bus._max_pending_items = 25  # spans waiting per subscriber
+    store.start()
+    release = threading.Event()
+    seen: list[int] = []
+    store.bus.subscribe(lambda batch: (release.wait(30), seen.append(batch.spans.num_rows)))
+    try:
+        for _ in range(10):
+            _submit(store, spans_request(10)[0], 10)
+        release.set()
+        store.bus.flush()
+        # One batch in delivery, two waiting (20 items <= 25), the rest dropped.
+        assert sum(seen) <= 10 + 25 and store.bus.dropped >= 6
+    finally:
+        release.set()
+        store.close()

@@ -1,0 +1,74 @@
+"""Writer internals that keep ingest fast as the table grows: dedupe time ranges, raw span bytes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from collector.convert import Rows, convert_traces
+from collector.store import Store
+from collector.wire import item_slices
+from collector.writer import WriteRequest, time_ranges
+from tests.collector.helpers import all_spans, spans_request
+
+MINUTE = 60 * 10**9
+
+
+def test_time_ranges_split_on_large_gaps_and_stay_few() -> None:
+    assert time_ranges(pa.array([5, 1, 3], pa.uint64()), gap_ns=10) == [(1, 5)]
+    times = pa.array([5, 1, 300, 3, 1000, 1001], pa.uint64())
+    assert time_ranges(times, gap_ns=10) == [(1, 5), (300, 300), (1000, 1001)]
+    # More clusters than allowed: the widest gaps are kept, every value stays covered.
+    many = pa.array([k * 1000 for k in range(50)], pa.uint64())
+    ranges = time_ranges(many, gap_ns=10, max_ranges=4)
+    assert len(ranges) == 4 and ranges[0][0] == 0 and ranges[-1][1] == 49_000
+    assert all(any(lo <= v <= hi for lo, hi in ranges) for v in many.to_pylist())
+    assert time_ranges(pa.chunked_array([[1, 2], [50]], pa.uint64()), gap_ns=10) == [(1, 2), (50, 50)]
+
+
+def test_dedupe_is_exact_for_batches_spread_over_many_time_clusters(tmp_path: Path) -> None:
+    """Spans hours apart in one request (long roots, skewed clocks): resent, nothing new."""
+    store = Store(tmp_path / "w.duckdb")
+    store.start()
+    try:
+        now = time.time_ns()
+        request, _ = spans_request(60, start_ns=now)
+        for k, span in enumerate(all_spans(request)):
+            span.start_time_unix_nano = now - (k % 30) * 10 * MINUTE  # 30 clusters > max ranges
+        items = len(all_spans(request))
+        first = store.writer.submit(WriteRequest("traces", request, "default", items)).result(30)
+        again = store.writer.submit(WriteRequest("traces", request, "default", items)).result(30)
+        assert (first.accepted, again.accepted) == (60, 60)
+        assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 60
+        assert store.metrics.duplicated.labels("traces")._value.get() == 60
+    finally:
+        store.close()
+
+
+def test_spans_are_stored_as_the_exact_bytes_sent(tmp_path: Path) -> None:
+    """The stored blob is the client's encoding (unknown fields kept), cut out of the request."""
+    request, _ = spans_request(3)
+    raw = bytearray(request.SerializeToString())
+    spans = item_slices(bytes(raw))
+    assert spans is not None
+    assert spans[0][0] == [s.SerializeToString() for s in all_spans(request)]
+    # A span with an unknown field (number 99, a varint) appended: protobuf keeps it, so do we.
+    span = all_spans(request)[0]
+    extended = span.SerializeToString() + b"\x98\x06\x01"  # field 99, varint 1
+    rebuilt = ExportTraceServiceRequest()
+    rebuilt.resource_spans.add().scope_spans.add().spans.append(Span.FromString(extended))
+    body = rebuilt.SerializeToString()
+    rows = Rows()
+    result = convert_traces(ExportTraceServiceRequest.FromString(body), "default", rows, 0, body)
+    assert result.accepted == 1
+    assert rows.spans["span"][0] == extended
+    # Without the raw bytes (JSON requests) the span is re-serialized instead.
+    rows = Rows()
+    convert_traces(ExportTraceServiceRequest.FromString(body), "default", rows, 0)
+    assert Span.FromString(rows.spans["span"][0]) == Span.FromString(extended)
+    # Bytes the scanner cannot follow make it step aside (None), never guess.
+    assert item_slices(b"\x0b\x0c") is None and item_slices(body[:-2]) is None
