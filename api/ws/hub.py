@@ -69,6 +69,7 @@ class Hub:
         self._emptied = asyncio.Event()
         self._subscription: AsyncSubscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._last_seq: int | None = None
         self.metrics = _Metrics(registry)
         self.closing = False
 
@@ -79,7 +80,7 @@ class Hub:
         if self._task is not None:
             return
         loop = asyncio.get_running_loop()
-        # Generous: batches are small; losing one would open a gap (then clients resync).
+        # Generous: batches are small; losing one opens a gap (then clients resync, `_gap`).
         self._subscription = AsyncSubscription(self._bus, loop, maxsize=16_384)
         self._task = loop.create_task(self._run(self._subscription), name="flowscope-ws-hub")
 
@@ -156,7 +157,7 @@ class Hub:
             else:
                 batch = queue.get_nowait()
             try:
-                if subscription.overflowed:
+                if subscription.overflowed or (batch is not None and self._gap(batch.commit_seq)):
                     subscription.overflowed = False
                     self._lost_batches()
                 now = time.monotonic()
@@ -170,6 +171,11 @@ class Hub:
                     self._fanout(released)
             except Exception:  # a bug in one batch must not stop every feed
                 log.exception("live feed hub failed on a batch")
+
+    def _gap(self, commit_seq: int) -> bool:
+        """Commits are numbered 1, 2, 3, ...: a number skipped is a batch the bus dropped for us."""
+        last, self._last_seq = self._last_seq, commit_seq
+        return last is not None and commit_seq > last + 1
 
     def _fanout(self, released: list[LiveEvent]) -> None:
         workflows, steps = self._workflows, self._steps
