@@ -12,12 +12,14 @@ Messages are `{"event": ..., "data": {...}}` (fields in `api.ws.events`). Events
 only from committed data: a span's end gives `*_completed|failed|...`, lifecycle
 records give `*_started` and `step_retrying` (`api.ws.sequencer` states the ordering
 guarantee). Any tracer that follows the conventions streams, not only our engine.
+A client whose handshake has completed is subscribed: everything committed from then
+on reaches it.
 
 Access: workspace by `X-Workspace-Id`/`X-Workspace-Slug` header or `workspace_id`/
 `workspace_slug` query parameter; with auth on, a token by `Authorization: Bearer` or
-`?token=`. A bad token, a missing role, or a workflow of another workspace closes the
-connection with 1008 and a reason, before any event. Unknown workflow ids are
-accepted (see `api.ws.access`).
+`?token=` (role viewer or higher). A bad token, a missing role, or a workflow of another
+workspace closes the connection with 1008 and a reason, before any event. Unknown
+workflow ids are accepted (see `api.ws.access`).
 
 `?since=<ISO 8601>` first replays the committed events with a later timestamp (see
 `api.ws.replay` for bounds), then sends `{"event": "replay_complete", ...}`, then
@@ -27,8 +29,10 @@ minus a few seconds and drop `event_id`s already seen.
 
 Robustness: each connection has a bounded queue (1024 messages,
 FLOWSCOPE_WS_QUEUE_MESSAGES); a client that falls that far behind is closed with 1013
-and a reason, without slowing ingest or other clients. The server pings every 20 s
-(uvicorn) and closes unresponsive clients; on shutdown every feed is closed with 1001.
+and a reason, without slowing ingest or other clients. Should the server itself lose
+committed batches (overload), every feed is closed with 1013 so clients resync with
+`since`. The server pings every 20 s (uvicorn) and closes unresponsive clients; on
+shutdown every feed is closed with 1001.
 """
 
 from __future__ import annotations
