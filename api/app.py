@@ -7,8 +7,10 @@ before workflows (`/api/workflows/{workflow_id}`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Response
+import duckdb
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
@@ -55,9 +57,18 @@ def _health(context: AppContext) -> APIRouter:
     return router
 
 
+async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is being reopened after a fatal error (e.g. the disk filled up): retry."""
+    return JSONResponse(
+        {"detail": f"storage unavailable, retry later: {exc}"}, status_code=503, headers={"Retry-After": "1"}
+    )
+
+
 def create_app(context: AppContext) -> FastAPI:
     app = FastAPI(title="Flowscope", version="0.1.0", description="Telemetry for workflow executions")
     app.state.context = context
+    for error in (duckdb.FatalException, duckdb.ConnectionException):
+        app.add_exception_handler(error, _storage_unavailable)
     context.extras.setdefault("commit_watcher", CommitWatcher(context.store.bus))
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
     origins = list(getattr(context.settings, "cors_origins", None) or [])

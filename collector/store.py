@@ -7,6 +7,7 @@ block each other or ingest).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -46,10 +47,9 @@ class Store:
         # A larger checkpoint threshold than DuckDB's 16 MiB default: automatic
         # checkpoints stall a commit for 100-250 ms, and at 64 MiB they happen 4x less
         # often while WAL replay after a crash stays around a second.
-        self._con = duckdb.connect(
-            self.path,
-            config={"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold},
-        )
+        self._config = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
+        self._con = duckdb.connect(self.path, config=self._config)
+        self._generation = 0  # bumped when the file is reopened: thread cursors are then renewed
         self.schema_version = migrate(self._con)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = CollectorMetrics(self.registry)
@@ -61,6 +61,7 @@ class Store:
             max_queue_items=max_queue_items,
             max_batch_items=max_batch_items,
             commit_delay_seconds=commit_delay_seconds,
+            reopen=self._reopen,
         )
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -76,9 +77,11 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor (DuckDB connections must not be shared across threads)."""
         cur = getattr(self._local, "cursor", None)
-        if cur is None:
+        if cur is None or self._local.generation != self._generation:
+            generation = self._generation
             cur = self._con.cursor()
             self._local.cursor = cur
+            self._local.generation = generation
             with self._cursors_lock:
                 self._cursors.append(cur)
         return cur
@@ -92,6 +95,18 @@ class Store:
             return True
         except duckdb.Error:
             return False
+
+    def _reopen(self) -> duckdb.DuckDBPyConnection:
+        """Close every connection and open the file again (replaying its WAL), after a fatal
+        error invalidated the DuckDB instance. Called on the writer thread; returns its cursor."""
+        with contextlib.suppress(duckdb.Error):
+            self._con.close()  # closes every cursor of the old instance too
+        con = duckdb.connect(self.path, config=self._config)
+        with self._cursors_lock:
+            self._cursors.clear()
+            self._con = con
+            self._generation += 1
+        return con.cursor()
 
     # --- workspaces (the tenancy root; every row carries one) -----------------------
 

@@ -119,8 +119,13 @@ class Writer:
         max_queue_items: int = 200_000,
         max_batch_items: int = 50_000,
         commit_delay_seconds: float = 0.0,
+        reopen: Callable[[], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
         self._con = con
+        # After a fatal DuckDB error (e.g. a checkpoint hit a full disk) the instance is
+        # invalidated: every later query fails until the file is opened again.
+        self._reopen = reopen
+        self._broken = False
         self._bus = bus
         self._metrics = metrics
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -179,7 +184,12 @@ class Writer:
     def _run(self) -> None:
         stop = False
         while not stop:
-            item = self._queue.get()
+            if self._broken:
+                self._try_reopen()
+            try:  # while broken, wake up now and then to try reopening the file
+                item = self._queue.get(timeout=1.0) if self._broken else self._queue.get()
+            except queue.Empty:
+                continue
             batch: list[WriteRequest] = []
             items = 0
             while True:
@@ -210,8 +220,25 @@ class Writer:
             except Exception:
                 log.exception("writer maintenance task failed")
 
+    def _try_reopen(self) -> bool:
+        if self._reopen is None:
+            return False
+        try:
+            self._con = self._reopen()
+        except Exception as exc:
+            log.error("database still unavailable: %s", exc)
+            return False
+        self._broken = False
+        log.warning("database reopened after a fatal error")
+        return True
+
     def _commit(self, batch: list[WriteRequest]) -> None:
         started = time.perf_counter()
+        if self._broken and not self._try_reopen():
+            error = StorageUnavailable("storage unavailable: the database could not be reopened; retry later")
+            for request in batch:
+                request.future.set_exception(error)
+            return
         if self._commit_delay:
             time.sleep(self._commit_delay)
         now_ns = time.time_ns()
@@ -237,10 +264,14 @@ class Writer:
         except Exception as exc:
             log.error("commit failed: %s", exc)
             self._metrics.commit_failures.inc()
+            if _is_fatal(exc):
+                self._broken = True
             error = StorageUnavailable(f"storage unavailable: {exc}")
             for request in batch:
                 request.future.set_exception(error)
             return
+        if self._broken:  # committed, but the instance is invalidated: reopen before answering
+            self._try_reopen()
         for request, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 request.future.set_exception(result)
@@ -286,14 +317,23 @@ class Writer:
                 for statement in statements("ingest/merge_executions"):
                     con.execute(statement)
                 con.unregister("exec_batch")
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.FatalException as exc:
+                if "COMMIT succeeded" not in str(exc):
+                    raise
+                # Durable in the WAL; only the automatic checkpoint after it failed (and
+                # invalidated the instance): acknowledge, and reopen before the next commit.
+                log.error("checkpoint after commit failed: %s", exc)
+                self._broken = True
             self._remember_catalog("resource", new_resources)
             self._remember_catalog("scope", new_scopes)
         except BaseException:
             try:
                 con.execute("ROLLBACK")
-            except duckdb.Error:
-                log.exception("rollback failed")
+            except duckdb.Error as rollback_error:  # a failed COMMIT has already ended it
+                if "no transaction is active" not in str(rollback_error):
+                    log.exception("rollback failed")
             raise
         self._commit_seq += 1
         n_spans = spans.num_rows if spans is not None else 0
@@ -359,6 +399,11 @@ class Writer:
         self._con.execute(sql(f"ingest/insert_{kind}s"))
         self._con.unregister(f"{kind}_batch")
         return new
+
+
+def _is_fatal(exc: Exception) -> bool:
+    """The DuckDB instance is unusable until reopened (FATAL, or a connection closed under us)."""
+    return isinstance(exc, duckdb.FatalException | duckdb.ConnectionException) or "invalidated" in str(exc)
 
 
 def _binary_array(values: list[bytes]) -> pa.Array:

@@ -64,6 +64,7 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
         max_batch_items=settings.batch_items,
         commit_delay_seconds=settings.commit_delay_seconds,
         memory_limit=settings.memory_limit,
+        checkpoint_threshold=settings.checkpoint_threshold,
     )
     store.start()
     if settings.retention_days:

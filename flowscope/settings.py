@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         300.0, gt=0, description="How often retention runs (seconds), when --retention-days is set."
     )
     memory_limit: str = Field("2GB", description="DuckDB memory limit.")
+    checkpoint_threshold: str = Field(
+        "64MB", description="WAL size at which DuckDB checkpoints into the database file."
+    )
     auth: Literal["none", "token"] = Field(
         "none", description="'token' requires bearer tokens (always on when host is not loopback)."
     )
