@@ -12,11 +12,12 @@ from google.protobuf.message import Message
 
 from collector.decode import count_items
 from collector.store import Store
-from collector.writer import ExportOutcome, QueueFull, WriteRequest
+from collector.writer import ExportOutcome, QueueFull, WriteRequest, prepare
 
 MIN_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 _DEMAND_WINDOW_SECONDS = 2.0
+_INLINE_PREPARE_ITEMS = 64  # smaller requests are converted on the event loop (no thread hop)
 
 
 class IngestService:
@@ -60,9 +61,21 @@ class IngestService:
         self.metrics.received.labels(signal, transport).inc(items)
         if items == 0:
             return ExportOutcome(0, 0, "")
+        writer = self.store.writer
         try:
-            future = self.store.writer.submit(
-                WriteRequest(signal, message, workspace_id, items, raw=raw)  # type: ignore[arg-type]
+            if not writer.has_room(items):  # refuse before spending CPU on conversion
+                raise QueueFull(
+                    f"write queue full ({writer.queued_items} items waiting, capacity "
+                    f"{writer.max_queue_items}); retry later"
+                )
+            # Conversion happens here, not on the writer thread: the writer's time goes to
+            # DuckDB (which releases the GIL), while receivers convert the next requests.
+            if items > _INLINE_PREPARE_ITEMS:
+                prepared = await asyncio.to_thread(prepare, signal, message, workspace_id, raw)
+            else:
+                prepared = prepare(signal, message, workspace_id, raw)
+            future = writer.submit(
+                WriteRequest(signal, None, workspace_id, items, prepared=prepared)  # type: ignore[arg-type]
             )
         except QueueFull:
             self.metrics.backpressure.labels(transport).inc()

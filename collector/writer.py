@@ -102,6 +102,46 @@ class WriteRequest:
     items: int
     future: Future[ExportOutcome] = field(default_factory=Future)
     raw: bytes | None = None  # the protobuf bytes `message` was decoded from, when there are some
+    # Rows already converted by the receiver (`prepare`, off the writer thread); when None
+    # the writer converts `message` itself.
+    prepared: Prepared | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One request converted to rows: Arrow tables plus the facts derived from them."""
+
+    result: ConvertResult
+    spans: pa.Table | None
+    logs: pa.Table | None
+    executions: list[tuple[Any, ...]]
+    resources: dict[int, tuple[bytes, str]]
+    scopes: dict[int, tuple[bytes, str]]
+    workflow_spans: list[Any]
+    workflow_logs: list[Any]
+
+
+def prepare(
+    signal: str, message: Any, workspace_id: str, raw: bytes | None = None, now_ns: int | None = None
+) -> Prepared:
+    """Convert one export request into insertable rows. Pure CPU work that needs no database:
+    receivers run it on their own threads, so the writer thread is left with the inserts."""
+    rows = Rows()
+    now = now_ns if now_ns is not None else time.time_ns()
+    if signal == "traces":
+        result = convert_traces(message, workspace_id, rows, now, raw)
+    else:
+        result = convert_logs(message, workspace_id, rows, now)
+    return Prepared(
+        result,
+        _table(rows.spans, SPAN_SCHEMA) if rows.spans["span"] else None,
+        _table(rows.logs, LOG_SCHEMA) if rows.logs["record"] else None,
+        rows.executions,
+        rows.resources,
+        rows.scopes,
+        rows.workflow_spans,
+        rows.workflow_logs,
+    )
 
 
 _STOP = object()
@@ -132,6 +172,7 @@ class Writer:
         self._lock = threading.Lock()
         self._queued_items = 0
         self._max_queue_items = max_queue_items
+        self.max_queue_items = max_queue_items
         self._max_batch_items = max_batch_items
         self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
         self._stopping = False
@@ -149,6 +190,10 @@ class Writer:
     @property
     def queued_items(self) -> int:
         return self._queued_items
+
+    def has_room(self, items: int) -> bool:
+        """Whether `submit` would take `items` now (receivers check before converting)."""
+        return not self._queued_items or self._queued_items + items <= self._max_queue_items
 
     def submit(self, request: WriteRequest) -> Future[ExportOutcome]:
         """Queue a request; raise QueueFull when it does not fit (an empty queue always takes one)."""
@@ -242,25 +287,25 @@ class Writer:
         if self._commit_delay:
             time.sleep(self._commit_delay)
         now_ns = time.time_ns()
-        rows = Rows()
+        parts: list[Prepared] = []
         results: list[ConvertResult | Exception] = []
         for request in batch:
-            mark = rows.mark()
-            try:
-                if request.signal == "traces":
-                    result = convert_traces(request.message, request.workspace_id, rows, now_ns, request.raw)
-                else:
-                    result = convert_logs(request.message, request.workspace_id, rows, now_ns)
-            except Exception as exc:  # a converter bug fails one request, not the batch
-                log.exception("conversion failed")
-                rows.truncate(mark)
-                results.append(exc)
-                continue
-            results.append(result)
-            if result.rejected:
-                self._metrics.rejected.labels(request.signal).inc(result.rejected)
+            prepared = request.prepared
+            if prepared is None:
+                try:
+                    prepared = prepare(
+                        request.signal, request.message, request.workspace_id, request.raw, now_ns
+                    )
+                except Exception as exc:  # a converter bug fails one request, not the batch
+                    log.exception("conversion failed")
+                    results.append(exc)
+                    continue
+            parts.append(prepared)
+            results.append(prepared.result)
+            if prepared.result.rejected:
+                self._metrics.rejected.labels(request.signal).inc(prepared.result.rejected)
         try:
-            committed = self._insert(rows)
+            committed = self._insert(parts)
         except Exception as exc:
             log.error("commit failed: %s", exc)
             self._metrics.commit_failures.inc()
@@ -287,10 +332,19 @@ class Writer:
         self.drain_rate = rate if not self.drain_rate else 0.7 * self.drain_rate + 0.3 * rate
         self._bus.publish(committed)
 
-    def _insert(self, rows: Rows) -> CommittedBatch:
+    def _insert(self, parts: list[Prepared]) -> CommittedBatch:
         con = self._con
-        spans = _table(rows.spans, SPAN_SCHEMA) if rows.spans["span"] else None
-        logs = _table(rows.logs, LOG_SCHEMA) if rows.logs["record"] else None
+        span_tables = [p.spans for p in parts if p.spans is not None]
+        log_tables = [p.logs for p in parts if p.logs is not None]
+        spans = pa.concat_tables(span_tables) if span_tables else None
+        logs = pa.concat_tables(log_tables) if log_tables else None
+        rows = Rows()
+        for p in parts:
+            rows.executions.extend(p.executions)
+            rows.resources.update(p.resources)
+            rows.scopes.update(p.scopes)
+            rows.workflow_spans.extend(p.workflow_spans)
+            rows.workflow_logs.extend(p.workflow_logs)
         con.execute("BEGIN")
         try:
             dup_spans: set[tuple[Any, ...]] = set()
