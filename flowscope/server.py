@@ -94,7 +94,16 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
     app = create_app(context)
     common: dict[str, Any] = {"log_level": settings.log_level.lower(), "access_log": False}
     api_server = _Server(
-        uvicorn.Config(app, lifespan="on", ws_ping_interval=20, ws_ping_timeout=20, **common)
+        # No per-message deflate: events are ~400 bytes, and compressing each one for each of
+        # 1,000 subscribers cost half the ingest throughput and doubled delivery p99.
+        uvicorn.Config(
+            app,
+            lifespan="on",
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            ws_per_message_deflate=False,
+            **common,
+        )
     )
     otlp_server = _Server(uvicorn.Config(http_receiver, lifespan="off", **common))
 
