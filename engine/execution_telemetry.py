@@ -151,9 +151,12 @@ class ExecutionTelemetry:
         return attrs
 
     def step_started(self, run: StepRun) -> None:
+        attrs = self._record_attrs(run, 1)
+        if run.step.depends_on:  # lets live feeds order a start after its dependencies' ends
+            attrs[c.STEP_DEPENDS_ON] = tuple(run.step.depends_on)
         self._pipeline.emit_record(
             c.EVENT_STEP_STARTED, trace_id=self.trace_id, span_id=run.span_id,
-            attributes=self._record_attrs(run, 1), body=f"Step '{run.step.id}' started",
+            attributes=attrs, body=f"Step '{run.step.id}' started",
         )  # fmt: skip
 
     def step_retrying(self, run: StepRun, next_attempt: int, delay_seconds: float) -> None:
