@@ -503,7 +503,9 @@ def time_ranges(
     n = len(ordered)
     if n == 0:
         return []
-    diffs = pc.fill_null(pc.pairwise_diff(ordered), 0)
+    # Differences in float64: uint64 differences overflow pyarrow's checked int64 result for
+    # timestamps near 2^64, and ~256 ns of precision is plenty to find minute-long gaps.
+    diffs = pc.fill_null(pc.pairwise_diff(pc.cast(ordered, pa.float64(), safe=False)), 0)
     splits = pc.indices_nonzero(pc.greater(diffs, gap_ns)).to_pylist()  # i: gap between i-1 and i
     if len(splits) >= max_ranges:
         widest = pc.take(diffs, pa.array(splits)).to_pylist()
