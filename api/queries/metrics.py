@@ -30,21 +30,11 @@ def workflow_metrics(
     """The summary, and how many executions (of any status) it saw."""
     params = {"workspace_id": workspace_id, "workflow_id": workflow_id, **_window(since, until)}
     row = cur.execute(sql("workflow_metrics"), params).fetchone()
-    assert row is not None
-    (
-        total,
-        completed,
-        failed,
-        timeout,
-        cancelled,
-        running,
-        pending,
-        total_duration,
-        avg_d,
-        min_d,
-        max_d,
-        q,
-    ) = row
+    opened = cur.execute(sql("workflow_open_counts"), params).fetchone()
+    assert row is not None and opened is not None
+    (total, completed, failed, timeout, cancelled, total_duration, avg_d, min_d, max_d, q) = row
+    running, pending = opened
+    completed, failed, timeout, cancelled = (int(n or 0) for n in (completed, failed, timeout, cancelled))
     q = q or [None] * 4
     summary = WorkflowMetricsSummary(
         total_duration_seconds=float(total_duration),
