@@ -3,7 +3,11 @@
 -- (executions_execution_id) only when the id is the scan's sole filter; with the
 -- workspace condition pushed into the same scan it reads the whole table.
 WITH found AS MATERIALIZED (
-    SELECT * FROM executions WHERE execution_id = $execution_id
+    SELECT workspace_id, execution_id, workflow_id, workflow_name, project_id, execution_number, status,
+           status_rank, queued_ns, started_ns, ended_ns, duration_seconds, input_json, results_json,
+           error_message, root_span_id, service_name
+    FROM executions
+    WHERE execution_id = $execution_id
 )
 SELECT execution_id, workflow_id, workflow_name, project_id, execution_number, status, status_rank,
        queued_ns, started_ns, ended_ns, duration_seconds, input_json, results_json, error_message,

@@ -2,7 +2,8 @@
 -- record blob (its attributes name and order running steps).
 -- MATERIALIZED: the trace id alone filters the scan, so the logs_trace_id index is used.
 WITH trace AS MATERIALIZED (
-    SELECT * FROM logs WHERE trace_id = $execution_id
+    SELECT time_ns, event_name, span_id, step_id, record_hash, workspace_id, record
+    FROM logs WHERE trace_id = $execution_id
 )
 SELECT time_ns, event_name, span_id, step_id, record
 FROM trace

@@ -3,7 +3,10 @@
 -- MATERIALIZED keeps the trace id the scan's only filter, so DuckDB uses the
 -- spans_trace_id index; the workspace (and role) conditions apply to its few rows.
 WITH trace AS MATERIALIZED (
-    SELECT * FROM spans WHERE trace_id = $execution_id
+    SELECT workspace_id, span_id, parent_span_id, span_role, name, step_id, step_status, retry_count,
+           start_ns, end_ns, status_code, status_message, workflow_id, span
+    FROM spans
+    WHERE trace_id = $execution_id
 )
 SELECT span_id, parent_span_id, span_role, name, step_id, step_status, retry_count,
        start_ns, end_ns, status_code, status_message, workflow_id,
