@@ -67,10 +67,11 @@ def step_metrics(
     until: datetime | None,
 ) -> WorkflowStepMetrics:
     params = {"workspace_id": workspace_id, "workflow_id": workflow_id, **_window(since, until)}
+    (in_executions,) = cur.execute(sql("workflow_time"), params).fetchone()  # type: ignore[misc]
     steps = []
     for row in cur.execute(sql("step_metrics"), params).fetchall():
         (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q, max_d,
-         in_step, in_executions) = row  # fmt: skip
+         in_step) = row  # fmt: skip
         q = q or [None, None]
         ran = completed + failed
         steps.append(

@@ -49,7 +49,8 @@ class StepMetrics(BaseModel):
     p95_duration_seconds: float | None
     max_duration_seconds: float | None
     share_of_execution_time: float | None = Field(
-        description="Percent of the executions' total duration spent in this step (0-100)."
+        description="100 * time in this step / total duration of the workflow's finished executions "
+        "in the window (0-100; steps that run in parallel can add up to more than 100)."
     )
 
 
