@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from api.catalog import workflows as catalog
 from api.deps import Context, EditorContext, ViewerContext
@@ -14,19 +13,16 @@ from api.errors import not_found, or_404
 from api.queries import executions as views
 from api.queries import records
 from api.queries.listing import executions_page, workflow_seen
+from api.queries.logs import execution_logs
 from api.queries.steps import DefinedStep
 from api.schemas.executions import (
     ExecutionCancel,
     ExecutionLogPage,
-    ExecutionLogRecord,
     StepExecutionDetails,
     WorkflowExecutionDetails,
     WorkflowExecutionPage,
 )
 from api.schemas.timeline import WorkflowExecutionTimeline
-from api.sqlfiles import sql
-from api.timefmt import ns_to_dt
-from collector.anyvalue import attributes_to_dict, to_jsonable
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
 
@@ -77,36 +73,7 @@ def get_logs(
 ) -> ExecutionLogPage:
     """Log records of the execution (lifecycle records and whatever steps logged), oldest first."""
     found, _ = _load(app, ctx.workspace_id, execution_id)
-    span_ids: list[str] = []
-    if step_id is not None:
-        for run in found.steps:
-            if run.step_id == step_id and run.span_id:
-                span_ids += [run.span_id, *(a.span_id for a in run.attempts)]
-    params = {
-        "execution_id": execution_id, "workspace_id": ctx.workspace_id, "step_id": step_id,
-        "span_ids": span_ids,
-    }  # fmt: skip
-    cur = app.store.cursor()
-    (total,) = cur.execute(sql("execution_logs_count"), params).fetchone()  # type: ignore[misc]
-    rows = cur.execute(sql("execution_logs"), {**params, "skip": skip, "limit": limit}).fetchall()
-    items = []
-    for time_ns, observed_ns, sev_n, sev_t, body, event, span_id, rec_step, service, blob in rows:
-        attrs = to_jsonable(attributes_to_dict(LogRecord.FromString(blob).attributes))
-        items.append(
-            ExecutionLogRecord(
-                timestamp=ns_to_dt(time_ns),
-                observed_at=ns_to_dt(observed_ns),
-                severity_number=sev_n,
-                severity_text=sev_t,
-                event_name=event or None,
-                body=body,
-                step_id=rec_step,
-                span_id=span_id or None,
-                service_name=service,
-                attributes=attrs,
-            )
-        )
-    return ExecutionLogPage(items=items, total=total, skip=skip, limit=limit)
+    return execution_logs(app.store.cursor(), ctx.workspace_id, found, step_id, skip, limit)
 
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionCancel, status_code=202)
