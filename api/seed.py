@@ -7,7 +7,6 @@ spec's seeding script), optionally running each N times with a progress bar.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from rich.table import Table
 
 from api.examples import EXAMPLES_DIR, example_definitions, example_inputs
 
-DEFAULT_API = os.environ.get("FLOWSCOPE_API_URL", "http://127.0.0.1:8000")
+DEFAULT_API = "http://127.0.0.1:8000"
 TERMINAL = {"completed", "failed", "cancelled", "timeout"}
 console = Console(stderr=True)
 
@@ -121,7 +120,7 @@ def main(
     project_id: Annotated[str | None, typer.Option(help="Project (default: the workspace's first).")] = None,
     skip_existing: Annotated[bool, typer.Option(help="Keep workflows whose name already exists.")] = False,
     runs: Annotated[int, typer.Option(min=0, help="Execute each example N times and wait.")] = 0,
-    api: Annotated[str, typer.Option(help="Server URL [env FLOWSCOPE_API_URL].")] = DEFAULT_API,
+    api: Annotated[str, typer.Option(envvar="FLOWSCOPE_API_URL", help="Server URL.")] = DEFAULT_API,
     token: Annotated[
         str | None, typer.Option(envvar="FLOWSCOPE_TOKEN", help="Bearer token (editor) when auth is on.")
     ] = None,
