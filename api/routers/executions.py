@@ -68,7 +68,7 @@ def get_logs(
     ctx: ViewerContext,
     app: Context,
     step_id: Annotated[str | None, Query(description="Only this step's records.")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> ExecutionLogPage:
     """Log records of the execution (lifecycle records and whatever steps logged), oldest first."""
@@ -98,7 +98,9 @@ def list_executions(
     workflow_id: str,
     ctx: ViewerContext,
     app: Context,
-    skip: Annotated[int, Query(ge=0, description="Executions to skip (newest first).")] = 0,
+    skip: Annotated[
+        int, Query(ge=0, le=1_000_000_000, description="Executions to skip (newest first).")
+    ] = 0,
     limit: Annotated[int, Query(ge=0, le=100, description="Page size, at most 100.")] = 10,
     status: Annotated[StatusFilter | None, Query(description="Only executions with this status.")] = None,
 ) -> WorkflowExecutionPage:

@@ -60,7 +60,7 @@ def list_workflows(
     app: Context,
     project_id: str | None = None,
     name: Annotated[str | None, Query(description="Only workflows with exactly this name.")] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=0, le=100)] = 50,
 ) -> WorkflowPage:
     """The workspace's workflows, newest first."""

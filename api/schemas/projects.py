@@ -13,7 +13,8 @@ class ProjectCreate(BaseModel):
 
 
 class ProjectUpdate(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=256)
+    # Omit to keep; null is refused (422): the name is required.
+    name: str = Field(None, min_length=1, max_length=256)  # type: ignore[assignment]
     description: str | None = Field(None, max_length=10_000)
 
 

@@ -22,7 +22,8 @@ class WorkflowCreate(BaseModel):
 class WorkflowUpdate(BaseModel):
     definition: dict[str, Any] | None = Field(None, description="A new definition (bumps `version`).")
     project_id: str | None = None
-    name: str | None = Field(None, min_length=1, max_length=256)
+    # Omit to keep; null is refused (422): the name is required.
+    name: str = Field(None, min_length=1, max_length=256)  # type: ignore[assignment]
     description: str | None = Field(None, max_length=10_000)
 
 
