@@ -345,7 +345,14 @@ class Writer:
             rows.scopes.update(p.scopes)
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
-        con.execute("BEGIN")
+        try:
+            con.execute("BEGIN")
+        except duckdb.TransactionException:
+            # An earlier failure left a transaction open (its ROLLBACK failed too): without
+            # this, every later commit would fail the same way.
+            log.warning("ending a transaction left open by an earlier failure")
+            con.execute("ROLLBACK")
+            con.execute("BEGIN")
         try:
             dup_spans: set[tuple[Any, ...]] = set()
             if spans is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -72,3 +73,24 @@ def test_spans_are_stored_as_the_exact_bytes_sent(tmp_path: Path) -> None:
     assert Span.FromString(rows.spans["span"][0]) == Span.FromString(extended)
     # Bytes the scanner cannot follow make it step aside (None), never guess.
     assert item_slices(b"\x0b\x0c") is None and item_slices(body[:-2]) is None
+
+
+def test_a_transaction_left_open_by_a_failure_does_not_block_later_commits(tmp_path: Path) -> None:
+    store = Store(tmp_path / "open.duckdb")
+    store.start()
+    try:
+        opened = threading.Event()
+
+        def leave_open(con: object) -> None:
+            con.execute("BEGIN")  # type: ignore[attr-defined]  # as if a ROLLBACK had failed
+            opened.set()
+
+        store.writer.run_maintenance(leave_open)
+        assert opened.wait(10)
+        request, _ = spans_request(4)
+        outcome = store.writer.submit(WriteRequest("traces", request, "default", 4)).result(30)
+        assert outcome.accepted == 4
+        stored = store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0])
+        assert stored == 4
+    finally:
+        store.close()
