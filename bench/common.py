@@ -131,7 +131,9 @@ def make_batches(
     base = start_ns if start_ns is not None else time.time_ns()
     span_gap = max(1, int(1e9 / spans_per_second))
     spacing = span_gap * SPANS_PER_BATCH
-    return [fresh_copy(templates[i % len(templates)], rnd, base + i * spacing, span_gap) for i in range(count)]
+    return [
+        fresh_copy(templates[i % len(templates)], rnd, base + i * spacing, span_gap) for i in range(count)
+    ]
 
 
 def chunks(items: list[bytes], parts: int) -> Iterator[list[bytes]]:

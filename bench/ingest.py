@@ -98,7 +98,9 @@ def _post_all(url: str, bodies: list[bytes], results: list[ClientResult], lock: 
     headers = {"Content-Type": "application/x-protobuf"}
     acked = errors = retries = 0
     for body in bodies:
+        tries = 0
         while True:
+            tries += 1
             try:
                 conn.request("POST", "/v1/traces", body, headers)
                 response = conn.getresponse()
@@ -111,7 +113,7 @@ def _post_all(url: str, bodies: list[bytes], results: list[ClientResult], lock: 
             if response.status == 200:
                 acked += SPANS_PER_BATCH
                 break
-            if response.status in (429, 503):
+            if response.status in (429, 503) and tries < 100:
                 retries += 1
                 time.sleep(float(response.getheader("Retry-After") or 1) / 10)
                 continue
@@ -277,6 +279,9 @@ def end_to_end(db: Path, spans: int, clients: int, connections: int) -> EndToEnd
         peak = rss.stop()
     if code != 0:
         raise RuntimeError(f"server exited with {code}:\n" + "".join(server.output))
+    problems = [line for line in server.output if "ERROR" in line or "Traceback" in line]
+    if problems:
+        print("    server logged errors:\n      " + "      ".join(problems[:5]), flush=True)
     stored = count_spans(db) - before
     return EndToEnd(rate, result.acked_spans, stored, peak, result)
 
