@@ -31,6 +31,7 @@ MAX_DEPTH = 32
 MAX_NODES = 500_000
 MAX_STRING_LENGTH = 200_000
 MAX_PROBLEMS = 1_000
+MAX_HINTS = 20  # "did you mean" suggestions per validation
 _JSON_TYPES = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
     "object": (dict,), "array": (list,),
@@ -122,6 +123,17 @@ class _Checker:
         raw_inputs = data.get("inputs")
         self.input_names = set(raw_inputs) if isinstance(raw_inputs, dict) else set()
         self.ids: dict[str, int] = {}
+        self.allowed_names = self.input_names | {"inputs", "steps"}
+        self._hints_left = MAX_HINTS
+
+    def hint(self, word: str, candidates: Any) -> str:
+        """" (did you mean 'x'?)" for the first MAX_HINTS problems only: difflib is slow over
+        many candidates, and thousands of unknown names would otherwise take minutes."""
+        if self._hints_left <= 0:
+            return ""
+        self._hints_left -= 1
+        found = difflib.get_close_matches(word, sorted(candidates), n=1)
+        return f" (did you mean '{found[0]}'?)" if found else ""
 
     def add(self, location: str, message: str, kind: str) -> None:
         self.problems.append(ValidationProblem(location, message, kind))
@@ -171,9 +183,7 @@ class _Checker:
                     continue
                 loc = f"steps[{i}].depends_on[{j}]"
                 if dep not in self.ids:
-                    hint = difflib.get_close_matches(dep, list(self.ids), n=1)
-                    suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-                    self.add(loc, f"unknown step '{dep}'{suffix}", "unknown_step")
+                    self.add(loc, f"unknown step '{dep}'{self.hint(dep, self.ids)}", "unknown_step")
                 elif self.ids[dep] == i:
                     self.add(loc, "a step cannot depend on itself", "cycle")
                 else:
@@ -238,12 +248,10 @@ class _Checker:
         except ExpressionError as exc:
             self.add(loc, f"invalid expression: {exc}", "invalid_expression")
             return
-        allowed = self.input_names | {"inputs", "steps"}
+        allowed = self.allowed_names
         for expr in exprs:
             for name in sorted(expr.names - allowed):
-                hint = difflib.get_close_matches(name, sorted(allowed), n=1)
-                suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.add(loc, f"unknown name '{name}'{suffix}", "unknown_name")
+                self.add(loc, f"unknown name '{name}'{self.hint(name, allowed)}", "unknown_name")
             for ref in sorted(expr.step_refs):
                 if ref not in self.ids:
                     self.add(loc, f"unknown step '{ref}'", "unknown_step")
