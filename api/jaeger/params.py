@@ -52,6 +52,8 @@ def parse_go_duration(text: str) -> int:
         pos = m.end()
     if pos == 0:
         raise ParamError(f"time: invalid duration {text!r}")
+    if not total < _MAX_PARAM:  # also inf and nan: a 500 (and DuckDB's int64) otherwise
+        raise ParamError(f"time: duration {text[:64]!r} out of range")
     return sign * round(total)
 
 
@@ -104,14 +106,20 @@ def _parse_logfmt(text: str) -> dict[str, str]:
     return out
 
 
+_MAX_PARAM = 2**53  # larger values (in any unit we multiply by) would overflow DuckDB's int64
+
+
 def _int_param(name: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         try:
-            return int(float(value))  # Grafana's frontend may send 1.7e15-style or "123.0"
-        except ValueError:
+            number = int(float(value))  # Grafana's frontend may send 1.7e15-style or "123.0"
+        except (ValueError, OverflowError):  # also nan and inf
             raise ParamError(f"unable to parse {name}: {value!r} is not a number") from None
+    if abs(number) > _MAX_PARAM:
+        raise ParamError(f"{name} out of range: {value[:64]!r}")
+    return number
 
 
 @dataclass(frozen=True)
