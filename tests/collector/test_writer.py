@@ -94,3 +94,39 @@ def test_a_transaction_left_open_by_a_failure_does_not_block_later_commits(tmp_p
         assert stored == 4
     finally:
         store.close()
+
+
+def test_readers_are_not_blocked_by_a_long_write_transaction(tmp_path: Path) -> None:
+    """Readers use their own cursors: a commit in progress neither blocks nor leaks into reads."""
+    store = Store(tmp_path / "mvcc.duckdb")
+    store.start()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow_write(con: object) -> None:
+        con.execute("BEGIN")  # type: ignore[attr-defined]
+        con.execute("INSERT INTO workspaces (id, slug, name) VALUES ('w2', 'w2', 'W2')")  # type: ignore[attr-defined]
+        inside.set()
+        release.wait(10)
+        con.execute("COMMIT")  # type: ignore[attr-defined]
+
+    try:
+        store.writer.run_maintenance(slow_write)
+        assert inside.wait(10)
+        seen: list[int] = []
+        started = time.monotonic()
+        reader = threading.Thread(
+            target=lambda: seen.append(
+                store.read(lambda c: c.execute("SELECT count(*) FROM workspaces").fetchone()[0])
+            )
+        )
+        reader.start()
+        reader.join(5)
+        assert seen == [1], "the reader saw uncommitted data or was blocked"
+        assert time.monotonic() - started < 2
+        release.set()
+        store.writer.submit(WriteRequest("traces", spans_request(1)[0], "default", 1)).result(30)
+        assert store.read(lambda c: c.execute("SELECT count(*) FROM workspaces").fetchone()[0]) == 2
+    finally:
+        release.set()
+        store.close()
