@@ -69,7 +69,9 @@ def status_history(records: ExecutionRecords) -> list[StatusTransition]:
         history.append(StatusTransition(status="pending", timestamp=ns_to_dt(queued.time_ns), source="log"))
     if started is not None:
         history.append(StatusTransition(status="running", timestamp=ns_to_dt(started.time_ns), source="log"))
-    elif row.started_ns and (row.status_rank >= 2):
+    elif queued is None and row.started_ns:
+        # No lifecycle records (a tracer that only sends spans): it ran from the root span's start.
+        # With a queued record but no started one, it never ran (e.g. cancelled while pending).
         history.append(StatusTransition(status="running", timestamp=ns_to_dt(row.started_ns), source="span"))
     if row.terminal:
         history.append(
