@@ -166,6 +166,7 @@ class Writer:
         # invalidated: every later query fails until the file is opened again.
         self._reopen = reopen
         self._broken = False
+        self._consecutive_failures = 0
         self._bus = bus
         self._metrics = metrics
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -274,6 +275,7 @@ class Writer:
             log.error("database still unavailable: %s", exc)
             return False
         self._broken = False
+        self._consecutive_failures = 0
         log.warning("database reopened after a fatal error")
         return True
 
@@ -309,12 +311,18 @@ class Writer:
         except Exception as exc:
             log.error("commit failed: %s", exc)
             self._metrics.commit_failures.inc()
-            if _is_fatal(exc):
+            self._consecutive_failures += 1
+            # Fatal errors invalidate the instance; a run of ordinary failures may mean a
+            # connection left in a bad state: both are cured by opening the file again.
+            if _is_fatal(exc) or (
+                self._reopen is not None and self._consecutive_failures >= _REOPEN_AFTER_FAILURES
+            ):
                 self._broken = True
             error = StorageUnavailable(f"storage unavailable: {exc}")
             for request in batch:
                 request.future.set_exception(error)
             return
+        self._consecutive_failures = 0
         if self._broken:  # committed, but the instance is invalidated: reopen before answering
             self._try_reopen()
         for request, result in zip(batch, results, strict=True):
@@ -491,6 +499,7 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
 
 
 _CATALOG_CACHE_IDS = 100_000
+_REOPEN_AFTER_FAILURES = 3
 DEDUPE_GAP_NS = 60 * 10**9
 DEDUPE_MAX_RANGES = 16
 

@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.convert import Rows, convert_traces
 from collector.store import Store
 from collector.wire import item_slices
-from collector.writer import WriteRequest, time_ranges
+from collector.writer import StorageUnavailable, WriteRequest, time_ranges
 from tests.collector.helpers import all_spans, spans_request
 
 MINUTE = 60 * 10**9
@@ -129,4 +130,33 @@ def test_readers_are_not_blocked_by_a_long_write_transaction(tmp_path: Path) -> 
         assert store.read(lambda c: c.execute("SELECT count(*) FROM workspaces").fetchone()[0]) == 2
     finally:
         release.set()
+        store.close()
+
+
+def test_repeated_commit_failures_reopen_the_database(tmp_path: Path) -> None:
+    """Whatever left the connection unusable, a run of failed commits reopens the file."""
+    store = Store(tmp_path / "reopen.duckdb")
+    store.start()
+    writer = store.writer
+    original = writer._dedupe
+    failures = {"left": 3}
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("simulated storage trouble")
+        return original(*args, **kwargs)
+
+    writer._dedupe = flaky  # type: ignore[method-assign]
+    try:
+        con_before = writer._con
+        for _ in range(3):
+            future = writer.submit(WriteRequest("traces", spans_request(2)[0], "default", 2))
+            with pytest.raises(StorageUnavailable, match="simulated storage trouble"):
+                future.result(30)
+        outcome = writer.submit(WriteRequest("traces", spans_request(2)[0], "default", 2)).result(30)
+        assert outcome.accepted == 2
+        assert writer._con is not con_before, "the connection was not reopened"
+        assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 2
+    finally:
         store.close()
