@@ -24,14 +24,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis  # noqa: F401 - a missing install must fail, not skip
 
 from tests.api.client import Api
 from tests.api.workflows import FAILING, SEQUENCE
 from tests.reliability.support import soak
 from tests.support.otlp import trace_request
 from tests.support.server import RunningServer, start_server
-
-pytest.importorskip("schemathesis")
 
 MAX_EXAMPLES = 200 if soak() else 15
 CHECKS = "not_a_server_error,response_schema_conformance"

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 
 _READY = re.compile(
-    r"flowscope ready api=(?P<api>\S+) otlp_http=(?P<otlp_http>\S+) otlp_grpc=(?P<otlp_grpc>\S+) db=(?P<db>\S+)"
+    r"flowscope ready api=(?P<api>\S+) otlp_http=(?P<otlp_http>\S+) "
+    r"otlp_grpc=(?P<otlp_grpc>\S+) db=(?P<db>\S+)"
 )
 
 
