@@ -118,7 +118,7 @@ def load_traces(
         return []
     placeholders = ", ".join("?" * len(trace_ids))
     rows = cur.execute(
-        sql.TRACE_SPANS.format(placeholders=placeholders), [workspace_id, *trace_ids]
+        sql.TRACE_SPANS.format(placeholders=placeholders), [*trace_ids, workspace_id]
     ).fetchall()
     by_trace: dict[str, list[StoredSpan]] = {}
     for trace_id, span_id, parent, resource_id, scope_id, blob in rows:

@@ -35,16 +35,25 @@ ORDER BY coalesce(started_ns, queued_ns, updated_ns) DESC
 LIMIT ?
 """
 
+# The trace lookup is a MATERIALIZED CTE so DuckDB keeps the trace_id index scan (an extra
+# filter in the same scan turns it into a full scan; see api/sql/execution.sql).
 _STEP_SPANS_SQL = """
+WITH found AS MATERIALIZED (
+    SELECT workspace_id, span_id, step_id, name, step_status, retry_count, start_ns, end_ns, span_role, span
+    FROM spans WHERE trace_id = $trace_id
+)
 SELECT span_id, step_id, name, step_status, coalesce(retry_count, 0), start_ns, end_ns, span
-FROM spans
-WHERE workspace_id = ? AND trace_id = ? AND span_role = 'step'
+FROM found
+WHERE workspace_id = $workspace_id AND span_role = 'step'
 ORDER BY start_ns, span_id
 """
 
 _ATTEMPTS_SQL = """
-SELECT parent_span_id, count(*) FROM spans
-WHERE workspace_id = ? AND trace_id = ? AND span_role = 'attempt'
+WITH found AS MATERIALIZED (
+    SELECT workspace_id, parent_span_id, span_role FROM spans WHERE trace_id = $trace_id
+)
+SELECT parent_span_id, count(*) FROM found
+WHERE workspace_id = $workspace_id AND span_role = 'attempt'
 GROUP BY parent_span_id
 """
 
@@ -99,8 +108,9 @@ def step_payloads(execution_id: str, ctx: ViewerContext, app: Context) -> list[d
     eid = execution_id.strip().lower()
 
     def read(cur: duckdb.DuckDBPyConnection) -> tuple[list[Any], dict[str, int], bool]:
-        steps = cur.execute(_STEP_SPANS_SQL, [ctx.workspace_id, eid]).fetchall()
-        attempts = dict(cur.execute(_ATTEMPTS_SQL, [ctx.workspace_id, eid]).fetchall())
+        params = {"trace_id": eid, "workspace_id": ctx.workspace_id}
+        steps = cur.execute(_STEP_SPANS_SQL, params).fetchall()
+        attempts = dict(cur.execute(_ATTEMPTS_SQL, params).fetchall())
         known = (
             bool(steps)
             or cur.execute(
