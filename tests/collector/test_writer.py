@@ -138,7 +138,7 @@ def test_repeated_commit_failures_reopen_the_database(tmp_path: Path) -> None:
     store = Store(tmp_path / "reopen.duckdb")
     store.start()
     writer = store.writer
-    original = writer._dedupe
+    original = writer._write
     failures = {"left": 3}
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -147,7 +147,7 @@ def test_repeated_commit_failures_reopen_the_database(tmp_path: Path) -> None:
             raise RuntimeError("simulated storage trouble")
         return original(*args, **kwargs)
 
-    writer._dedupe = flaky  # type: ignore[method-assign]
+    writer._write = flaky  # type: ignore[method-assign]
     try:
         con_before = writer._con
         for _ in range(3):
