@@ -95,23 +95,6 @@ class Rows:
     workflow_spans: list[WorkflowSpan] = field(default_factory=list)
     workflow_logs: list[WorkflowLogRecord] = field(default_factory=list)
 
-    def mark(self) -> tuple[int, ...]:
-        """Current sizes, to undo a request whose conversion failed half-way (`truncate`)."""
-        return (
-            len(self.spans["span"]), len(self.logs["record"]), len(self.executions),
-            len(self.workflow_spans), len(self.workflow_logs),
-        )  # fmt: skip
-
-    def truncate(self, mark: tuple[int, ...]) -> None:
-        n_spans, n_logs, n_execs, n_wspans, n_wlogs = mark
-        for values in self.spans.values():
-            del values[n_spans:]
-        for values in self.logs.values():
-            del values[n_logs:]
-        del self.executions[n_execs:]
-        del self.workflow_spans[n_wspans:]
-        del self.workflow_logs[n_wlogs:]
-
 
 @dataclass(slots=True)
 class ConvertResult:
