@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from bench.common import _kv
 
 SERVICE = "bench-engine"  # not the engine's own name: serve's startup leaves these open executions alone
 WORKFLOWS = 100
@@ -56,19 +57,6 @@ def definition(k: int) -> dict[str, object]:
             for i in range(1, STEPS + 1)
         ],
     }  # fmt: skip
-
-
-def _kv(key: str, value: object) -> KeyValue:
-    kv = KeyValue(key=key)
-    if isinstance(value, bool):
-        kv.value.bool_value = value
-    elif isinstance(value, int):
-        kv.value.int_value = value
-    elif isinstance(value, list):
-        kv.value.array_value.values.extend(AnyValue(string_value=v) for v in value)
-    else:
-        kv.value.string_value = str(value)
-    return kv
 
 
 @dataclass(frozen=True)
