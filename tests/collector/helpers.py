@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,16 @@ import httpx
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.otlp import logs_request, spans_request
 from tests.support.server import RunningServer
+
+__all__ = ["logs_request", "spans_request"]  # re-exported: the collector tests import them from here
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -33,54 +35,7 @@ GRPC_METHODS = {
 }
 
 
-# --- building requests -----------------------------------------------------------------------
-
-
-def spans_request(
-    n: int,
-    *,
-    service: str = "test-service",
-    start_ns: int | None = None,
-    trace_id: bytes | None = None,
-) -> tuple[ExportTraceServiceRequest, list[tuple[str, str]]]:
-    """`n` spans with fresh random ids; returns the request and its (trace_id, span_id) hex pairs."""
-    request = ExportTraceServiceRequest()
-    rs = request.resource_spans.add()
-    rs.resource.attributes.add(key="service.name", value=AnyValue(string_value=service))
-    ss = rs.scope_spans.add()
-    ss.scope.name = "tests.collector"
-    base = start_ns if start_ns is not None else time.time_ns()
-    tid = trace_id or os.urandom(16)
-    ids = []
-    for i in range(n):
-        span = ss.spans.add()
-        span.trace_id = tid
-        span.span_id = os.urandom(8)
-        span.name = f"op-{i % 5}"
-        span.kind = 1 + i % 5
-        span.start_time_unix_nano = base + i * 1000
-        span.end_time_unix_nano = base + i * 1000 + 250_000
-        span.attributes.add(key="i", value=AnyValue(int_value=i))
-        ids.append((tid.hex(), span.span_id.hex()))
-    return request, ids
-
-
-def logs_request(
-    n: int, *, service: str = "test-service", time_ns: int | None = None
-) -> ExportLogsServiceRequest:
-    request = ExportLogsServiceRequest()
-    rl = request.resource_logs.add()
-    rl.resource.attributes.add(key="service.name", value=AnyValue(string_value=service))
-    sl = rl.scope_logs.add()
-    sl.scope.name = "tests.collector"
-    base = time_ns if time_ns is not None else time.time_ns()
-    for i in range(n):
-        record = sl.log_records.add()
-        record.time_unix_nano = base + i
-        record.observed_time_unix_nano = base + i + 1
-        record.severity_number = 9
-        record.body.string_value = f"record {i} {os.urandom(6).hex()}"
-    return request
+# --- building requests (spans_request / logs_request live in tests/support/otlp.py) ---------
 
 
 def all_spans(request: ExportTraceServiceRequest) -> list[Span]:
