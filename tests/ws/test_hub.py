@@ -110,12 +110,14 @@ def test_lost_batches_make_every_feed_resync() -> None:
             assert sub.close_code == 1013 and "since" in sub.close_reason
         late = subscriber("ws", "wf")
         hub.add(late)
-        for seq in range(5, 5 + 20_000):  # far more than the bus and the hand-off hold at once
-            bus.publish(CommittedBatch(seq, None, 0))
-        # The loop cannot consume while this coroutine publishes, so batches are lost either
-        # in the bus or in the hand-off; working through the backlog can take a while on a
-        # loaded machine, hence a deadline rather than a fixed pause.
-        for _ in range(1000):
+        # Overflow the bus-to-loop hand-off deterministically: nothing awaits between these
+        # puts, so the hub cannot drain it (publishing through the bus instead races its
+        # delivery thread and loses nothing on some runs).
+        handoff = hub._subscription
+        for seq in range(5, 5 + handoff.queue.maxsize + 10):
+            handoff._put(CommittedBatch(seq, None, 0))
+        assert handoff.overflowed
+        for _ in range(1000):  # draining the backlog can take a while on a loaded machine
             if late.close_code is not None:
                 break
             await asyncio.sleep(0.01)
