@@ -4,8 +4,10 @@ Order of work: a cheap iterative size/depth scan first (so hostile input is
 rejected before anything expensive), then the pydantic model (all its errors),
 then graph and semantic checks on whatever parts are well-formed enough: unknown
 and duplicate ids, cycles (named `a -> b -> a`), unknown or disabled actions,
-params the action's model rejects, expressions that do not compile, and
-expressions that use unknown names or steps that are not upstream.
+params the action's model rejects (models see the EngineConfig as validation context,
+so a `python` callable this configuration does not allow is a problem here),
+expressions that do not compile, and expressions that use unknown names or steps
+that are not upstream.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.actions import ActionDisabled, ActionRegistry, UnknownAction
 from engine.actions import registry as default_registry
+from engine.actions.registry import CONFIG_CONTEXT_KEY
 from engine.config import EngineConfig
 from engine.expressions import Expression, ExpressionError, compile_expression
 from engine.graph import ancestor_sets, find_cycles
@@ -225,7 +228,7 @@ class _Checker:
 
     def _params(self, prefix: str, model: type[BaseModel], params: dict[str, Any], templated: set) -> None:
         try:
-            model.model_validate(params)
+            model.model_validate(params, context={CONFIG_CONTEXT_KEY: self.config})
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = tuple(err["loc"])

@@ -28,6 +28,10 @@ from engine.config import EngineConfig
 from engine.telemetry import traceparent, use_traceparent
 
 ENTRY_POINT_GROUP = "flowscope.actions"
+# Definition validation passes the EngineConfig to params models in pydantic's validation
+# context under this key, so a model can refuse what this configuration does not allow
+# (the scheduler validates rendered params without it: actions check again when they run).
+CONFIG_CONTEXT_KEY = "engine_config"
 
 
 class ActionError(Exception):
@@ -174,22 +178,32 @@ class ActionRegistry:
 
 
 def import_callable(ref: str) -> Callable[..., Any]:
+    """The function `ref` ('module:function') names, which must be a plain function defined in
+    that module itself: no dotted path through other objects, no class, builtin, lambda, alias
+    or re-export. An allowed module imports others (shutil, os, ...); following attributes
+    from it would reach all of them (`engine.examples:shutil.os.system`)."""
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise UnknownAction(f"'{ref}' is not a 'module:function' reference")
+    if "." in attr:
+        raise UnknownAction(f"'{ref}': name a function of module '{module_name}' itself (no dotted path)")
+    if attr.startswith("_"):
+        raise UnknownAction(f"'{ref}': private names cannot be referenced")
     try:
-        obj: Any = importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UnknownAction(f"cannot import module '{module_name}': {exc}") from None
-    for part in attr.split("."):
-        if part.startswith("_"):
-            raise UnknownAction(f"'{ref}': private names cannot be referenced")
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise UnknownAction(f"module '{module_name}' has no attribute '{attr}'")
-    if not callable(obj):
-        raise UnknownAction(f"'{ref}' is not callable")
-    return obj
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise UnknownAction(f"module '{module_name}' has no attribute '{attr}'")
+    if not inspect.isfunction(obj):
+        raise UnknownAction(f"'{ref}' is not a function (classes, builtins and objects cannot be called)")
+    if obj.__module__ != module.__name__ or obj.__qualname__ != attr:
+        raise UnknownAction(
+            f"'{ref}' is not a function defined in module '{module_name}' (it is "
+            f"'{obj.__module__}:{obj.__qualname__}'; imported names cannot be referenced)"
+        )
+    return obj  # type: ignore[no-any-return]
 
 
 registry = ActionRegistry()

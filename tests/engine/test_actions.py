@@ -42,18 +42,30 @@ def test_python_registered_and_imported_functions(make_engine) -> None:
 
 
 def test_python_module_allow_list_and_bad_outputs(make_engine) -> None:
+    from engine.validation import validate_definition
+
     register_function("test.unserializable", lambda: object())
-    definition = wf(
+    refused = wf(
         act("python", "a", callable="tests.engine.helpers:add", kwargs={"a": 1, "b": 2}),
-        act("python", "b", callable="test.unserializable"),
         act("python", "c", callable="test.nope"),
+    )
+    _, problems = validate_definition(refused)
+    assert [str(p) for p in problems] == [
+        "steps[0].action.params.callable: module 'tests.engine.helpers' is not allowed "
+        "(EngineConfig.python_modules)",
+        "steps[1].action.params.callable: no registered function named 'test.nope'",
+    ]
+    # A templated callable is known only at run time: the same check runs there.
+    definition = wf(
+        act("python", "a", callable="${{ fn }}", kwargs={"a": 1, "b": 2}),
+        act("python", "b", callable="test.unserializable"),
+        inputs={"fn": {"type": "string", "default": "tests.engine.helpers:add"}},
     )
     result = run(run_workflow(make_engine(), definition))
     assert (
         result.step("a").error == "module 'tests.engine.helpers' is not allowed (EngineConfig.python_modules)"
     )
     assert result.step("b").error.startswith("step output is not JSON-serializable")
-    assert result.step("c").error == "no registered function named 'test.nope'"
 
 
 # --- sql ------------------------------------------------------------------------------------
