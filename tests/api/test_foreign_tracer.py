@@ -84,3 +84,55 @@ def test_lifecycle_records_only(traced: tuple[Api, dict[str, str]]) -> None:
         1,
         1,
     )
+
+
+def test_step_metrics_without_retry_counts(traced: tuple[Api, dict[str, str]]) -> None:
+    """Plain cicd.pipeline.* step spans carry no retry count: the step metrics count no
+    retries for them (issue 15 finding 5: this answered 500, runs_with_retries was None)."""
+    ws, ids = traced
+    ws.wait_until(f"/api/workflows/executions/{ids['cicd']}/timeline", lambda t: t["step_count"] == 3)
+    metrics = ws.ok(ws.get("/api/workflows/nightly-build/steps/metrics"))
+    steps = {s["step_id"]: s for s in metrics["steps"]}
+    assert list(steps) == ["checkout", "build", "deploy"]
+    for step in steps.values():
+        assert (step["runs"], step["retries"], step["runs_with_retries"]) == (1, 0, 0), step
+    assert (steps["build"]["failed"], steps["build"]["failure_rate"]) == (1, 100.0)
+    # The workflow.* tracer says its retries: counted as before.
+    metrics = ws.ok(ws.get("/api/workflows/etl-foreign/steps/metrics"))
+    retried = {s["step_id"]: (s["retries"], s["runs_with_retries"]) for s in metrics["steps"]}
+    assert retried == {"extract": (1, 1), "load": (0, 0)}
+
+
+def test_step_metrics_of_tasks_naming_their_pipeline(api_server: RunningServer, root: Api) -> None:
+    """OTel cicd.pipeline.* task spans that name their pipeline (so they carry a workflow id)
+    but no retry count: the step metrics answered 500 (issue 15 finding 5)."""
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    ws = root.new_workspace()
+    provider = TracerProvider(resource=Resource.create({"service.name": "ci-runner"}))
+    exporter = OTLPSpanExporter(
+        f"{api_server.otlp_http}/v1/traces",
+        headers={"x-workspace-id": ws.workspace["id"]},  # type: ignore[attr-defined]
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("ci.runner")
+    pipeline = {"cicd.pipeline.name": "release"}
+    with tracer.start_as_current_span(
+        "RUN release", kind=trace.SpanKind.SERVER, attributes={**pipeline, "cicd.pipeline.result": "success"}
+    ) as run:
+        for task in ("lint", "publish"):
+            with tracer.start_as_current_span(
+                task, attributes={**pipeline, "cicd.pipeline.task.name": task,
+                                  "cicd.pipeline.task.run.result": "success"},
+            ):  # fmt: skip
+                pass
+    provider.shutdown()
+    execution_id = format(run.get_span_context().trace_id, "032x")
+    ws.wait_until(f"/api/workflows/executions/{execution_id}/timeline", lambda t: t["step_count"] == 2)
+    metrics = ws.ok(ws.get("/api/workflows/release/steps/metrics"))
+    assert [(s["step_id"], s["runs"], s["completed"], s["retries"], s["runs_with_retries"])
+            for s in metrics["steps"]] == [("lint", 1, 1, 0, 0), ("publish", 1, 1, 0, 0)]  # fmt: skip
