@@ -29,10 +29,23 @@ def _telemetry_config(context: AppContext, internal_token: str | None) -> Any:
     return TelemetryConfig(endpoint=endpoint, protocol=s.engine_protocol, token=internal_token)
 
 
+def preflight(settings: Any) -> str | None:
+    """Why `serve` must not start with these settings, in one line (checked before it opens
+    anything): a sandbox directory that would expose the server's or other users' files."""
+    from engine.sandbox_dir import SandboxDirError, prepare_sandbox
+
+    try:
+        prepare_sandbox(settings.sandbox_dir, settings.db)
+    except SandboxDirError as exc:
+        return str(exc)
+    return None
+
+
 async def start_engine(context: AppContext) -> None:
     """Create the engine and make it `context.engine`; its shutdown runs at SIGTERM."""
     from engine.config import EngineConfig
     from engine.engine import Engine
+    from engine.sandbox_dir import prepare_sandbox
 
     s = context.settings
     internal_token = None
@@ -47,6 +60,7 @@ async def start_engine(context: AppContext) -> None:
         telemetry=_telemetry_config(context, internal_token),
         enable_shell=s.enable_shell,
         http_allowed_hosts=tuple(s.http_allowed_hosts),
+        sandbox_dir=prepare_sandbox(s.sandbox_dir, s.db),
     )
     engine = Engine(config)
     context.engine = engine
@@ -100,4 +114,4 @@ def startup_hooks() -> list[StartupHook]:
     return [_engine_hook]
 
 
-__all__ = ["AppContext", "close_interrupted", "start_engine", "startup_hooks"]
+__all__ = ["AppContext", "close_interrupted", "preflight", "start_engine", "startup_hooks"]

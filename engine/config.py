@@ -1,26 +1,20 @@
 """Engine configuration: what the hosting process allows workflows to do.
 
 Defaults are safe for a server that runs definitions submitted over its API:
-`shell` is off, `http` is off until hosts are allowed, `python` may only import
-allow-listed modules (registered functions are always callable), and `sql` may
-only touch files under allow-listed directories. The CLI (`flowscope run`), which
-runs the user's own files, loosens these.
+`shell` is off, `http` is off until hosts are allowed, `python` may only call
+functions of allow-listed modules (registered functions are always callable), and
+`sql` and the example pipeline helpers may only touch files in `sandbox_dir` (none
+at all without one). The CLI (`flowscope run`), which runs the user's own files,
+loosens these.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.expressions import ExpressionLimits
 from engine.telemetry import TelemetryConfig
-
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-
-
-def _default_sql_dirs() -> tuple[str, ...]:
-    return (tempfile.gettempdir(), str(EXAMPLES_DIR))
 
 
 @dataclass(frozen=True)
@@ -31,9 +25,12 @@ class EngineConfig:
     http_allowed_hosts: tuple[str, ...] = ()
     # Module prefixes the python action (and 'module:function' action types) may import; '*' = any.
     python_modules: tuple[str, ...] = ("engine.examples",)
-    # Directories the sql action's database and the files its SQL reads/writes must be under;
-    # None = unrestricted (DuckDB external access stays on).
-    sql_allowed_dirs: tuple[str, ...] | None = field(default_factory=_default_sql_dirs)
+    # The only directory the sql action's databases and the files its SQL reads/writes, and
+    # the example pipeline helpers, may use: private to the server (engine.sandbox_dir).
+    # None = no files at all (sql on ':memory:' only), unless unrestricted_files.
+    sandbox_dir: Path | None = None
+    # Any path (DuckDB external access stays on): for the CLI, which runs the user's own files.
+    unrestricted_files: bool = False
     # Executions running at once; more are queued (status pending) until a slot frees.
     max_concurrent_executions: int = 1000
     # A step output larger than this (as JSON) fails the step: outputs feed expressions.

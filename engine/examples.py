@@ -2,7 +2,15 @@
 
 The data pipeline's python steps live here (not in `examples/`, which is not a
 package) so that they are importable wherever the engine is, and this module is
-allow-listed for the python action by default (`EngineConfig.python_modules`).
+allow-listed for the python action by default (`EngineConfig.python_modules`): every
+public function here can be called by any editor, with any arguments.
+
+So the pipeline helpers act only inside a work area they own: `<sandbox>/pipelines/`
+(EngineConfig.sandbox_dir). Paths a definition gives are resolved and must stay in it
+(`engine.sandbox_dir.confine`); a source CSV may be read from the shipped `examples/data/`
+or the sandbox, and the shipped one is copied into the run's work directory, since SQL
+can reach only the sandbox. Cleanup removes only the files the pipeline creates. With
+`unrestricted_files` (the CLI, the user's own files) paths are taken as given.
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from engine.actions.python import current_step
+from engine.actions.sql import connect_confined
+from engine.config import EngineConfig
+from engine.sandbox_dir import confine
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 WORKFLOWS_DIR = EXAMPLES_DIR / "workflows"
@@ -35,10 +46,56 @@ def load_example(name: str) -> dict[str, Any]:
 
 # --- data_pipeline steps ---------------------------------------------------------------
 
+PIPELINES_DIR = "pipelines"  # the helpers' work area, under the sandbox
+SOURCE_COPY = "source.csv"
+# Everything the pipeline creates in a work directory, and all cleanup ever removes.
+PIPELINE_FILES = (
+    SOURCE_COPY, "staging.duckdb", "staging.duckdb.wal", "warehouse.duckdb", "warehouse.duckdb.wal",
+)  # fmt: skip
+_RUN_PREFIX = "flowscope-pipeline-"
+
+
+def _config() -> EngineConfig:
+    step = current_step()
+    if step is None:
+        raise RuntimeError("the pipeline helpers run as python steps of a workflow")
+    return step.config
+
+
+def _work_root(config: EngineConfig) -> Path:
+    """`<sandbox>/pipelines`, created private; ValueError without a sandbox."""
+    if config.sandbox_dir is None:
+        raise ValueError("no sandbox directory is configured (EngineConfig.sandbox_dir)")
+    root = Path(config.sandbox_dir).resolve() / PIPELINES_DIR
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
+
+
+def _inside_root(raw: str, config: EngineConfig, what: str) -> Path:
+    """A path in the work area (not the area itself), or the path as given when unrestricted."""
+    if config.unrestricted_files:
+        return Path(raw).expanduser().resolve()
+    root = _work_root(config)
+    path = confine(raw, root, what=what)
+    if path == root:
+        raise PermissionError(f"{what} '{raw}' must be a directory inside {root}, not the work area itself")
+    return path
+
+
+def _source(raw: str, config: EngineConfig) -> Path:
+    if not raw:
+        return DEFAULT_SOURCE
+    if config.unrestricted_files:
+        return Path(raw).expanduser().resolve()
+    if config.sandbox_dir is None:
+        raise ValueError("no sandbox directory is configured (EngineConfig.sandbox_dir)")
+    return confine(raw, Path(config.sandbox_dir), what="source_path", also=(DATA_DIR,))
+
 
 def validate_source(source_path: str = "", work_dir: str = "") -> dict[str, Any]:
     """Check the CSV exists and has the expected header; set up a working directory."""
-    source = Path(source_path).expanduser().resolve() if source_path else DEFAULT_SOURCE
+    config = _config()
+    source = _source(source_path, config)  # refused before anything touches the path
     if not source.is_file():
         raise FileNotFoundError(f"source file not found: {source}")
     with source.open(newline="", encoding="utf-8") as fh:
@@ -51,10 +108,15 @@ def validate_source(source_path: str = "", work_dir: str = "") -> dict[str, Any]
     if rows == 0:
         raise ValueError("source has no data rows")
     if work_dir:
-        work = Path(work_dir).expanduser().resolve()
-        work.mkdir(parents=True, exist_ok=True)
+        work = _inside_root(work_dir, config, "work_dir")
+        work.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif config.unrestricted_files:
+        work = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX))
     else:
-        work = Path(tempfile.mkdtemp(prefix="flowscope-pipeline-"))
+        work = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_work_root(config)))
+    if not config.unrestricted_files and source.is_relative_to(DATA_DIR):
+        # Shipped example data: SQL can read only the sandbox, so it reads a copy.
+        source = Path(shutil.copyfile(source, work / SOURCE_COPY))
     return {
         "source_path": str(source),
         "work_dir": str(work),
@@ -67,7 +129,11 @@ def validate_source(source_path: str = "", work_dir: str = "") -> dict[str, Any]
 
 def check_transformation(database: str, expected_rows: int) -> dict[str, Any]:
     """Quality checks on the cleaned table; raise (fail the step) when one does not hold."""
-    con = duckdb.connect(database, read_only=True)
+    config = _config()
+    path = _inside_root(database, config, "database")
+    if not path.is_file():
+        raise FileNotFoundError(f"database not found: {path}")
+    con = connect_confined(str(path), config, read_only=True)  # its views run SQL too
     try:
         checks = {
             "row_count": "SELECT count(*) FROM orders_clean",
@@ -89,18 +155,20 @@ def check_transformation(database: str, expected_rows: int) -> dict[str, Any]:
 
 
 def cleanup(work_dir: str, keep_output: bool = False) -> dict[str, Any]:
-    """Remove the staging database (and the whole working directory unless keep_output)."""
-    work = Path(work_dir)
-    if not work.name.startswith("flowscope-pipeline-") and not keep_output:
-        # A user-chosen directory: only remove what the pipeline created in it.
-        removed = [str(p) for p in work.glob("*.duckdb*") if p.is_file()]
-        for p in removed:
-            Path(p).unlink(missing_ok=True)
-        return {"removed": removed, "kept": []}
-    staging = [p for p in work.glob("staging.duckdb*") if p.is_file()]
-    for p in staging:
-        p.unlink(missing_ok=True)
-    if keep_output:
-        return {"removed": [str(p) for p in staging], "kept": [str(work / "warehouse.duckdb")]}
-    shutil.rmtree(work, ignore_errors=True)
-    return {"removed": [str(work)], "kept": []}
+    """Remove the files the pipeline created in `work_dir` (the warehouse too unless
+    keep_output), then the directory itself if nothing else is left in it."""
+    config = _config()
+    work = _inside_root(work_dir, config, "work_dir")
+    if not work.is_dir():
+        raise FileNotFoundError(f"work directory not found: {work}")
+    keep = {"warehouse.duckdb", "warehouse.duckdb.wal"} if keep_output else set()
+    removed = []
+    for name in PIPELINE_FILES:
+        path = work / name
+        if name not in keep and path.is_file():
+            path.unlink()
+            removed.append(str(path))
+    if not any(work.iterdir()):
+        work.rmdir()
+        removed.append(str(work))
+    return {"removed": removed, "kept": [str(work / n) for n in sorted(keep) if (work / n).exists()]}

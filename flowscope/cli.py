@@ -78,6 +78,10 @@ def serve(
     http_allowed_host: Annotated[
         list[str] | None, typer.Option(help="Host the 'http' step action may call (repeatable).")
     ] = None,
+    sandbox_dir: Annotated[
+        Path | None,
+        typer.Option(help="Private directory step actions may use for files [<db>.sandbox next to the db]."),
+    ] = None,
     engine_protocol: Annotated[
         str | None, typer.Option(help="Engine export protocol: http or grpc [http].")
     ] = None,
@@ -95,12 +99,17 @@ def serve(
         "retention_interval_seconds": retention_interval_seconds, "memory_limit": memory_limit,
         "auth": auth, "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
         "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
+        "sandbox_dir": sandbox_dir,
         "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,
     }  # fmt: skip
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    from api.startup import startup_hooks
+    from api.startup import preflight, startup_hooks
     from flowscope.server import serve as run_server
 
+    problem = preflight(settings)
+    if problem:
+        typer.echo(f"flowscope: {problem}", err=True)
+        raise typer.Exit(2)
     asyncio.run(run_server(settings, startup_hooks()))
 
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     http_allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts the 'http' step action may call (empty = action disabled)."
     )
+    sandbox_dir: Path | None = Field(
+        None,
+        description="The only directory step actions may read and write ('sql', the example pipeline): "
+        "private (0700), never holding the database (default: '<db>.sandbox' next to the database file).",
+    )
     engine_protocol: Literal["http", "grpc"] = Field("http", description="How the engine exports telemetry.")
     engine_endpoint: str | None = Field(
         None, description="Where the engine exports (default: this server's own OTLP receiver)."

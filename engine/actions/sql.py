@@ -4,10 +4,12 @@ Each statement runs in order on one connection, in a worker thread. Named
 parameters (`$name`) are bound by DuckDB, never spliced into the text. Output:
 per statement either `rows_affected` or a small result (`columns`, up to
 `max_rows` rows as objects, `row_count`), plus `rows` of the last statement.
-When `EngineConfig.sql_allowed_dirs` is set, the database must live under one of
-them and DuckDB itself is locked to them (external access off, allowed
-directories, configuration locked) so SQL cannot read or write elsewhere.
-Cancellation interrupts the running query.
+Unless `EngineConfig.unrestricted_files`, the database must live in the server's
+sandbox directory (a relative path is taken inside it; without a sandbox only
+':memory:' is possible) and DuckDB itself is locked to it (external access off,
+the sandbox as the only allowed directory, configuration locked), so SQL cannot
+read or write anywhere else, in either `read_only` mode. Cancellation interrupts
+the running query.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.actions.registry import ActionError, StepContext
+from engine.config import EngineConfig
+from engine.sandbox_dir import OutsideSandbox, confine
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
 
@@ -54,34 +58,43 @@ def _json_cell(value: Any) -> Any:
     return value
 
 
-def _resolve_database(raw: str, ctx: StepContext) -> str:
+def resolve_database(raw: str, config: EngineConfig, base_dir: Path | None = None) -> str:
+    """The database file a step may open: inside the sandbox unless files are unrestricted."""
     if raw == ":memory:":
         return raw
-    path = Path(raw).expanduser()
-    if not path.is_absolute() and ctx.base_dir is not None:
-        path = ctx.base_dir / path
-    path = path.resolve()
-    allowed = ctx.config.sql_allowed_dirs
-    if allowed is not None and not any(path.is_relative_to(Path(d).resolve()) for d in allowed):
-        raise ActionError(f"database '{path}' is outside the allowed directories ({', '.join(allowed)})")
-    return str(path)
+    if config.unrestricted_files:
+        path = Path(raw).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return str(path.resolve())
+    if config.sandbox_dir is None:
+        raise ActionError("no sandbox directory is configured: only ':memory:' databases are allowed")
+    try:
+        return str(confine(raw, Path(config.sandbox_dir), what="database"))
+    except OutsideSandbox as exc:
+        raise ActionError(str(exc)) from None
 
 
-def _connect(database: str, params: SqlParams, allowed: tuple[str, ...] | None) -> Any:
-    con = duckdb.connect(database, read_only=params.read_only)
-    if allowed is not None:
-        dirs = ", ".join("'" + str(Path(d).resolve()).replace("'", "''") + "/'" for d in allowed)
-        try:
-            con.execute(f"SET allowed_directories = [{dirs}]")
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
-        except duckdb.Error:
-            # Another open connection to the same file (DuckDB shares one instance per file
-            # in a process) already locked the configuration; accept it only if locked down.
-            locked = con.execute("SELECT current_setting('enable_external_access')").fetchone()
-            if not locked or locked[0] is not False:
-                con.close()
-                raise
+def connect_confined(database: str, config: EngineConfig, *, read_only: bool) -> Any:
+    """A DuckDB connection that can reach no file outside the sandbox (none without one).
+    Used for every database a step names, also by Python helpers (a database's views run
+    SQL too)."""
+    con = duckdb.connect(database, read_only=read_only)
+    if config.unrestricted_files:
+        return con
+    sandbox = config.sandbox_dir
+    dirs = "'" + str(Path(sandbox).resolve()).replace("'", "''") + "/'" if sandbox is not None else ""
+    try:
+        con.execute(f"SET allowed_directories = [{dirs}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except duckdb.Error:
+        # Another open connection to the same file (DuckDB shares one instance per file
+        # in a process) already locked the configuration; accept it only if locked down.
+        locked = con.execute("SELECT current_setting('enable_external_access')").fetchone()
+        if not locked or locked[0] is not False:
+            con.close()
+            raise
     return con
 
 
@@ -129,10 +142,14 @@ def _run(con: Any, params: SqlParams) -> dict[str, Any]:
 
 
 async def sql_action(params: SqlParams, ctx: StepContext) -> Any:
-    database = _resolve_database(params.database, ctx)
-    allowed = ctx.config.sql_allowed_dirs
+    database = resolve_database(params.database, ctx.config, ctx.base_dir)
     loop = asyncio.get_running_loop()
-    con = await loop.run_in_executor(None, _connect, database, params, allowed)
+    try:
+        con = await loop.run_in_executor(
+            None, lambda: connect_confined(database, ctx.config, read_only=params.read_only)
+        )
+    except duckdb.Error as exc:
+        raise ActionError(f"{type(exc).__name__}: {exc}") from None
 
     def work() -> dict[str, Any]:
         try:

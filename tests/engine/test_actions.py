@@ -87,14 +87,14 @@ def test_sql_statements_parameters_and_rows(make_engine, tmp_path: Path) -> None
             parameters={"extra": 10, "min": 3},
         )
     )
-    result = run(run_workflow(make_engine(sql_allowed_dirs=(str(tmp_path),)), definition))
+    result = run(run_workflow(make_engine(sandbox_dir=tmp_path), definition))
     out = result.results["s"]
     assert out["statements"][:2] == [{"rows_affected": 5}, {"rows_affected": 1}]
     assert out["statements"][2]["row_count"] == 3 and out["statements"][2]["truncated"] is True
     assert out["rows"] == [{"n": 3, "x": 4.5, "d": "2024-01-04"}, {"n": 4, "x": 6.0, "d": "2024-01-05"}]
 
 
-def test_sql_is_confined_to_allowed_dirs(make_engine, tmp_path: Path) -> None:
+def test_sql_is_confined_to_the_sandbox(make_engine, tmp_path: Path) -> None:
     inside = tmp_path / "ok.duckdb"
     definition = wf(
         act("sql", "outside", database="/var/tmp/flowscope-test-outside.duckdb", sql="SELECT 1"),
@@ -106,8 +106,8 @@ def test_sql_is_confined_to_allowed_dirs(make_engine, tmp_path: Path) -> None:
             "trigger_rule": "all_done",
         },
     )
-    result = run(run_workflow(make_engine(sql_allowed_dirs=(str(tmp_path),)), definition))
-    assert "outside the allowed directories" in result.step("outside").error
+    result = run(run_workflow(make_engine(sandbox_dir=tmp_path), definition))
+    assert "is outside " + str(tmp_path) in result.step("outside").error
     assert "file system operations are disabled by configuration" in result.step("read_etc").error
     assert "locked" in result.step("settings").error
     assert not Path("/var/tmp/flowscope-test-outside.duckdb").exists()
@@ -123,7 +123,7 @@ def test_sql_timeout_interrupts_query(make_engine, tmp_path: Path) -> None:
         )
     )
     t0 = time.monotonic()
-    result = run(run_workflow(make_engine(sql_allowed_dirs=(str(tmp_path),)), definition))
+    result = run(run_workflow(make_engine(sandbox_dir=tmp_path), definition))
     assert result.step("s").error == "Timeout exceeded"
     assert time.monotonic() - t0 < 3
 

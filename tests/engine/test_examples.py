@@ -52,15 +52,18 @@ def test_example_matches_spec_and_validates(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(SPEC))
-def test_example_runs(name: str, make_engine, captured: Captured) -> None:
+def test_example_runs(name: str, make_engine, captured: Captured, tmp_path: Path) -> None:
     path = example_paths()[name]
-    result = run(run_workflow(make_engine(), load_example(name), workflow_id=name, base_dir=path.parent))
+    engine = make_engine(sandbox_dir=tmp_path)
+    result = run(run_workflow(engine, load_example(name), workflow_id=name, base_dir=path.parent))
     assert result.status == "completed", [(s.id, s.error) for s in result.steps]
     root = captured.root(result.execution_id)
     assert root.name == f"RUN {load_example(name)['name']}"
     assert root.attributes[c.WORKFLOW_STATUS] == "completed"
     step_names = {s.name for s in captured.step_spans(result.execution_id).values()}
     assert step_names == {n for n, _ in SPEC[name]}
+    if name == "data_pipeline":  # its cleanup left nothing behind in the sandbox
+        assert list((tmp_path / "pipelines").iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -80,12 +83,12 @@ def test_conditional_modes(mode: str, ran: str, make_engine) -> None:
 
 
 def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -> None:
-    work = tmp_path / "work"
+    work = tmp_path / "pipelines" / "work"  # work_dir is taken inside <sandbox>/pipelines
     result = run(
         run_workflow(
-            make_engine(sql_allowed_dirs=(str(tmp_path), str(example_paths()["data_pipeline"].parents[1]))),
+            make_engine(sandbox_dir=tmp_path),
             load_example("data_pipeline"),
-            {"work_dir": str(work), "keep_output": True, "min_amount": 10},
+            {"work_dir": "work", "keep_output": True, "min_amount": 10},
         )
     )
     assert result.status == "completed", [(s.id, s.error) for s in result.steps]
@@ -95,6 +98,7 @@ def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -
     assert loaded["orders"] == transform["clean_rows"]
     warehouse = work / "warehouse.duckdb"
     assert warehouse.exists() and not (work / "staging.duckdb").exists()
+    assert result.step("cleanup").output["kept"] == [str(warehouse)]
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         assert con.execute("SELECT min(amount) > 10, count(*) FROM orders").fetchone() == (
@@ -106,9 +110,9 @@ def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -
 
 
 def test_data_pipeline_bad_source_fails_early_and_skips_cleanup(make_engine, tmp_path: Path) -> None:
-    result = run(
-        run_workflow(make_engine(), load_example("data_pipeline"), {"source_path": str(tmp_path / "no.csv")})
-    )
+    engine = make_engine(sandbox_dir=tmp_path)
+    inputs = {"source_path": str(tmp_path / "no.csv")}
+    result = run(run_workflow(engine, load_example("data_pipeline"), inputs))
     assert (result.status, result.error) == ("failed", "Step 'validate_source' failed")
     assert result.step("validate_source").error.startswith("source file not found")
     assert result.step("extract_data").skip_reason == "upstream failed"
