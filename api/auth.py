@@ -26,6 +26,7 @@ class TokenInfo:
     id: str
     workspace_id: str
     role: str
+    server_admin: bool = False  # may create workspaces; only `flowscope token create --server-admin` sets it
 
 
 def _hash(secret: str) -> str:
@@ -33,25 +34,29 @@ def _hash(secret: str) -> str:
 
 
 def create_token(
-    store: Store, workspace_id: str, role: str, name: str | None = None
+    store: Store, workspace_id: str, role: str, name: str | None = None, *, server_admin: bool = False
 ) -> tuple[str, TokenInfo]:
     """Create a token; returns (secret, info). The secret is not stored and cannot be shown again."""
+    if server_admin and role != "admin":
+        raise ValueError("a server-admin token must have the admin role")
     if role not in _RANK:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = "tok_" + secrets.token_hex(8)
     store.cursor().execute(
-        "INSERT INTO tokens (id, token_hash, workspace_id, role, name) VALUES (?, ?, ?, ?, ?)",
-        [token_id, _hash(secret), workspace_id, role, name],
+        "INSERT INTO tokens (id, token_hash, workspace_id, role, name, server_admin) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [token_id, _hash(secret), workspace_id, role, name, server_admin],
     )
-    return secret, TokenInfo(token_id, workspace_id, role)
+    return secret, TokenInfo(token_id, workspace_id, role, server_admin)
 
 
 def verify_token(store: Store, secret: str) -> TokenInfo | None:
     row = (
         store.cursor()
         .execute(
-            "SELECT id, workspace_id, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            "SELECT id, workspace_id, role, server_admin FROM tokens "
+            "WHERE token_hash = ? AND revoked_at IS NULL",
             [_hash(secret)],
         )
         .fetchone()
@@ -90,4 +95,20 @@ def revoke_token(store: Store, workspace_id: str, token_id: str) -> bool:
         )
         .fetchall()
     )
+    if rows:
+        _revoked()
     return bool(rows)
+
+
+# Bumped by every revocation in this process: caches of verified tokens (ingest's) drop
+# everything they hold when it changes, so a revoked token stops working at once.
+_revocations = 0
+
+
+def _revoked() -> None:
+    global _revocations
+    _revocations += 1
+
+
+def revocations() -> int:
+    return _revocations

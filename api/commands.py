@@ -59,6 +59,14 @@ def create(
     create_workspace: Annotated[
         bool, typer.Option("--create-workspace", help="Create the workspace if missing (file mode).")
     ] = False,
+    server_admin: Annotated[
+        bool,
+        typer.Option(
+            "--server-admin",
+            help="An admin token that may also create workspaces (file mode only: whoever holds the "
+            "database file runs the server).",
+        ),
+    ] = False,
     db: Db = None,
     api: Api = None,
     token: AdminToken = None,
@@ -66,6 +74,10 @@ def create(
     """Create a token and print its secret (shown once) on stdout."""
     if role not in ("viewer", "editor", "admin"):
         raise _fail(f"unknown role {role!r}: use viewer, editor or admin")
+    if server_admin and role != "admin":
+        raise _fail("--server-admin needs --role admin")
+    if server_admin and api:
+        raise _fail("--server-admin works on the database file only (stop the server, use --db)")
     if api:
         headers = {"X-Workspace-Slug": workspace, **({"Authorization": f"Bearer {token}"} if token else {})}
         response = httpx.post(
@@ -85,10 +97,11 @@ def create(
             if not create_workspace:
                 raise _fail(f"workspace {workspace!r} not found (add --create-workspace to create it)")
             ws = workspaces.create(store.cursor(), workspace, workspace).id
-        secret, info = create_token(store, ws, role, name)
+        secret, info = create_token(store, ws, role, name, server_admin=server_admin)
     finally:
         store.close()
-    print(f"token {info.id}: role {role} in workspace {ws}", file=sys.stderr)
+    scope = " (server admin)" if server_admin else ""
+    print(f"token {info.id}: role {role}{scope} in workspace {ws}", file=sys.stderr)
     typer.echo(secret)
 
 

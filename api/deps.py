@@ -7,7 +7,9 @@ Workspace: `X-Workspace-Id` / `X-Workspace-Slug` header, else `workspace_id` /
 `workspace_slug` query parameter (browsers cannot set WebSocket headers), else the
 token's workspace, else `default`. With auth on, a valid bearer token (header or
 `?token=`) is required (401), and it must belong to that workspace with a role high
-enough (403). Resources of other workspaces are simply not found (404).
+enough (403; naming a workspace that does not exist gets the same 403 as naming another
+one). Resources of other workspaces are simply not found (404). A client address that
+presented too many invalid tokens is refused with 429 for a while (api/throttle.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from starlette.requests import HTTPConnection
 
-from api.auth import bearer, role_allows, verify_token
+from api.auth import TokenInfo, bearer, role_allows, verify_token
 from api.context import AppContext
+from api.throttle import AuthThrottle, Throttled, client_throttle, retry_after_header
 from collector.store import DEFAULT_WORKSPACE_ID, Store
 
 
@@ -29,13 +32,39 @@ class RequestContext:
     workspace_id: str
     role: str
     token_id: str | None = None
+    server_admin: bool = False  # the token may create workspaces (DESIGN "Identity and tenancy")
 
 
 class AccessDenied(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.retry_after = retry_after  # seconds, with 429
+
+    def headers(self) -> dict[str, str] | None:
+        return None if self.retry_after is None else {"Retry-After": retry_after_header(self.retry_after)}
+
+
+def authenticate(store: Store, secret: str, peer: str | None, throttle: AuthThrottle | None) -> TokenInfo:
+    """The token of `secret`; AccessDenied 401 when it does not verify (a failure of `peer`),
+    429 when `peer` failed too often lately (checked first: a throttled client's guesses are
+    not even looked at)."""
+    if throttle is not None:
+        try:
+            throttle.check(peer)
+        except Throttled as exc:
+            raise AccessDenied(429, str(exc), exc.retry_after) from None
+    token = verify_token(store, secret)
+    if token is None:
+        if throttle is not None:
+            throttle.failed(peer)
+        raise AccessDenied(401, "invalid or revoked token")
+    return token
+
+
+def _named(ws_id: str | None, ws_slug: str | None) -> str:
+    return f"workspace {ws_id!r}" if ws_id is not None else f"workspace with slug {ws_slug!r}"
 
 
 def resolve_access(
@@ -44,8 +73,11 @@ def resolve_access(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     required_role: str,
+    *,
+    peer: str | None = None,
+    throttle: AuthThrottle | None = None,
 ) -> RequestContext:
-    """The workspace and role of a request, or AccessDenied(401/403/404)."""
+    """The workspace and role of a request, or AccessDenied(401/403/404/429)."""
     ws_id = headers.get("x-workspace-id") or query.get("workspace_id")
     ws_slug = headers.get("x-workspace-slug") or query.get("workspace_slug")
     token = None
@@ -53,26 +85,29 @@ def resolve_access(
         secret = bearer(headers.get("authorization")) or query.get("token")
         if not secret:
             raise AccessDenied(401, "authentication required: send 'Authorization: Bearer <token>'")
-        token = verify_token(store, secret)
-        if token is None:
-            raise AccessDenied(401, "invalid or revoked token")
-    if ws_id is not None:
-        workspace_id = store.find_workspace(workspace_id=ws_id)
-        if workspace_id is None:
-            raise AccessDenied(404, f"workspace {ws_id!r} not found")
-    elif ws_slug is not None:
-        workspace_id = store.find_workspace(slug=ws_slug)
-        if workspace_id is None:
-            raise AccessDenied(404, f"workspace with slug {ws_slug!r} not found")
-    else:
-        workspace_id = token.workspace_id if token else DEFAULT_WORKSPACE_ID
-    if token is None:
-        return RequestContext(workspace_id, "admin")
-    if token.workspace_id != workspace_id:
-        raise AccessDenied(403, f"token does not grant access to workspace {workspace_id!r}")
+        token = authenticate(store, secret, peer, throttle)
+    named = ws_id is not None or ws_slug is not None
+    found = (
+        store.find_workspace(workspace_id=ws_id)
+        if ws_id is not None
+        else store.find_workspace(slug=ws_slug) if ws_slug is not None else None
+    )
+    if token is None:  # auth off: every workspace is open, so whether one exists is no secret
+        if named and found is None:
+            raise AccessDenied(404, f"{_named(ws_id, ws_slug)} not found")
+        return RequestContext(found or DEFAULT_WORKSPACE_ID, "admin")
+    # One answer whether the named workspace is another one or none at all: a token learns
+    # nothing about workspaces outside its own (their ids, slugs, or existence).
+    if named and found != token.workspace_id:
+        raise AccessDenied(403, f"token does not grant access to {_named(ws_id, ws_slug)}")
     if not role_allows(token.role, required_role):
         raise AccessDenied(403, f"role {token.role!r} cannot do this: {required_role!r} or higher required")
-    return RequestContext(workspace_id, token.role, token.id)
+    return RequestContext(token.workspace_id, token.role, token.id, token.server_admin)
+
+
+def client_address(conn: HTTPConnection) -> str | None:
+    """The TCP peer's address (the key of failed-authentication throttling)."""
+    return conn.client.host if conn.client else None
 
 
 def app_context(conn: HTTPConnection) -> AppContext:
@@ -89,9 +124,11 @@ def _require(role: str):  # type: ignore[no-untyped-def]
                 {k.lower(): v for k, v in conn.headers.items()},
                 conn.query_params,
                 role,
+                peer=client_address(conn),
+                throttle=client_throttle(ctx),
             )
         except AccessDenied as exc:
-            raise HTTPException(exc.status, exc.detail) from None
+            raise HTTPException(exc.status, exc.detail, exc.headers()) from None
 
     return dependency
 

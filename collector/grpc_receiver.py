@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.decode import BodyError, parse
 from collector.ingest import IngestService
-from collector.tenancy import Authorizer, IngestDenied
+from collector.tenancy import PEER_KEY, Authorizer, IngestDenied, grpc_peer_host
 from collector.writer import QueueFull, StorageUnavailable, WriterStopped
 
 _DENIED_CODES = {
@@ -54,7 +54,7 @@ class OtlpGrpcReceiver:
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         metrics = self._ingest.metrics
         try:
-            workspace_id = self._authorize(metadata)
+            workspace_id = self._authorize({**metadata, PEER_KEY: grpc_peer_host(context.peer()) or ""})
             message = parse(signal, "protobuf", body)
             outcome = await self._ingest.export(signal, message, workspace_id, "grpc", body)
         except BodyError as exc:
@@ -62,13 +62,21 @@ class OtlpGrpcReceiver:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         except IngestDenied as exc:
             metrics.requests.labels("grpc", signal, "denied").inc()
+            if exc.retry_after is not None:  # throttled: RESOURCE_EXHAUSTED + RetryInfo, as HTTP's 429
+                await context.abort_with_status(
+                    rpc_status.to_status(
+                        _retry_status(code_pb2.RESOURCE_EXHAUSTED, exc.message, exc.retry_after)
+                    )
+                )
             await context.abort(
                 _DENIED_CODES.get(exc.http_status, grpc.StatusCode.INVALID_ARGUMENT), exc.message
             )
         except (QueueFull, StorageUnavailable, WriterStopped) as exc:
             metrics.requests.labels("grpc", signal, "unavailable").inc()
             delay = self._ingest.retry_delay()
-            await context.abort_with_status(rpc_status.to_status(_unavailable(str(exc), delay)))
+            await context.abort_with_status(
+                rpc_status.to_status(_retry_status(code_pb2.UNAVAILABLE, str(exc), delay))
+            )
         metrics.requests.labels("grpc", signal, "partial" if outcome.rejected else "ok").inc()
         if signal == "traces":
             response = ExportTraceServiceResponse()
@@ -83,11 +91,11 @@ class OtlpGrpcReceiver:
         return logs_response.SerializeToString()
 
 
-def _unavailable(message: str, delay_seconds: float) -> status_pb2.Status:
+def _retry_status(code: int, message: str, delay_seconds: float) -> status_pb2.Status:
     delay = duration_pb2.Duration(seconds=int(delay_seconds), nanos=int(delay_seconds % 1 * 1e9))
     detail = AnyProto()
     detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-    return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=[detail])
+    return status_pb2.Status(code=code, message=message, details=[detail])
 
 
 def create_server(

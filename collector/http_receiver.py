@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.decode import BodyError, Encoding, decompress, media_encoding, parse
 from collector.ingest import IngestService
-from collector.tenancy import Authorizer, IngestDenied
+from collector.tenancy import PEER_KEY, Authorizer, IngestDenied
 from collector.writer import ExportOutcome, QueueFull, StorageUnavailable, WriterStopped
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ class OtlpHttpReceiver:
                     "Flowscope stores traces and logs, not metrics: send OTLP metrics to a metrics backend",
                 )
             encoding = media_encoding(headers.get("content-type"))
-            workspace_id = self._authorize(headers)
+            client = scope.get("client")
+            workspace_id = self._authorize({**headers, PEER_KEY: client[0] if client else ""})
             body = await self._read_body(receive, headers)
             if len(body) > _INLINE_DECODE_BYTES or headers.get("content-encoding", "identity") != "identity":
                 message, raw = await asyncio.to_thread(self._decode, signal, encoding, body, headers)
@@ -83,7 +84,8 @@ class OtlpHttpReceiver:
             return
         except IngestDenied as exc:
             self._count(signal, "denied")
-            await _status(send, exc.http_status, encoding, exc.message)
+            wait = [] if exc.retry_after is None else [(b"retry-after", _retry_after(exc.retry_after))]
+            await _status(send, exc.http_status, encoding, exc.message, extra=wait)
             return
         except (QueueFull, StorageUnavailable, WriterStopped) as exc:
             self._count(signal, "unavailable")

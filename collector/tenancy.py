@@ -16,15 +16,32 @@ from collector.store import DEFAULT_WORKSPACE_ID, Store
 
 @dataclass
 class IngestDenied(Exception):
-    http_status: int  # 400 unknown workspace, 401 no/bad token, 403 token lacks rights
+    http_status: int  # 400 unknown workspace, 401 no/bad token, 403 token lacks rights, 429 throttled
     message: str
+    retry_after: float | None = None  # seconds, with 429
 
     def __str__(self) -> str:
         return self.message
 
 
 # Lower-cased request headers (HTTP) or gRPC metadata -> workspace id, or IngestDenied.
+# The receivers add the client's address under PEER_KEY, overwriting anything sent under
+# that name (no HTTP field name or gRPC metadata key can contain ':' anyway).
 Authorizer = Callable[[Mapping[str, str]], str]
+PEER_KEY = ":peer"
+
+
+def grpc_peer_host(peer: str | None) -> str | None:
+    """The address in a gRPC peer string: 'ipv4:10.0.0.1:5000' -> '10.0.0.1',
+    'ipv6:[::1]:5000' -> '::1', 'unix:/path' -> 'unix:/path'."""
+    if not peer:
+        return None
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6" and rest.startswith("["):
+        return rest[1:].split("]", 1)[0]
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    return peer
 
 
 class WorkspaceResolver:

@@ -64,6 +64,22 @@ def serve(
     auth: Annotated[
         str | None, typer.Option(help="'none' or 'token' (bearer tokens; forced on for non-loopback hosts).")
     ] = None,
+    auth_failure_burst: Annotated[
+        int | None, typer.Option(help="Invalid tokens one client address may present at once; 0 = off [20].")
+    ] = None,
+    auth_failures_per_minute: Annotated[
+        float | None, typer.Option(help="Refill rate of that allowance, per minute [10].")
+    ] = None,
+    metrics_auth: Annotated[
+        str | None,
+        typer.Option(help="none|token: /metrics needs a token (scrape secret: env FLOWSCOPE_METRICS_TOKEN)."),
+    ] = None,
+    metrics_series_limit: Annotated[
+        int | None, typer.Option(help="Most /metrics series per workspace and family (with overflow) [2000].")
+    ] = None,
+    metrics_series_expiry_seconds: Annotated[
+        float | None, typer.Option(help="Drop /metrics series idle this long; 0 = never [0].")
+    ] = None,
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Allowed CORS origin (repeatable; default none).")
     ] = None,
@@ -97,7 +113,11 @@ def serve(
         "grpc_max_message_bytes": grpc_max_message_bytes, "queue_items": queue_items,
         "batch_items": batch_items, "retention_days": retention_days,
         "retention_interval_seconds": retention_interval_seconds, "memory_limit": memory_limit,
-        "auth": auth, "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
+        "auth": auth, "auth_failure_burst": auth_failure_burst,
+        "auth_failures_per_minute": auth_failures_per_minute, "metrics_auth": metrics_auth,
+        "metrics_series_limit": metrics_series_limit,
+        "metrics_series_expiry_seconds": metrics_series_expiry_seconds,
+        "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
         "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
         "sandbox_dir": sandbox_dir,
         "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,

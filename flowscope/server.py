@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from api.context import AppContext
 from api.ingest_auth import ingest_authorizer
+from api.throttle import client_throttle
 from collector.grpc_receiver import OtlpGrpcReceiver, create_server
 from collector.http_receiver import OtlpHttpReceiver
 from collector.ingest import IngestService
@@ -73,7 +74,7 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
         store.start_retention(settings.retention_days, settings.retention_interval_seconds)
 
     context = AppContext(store=store, registry=registry, settings=settings)
-    authorize = ingest_authorizer(store, settings.auth_required)
+    authorize = ingest_authorizer(store, settings.auth_required, client_throttle(context))
     context.extras["ingest_authorizer"] = authorize
     ingest = IngestService(store)
 

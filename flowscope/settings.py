@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -41,6 +41,32 @@ class Settings(BaseSettings):
     )
     auth: Literal["none", "token"] = Field(
         "none", description="'token' requires bearer tokens (always on when host is not loopback)."
+    )
+    auth_failure_burst: int = Field(
+        20,
+        ge=0,
+        description="Invalid tokens one client address may present in a burst; beyond it requests "
+        "needing a token get 429 (gRPC RESOURCE_EXHAUSTED) until the bucket refills. 0 = no limit.",
+    )
+    auth_failures_per_minute: float = Field(
+        10.0, gt=0, description="How fast a client's failed-authentication allowance refills (per minute)."
+    )
+    metrics_auth: Literal["none", "token"] = Field(
+        "none",
+        description="'token': /metrics needs a bearer token; a workspace's token sees that workspace's "
+        "series only, FLOWSCOPE_METRICS_TOKEN or a server-admin token sees all.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Scrape secret for /metrics (all series) when --metrics-auth token."
+    )
+    metrics_series_limit: int = Field(
+        2000,
+        ge=2,
+        description="Most series per workspace in each /metrics family (overflow series included); "
+        'later label sets count in the series labelled otel_metric_overflow="true".',
+    )
+    metrics_series_expiry_seconds: float = Field(
+        0.0, ge=0, description="Drop /metrics series not updated for this long, freeing them (0 = never)."
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     demo: bool = Field(False, description="Seed the example workflows and run each a few times.")

@@ -41,7 +41,9 @@ class JaegerRoute(APIRoute):
             try:
                 return await handler(request)
             except HTTPException as exc:
-                return error(exc.status_code, str(exc.detail))
+                response = error(exc.status_code, str(exc.detail))
+                response.headers.update(exc.headers or {})  # Retry-After of a 429
+                return response
             except RequestValidationError as exc:
                 return error(400, str(exc.errors()))
 

@@ -42,7 +42,7 @@ def list_all(ctx: AdminContext, app: Context) -> list[TokenPublic]:
 
 @router.delete("/{token_id}", status_code=204, response_class=Response)
 def revoke(token_id: str, ctx: AdminContext, app: Context) -> Response:
-    """Revoke a token: it stops working at once (ingest caches lookups for 5 s)."""
+    """Revoke a token: it stops working at once, for ingest too (its lookup cache is emptied)."""
     if not revoke_token(app.store, ctx.workspace_id, token_id):
         or_404(None, "Token", token_id)
     return Response(status_code=204)

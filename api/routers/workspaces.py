@@ -19,8 +19,14 @@ def _public(ws: catalog.Workspace) -> WorkspacePublic:
 
 @router.post("", response_model=WorkspaceCreated, status_code=201)
 def create_workspace(body: WorkspaceCreate, ctx: AdminContext, app: Context) -> WorkspaceCreated:
-    """Create a workspace (409 if the slug is taken). With auth on, an admin of any
-    workspace may create one and receives an admin token for it, shown once."""
+    """Create a workspace (409 if the slug is taken). With auth on, only a server-admin
+    token may (made with `flowscope token create --server-admin` on the database file; a
+    workspace admin gets 403); the answer carries an admin token for the new workspace,
+    shown once."""
+    if app.settings.auth_required and not ctx.server_admin:
+        raise HTTPException(
+            403, "creating workspaces needs a server-admin token (flowscope token create --server-admin)"
+        )
     try:
         ws = catalog.create(app.store.cursor(), body.slug, body.name)
     except catalog.SlugTaken:

@@ -1,10 +1,13 @@
-"""Who may open a feed: the workspace rules of every API request, plus workflow visibility.
+"""Who may open a feed: the workspace rules of every API request, nothing more.
 
-A workflow id known only in other workspaces (catalog `workflows` or telemetry
-`executions`) is refused like a REST 404. An id known nowhere is accepted: the
-workflow may be created, or a foreign tracer may start sending executions under that
-id, after the client subscribed; events are routed by the workspace the data was
-ingested into, so such a subscription can only ever see its own workspace's data.
+Workflow ids are namespaced by workspace: a feed is the pair (workspace, workflow id),
+and events are routed, and replays read, by the workspace the data was ingested into.
+So any workflow id may be subscribed to, known or not (it may be created, or a foreign
+tracer may start sending executions under it, after the client subscribed), and an id
+that exists only in another workspace is answered exactly like an unknown one: the feed
+opens and carries this workspace's events under that id, never the other's. Refusing
+such ids would tell a client which ids other workspaces use, and let one workspace keep
+another from subscribing to an id by ingesting under it first.
 """
 
 from __future__ import annotations
@@ -12,22 +15,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from api.deps import AccessDenied, resolve_access
+from api.throttle import AuthThrottle
 from collector.store import Store
-
-_OWNERS_SQL = """
-SELECT workspace_id FROM workflows WHERE id = ?
-UNION
-SELECT DISTINCT workspace_id FROM executions WHERE workflow_id = ?
-"""
 
 
 class FeedDenied(Exception):
-    """The connection is closed with 1008 and this message as the reason."""
+    """The connection is closed with 1008 and this message as the reason (or, with
+    `retry_after`, refused at the handshake with HTTP 429)."""
 
-
-def workflow_owners(store: Store, workflow_id: str) -> set[str]:
-    rows = store.cursor().execute(_OWNERS_SQL, [workflow_id, workflow_id]).fetchall()
-    return {r[0] for r in rows}
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def authorize_feed(
@@ -35,14 +33,13 @@ def authorize_feed(
     auth_required: bool,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    workflow_id: str,
+    *,
+    peer: str | None = None,
+    throttle: AuthThrottle | None = None,
 ) -> str:
     """The workspace id the feed reads from, or FeedDenied (runs DuckDB queries: call off-loop)."""
     try:
-        ctx = resolve_access(store, auth_required, headers, query, "viewer")
+        ctx = resolve_access(store, auth_required, headers, query, "viewer", peer=peer, throttle=throttle)
     except AccessDenied as exc:
-        raise FeedDenied(f"{exc.status}: {exc.detail}") from None
-    owners = workflow_owners(store, workflow_id)
-    if owners and ctx.workspace_id not in owners:
-        raise FeedDenied(f"404: workflow {workflow_id!r} not found in workspace {ctx.workspace_id!r}")
+        raise FeedDenied(f"{exc.status}: {exc.detail}", exc.retry_after) from None
     return ctx.workspace_id

@@ -1,7 +1,8 @@
 """The two feed endpoints (spec "WebSocket Events").
 
 Connection lifecycle: check access (failure: accept, then close 1008 with the reason,
-before any event); register with the hub (paused when `since` is given, so live
+before any event; a client throttled for failed authentication gets HTTP 429 at the
+handshake instead); register with the hub (paused when `since` is given, so live
 events queue up while the replay is read); complete the handshake, so a client that
 sees the connection open is already subscribed; replay; then stream live until the
 client leaves, the server shuts down (1001) or the client falls behind (1013).
@@ -15,8 +16,11 @@ from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, WebSocket
+from starlette.responses import PlainTextResponse
 
 from api.context import AppContext
+from api.deps import client_address
+from api.throttle import client_throttle, retry_after_header
 from api.ws.access import FeedDenied, authorize_feed
 from api.ws.events import iso
 from api.ws.hub import Hub
@@ -78,9 +82,20 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
                     f"invalid since {query['since']!r}: use ISO 8601, e.g. 2024-01-15T10:00:00Z"
                 ) from None
         workspace_id = await asyncio.to_thread(
-            authorize_feed, context.store, context.settings.auth_required, headers, query, workflow_id
+            authorize_feed,
+            context.store,
+            context.settings.auth_required,
+            headers,
+            query,
+            peer=client_address(websocket),
+            throttle=client_throttle(context),
         )
     except FeedDenied as exc:
+        if exc.retry_after is not None and "websocket.http.response" in websocket.scope.get("extensions", {}):
+            # Throttled: an HTTP 429 with Retry-After at the handshake, as REST answers.
+            wait = {"Retry-After": retry_after_header(exc.retry_after)}
+            await websocket.send_denial_response(PlainTextResponse(str(exc), 429, wait))
+            return
         # Accept, then close: browsers see a close code and reason, not just a failed handshake.
         await websocket.accept()
         await close_quietly(websocket, CLOSE_POLICY, str(exc), hub.config.close_timeout_seconds)

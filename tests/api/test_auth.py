@@ -27,7 +27,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
     db = tmp_path_factory.mktemp("auth") / "flowscope.duckdb"
-    made = _cli("token", "create", "--workspace", "default", "--role", "admin", "--db", str(db))
+    made = _cli(
+        "token", "create", "--workspace", "default", "--role", "admin", "--server-admin", "--db", str(db)
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     srv = start_server(db, "--auth", "token")
     yield srv, made.stdout.strip()
