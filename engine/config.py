@@ -31,8 +31,16 @@ class EngineConfig:
     sandbox_dir: Path | None = None
     # Any path (DuckDB external access stays on): for the CLI, which runs the user's own files.
     unrestricted_files: bool = False
-    # Executions running at once; more are queued (status pending) until a slot frees.
+    # Executions running at once over all workspaces; more wait (status pending) until a slot
+    # frees, then start round-robin across workspaces (engine.admission).
     max_concurrent_executions: int = 1000
+    # Executions of one workspace running at once; more of it wait.
+    max_running_per_workspace: int = 100
+    # Executions of one workspace waiting to start; one more is refused (QuotaExceeded, HTTP 429).
+    max_pending_per_workspace: int = 1000
+    # Finished executions `Engine.get` still returns (fewer when they are big, see engine.py);
+    # the server keeps none, since its collector is the history.
+    finished_executions_kept: int = 256
     # A step output larger than this (as JSON) fails the step: outputs feed expressions.
     max_output_bytes: int = 1 << 20
     expression_limits: ExpressionLimits = field(default_factory=ExpressionLimits)

@@ -20,6 +20,7 @@ from engine.execution_telemetry import step_attributes
 from engine.expressions import Expression, compile_expression
 from engine.graph import ancestor_sets
 from engine.model import StepDefinition, WorkflowDefinition
+from engine.state import exact_bytes
 from engine.templates import ParamsTemplate
 
 
@@ -74,7 +75,9 @@ class WorkflowPlan:
                     upstream=upstream, action=action,
                     condition=compile_expression(s.condition) if s.condition else None,
                     params=params, static_params=static,
-                    static_input_json=orjson.dumps(s.action.params, default=str) if params.static else None,
+                    static_input_json=(
+                        exact_bytes(orjson.dumps(s.action.params, default=str)) if params.static else None
+                    ),
                     static_attrs=step_attributes(s, i),
                 )
             )  # fmt: skip

@@ -65,12 +65,15 @@ class ExecutionResult:
 
 
 class ExecutionHandle:
-    """A submitted execution. `execution_id` (= trace id) is valid from the moment of submit."""
+    """A submitted execution. `execution_id` (= trace id) is valid from the moment of submit.
+
+    Once finished it holds only its `ExecutionResult`: the run-time state (the Execution, its
+    step runs, its telemetry emitter, its plan) is released, so kept handles stay small."""
 
     def __init__(
         self, execution: Execution, *, workspace_id: str, execution_number: int, project_id: str | None
     ) -> None:
-        self._execution = execution
+        self._execution: Execution | None = execution
         self._task: asyncio.Task[None] | None = None
         self._result: ExecutionResult | None = None
         self._done_event = asyncio.Event()
@@ -84,6 +87,9 @@ class ExecutionHandle:
 
     @property
     def status(self) -> str:
+        if self._result is not None:
+            return self._result.status
+        assert self._execution is not None
         return self._execution.status
 
     @property
@@ -92,6 +98,9 @@ class ExecutionHandle:
 
     @property
     def queued_at(self) -> dt.datetime | None:
+        if self._result is not None:
+            return self._result.queued_at
+        assert self._execution is not None
         return _ts(self._execution.queued_ns)
 
     def done(self) -> bool:
@@ -99,10 +108,13 @@ class ExecutionHandle:
 
     def steps(self) -> list[StepResult]:
         """Live snapshot of every step, in definition order."""
+        if self._result is not None:
+            return self._result.steps
+        assert self._execution is not None
         return [StepResult.of(r) for r in self._execution.runs]
 
     def cancel(self) -> bool:
-        return self._execution.cancel()
+        return self._execution.cancel() if self._execution is not None else False
 
     async def wait(self, timeout: float | None = None) -> ExecutionResult:
         await asyncio.wait_for(self._done_event.wait(), timeout)
@@ -111,6 +123,8 @@ class ExecutionHandle:
 
     def _complete(self) -> None:
         e = self._execution
+        if e is None:
+            return
         if e.status in ("pending", "running"):  # the driver itself failed: never leave it running
             e.finish_unstarted()
         started = e.started_ns or e.queued_ns
@@ -121,4 +135,5 @@ class ExecutionHandle:
             started_at=_ts(e.started_ns), ended_at=_ts(e.ended_ns),
             duration_seconds=(e.ended_ns - started) / 1e9 if e.ended_ns else None, steps=self.steps(),
         )  # fmt: skip
+        self._execution = None
         self._done_event.set()

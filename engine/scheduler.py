@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import functools
 import random
 import time
 from collections import deque
@@ -41,7 +42,7 @@ from engine.execution_telemetry import ExecutionTelemetry
 from engine.expressions import Evaluator, ExpressionError, truthy
 from engine.model import RetryPolicy, TriggerRule
 from engine.plan import StepPlan, WorkflowPlan
-from engine.state import AttemptRecord, StepRun
+from engine.state import AttemptRecord, StepRun, exact_bytes
 from engine.telemetry import new_span_id
 
 TIMEOUT_EXCEEDED = "Timeout exceeded"
@@ -98,14 +99,14 @@ class Execution:
         self.evaluator = evaluator
         self.workflow_id = workflow_id
         self.execution_id = telemetry.execution_id
-        self.runs = [StepRun(p.step, p.index, new_span_id(), static_attrs=p.static_attrs) for p in plan.steps]
         self.status = "pending"
         self.error: str | None = None
         self.queued_ns = time.time_ns()
         self.started_ns = 0
         self.ended_ns = 0
-        self._remaining = [len(p.deps) for p in plan.steps]
-        self._unfinished = len(plan.steps)
+        # Per-step state is built when the execution starts (see `runs`): a pending one is small.
+        self._remaining: list[int] = []
+        self._unfinished = 0
         self._running: dict[int, asyncio.Task[None]] = {}
         self._waiting: deque[int] = deque()  # ready but over max_parallelism
         self._ready: deque[int] = deque()  # to decide (run/skip); drained by _pump
@@ -117,6 +118,11 @@ class Execution:
         self._inputs_size = 0
         self._max_parallel = plan.definition.max_parallelism
         self._trace_id = telemetry.trace_id if telemetry.propagates else None
+
+    @functools.cached_property
+    def runs(self) -> list[StepRun]:
+        """Each step's run-time state; created on first use, so waiting executions cost O(1)."""
+        return [StepRun(p.step, p.index, new_span_id(), static_attrs=p.static_attrs) for p in self.plan.steps]
 
     # -- public -------------------------------------------------------------
     def cancel(self) -> bool:
@@ -137,6 +143,8 @@ class Execution:
         self.started_ns = time.time_ns()
         self.telemetry.started()
         if self._stop_reason is None:
+            self._remaining = [len(p.deps) for p in self.plan.steps]
+            self._unfinished = len(self.plan.steps)
             self._ready.extend(self.plan.roots)
             self._pump()
             timeout = self.plan.definition.timeout_seconds
@@ -321,7 +329,7 @@ class Execution:
             raise ValueError(f"step output is not JSON-serializable: {exc}") from None
         if len(data) > self.config.max_output_bytes:
             raise ValueError(f"step output larger than {self.config.max_output_bytes} bytes")
-        run.output_json = data
+        run.output_json = exact_bytes(data)
         # Plain JSON data from here on: expressions and results see exactly what was recorded.
         run.output = output if _plain(output) else orjson.loads(data)
 
