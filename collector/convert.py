@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.anyvalue import any_value_to_python, any_value_to_text
+from collector.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
 from collector.wire import item_slices
 from flowscope import conventions as c
 
@@ -37,6 +38,7 @@ EXEC_COLUMNS = (
 
 _INT64_MAX = 2**63 - 1
 _MAX_ERRORS = 5  # error messages kept per request for partial_success.error_message
+_MAX_NAME_IN_ERROR = 100  # characters of a span name quoted in an error message
 
 # Attribute keys that make a span (or log record) a workflow one; their values are decoded.
 _WORKFLOW_PREFIXES = ("workflow.", "cicd.pipeline.")
@@ -134,14 +136,9 @@ def _workflow_attributes(attributes: Any) -> dict[str, Any] | None:
     return found
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if -_INT64_MAX <= value <= _INT64_MAX else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
+def _label(name: str) -> str:
+    """A span name as error messages quote it (names are client data of any length)."""
+    return repr(name if len(name) <= _MAX_NAME_IN_ERROR else name[:_MAX_NAME_IN_ERROR] + "…")
 
 
 def _as_str(value: Any) -> str | None:
@@ -207,6 +204,8 @@ def convert_traces(
     check_workflow = raw is None or _may_be_workflow(raw)
     reject = result.reject
     int64_max = _INT64_MAX
+    kind_low, kind_high = INT_RANGES[KIND]
+    code_low, code_high = INT_RANGES[STATUS_CODE]
 
     for r, resource_spans in enumerate(request.resource_spans):
         resource = resource_spans.resource
@@ -228,22 +227,32 @@ def convert_traces(
                 tid_b, sid_b, pid_b = span.trace_id, span.span_id, span.parent_span_id
                 if len(tid_b) != 16 or tid_b == _ZERO_TRACE:
                     reject(
-                        f"span {span.name!r}: trace_id must be 16 bytes and not all zero "
+                        f"span {_label(span.name)}: trace_id must be 16 bytes and not all zero "
                         f"(got {len(tid_b)} bytes)"
                     )
                     continue
                 if len(sid_b) != 8 or sid_b == _ZERO_SPAN:
                     reject(
-                        f"span {span.name!r}: span_id must be 8 bytes and not all zero "
+                        f"span {_label(span.name)}: span_id must be 8 bytes and not all zero "
                         f"(got {len(sid_b)} bytes)"
                     )
                     continue
                 if pid_b and len(pid_b) != 8:
                     reject(
-                        f"span {span.name!r}: parent_span_id must be empty or 8 bytes "
+                        f"span {_label(span.name)}: parent_span_id must be empty or 8 bytes "
                         f"(got {len(pid_b)} bytes)"
                     )
                     continue
+                status = span.status
+                kind = span.kind
+                code = status.code
+                if not (kind_low <= kind <= kind_high and code_low <= code <= code_high):
+                    try:  # proto3 enums are open: any int32 arrives; the columns hold a byte
+                        check_int(KIND, kind)
+                        check_int(STATUS_CODE, code)
+                    except Unstorable as exc:
+                        reject(f"span {_label(span.name)}: {exc}")
+                        continue
                 blob = blobs[k] if blobs is not None else span.SerializeToString()
                 trace_id = tid_b.hex()
                 span_id = sid_b.hex()
@@ -255,9 +264,18 @@ def convert_traces(
                     duration = 0
                 elif duration > int64_max:
                     duration = int64_max
-                status = span.status
                 name = span.name
-                kind = span.kind
+                if check_workflow and _may_be_workflow(blob):
+                    try:
+                        promoted = _promote_span(
+                            rows, span, workspace_id, trace_id, span_id, parent, name, kind, start, end,
+                            duration, code, status.message, service, now_ns,
+                        )  # fmt: skip
+                    except Unstorable as exc:
+                        reject(f"span {_label(name)}: {exc}")
+                        continue
+                    if promoted is not None:
+                        workflow_rows.append((len(c_trace), promoted))  # the row appended next
                 c_trace.append(trace_id)
                 c_span.append(span_id)
                 c_parent.append(parent)
@@ -266,17 +284,9 @@ def convert_traces(
                 c_start.append(start)
                 c_end.append(end)
                 c_dur.append(duration)
-                code = status.code
                 c_scode.append(code)
                 c_smsg.append(status.message)
                 c_blob.append(blob)
-                if check_workflow and _may_be_workflow(blob):
-                    promoted = _promote_span(
-                        rows, span, workspace_id, trace_id, span_id, parent, name, kind, start, end,
-                        duration, code, status.message, service, now_ns,
-                    )  # fmt: skip
-                    if promoted is not None:
-                        workflow_rows.append((len(c_trace) - 1, promoted))
             count = len(c_trace) - first_row
             result.accepted += count
             if not count:
@@ -302,12 +312,21 @@ def _promote_span(
     rows: Rows, span: Any, workspace_id: str, trace_id: str, span_id: str, parent: str, name: str,
     kind: int, start: int, end: int, duration: int, code: int, message: str, service: str, now_ns: int,
 ) -> tuple[Any, ...] | None:  # fmt: skip
-    """The workflow columns of a workflow span (None for other spans); records bus/executions facts."""
+    """The workflow columns of a workflow span (None for other spans); records bus/executions facts.
+
+    Raises Unstorable (before recording anything) when a promoted value does not fit its column.
+    """
     attrs = _workflow_attributes(span.attributes)
     role = _span_role(attrs, kind, parent) if attrs else None
     if role is None:
         return None
     assert attrs is not None
+    retry_count = promoted_int(c.STEP_RETRY_COUNT, attrs.get(c.STEP_RETRY_COUNT))
+    number = (
+        promoted_int(c.WORKFLOW_EXECUTION_NUMBER, attrs.get(c.WORKFLOW_EXECUTION_NUMBER))
+        if role == "execution"
+        else None
+    )
     workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
     step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
     if role == "execution":
@@ -331,12 +350,12 @@ def _promote_span(
             workspace_id, trace_id, workflow_id,
             _as_str(attrs.get(c.WORKFLOW_NAME)) or _as_str(attrs.get(c.CICD_PIPELINE_NAME)),
             _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
-            _as_int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER)),
+            number,
             resolved, 3, None, start, end, duration / 1e9,
             _as_str(attrs.get(c.WORKFLOW_INPUT)), _as_str(attrs.get(c.WORKFLOW_RESULTS)),
             error, span_id, service, now_ns,
         ))  # fmt: skip
-    return (role, workflow_id, trace_id, step_id, resolved, _as_int(attrs.get(c.STEP_RETRY_COUNT)))
+    return (role, workflow_id, trace_id, step_id, resolved, retry_count)
 
 
 _LIFECYCLE_STATUS = {c.EVENT_EXECUTION_QUEUED: ("pending", 1), c.EVENT_EXECUTION_STARTED: ("running", 2)}
@@ -371,11 +390,20 @@ def convert_logs(
                 span_id = spid_b.hex() if spid_b.strip(b"\0") else ""
                 time_ns = record.time_unix_nano or record.observed_time_unix_nano
                 body = any_value_to_text(record.body)
-                workflow_id = step_id = execution_id = None
+                workflow_id = step_id = execution_id = number = None
+                lifecycle = _LIFECYCLE_STATUS.get(event_name)
                 if attrs:
                     workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
                     step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
                     execution_id = trace_id or _as_str(attrs.get(c.WORKFLOW_EXECUTION_ID))
+                    if lifecycle and workflow_id and execution_id:  # promoted into executions
+                        try:
+                            number = promoted_int(
+                                c.WORKFLOW_EXECUTION_NUMBER, attrs.get(c.WORKFLOW_EXECUTION_NUMBER)
+                            )
+                        except Unstorable as exc:
+                            result.reject(f"log record {_label(event_name)}: {exc}")
+                            continue
                 cols["workspace_id"].append(workspace_id)
                 record_hash = content_hash(raw, rid_b, sid_b)
                 cols["record_hash"].append(record_hash)
@@ -402,13 +430,11 @@ def convert_logs(
                         workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body, attrs
                     )
                 )
-                lifecycle = _LIFECYCLE_STATUS.get(event_name)
                 if lifecycle and workflow_id:
                     status, rank = lifecycle
                     rows.executions.append((
                         workspace_id, execution_id, workflow_id, _as_str(attrs.get(c.WORKFLOW_NAME)),
-                        _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
-                        _as_int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER)), status, rank,
+                        _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)), number, status, rank,
                         time_ns if rank == 1 else None, time_ns if rank == 2 else None, None, None,
                         _as_str(attrs.get(c.WORKFLOW_INPUT)), None, None, None, service, now_ns,
                     ))  # fmt: skip
