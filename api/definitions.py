@@ -39,16 +39,21 @@ def validate_or_422(context: AppContext, data: Any, prefix: tuple[str, ...] = ("
 
         model, problems = validate_definition(data, config=engine_config(context))
     if model is None:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": [*prefix, *_loc(p.location)],
-                    "location": p.location,
-                    "msg": p.message,
-                    "type": f"workflow_definition.{p.kind}",
-                }
-                for p in problems
-            ],
-        )
+        raise problems_422(problems, prefix)
     return model
+
+
+def problems_422(problems: list[Any], prefix: tuple[str, ...] = ("body", "definition")) -> HTTPException:
+    """The 422 listing every definition problem (`engine.validation.ValidationProblem`)."""
+    return HTTPException(
+        422,
+        [
+            {
+                "loc": [*prefix, *_loc(p.location)],
+                "location": p.location,
+                "msg": p.message,
+                "type": f"workflow_definition.{p.kind}",
+            }
+            for p in problems
+        ],
+    )

@@ -1,4 +1,9 @@
-"""Starting executions in this server's engine (the execute endpoint and the demo)."""
+"""Starting executions in this server's engine (the execute endpoint and the demo).
+
+The engine runs on a loop of its own (`engine.host.EngineHost`); its validation and
+planning, CPU-heavy for big definitions, run in a worker thread: nothing here holds the
+serving loop for longer than a hand-off. Its per-workspace quotas answer 429.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.catalog import workflows as catalog
 from api.context import AppContext
-from api.definitions import validate_or_422
+from api.definitions import problems_422
 from api.errors import or_404
 from api.queries.records import fetch_row
 
@@ -35,8 +40,12 @@ async def start(
     context: AppContext, workspace_id: str, workflow_id: str, inputs: dict[str, Any], *, wait: bool = True
 ) -> Started:
     """Take the next execution number and submit; HTTP errors for unknown workflows (404),
-    invalid definitions or inputs (422) and a missing engine (503)."""
-    if context.engine is None:
+    invalid definitions or inputs (422), a workspace over its quotas (429 + Retry-After)
+    and a missing engine (503)."""
+    from engine.admission import QuotaExceeded
+
+    engine = context.engine
+    if engine is None:
         raise HTTPException(503, "the workflow engine is not running in this server")
 
     def read() -> catalog.Workflow | None:
@@ -45,26 +54,45 @@ async def start(
     def reserve() -> catalog.Reservation | None:
         return catalog.reserve_execution(context.store.cursor(), workspace_id, workflow_id)
 
-    # Validate before taking a number, so rejected requests leave no gaps in the numbering.
+    # Validate (and check the quota) before taking a number, so rejected requests leave no
+    # gaps in the numbering (but for a quota filled by a concurrent request in between).
     wf = or_404(await run_in_threadpool(read), "Workflow", workflow_id)
-    definition = validate_or_422(context, wf.definition)
-    _check_inputs(definition, inputs)
-    reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
-    if reservation.workflow.version != wf.version:  # updated in between: use what was reserved
-        wf = reservation.workflow
-        definition = validate_or_422(context, wf.definition)
-    created = datetime.now(UTC)
+    plan = await _prepare(engine, wf.definition)
+    _check_inputs(plan.definition, inputs)
     try:
-        handle = await context.engine.submit(
-            definition, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
+        await engine.check_quota(workspace_id)
+        reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
+        if reservation.workflow.version != wf.version:  # updated in between: use what was reserved
+            wf = reservation.workflow
+            plan = await _prepare(engine, wf.definition)
+        created = datetime.now(UTC)
+        handle = await engine.submit(
+            plan, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
             workspace_id=workspace_id, project_id=wf.project_id,
         )  # fmt: skip
+    except QuotaExceeded as exc:
+        raise quota_error(exc) from None
     except ValueError as exc:  # the engine's InputError (inputs valid for the old version only)
         raise _input_error(exc) from None
     execution_id: str = handle.execution_id
     if wait:
         await _until_visible(context, workspace_id, execution_id)
     return Started(execution_id, wf.id, reservation.execution_number, inputs, created)
+
+
+async def _prepare(engine: Any, definition: dict[str, Any]) -> Any:
+    """The engine's plan for a stored definition (validated once per version), or a 422."""
+    from engine.validation import DefinitionError
+
+    try:
+        return await engine.prepare(definition)
+    except DefinitionError as exc:  # valid when stored, not under this server's config
+        raise problems_422(exc.problems) from None
+
+
+def quota_error(exc: Any) -> HTTPException:
+    """429 for `engine.admission.QuotaExceeded`, with the wait it advises as Retry-After."""
+    return HTTPException(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
 
 
 def _input_error(exc: ValueError) -> HTTPException:

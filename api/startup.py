@@ -42,9 +42,12 @@ def preflight(settings: Any) -> str | None:
 
 
 async def start_engine(context: AppContext) -> None:
-    """Create the engine and make it `context.engine`; its shutdown runs at SIGTERM."""
+    """Create the engine and make it `context.engine`; its shutdown runs at SIGTERM.
+
+    It runs on its own loop and thread (`EngineHost`), so executions never hold the loop
+    that serves HTTP and OTLP."""
     from engine.config import EngineConfig
-    from engine.engine import Engine
+    from engine.host import EngineHost
     from engine.sandbox_dir import prepare_sandbox
 
     s = context.settings
@@ -60,9 +63,13 @@ async def start_engine(context: AppContext) -> None:
         telemetry=_telemetry_config(context, internal_token),
         enable_shell=s.enable_shell,
         http_allowed_hosts=tuple(s.http_allowed_hosts),
+        max_concurrent_executions=s.max_concurrent_executions,
+        max_running_per_workspace=s.max_running_per_workspace,
+        max_pending_per_workspace=s.max_pending_per_workspace,
+        finished_executions_kept=0,  # the collector is the history; the API never asks the engine
         sandbox_dir=prepare_sandbox(s.sandbox_dir, s.db),
     )
-    engine = Engine(config)
+    engine = EngineHost(config)
     context.engine = engine
 
     async def stop_engine(_: AppContext) -> None:

@@ -104,6 +104,15 @@ def serve(
     engine_endpoint: Annotated[
         str | None, typer.Option(help="Engine export endpoint (default: this server).")
     ] = None,
+    max_concurrent_executions: Annotated[
+        int | None, typer.Option(help="Executions running at once, all workspaces [1000].")
+    ] = None,
+    max_running_per_workspace: Annotated[
+        int | None, typer.Option(help="Executions of one workspace running at once [100].")
+    ] = None,
+    max_pending_per_workspace: Annotated[
+        int | None, typer.Option(help="Executions of one workspace waiting; more get 429 [1000].")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
     """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file."""
@@ -121,6 +130,9 @@ def serve(
         "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
         "sandbox_dir": sandbox_dir,
         "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,
+        "max_concurrent_executions": max_concurrent_executions,
+        "max_running_per_workspace": max_running_per_workspace,
+        "max_pending_per_workspace": max_pending_per_workspace,
     }  # fmt: skip
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     from api.startup import preflight, startup_hooks

@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     engine_endpoint: str | None = Field(
         None, description="Where the engine exports (default: this server's own OTLP receiver)."
     )
+    max_concurrent_executions: int = Field(
+        1000, gt=0, description="Executions running at once over all workspaces; more wait (pending)."
+    )
+    max_running_per_workspace: int = Field(
+        100, gt=0, description="Executions of one workspace running at once; more of it wait (pending)."
+    )
+    max_pending_per_workspace: int = Field(
+        1000,
+        ge=0,
+        description="Executions of one workspace waiting to start; beyond it execute answers 429 with "
+        "Retry-After. Waiting executions start round-robin across workspaces.",
+    )
     commit_delay_seconds: float = Field(
         0.0, ge=0, description="Test-only: sleep before each commit to simulate a slow disk."
     )

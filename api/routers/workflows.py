@@ -99,12 +99,23 @@ def delete_workflow(workflow_id: str, ctx: EditorContext, app: Context) -> Respo
     return Response(status_code=204)
 
 
-@router.post("/{workflow_id}/execute", response_model=ExecutionStarted, status_code=202)
+@router.post(
+    "/{workflow_id}/execute",
+    response_model=ExecutionStarted,
+    status_code=202,
+    responses={
+        429: {
+            "description": "The workspace has as many executions running and pending as it may "
+            "(--max-running-per-workspace, --max-pending-per-workspace); retry after `Retry-After` seconds."
+        }
+    },
+)
 async def execute_workflow(
     workflow_id: str, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
 ) -> ExecutionStarted:
     """Queue an execution in this server's engine: 202 with the new execution (pending).
-    Returns once the execution is queryable (or after a few seconds)."""
+    Returns once the execution is queryable (or after a few seconds). Waiting executions
+    start round-robin across workspaces."""
     started = await runs.start(app, ctx.workspace_id, workflow_id, body.input_variables if body else {})
     return ExecutionStarted(
         id=started.execution_id, workflow_id=started.workflow_id, execution_number=started.execution_number,
