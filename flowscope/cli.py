@@ -80,6 +80,9 @@ def serve(
     metrics_series_expiry_seconds: Annotated[
         float | None, typer.Option(help="Drop /metrics series idle this long; 0 = never [0].")
     ] = None,
+    jaeger_max_trace_spans: Annotated[
+        int | None, typer.Option(help="Most spans of one trace the Jaeger API returns; more are cut [5000].")
+    ] = None,
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Allowed CORS origin (repeatable; default none).")
     ] = None,
@@ -126,6 +129,7 @@ def serve(
         "auth_failures_per_minute": auth_failures_per_minute, "metrics_auth": metrics_auth,
         "metrics_series_limit": metrics_series_limit,
         "metrics_series_expiry_seconds": metrics_series_expiry_seconds,
+        "jaeger_max_trace_spans": jaeger_max_trace_spans,
         "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
         "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
         "sandbox_dir": sandbox_dir,

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     metrics_series_expiry_seconds: float = Field(
         0.0, ge=0, description="Drop /metrics series not updated for this long, freeing them (0 = never)."
     )
+    jaeger_max_trace_spans: int = Field(
+        5000,
+        ge=1,
+        description="Most spans of one trace the Jaeger API returns (by id and in search results): the "
+        "root and the earliest-starting spans; a cut trace carries a warning saying how many were left out.",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     demo: bool = Field(False, description="Seed the example workflows and run each a few times.")
     demo_runs: int = Field(3, ge=0, description="Runs of each example in demo mode.")

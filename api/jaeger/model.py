@@ -123,6 +123,14 @@ def _warnings(span: Span) -> list[str] | None:
     return found or None
 
 
+def truncation_warning(shown: int, total: int) -> str:
+    """The marker of a trace cut by the span cap (FLOWSCOPE_JAEGER_MAX_TRACE_SPANS)."""
+    return (
+        f"trace truncated: showing {shown} of its {total} spans (the root and the earliest to start; "
+        f"the cap is FLOWSCOPE_JAEGER_MAX_TRACE_SPANS)"
+    )
+
+
 class TraceBuilder:
     """Assembles Jaeger traces from stored rows; resources and scopes are decoded once each."""
 
@@ -146,7 +154,8 @@ class TraceBuilder:
         )
         return {"serviceName": service, "tags": tags_of(resource.attributes, skip="service.name")}
 
-    def trace(self, trace_id: str, rows: list[StoredSpan]) -> dict[str, Any]:
+    def trace(self, trace_id: str, rows: list[StoredSpan], total: int | None = None) -> dict[str, Any]:
+        """The trace of `rows`; `total` is its stored span count when `rows` are only some of them."""
         process_ids: dict[int, str] = {}
         processes: dict[str, dict[str, Any]] = {}
         spans = []
@@ -157,7 +166,14 @@ class TraceBuilder:
                 process_ids[row.resource_id] = pid
                 processes[pid] = self._process(row.resource_id)
             spans.append(self._span(row, pid))
-        return {"traceID": trace_id, "spans": spans, "processes": processes, "warnings": None}
+        warnings = None
+        if total is not None and total > len(rows):
+            warnings = [truncation_warning(len(rows), total)]
+            # Jaeger UI and Grafana show span warnings, not trace ones: the first span (a root
+            # when the trace has one) carries the marker too.
+            first = next((s for s in spans if not s["references"]), spans[0])
+            first["warnings"] = [*warnings, *(first["warnings"] or [])]
+        return {"traceID": trace_id, "spans": spans, "processes": processes, "warnings": warnings}
 
     def _span(self, row: StoredSpan, process_id: str) -> dict[str, Any]:
         span = Span.FromString(row.span)

@@ -111,24 +111,27 @@ def _span_matches(
 
 
 def load_traces(
-    cur: duckdb.DuckDBPyConnection, workspace_id: str, trace_ids: list[str]
+    cur: duckdb.DuckDBPyConnection, workspace_id: str, trace_ids: list[str], max_spans: int
 ) -> list[dict[str, Any]]:
-    """Full traces in the order of `trace_ids`; ids with no stored span are left out."""
+    """Traces in the order of `trace_ids`, each cut to `max_spans` spans (with a warning
+    saying so); ids with no stored span are left out."""
     if not trace_ids:
         return []
     placeholders = ", ".join("?" * len(trace_ids))
     rows = cur.execute(
-        sql.TRACE_SPANS.format(placeholders=placeholders), [*trace_ids, workspace_id]
+        sql.TRACE_SPANS.format(placeholders=placeholders), [*trace_ids, workspace_id, max_spans]
     ).fetchall()
     by_trace: dict[str, list[StoredSpan]] = {}
-    for trace_id, span_id, parent, resource_id, scope_id, blob in rows:
+    totals: dict[str, int] = {}
+    for trace_id, span_id, parent, resource_id, scope_id, blob, total in rows:
         by_trace.setdefault(trace_id, []).append(
             StoredSpan(trace_id, span_id, parent, resource_id, scope_id, blob)
         )
+        totals[trace_id] = total
     builder = TraceBuilder(
         _catalog(cur, sql.RESOURCES, {r[3] for r in rows}), _catalog(cur, sql.SCOPES, {r[4] for r in rows})
     )
-    return [builder.trace(tid, by_trace[tid]) for tid in trace_ids if tid in by_trace]
+    return [builder.trace(tid, by_trace[tid], totals[tid]) for tid in trace_ids if tid in by_trace]
 
 
 def _catalog(cur: duckdb.DuckDBPyConnection, statement: str, ids: set[int]) -> dict[int, bytes]:

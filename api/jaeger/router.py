@@ -53,6 +53,11 @@ class JaegerRoute(APIRoute):
 router = APIRouter(prefix="/api", tags=["jaeger"], route_class=JaegerRoute)
 
 
+def _max_spans(app: Any) -> int:
+    """Spans per returned trace (a 10k-span trace was a 22 MB answer): beyond it traces are cut."""
+    return int(app.settings.jaeger_max_trace_spans)
+
+
 @router.get("/services")
 def get_services(ctx: ViewerContext, app: Context) -> Response:
     """Service names (resource `service.name`) with spans in this workspace."""
@@ -85,13 +90,16 @@ def search_traces(request: Request, ctx: ViewerContext, app: Context) -> Respons
     try:
         if "traceID" in params:  # jaeger-query: ?traceID=a&traceID=b fetches those traces
             ids = [normalize_trace_id(t) for t in params["traceID"]]
-            return envelope(app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, ids)))
+            return envelope(
+                app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, ids, _max_spans(app)))
+            )
         query = parse_trace_query(params)
     except ParamError as exc:
         return error(400, str(exc))
 
     def search(cur: Any) -> list[dict[str, Any]]:
-        return reader.load_traces(cur, ctx.workspace_id, reader.find_trace_ids(cur, ctx.workspace_id, query))
+        found = reader.find_trace_ids(cur, ctx.workspace_id, query)
+        return reader.load_traces(cur, ctx.workspace_id, found, _max_spans(app))
 
     return envelope(app.store.read(search))
 
@@ -103,7 +111,7 @@ def get_trace(trace_id: str, ctx: ViewerContext, app: Context) -> Response:
         tid = normalize_trace_id(trace_id)
     except ParamError as exc:
         return error(400, str(exc))
-    traces = app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, [tid]))
+    traces = app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, [tid], _max_spans(app)))
     if not traces:
         return error(404, "trace not found")
     return envelope(traces)
