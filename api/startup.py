@@ -63,6 +63,7 @@ async def start_engine(context: AppContext) -> None:
         telemetry=_telemetry_config(context, internal_token),
         enable_shell=s.enable_shell,
         http_allowed_hosts=tuple(s.http_allowed_hosts),
+        http_allowed_networks=tuple(str(n) for n in s.http_allowed_networks),
         max_concurrent_executions=s.max_concurrent_executions,
         max_running_per_workspace=s.max_running_per_workspace,
         max_pending_per_workspace=s.max_pending_per_workspace,

@@ -3,8 +3,8 @@
 Imports of the engine happen inside the commands so `flowscope --help` stays fast.
 `run` executes in-process and exports telemetry like the server's engine does; it
 trusts the file it is given (it is the user's own), so `python` may import any
-module and `sql` (and the example pipeline helpers) may touch any path;
-`shell`/`http` still need explicit flags.
+module, `sql` (and the example pipeline helpers) may touch any path and `http` may
+connect to any address of the hosts it allows; `shell`/`http` still need explicit flags.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _cli_config(
     )  # fmt: skip
     return EngineConfig(
         telemetry=tel, enable_shell=enable_shell, http_allowed_hosts=tuple(http_allowed_hosts or ()),
-        python_modules=("*",), unrestricted_files=True,
+        python_modules=("*",), unrestricted_files=True, http_allowed_networks=("0.0.0.0/0", "::/0"),
     )  # fmt: skip
 
 

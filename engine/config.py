@@ -23,6 +23,9 @@ class EngineConfig:
     enable_shell: bool = False
     # Hostnames the http action may call ('*.example.com' wildcards, optional ':port'); empty = disabled.
     http_allowed_hosts: tuple[str, ...] = ()
+    # CIDRs the http action may connect to although not public (loopback, private, link-local,
+    # ...: refused otherwise, whatever name resolves to them); see engine.actions.http_addresses.
+    http_allowed_networks: tuple[str, ...] = ()
     # Module prefixes the python action (and 'module:function' action types) may import; '*' = any.
     python_modules: tuple[str, ...] = ("engine.examples",)
     # The only directory the sql action's databases and the files its SQL reads/writes, and

@@ -97,6 +97,10 @@ def serve(
     http_allowed_host: Annotated[
         list[str] | None, typer.Option(help="Host the 'http' step action may call (repeatable).")
     ] = None,
+    http_allowed_network: Annotated[
+        list[str] | None,
+        typer.Option(help="Non-public network (CIDR) 'http' steps may reach, e.g. 10.0.0.0/8 (repeatable)."),
+    ] = None,
     sandbox_dir: Annotated[
         Path | None,
         typer.Option(help="Private directory step actions may use for files [<db>.sandbox next to the db]."),
@@ -132,7 +136,7 @@ def serve(
         "jaeger_max_trace_spans": jaeger_max_trace_spans,
         "cors_origins": cors_origin or None, "demo": demo, "demo_runs": demo_runs,
         "enable_shell": enable_shell, "http_allowed_hosts": http_allowed_host or None,
-        "sandbox_dir": sandbox_dir,
+        "sandbox_dir": sandbox_dir, "http_allowed_networks": http_allowed_network or None,
         "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,
         "max_concurrent_executions": max_concurrent_executions,
         "max_running_per_workspace": max_running_per_workspace,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     enable_shell: bool = Field(False, description="Allow the 'shell' step action (runs commands).")
     http_allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts the 'http' step action may call (empty = action disabled)."
+    )
+    http_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks (CIDR) the 'http' step action may connect to although not public: "
+        "loopback, private, link-local, ... addresses are refused otherwise, whatever name resolves to them.",
     )
     sandbox_dir: Path | None = Field(
         None,

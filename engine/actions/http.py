@@ -2,9 +2,11 @@
 
 Disabled until `EngineConfig.http_allowed_hosts` is non-empty. Redirects are
 followed by hand so that every hop is checked against the allow-list (httpx's own
-redirect handling would happily leave it). `traceparent` of the attempt span is
-injected so the callee's spans join the execution's trace. A 4xx/5xx response
-fails the step unless `fail_on_status` is false.
+redirect handling would happily leave it), and every hop connects only to an address
+`http_addresses.pin` resolved and checked (no loopback/private/link-local/... unless
+`http_allowed_networks` allows it; the Host header is always the URL's authority).
+`traceparent` of the attempt span is injected so the callee's spans join the
+execution's trace. A 4xx/5xx response fails the step unless `fail_on_status` is false.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.actions.http_addresses import AddressRefused, pin
 from engine.actions.registry import ActionError, StepContext
 from engine.config import EngineConfig
 
@@ -67,9 +70,11 @@ async def http_action(params: HttpParams, ctx: StepContext) -> Any:
     url = httpx.URL(params.url)
     if url.scheme not in ("http", "https"):
         raise ActionError(f"unsupported URL scheme '{url.scheme}'")
-    headers = dict(params.headers)
+    headers = httpx.Headers(params.headers)
     if ctx.traceparent:
         headers["traceparent"] = ctx.traceparent
+    if params.query:
+        url = url.copy_merge_params(params.query)
     content = orjson.dumps(params.json_body) if params.json_body is not None else params.body
     if params.json_body is not None:
         headers.setdefault("content-type", "application/json")
@@ -79,8 +84,14 @@ async def http_action(params: HttpParams, ctx: StepContext) -> Any:
         for _hop in range(MAX_REDIRECTS + 1):
             if not host_allowed(url, allowed):
                 raise ActionError(f"host '{url.host}' is not in the allowed hosts")
-            request = client.build_request(method, url, headers=headers, params=params.query or None,
-                                           content=content)  # fmt: skip
+            try:
+                target = await pin(url, ctx.config.http_allowed_networks, params.timeout_seconds)
+            except AddressRefused as exc:
+                raise ActionError(str(exc)) from None
+            headers["host"] = target.host_header  # the name the allow-list matched, never another
+            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+            request = client.build_request(method, target.url, headers=headers, content=content,
+                                           extensions=extensions)  # fmt: skip
             response = await client.send(request, stream=True)
             try:
                 if response.is_redirect and params.follow_redirects:
@@ -91,7 +102,7 @@ async def http_action(params: HttpParams, ctx: StepContext) -> Any:
                 body = await _read_capped(response, limit)
             finally:
                 await response.aclose()
-            return _result(response, body, params.fail_on_status)
+            return _result(response, url, body, params.fail_on_status)
     raise ActionError(f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -106,10 +117,10 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _result(response: httpx.Response, body: bytes, fail_on_status: bool) -> dict[str, Any]:
+def _result(response: httpx.Response, url: httpx.URL, body: bytes, fail_on_status: bool) -> dict[str, Any]:
     if fail_on_status and response.status_code >= 400:
-        raise ActionError(f"HTTP {response.status_code} from {response.request.url}")
-    out: dict[str, Any] = {"status_code": response.status_code, "url": str(response.request.url)}
+        raise ActionError(f"HTTP {response.status_code} from {url}")
+    out: dict[str, Any] = {"status_code": response.status_code, "url": str(url)}
     if "json" in response.headers.get("content-type", ""):
         try:
             out["json"] = orjson.loads(body)

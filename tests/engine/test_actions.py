@@ -179,7 +179,8 @@ def test_http_allow_list_redirects_and_traceparent(make_engine, web: str, captur
         act("http", "loop", url=f"{web}/loop"),
         act("http", "other_host", url="http://localhost:1/json"),
     )
-    result = run(run_workflow(make_engine(http_allowed_hosts=("127.0.0.1",)), definition))
+    engine = make_engine(http_allowed_hosts=("127.0.0.1",), http_allowed_networks=("127.0.0.1/32",))
+    result = run(run_workflow(engine, definition))
     out = result.results["json"]
     assert out["status_code"] == 200 and out["json"]["ok"] is True
     attempt_span = next(

@@ -1,9 +1,10 @@
 """`shell` and `http` step actions through `flowscope serve` and the REST API: disabled unless
 configured, and the `http` allow-list holds against redirects and URL tricks.
 
-Two local HTTP servers on 127.0.0.1: an allowed one (`--http-allowed-host 127.0.0.1:PORT`)
-that redirects in every way, and a forbidden one on another port that counts every request
-it gets; it must get none. (tests/engine covers the action in-process; this is end to end.)
+Two local HTTP servers on 127.0.0.1: an allowed one (`--http-allowed-host 127.0.0.1:PORT`, and
+`--http-allowed-network 127.0.0.1/32` since it is loopback) that redirects in every way, and a
+forbidden one on another port that counts every request it gets; it must get none.
+(tests/engine covers the action in-process; this is end to end.)
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def test_http_allow_list_holds_against_redirects_end_to_end(
     tmp_path: Path, web: tuple[int, int, _Hits]
 ) -> None:
     allowed, other, hits = web
-    server = start_server(tmp_path / "http.duckdb", "--http-allowed-host", f"127.0.0.1:{allowed}")
+    server = start_server(tmp_path / "http.duckdb", "--http-allowed-host", f"127.0.0.1:{allowed}",
+                          "--http-allowed-network", "127.0.0.1/32")  # loopback test servers  # fmt: skip
     base = f"http://127.0.0.1:{allowed}"
     blocked = {
         "redirect_302": _http("redirect_302", f"{base}/to-other-port"),
