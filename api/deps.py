@@ -5,11 +5,12 @@ read like plain functions: `def get(ctx: ViewerContext, ...)`.
 
 Workspace: `X-Workspace-Id` / `X-Workspace-Slug` header, else `workspace_id` /
 `workspace_slug` query parameter (browsers cannot set WebSocket headers), else the
-token's workspace, else `default`. With auth on, a valid bearer token (header or
-`?token=`) is required (401), and it must belong to that workspace with a role high
-enough (403; naming a workspace that does not exist gets the same 403 as naming another
-one). Resources of other workspaces are simply not found (404). A client address that
-presented too many invalid tokens is refused with 429 for a while (api/throttle.py).
+token's workspace, else `default`. With auth on, a valid bearer token (header, or
+`?token=` on WebSockets only: REST answers it 401) is required (401), and it must
+belong to that workspace with a role high enough (403; naming a workspace that does not
+exist gets the same 403 as naming another one). Resources of other workspaces are simply
+not found (404). A client address that presented too many invalid tokens is refused with
+429 for a while (api/throttle.py).
 """
 
 from __future__ import annotations
@@ -114,9 +115,19 @@ def app_context(conn: HTTPConnection) -> AppContext:
     return conn.app.state.context  # type: ignore[no-any-return]
 
 
+QUERY_TOKEN_REFUSED = (
+    "the 'token' query parameter is accepted on WebSocket endpoints only: "
+    "send 'Authorization: Bearer <token>'"
+)
+
+
 def _require(role: str):  # type: ignore[no-untyped-def]
     def dependency(conn: HTTPConnection) -> RequestContext:
         ctx = app_context(conn)
+        if ctx.settings.auth_required and "token" in conn.query_params:
+            # REST URLs end up in logs, proxies and browser history; only WebSockets take the
+            # token in the URL (api/ws/access.py), because browsers cannot set their headers.
+            raise HTTPException(401, QUERY_TOKEN_REFUSED)
         try:
             return resolve_access(
                 ctx.store,

@@ -4,9 +4,15 @@ Requests are taken as raw bytes and parsed here, so a malformed message is answe
 INVALID_ARGUMENT with a message (grpcio's own deserializer would answer INTERNAL).
 Backpressure is UNAVAILABLE with a google.rpc.RetryInfo detail, which OTLP
 exporters honour.
+
+Connections are bounded like the HTTP listeners' (flowscope/limits.py): handshake,
+request message and idle deadlines, and a connection cap.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf import duration_pb2
@@ -20,6 +26,7 @@ from collector.decode import BodyError, parse
 from collector.ingest import IngestService
 from collector.tenancy import PEER_KEY, Authorizer, IngestDenied, grpc_peer_host
 from collector.writer import QueueFull, StorageUnavailable, WriterStopped
+from flowscope.limits import ConnectionLimits
 
 _DENIED_CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -30,16 +37,21 @@ _DENIED_CODES = {
 
 
 class OtlpGrpcReceiver:
-    def __init__(self, ingest: IngestService, authorize: Authorizer) -> None:
+    def __init__(self, ingest: IngestService, authorize: Authorizer, body_timeout: float) -> None:
         self._ingest = ingest
         self._authorize = authorize
+        self._body_timeout = body_timeout
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
         def method(signal: str) -> grpc.RpcMethodHandler:
-            async def export(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            async def export(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+                body = await self._read_request(requests, context)
                 return await self._export(signal, body, context)
 
-            return grpc.unary_unary_rpc_method_handler(export)  # raw bytes in and out
+            # Raw bytes in and out. Taken as a client stream, though Export is unary: a unary
+            # handler starts only once the message has arrived, and grpc has no server-side
+            # limit on that wait, so a client stalling mid-message would hold the call forever.
+            return grpc.stream_unary_rpc_method_handler(export)
 
         return [
             grpc.method_handlers_generic_handler(
@@ -49,6 +61,23 @@ class OtlpGrpcReceiver:
                 "opentelemetry.proto.collector.logs.v1.LogsService", {"Export": method("logs")}
             ),
         ]
+
+    async def _read_request(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        """The one request message, received with its end within the body timeout."""
+        body = extra = None
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                body = await anext(requests, None)
+                if body is not None:
+                    extra = await anext(requests, None)
+        except TimeoutError:
+            await context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"request message not received within {self._body_timeout:g} s",
+            )
+        if body is None or extra is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Export takes exactly one request message")
+        return body  # type: ignore[return-value]  # abort() raises
 
     async def _export(self, signal: str, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
@@ -98,14 +127,34 @@ def _retry_status(code: int, message: str, delay_seconds: float) -> status_pb2.S
     return status_pb2.Status(code=code, message=message, details=[detail])
 
 
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def connection_options(limits: ConnectionLimits) -> list[tuple[str, int]]:
+    return [
+        # No HTTP/2 preface and SETTINGS within the header timeout: closed.
+        ("grpc.server_handshake_timeout_ms", _ms(limits.header_timeout)),
+        # No call for the idle timeout: GOAWAY (clients reconnect on their next export).
+        ("grpc.max_connection_idle_ms", _ms(limits.idle_timeout)),
+        # Beyond the cap a new connection is closed at once (grpc's own refusal).
+        ("grpc.max_allowed_incoming_connections", limits.max_connections),
+        ("grpc.max_concurrent_streams", 100),
+        # A peer that vanished without a FIN (its calls pending) is found by pings.
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+    ]
+
+
 def create_server(
-    receiver: OtlpGrpcReceiver, host: str, port: int, max_message_bytes: int
+    receiver: OtlpGrpcReceiver, host: str, port: int, max_message_bytes: int, limits: ConnectionLimits
 ) -> tuple[grpc.aio.Server, int]:
     """A grpc.aio server bound to host:port; returns it with the port actually bound."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            *connection_options(limits),
         ],
         compression=None,
     )

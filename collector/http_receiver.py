@@ -97,6 +97,13 @@ class OtlpHttpReceiver:
                 extra=[(b"retry-after", _retry_after(self._ingest.retry_delay()))],
             )
             return
+        except asyncio.CancelledError:
+            # The shutdown timeout cut this request (flowscope/server.py), a stalled body
+            # say: it was not acknowledged, and 503 (not uvicorn's 500) tells the exporter
+            # to send it again. The task ends here; nothing awaits its cancellation.
+            self._count(signal, "unavailable")
+            await _status(send, 503, encoding, "server shutting down: retry", extra=[(b"retry-after", b"1")])
+            return
         self._count(signal, "partial" if outcome.rejected else "ok")
         await _respond(send, 200, encoding, _export_response(signal, outcome))
 

@@ -47,6 +47,21 @@ def serve(
     grpc_max_message_bytes: Annotated[
         int | None, typer.Option(help="OTLP/gRPC max message size [64 MiB].")
     ] = None,
+    header_timeout_seconds: Annotated[
+        float | None, typer.Option(help="Seconds to send a request's headers, then 408 [10].")
+    ] = None,
+    body_timeout_seconds: Annotated[
+        float | None, typer.Option(help="Seconds to send a request body after its headers, then 408 [60].")
+    ] = None,
+    idle_timeout_seconds: Annotated[
+        float | None, typer.Option(help="Seconds an idle kept-alive connection stays open [15].")
+    ] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(help="Connections per listener, capped by the open files limit [4096].")
+    ] = None,
+    shutdown_timeout_seconds: Annotated[
+        float | None, typer.Option(help="SIGTERM: seconds in-flight requests get to finish [8].")
+    ] = None,
     queue_items: Annotated[
         int | None,
         typer.Option(help="Write queue capacity in items; when full, ingest answers 503 [200000]."),
@@ -127,6 +142,9 @@ def serve(
         "host": host, "api_port": api_port, "otlp_http_port": otlp_http_port,
         "otlp_grpc_port": otlp_grpc_port, "db": db, "max_body_bytes": max_body_bytes,
         "grpc_max_message_bytes": grpc_max_message_bytes, "queue_items": queue_items,
+        "header_timeout_seconds": header_timeout_seconds, "body_timeout_seconds": body_timeout_seconds,
+        "idle_timeout_seconds": idle_timeout_seconds, "max_connections": max_connections,
+        "shutdown_timeout_seconds": shutdown_timeout_seconds,
         "batch_items": batch_items, "retention_days": retention_days,
         "retention_interval_seconds": retention_interval_seconds, "memory_limit": memory_limit,
         "auth": auth, "auth_failure_burst": auth_failure_burst,

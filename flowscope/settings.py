@@ -25,6 +25,30 @@ class Settings(BaseSettings):
     db: Path = Field(Path("./flowscope.duckdb"), description="DuckDB database file.")
     max_body_bytes: int = Field(64 * MiB, gt=0, description="OTLP/HTTP body limit, after decompression.")
     grpc_max_message_bytes: int = Field(64 * MiB, gt=0, description="OTLP/gRPC maximum message size.")
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's line and headers (gRPC: the HTTP/2 "
+        "handshake); then 408, or a close when nothing was sent.",
+    )
+    body_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a client has to send a whole request body after its headers (gRPC: the "
+        "request message); then 408 (gRPC DEADLINE_EXCEEDED).",
+    )
+    idle_timeout_seconds: float = Field(
+        15.0, gt=0, description="Seconds an idle kept-alive connection (HTTP or gRPC) stays open."
+    )
+    max_connections: int = Field(
+        4096,
+        ge=16,
+        description="Connections per listener (lowered to fit the open files limit). At the cap the "
+        "longest-idle connection is closed to make room; when none is idle, 503.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        8.0, gt=0, description="SIGTERM: seconds in-flight requests get to finish before they are cut."
+    )
     queue_items: int = Field(
         200_000, gt=0, description="Write queue capacity in spans+log records; beyond it ingest gets 503."
     )

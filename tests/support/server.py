@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,9 +54,12 @@ class RunningServer:
 
 
 def start_server(
-    db: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> RunningServer:
-    """Run `flowscope serve` with ports 0 on `db` and wait for its ready line."""
+    db: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
+    preexec_fn: Callable[[], None] | None = None,
+) -> RunningServer:  # fmt: skip
+    """Run `flowscope serve` with ports 0 on `db` and wait for its ready line.
+
+    `preexec_fn` runs in the child before exec (to set resource limits, say)."""
     cmd = [
         sys.executable, "-m", "flowscope", "serve", "--host", "127.0.0.1", "--api-port", "0",
         "--otlp-http-port", "0", "--otlp-grpc-port", "0", "--db", str(db), *args,
@@ -63,7 +67,7 @@ def start_server(
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[2], preexec_fn=preexec_fn,
     )  # fmt: skip
     output: list[str] = []
     ready: dict[str, str] = {}
