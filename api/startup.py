@@ -67,6 +67,7 @@ async def start_engine(context: AppContext) -> None:
         max_concurrent_executions=s.max_concurrent_executions,
         max_running_per_workspace=s.max_running_per_workspace,
         max_pending_per_workspace=s.max_pending_per_workspace,
+        max_steps=s.max_steps,
         finished_executions_kept=0,  # the collector is the history; the API never asks the engine
         sandbox_dir=prepare_sandbox(s.sandbox_dir, s.db),
     )

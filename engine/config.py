@@ -41,6 +41,9 @@ class EngineConfig:
     max_running_per_workspace: int = 100
     # Executions of one workspace waiting to start; one more is refused (QuotaExceeded, HTTP 429).
     max_pending_per_workspace: int = 1000
+    # Most steps per workflow (at most engine.model.MAX_STEPS): big ones cost a plan and a
+    # span per step per run; a server may want fewer.
+    max_steps: int = 10_000
     # Finished executions `Engine.get` still returns (fewer when they are big, see engine.py);
     # the server keeps none, since its collector is the history.
     finished_executions_kept: int = 256

@@ -286,13 +286,18 @@ def validate_definition(
     problems = _scan_size(data)
     if problems:
         return None, problems
+    config = config or EngineConfig()
+    steps = data.get("steps")
+    if isinstance(steps, list) and len(steps) > config.max_steps:  # before validating each of them
+        message = f"more than {config.max_steps} steps (max_steps)"
+        return None, [ValidationProblem("steps", message, "too_large")]
     model: WorkflowDefinition | None = None
     try:
         model = WorkflowDefinition.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors(include_url=False)[:MAX_PROBLEMS]:
             problems.append(ValidationProblem(format_loc(err["loc"]), err["msg"], "schema"))
-    checker = _Checker(data, config or EngineConfig(), registry or default_registry)
+    checker = _Checker(data, config, registry or default_registry)
     checker.run()
     problems.extend(checker.problems)
     problems = problems[:MAX_PROBLEMS]

@@ -135,6 +135,9 @@ def serve(
     max_pending_per_workspace: Annotated[
         int | None, typer.Option(help="Executions of one workspace waiting; more get 429 [1000].")
     ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Most steps per workflow, up to 10000 [10000].")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
     """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file."""
@@ -158,7 +161,7 @@ def serve(
         "engine_protocol": engine_protocol, "engine_endpoint": engine_endpoint, "log_level": log_level,
         "max_concurrent_executions": max_concurrent_executions,
         "max_running_per_workspace": max_running_per_workspace,
-        "max_pending_per_workspace": max_pending_per_workspace,
+        "max_pending_per_workspace": max_pending_per_workspace, "max_steps": max_steps,
     }  # fmt: skip
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     from api.startup import preflight, startup_hooks

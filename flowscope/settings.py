@@ -131,6 +131,9 @@ class Settings(BaseSettings):
         description="Executions of one workspace waiting to start; beyond it execute answers 429 with "
         "Retry-After. Waiting executions start round-robin across workspaces.",
     )
+    max_steps: int = Field(
+        10_000, ge=1, le=10_000, description="Most steps per workflow definition (more: 422); at most 10,000."
+    )
     commit_delay_seconds: float = Field(
         0.0, ge=0, description="Test-only: sleep before each commit to simulate a slow disk."
     )

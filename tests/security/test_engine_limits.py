@@ -39,10 +39,10 @@ def _delay_workflow(name: str, seconds: float, steps: int = 1, **top: Any) -> di
 
 @pytest.fixture
 def small_server(tmp_path: Path) -> Iterator[RunningServer]:
-    """Two executions at once in all, both may be one workspace's, six more of it may wait
-    (set through the environment; the same settings are `serve` flags)."""
+    """Two executions at once in all, both may be one workspace's, six more of it may wait;
+    workflows of at most 100 steps (set through the environment; they are `serve` flags too)."""
     limits = {"FLOWSCOPE_MAX_CONCURRENT_EXECUTIONS": "2", "FLOWSCOPE_MAX_RUNNING_PER_WORKSPACE": "2",
-              "FLOWSCOPE_MAX_PENDING_PER_WORKSPACE": "6"}  # fmt: skip
+              "FLOWSCOPE_MAX_PENDING_PER_WORKSPACE": "6", "FLOWSCOPE_MAX_STEPS": "100"}  # fmt: skip
     srv = start_server(tmp_path / "flowscope.duckdb", env=limits)
     yield srv
     srv.terminate()
@@ -78,6 +78,16 @@ def test_a_busy_workspace_gets_429_and_cannot_starve_another(small_server: Runni
           f"(busy workspace: 2 running x {SLOW:g}s + 6 queued)")  # fmt: skip
     assert done["status"] == "completed"
     assert elapsed < 2 * SLOW, f"waited {elapsed:.1f}s behind the busy workspace's queue"
+
+
+def test_max_steps_bounds_definitions(small_server: RunningServer) -> None:
+    api = Api(small_server.api).new_workspace()
+    api.create_workflow(_delay_workflow("hundred", 0, 100))
+    refused = api.post("/api/workflows", json={"definition": _delay_workflow("more", 0, 101)})
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "definition", "steps"]
+    assert problem["msg"] == "more than 100 steps (max_steps)"
 
 
 def _health_watch(api: str, stop: threading.Event, worst: list[float]) -> None:
