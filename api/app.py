@@ -11,10 +11,10 @@ import duckdb
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
 from api.jaeger.router import router as jaeger_router
+from api.metrics_access import metrics_response
 from api.prometheus_metrics import install_workflow_metrics
 from api.routers import executions, grafana_tables, metrics, projects, tokens, workflows, workspaces
 from api.visibility import CommitWatcher
@@ -50,9 +50,9 @@ def _health(context: AppContext) -> APIRouter:
         return {"status": "ready" if ready else "not ready"}
 
     @router.get("/metrics", tags=["metrics"], response_class=Response)
-    def prometheus_metrics() -> Response:
-        """Prometheus exposition."""
-        return Response(generate_latest(context.registry), media_type=CONTENT_TYPE_LATEST)
+    def prometheus_metrics(request: Request) -> Response:
+        """Prometheus exposition (with --metrics-auth token: a bearer token; api/metrics_access.py)."""
+        return metrics_response(context, request)
 
     return router
 

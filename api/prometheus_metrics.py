@@ -8,6 +8,17 @@ added for tenancy. Workflow metrics carry `workspace` and `workflow` (never an
 execution id: bounded cardinality).
 
 Everything is cumulative and only grows: commits add to it, retention never subtracts.
+
+Label sets are bounded as the spanmetrics connector's `aggregation_cardinality_limit`
+(and the OTel metrics SDK's cardinality limit) bound them: in each family, a workspace's
+first `limit - 1` label sets get their own series; any later one is counted in that
+workspace's one overflow series, labelled `workspace` and `otel_metric_overflow="true"`
+only (the other labels are what overflowed). So totals stay right, memory and /metrics
+stay bounded (families x workspaces x limit), and one workspace's flood of span names
+or workflow ids never pushes another's series into overflow. First come, first kept:
+a kept series never moves into overflow, so counters stay monotonic. With an expiry,
+series not updated for that long are dropped (their memory freed, their slot reusable);
+one that comes back starts again from zero, which Prometheus reads as a counter reset.
 The bus callback runs on the writer thread, so a batch is folded in with pyarrow
 (group_by over the batch's promoted columns: O(batch) in C, O(groups) in Python),
 never span by span. Running/pending executions are a gauge read from the executions
@@ -18,9 +29,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,6 +60,9 @@ EXECUTION_LABELS = ("workspace", "workflow", "status")
 STEP_LABELS = ("workspace", "workflow", "step", "status")
 RETRY_LABELS = ("workspace", "workflow", "step")
 
+OVERFLOW_LABEL = "otel_metric_overflow"  # OTel's `otel.metric.overflow`, as Prometheus spells it
+DEFAULT_SERIES_LIMIT = 2000  # the OTel metrics SDK's default cardinality limit
+
 SMALL_BATCH = 256  # spans; up to here a batch is folded row by row
 _FOLD_COLUMNS = (
     "workspace_id", "service_name", "name", "kind", "status_code", "duration_ns",
@@ -60,20 +75,94 @@ WHERE status_rank < 3 GROUP BY ALL
 """
 
 
-class Histograms:
-    """Cumulative histograms keyed by label values."""
+V = TypeVar("V")
 
-    def __init__(self, buckets: Sequence[float]) -> None:
+
+class SeriesTable(Generic[V]):
+    """The series of one family, keyed by label values with the workspace first: at most
+    `limit` per workspace, its overflow series included (see the module docstring)."""
+
+    def __init__(self, make: Callable[[], V], limit: int, expiry_seconds: float = 0.0) -> None:
+        self._make = make
+        self._limit = limit
+        self._expiry = expiry_seconds
+        self.series: dict[tuple[Any, ...], V] = {}
+        self.overflow: dict[str, V] = {}  # workspace -> its overflow series
+        self._per_workspace: dict[str, int] = {}
+        self._touched: dict[tuple[Any, ...], float] = {}  # with an expiry: key ((ws,) = overflow) -> when
+
+    def get(self, key: tuple[Any, ...]) -> V:
+        """The series of `key`, made if the workspace has room, else the workspace's overflow."""
+        value = self.series.get(key)
+        if value is None:
+            workspace = key[0]
+            count = self._per_workspace.get(workspace, 0)
+            if count < self._limit - 1:
+                value = self.series[key] = self._make()
+                self._per_workspace[workspace] = count + 1
+            else:
+                value = self.overflow.get(workspace)
+                if value is None:
+                    value = self.overflow[workspace] = self._make()
+                key = (workspace,)
+        if self._expiry:
+            self._touched[key] = time.monotonic()
+        return value
+
+    def admitted(self, key: tuple[Any, ...]) -> bool:
+        return key in self.series
+
+    def expire(self, now: float) -> int:
+        """Drop the series not updated within the expiry; returns how many."""
+        if not self._expiry:
+            return 0
+        cutoff = now - self._expiry
+        stale = [key for key, at in self._touched.items() if at < cutoff]
+        for key in stale:
+            del self._touched[key]
+            if len(key) == 1:
+                self.overflow.pop(key[0], None)
+            elif self.series.pop(key, None) is not None:
+                left = self._per_workspace[key[0]] - 1
+                if left:
+                    self._per_workspace[key[0]] = left
+                else:
+                    del self._per_workspace[key[0]]
+        if stale:  # rebuilt: a dict keeps its size after deletions
+            self.series, self._touched = dict(self.series), dict(self._touched)
+        return len(stale)
+
+    def __len__(self) -> int:
+        return len(self.series) + len(self.overflow)
+
+
+def _add_overflow(family: Metric, workspace: str, *value: Any) -> None:
+    """Append `workspace`'s overflow series to `family` (its own label set: workspace and
+    otel_metric_overflow="true"; Prometheus allows label sets to differ within a family)."""
+    extra = type(family)(family.name, family.documentation, labels=["workspace", OVERFLOW_LABEL])
+    extra.add_metric([workspace, "true"], *value)
+    family.samples.extend(extra.samples)
+
+
+class Histograms:
+    """Cumulative histograms keyed by label values (workspace first), bounded per workspace."""
+
+    def __init__(
+        self, buckets: Sequence[float], limit: int = DEFAULT_SERIES_LIMIT, expiry: float = 0.0
+    ) -> None:
         self.buckets = tuple(float(b) for b in buckets)
         # labels -> [per-bucket counts (last = +Inf), sum]
-        self.series: dict[tuple[Any, ...], tuple[list[int], list[float]]] = {}
+        self.table: SeriesTable[tuple[list[int], list[float]]] = SeriesTable(
+            lambda: ([0] * (len(self.buckets) + 1), [0.0]), limit, expiry
+        )
 
     def _series(self, key: tuple[Any, ...]) -> tuple[list[int], list[float]]:
-        series = self.series.get(key)
-        if series is None:
-            series = ([0] * (len(self.buckets) + 1), [0.0])
-            self.series[key] = series
-        return series
+        return self.table.get(key)
+
+    def items(self) -> Iterator[tuple[tuple[Any, ...] | str, tuple[list[int], list[float]]]]:
+        """(label values, series) sorted, then (workspace, overflow series) sorted."""
+        yield from sorted(self.table.series.items())
+        yield from sorted(self.table.overflow.items())
 
     def observe(self, key: tuple[Any, ...], value: float) -> None:
         counts, total = self._series(key)
@@ -99,12 +188,15 @@ class Histograms:
 
     def family(self, name: str, doc: str, labels: Sequence[str], translate: Any = None) -> Metric:
         family = HistogramMetricFamily(name, doc, labels=list(labels))
-        for key, (counts, total) in sorted(self.series.items()):
+        for key, (counts, total) in self.items():
             running, cumulative = 0, []
             for bound, n in zip((*self.buckets, float("inf")), counts, strict=True):
                 running += n
                 cumulative.append((_le(bound), running))
-            family.add_metric(list(translate(key) if translate else key), cumulative, total[0])
+            if isinstance(key, str):
+                _add_overflow(family, key, cumulative, total[0])
+            else:
+                family.add_metric(list(translate(key) if translate else key), cumulative, total[0])
         return family
 
 
@@ -128,24 +220,49 @@ def _span_key(key: tuple[Any, ...]) -> tuple[str, ...]:
 class WorkflowMetrics(Collector):
     """Owns the cumulative state; `on_batch` is the bus subscriber, `collect` the scrape."""
 
-    def __init__(self, context: AppContext) -> None:
+    def __init__(
+        self, context: AppContext, series_limit: int = DEFAULT_SERIES_LIMIT, expiry_seconds: float = 0.0
+    ) -> None:
         self._context = context
         self._lock = threading.Lock()
-        self._span_durations = Histograms(SPAN_BUCKETS_MS)
-        self._execution_durations = Histograms(EXECUTION_BUCKETS_S)
-        self._step_durations = Histograms(STEP_BUCKETS_S)
-        self._retries: dict[tuple[str, ...], int] = {}
-        self._workflow_names: dict[tuple[str, str], str] = {}
-        self._active_keys: set[tuple[str, str]] = set()
+        limit, expiry = series_limit, expiry_seconds
+        self._span_durations = Histograms(SPAN_BUCKETS_MS, limit, expiry)
+        self._execution_durations = Histograms(EXECUTION_BUCKETS_S, limit, expiry)
+        self._step_durations = Histograms(STEP_BUCKETS_S, limit, expiry)
+        self._retries: SeriesTable[list[int]] = SeriesTable(lambda: [0], limit, expiry)
+        # (workspace, workflow) -> [name or None]: the workflows the info and active gauges report
+        self._workflows: SeriesTable[list[str | None]] = SeriesTable(lambda: [None], limit, expiry)
+        self._tables = (
+            self._span_durations.table, self._execution_durations.table, self._step_durations.table,
+            self._retries, self._workflows,
+        )  # fmt: skip
+        self._expiry = expiry
+        self._next_sweep = 0.0
 
     # --- ingest side (writer thread) ---------------------------------------------
 
     def on_batch(self, batch: CommittedBatch) -> None:
         spans = batch.spans
         with self._lock:
+            self._sweep()
             if spans is not None and spans.num_rows:
                 self._fold_spans(spans)
             self._learn_names(batch)
+
+    def _sweep(self) -> None:
+        """Expire idle series, at most every tenth of the expiry (and every minute at most)."""
+        if not self._expiry:
+            return
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + min(60.0, self._expiry / 10)
+            for table in self._tables:
+                table.expire(now)
+
+    def series_count(self) -> int:
+        """Series held, overflow series included (what the limit bounds)."""
+        with self._lock:
+            return sum(len(table) for table in self._tables)
 
     def _fold_spans(self, spans: pa.Table) -> None:
         # Vectorizing has a fixed cost of ~1 ms a batch: small batches (low load, when
@@ -166,7 +283,7 @@ class WorkflowMetrics(Collector):
             elif role == "step":
                 step = step or ""
                 self._step_durations.observe((ws, wf, step, step_status or "unknown"), dur / 1e9)
-                self._retries[(ws, wf, step)] = self._retries.get((ws, wf, step), 0) + (retries or 0)
+                self._retries.get((ws, wf, step))[0] += retries or 0
 
     def _fold_columns(self, spans: pa.Table) -> None:
         duration_ms = pc.divide(pc.cast(spans.column("duration_ns"), pa.float64()), 1e6)
@@ -197,7 +314,7 @@ class WorkflowMetrics(Collector):
                 .aggregate([("retry", "sum")])
             )
             for ws, wf, step, n in zip(*(retries.column(i).to_pylist() for i in range(4)), strict=True):
-                self._retries[(ws, wf, step)] = self._retries.get((ws, wf, step), 0) + (n or 0)
+                self._retries.get((ws, wf, step))[0] += n or 0
 
     def _learn_names(self, batch: CommittedBatch) -> None:
         """workflow id -> name, for the `flowscope_workflow_info` join (names are not labels elsewhere)."""
@@ -211,7 +328,7 @@ class WorkflowMetrics(Collector):
         workflow = attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME)
         name = attrs.get(c.WORKFLOW_NAME) or attrs.get(c.CICD_PIPELINE_NAME)
         if isinstance(workflow, str) and isinstance(name, str):
-            self._workflow_names[(workspace, workflow)] = name
+            self._workflows.get((workspace, workflow))[0] = name  # in overflow: not shown
 
     # --- scrape side -------------------------------------------------------------
 
@@ -229,6 +346,7 @@ class WorkflowMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
+            self._sweep()
             yield from self._span_families()
             yield from self._workflow_families()
         yield from self._active_families()
@@ -239,8 +357,11 @@ class WorkflowMetrics(Collector):
             "Spans stored, as the spanmetrics connector counts calls",
             labels=SPAN_LABELS,
         )
-        for key, (counts, _) in sorted(self._span_durations.series.items()):
-            calls.add_metric(list(_span_key(key)), sum(counts))
+        for key, (counts, _) in self._span_durations.items():
+            if isinstance(key, str):
+                _add_overflow(calls, key, sum(counts))
+            else:
+                calls.add_metric(list(_span_key(key)), sum(counts))
         yield calls
         yield self._span_durations.family(
             "traces_span_metrics_duration_milliseconds",
@@ -255,8 +376,11 @@ class WorkflowMetrics(Collector):
             "Finished workflow executions by final status",
             labels=EXECUTION_LABELS,
         )
-        for key, (counts, _) in sorted(self._execution_durations.series.items()):
-            executions.add_metric(list(key), sum(counts))
+        for key, (counts, _) in self._execution_durations.items():
+            if isinstance(key, str):
+                _add_overflow(executions, key, sum(counts))
+            else:
+                executions.add_metric(list(key), sum(counts))
         yield executions
         yield self._execution_durations.family(
             "flowscope_workflow_execution_duration_seconds",
@@ -273,16 +397,19 @@ class WorkflowMetrics(Collector):
             "Retries of workflow steps (workflow.step.retry_count)",
             labels=RETRY_LABELS,
         )
-        for key, n in sorted(self._retries.items()):
-            retries.add_metric(list(key), n)
+        for key, n in sorted(self._retries.series.items()):
+            retries.add_metric(list(key), n[0])
+        for workspace, n in sorted(self._retries.overflow.items()):
+            _add_overflow(retries, workspace, n[0])
         yield retries
         info = GaugeMetricFamily(
             "flowscope_workflow_info",
             "Always 1: joins a workflow id to its name",
             labels=["workspace", "workflow", "workflow_name"],
         )
-        for (workspace, workflow), name in sorted(self._workflow_names.items()):
-            info.add_metric([workspace, workflow, name], 1)
+        for (workspace, workflow), (name,) in sorted(self._workflows.series.items()):
+            if name is not None:
+                info.add_metric([workspace, workflow, name], 1)
         yield info
 
     def _active_families(self) -> Iterator[Metric]:
@@ -293,22 +420,32 @@ class WorkflowMetrics(Collector):
         pending = GaugeMetricFamily(
             "flowscope_workflow_executions_pending", "Executions queued and not started", labels=labels
         )
-        counts: dict[tuple[str, str, str], int] = {}
         try:
             rows = self._context.store.read(lambda cur: cur.execute(_ACTIVE_SQL).fetchall())
         except Exception:  # a scrape must not fail because the database is busy or closing
             log.exception("reading active executions for /metrics failed")
             rows = []
-        for workspace, workflow, status, n in rows:
-            counts[(workspace, workflow, status)] = n
+        # (workspace, workflow or None = the workspace's overflow, status) -> executions
+        counts: dict[tuple[str, str | None, str], int] = {}
         with self._lock:
-            self._active_keys.update((ws, wf) for ws, wf, _ in counts)
-            keys = sorted(self._active_keys | self._workflow_names.keys())
+            for workspace, workflow, status, n in rows:
+                self._workflows.get((workspace, workflow))
+                key = (
+                    workspace,
+                    workflow if self._workflows.admitted((workspace, workflow)) else None,
+                    status,
+                )
+                counts[key] = counts.get(key, 0) + n
+            keys = sorted(self._workflows.series)
+            overflowed = sorted(self._workflows.overflow)
         # Every workflow seen (active, or named by a batch) reports, 0 when idle: panels show
         # the drop to zero instead of "no data".
         for ws, wf in keys:
             running.add_metric([ws, wf], counts.get((ws, wf, "running"), 0))
             pending.add_metric([ws, wf], counts.get((ws, wf, "pending"), 0))
+        for ws in overflowed:
+            _add_overflow(running, ws, counts.get((ws, None, "running"), 0))
+            _add_overflow(pending, ws, counts.get((ws, None, "pending"), 0))
         yield running
         yield pending
 
@@ -318,7 +455,12 @@ def install_workflow_metrics(context: AppContext) -> WorkflowMetrics:
     existing = context.extras.get("workflow_metrics")
     if existing is not None:
         return existing  # type: ignore[no-any-return]
-    metrics = WorkflowMetrics(context)
+    settings = context.settings
+    metrics = WorkflowMetrics(
+        context,
+        getattr(settings, "metrics_series_limit", DEFAULT_SERIES_LIMIT),
+        getattr(settings, "metrics_series_expiry_seconds", 0.0),
+    )
     context.registry.register(metrics)
     context.store.bus.subscribe(metrics.on_batch)
     context.extras["workflow_metrics"] = metrics
