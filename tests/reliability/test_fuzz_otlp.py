@@ -5,6 +5,9 @@ hand-built hostile ones (deep AnyValue nesting, 10 MB values, invalid UTF-8, sho
 empty ids, end before start, extreme timestamps, NaN, 100k spans, gzip bombs). Only
 2xx (with partial success where right) or 4xx may come back — never a 5xx, a crash
 or a hang — and what was stored before stays intact.
+
+The default run tries ~1,000 inputs in seconds; FLOWSCOPE_SOAK=1 tries over 100,000
+(a few minutes). Either way the count is printed at the end (`pytest -s`).
 """
 
 from __future__ import annotations
@@ -21,17 +24,40 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from tests.reliability.support import soak
 from tests.support.otlp import trace_request
 from tests.support.server import RunningServer, start_server
 
 TRIED = {"http": 0, "json": 0, "grpc": 0}
 _GRPC_OK = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
+# Examples per property: each mutated protobuf is sent twice (HTTP, gRPC), each JSON
+# document twice (as is, and where OTLP expects a span).
+PROTOBUF_EXAMPLES = 30_000 if soak() else 250
+JSON_EXAMPLES = 20_000 if soak() else 150
+SOAK_MIN_INPUTS = 100_000
+
+
+class Fuzzer:
+    """The server under fuzz, with one kept-alive HTTP client and one gRPC channel: a new
+    connection per input (a new TLS-ready httpx client each time) cost ~50 ms an input."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.otlp_http, timeout=60)
+        self.channel = grpc.insecure_channel(
+            server.otlp_grpc, options=[("grpc.max_send_message_length", 64 << 20)]
+        )
+        self.export = self.channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+
+    def close(self) -> None:
+        self.http.close()
+        self.channel.close()
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, list]]:
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fuzzer, list]]:
     server = start_server(tmp_path_factory.mktemp("fuzz") / "fuzz.duckdb", "--max-body-bytes", str(32 << 20))
     sentinel, ids = trace_request(50, service="sentinel")
     r = httpx.post(
@@ -40,31 +66,31 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
         headers={"content-type": "application/x-protobuf"},
     )
     assert r.status_code == 200
-    yield server, ids
+    fuzzer = Fuzzer(server)
+    yield fuzzer, ids
+    fuzzer.close()
     assert server.process.poll() is None, "server died during fuzzing:\n" + server.log
     assert server.terminate() == 0
     con = duckdb.connect(str(server.db))
     (count,) = con.execute("SELECT count(*) FROM spans WHERE service_name = 'sentinel'").fetchone()
     con.close()
     assert count == 50, "data stored before the fuzzing was damaged"
-    print(f"\nfuzz inputs tried: {TRIED}")
+    total = sum(TRIED.values())
+    print(f"\nfuzz inputs tried: {total:,} {TRIED}" + (" (soak)" if soak() else ""))
+    if soak():
+        assert total >= SOAK_MIN_INPUTS, f"soak tried only {total:,} inputs"
 
 
 _BASE = trace_request(20)[0].SerializeToString()
 
 
 def _post(
-    server: RunningServer,
+    fuzzer: Fuzzer,
     body: bytes,
     ctype: str = "application/x-protobuf",
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    return httpx.post(
-        server.otlp_http + "/v1/traces",
-        content=body,
-        headers={"content-type": ctype, **(headers or {})},
-        timeout=60,
-    )
+    return fuzzer.http.post("/v1/traces", content=body, headers={"content-type": ctype, **(headers or {})})
 
 
 def _check_http(r: httpx.Response) -> None:
@@ -73,13 +99,11 @@ def _check_http(r: httpx.Response) -> None:
         assert r.content, "an error without a body"
 
 
-def _grpc_export(server: RunningServer, body: bytes) -> grpc.StatusCode:
-    with grpc.insecure_channel(server.otlp_grpc, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
-        call = ch.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
-        try:
-            call(body, timeout=60)
-        except grpc.RpcError as exc:
-            return exc.code()
+def _grpc_export(fuzzer: Fuzzer, body: bytes) -> grpc.StatusCode:
+    try:
+        fuzzer.export(body, timeout=60)
+    except grpc.RpcError as exc:
+        return exc.code()  # type: ignore[no-any-return]
     return grpc.StatusCode.OK
 
 
@@ -100,14 +124,14 @@ mutations = st.one_of(
 )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=PROTOBUF_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=mutations)
-def test_mutated_protobuf(fuzz_server: tuple[RunningServer, list], body: bytes) -> None:
-    server, _ = fuzz_server
+def test_mutated_protobuf(fuzz_server: tuple[Fuzzer, list], body: bytes) -> None:
+    fuzzer, _ = fuzz_server
     TRIED["http"] += 1
-    _check_http(_post(server, body))
+    _check_http(_post(fuzzer, body))
     TRIED["grpc"] += 1
-    assert _grpc_export(server, body) in _GRPC_OK
+    assert _grpc_export(fuzzer, body) in _GRPC_OK
 
 
 json_values = st.recursive(
@@ -119,18 +143,18 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=JSON_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(doc=json_values)
-def test_arbitrary_json(fuzz_server: tuple[RunningServer, list], doc: object) -> None:
+def test_arbitrary_json(fuzz_server: tuple[Fuzzer, list], doc: object) -> None:
     import json
 
-    server, _ = fuzz_server
+    fuzzer, _ = fuzz_server
     TRIED["json"] += 1
-    _check_http(_post(server, json.dumps(doc).encode(), "application/json"))
+    _check_http(_post(fuzzer, json.dumps(doc).encode(), "application/json"))
     TRIED["json"] += 1
     # The same shape placed where OTLP expects spans.
     wrapped = {"resourceSpans": [{"scopeSpans": [{"spans": [doc]}]}]}
-    _check_http(_post(server, json.dumps(wrapped).encode(), "application/json"))
+    _check_http(_post(fuzzer, json.dumps(wrapped).encode(), "application/json"))
 
 
 def _field(number: int, payload: bytes) -> bytes:
@@ -201,6 +225,22 @@ def _hostile_requests() -> list[tuple[str, bytes]]:
     cases.append(
         ("inf double", one(lambda s, r: s.attributes.add(key="inf", value=AnyValue(double_value=math.inf))))
     )
+    # values that do not fit their typed columns (issue 15, finding 4): partial success, not 500
+    cases.append(("kind 1000", one(lambda s, r: setattr(s, "kind", 1000))))
+    cases.append(("status code -1", one(lambda s, r: setattr(s.status, "code", -1))))
+    cases.append(
+        (
+            "retry_count 2^40",
+            one(
+                lambda s, r: s.attributes.extend(
+                    [
+                        KeyValue(key="workflow.step.id", value=AnyValue(string_value="s")),
+                        KeyValue(key="workflow.step.retry_count", value=AnyValue(int_value=2**40)),
+                    ]
+                )
+            ),
+        )
+    )
     # invalid UTF-8 inside a string field: patch the bytes of a known marker string
     marker = one(lambda s, r: setattr(s, "name", "MARKERMARKER"))
     cases.append(("invalid utf-8", marker.replace(b"MARKERMARKER", b"MARKER\xff\xfeKER")))
@@ -212,34 +252,34 @@ def _hostile_requests() -> list[tuple[str, bytes]]:
     return cases
 
 
-def test_hostile_requests(fuzz_server: tuple[RunningServer, list]) -> None:
-    server, _ = fuzz_server
+def test_hostile_requests(fuzz_server: tuple[Fuzzer, list]) -> None:
+    fuzzer, _ = fuzz_server
     for name, body in _hostile_requests():
         TRIED["http"] += 1
-        r = _post(server, body)
+        r = _post(fuzzer, body)
         assert 200 <= r.status_code < 500, f"{name}: HTTP {r.status_code} {r.content[:200]!r}"
         if len(body) < (30 << 20):
             TRIED["grpc"] += 1
-            assert _grpc_export(server, body) in _GRPC_OK, name
+            assert _grpc_export(fuzzer, body) in _GRPC_OK, name
     # partial success: one bad span among good ones is rejected, the rest stored
     request, _ = trace_request(5)
     request.resource_spans[0].scope_spans[0].spans[2].span_id = b"\x01"
-    r = _post(server, request.SerializeToString())
+    r = _post(fuzzer, request.SerializeToString())
     assert r.status_code == 200
     decoded = ExportTraceServiceResponse.FromString(r.content)
     assert decoded.partial_success.rejected_spans == 1
     assert "span_id" in decoded.partial_success.error_message
 
 
-def test_compression_bombs(fuzz_server: tuple[RunningServer, list]) -> None:
-    server, _ = fuzz_server
+def test_compression_bombs(fuzz_server: tuple[Fuzzer, list]) -> None:
+    fuzzer, _ = fuzz_server
     bomb = gzip.compress(b"\0" * (64 << 20))  # 64 MiB of zeros in ~64 KiB, over the 32 MiB limit
     TRIED["http"] += 1
-    r = _post(server, bomb, headers={"content-encoding": "gzip"})
+    r = _post(fuzzer, bomb, headers={"content-encoding": "gzip"})
     assert r.status_code == 413, r.content
     TRIED["http"] += 1
-    r = _post(server, os.urandom(1000), headers={"content-encoding": "gzip"})
+    r = _post(fuzzer, os.urandom(1000), headers={"content-encoding": "gzip"})
     assert r.status_code == 400
     TRIED["http"] += 1
-    r = _post(server, gzip.compress(_BASE)[:-10], headers={"content-encoding": "gzip"})
+    r = _post(fuzzer, gzip.compress(_BASE)[:-10], headers={"content-encoding": "gzip"})
     assert r.status_code == 400
