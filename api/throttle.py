@@ -8,8 +8,11 @@ credentials are not guesses and do not count. Clients that never fail have no bu
 so they are never slowed; the buckets kept are bounded (the least recently failed are
 forgotten first).
 
-The address is the TCP peer: behind a reverse proxy every client shares the proxy's
-bucket (forwarding headers are not trusted, since any client can send them).
+The address is the client's as uvicorn reports it: the TCP peer, except that
+X-Forwarded-For is honoured from the addresses in FORWARDED_ALLOW_IPS (uvicorn's default:
+127.0.0.1 and ::1, i.e. a reverse proxy on the same host), so behind such a proxy each
+client keeps its own bucket (and a process on the server's own host could pick its
+address that way). OTLP/gRPC uses the TCP peer.
 """
 
 from __future__ import annotations
