@@ -20,8 +20,8 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/flowscope serve --demo
 
-# Debian packages the tests drive for real: Prometheus (scrapes the server) and
-# docker-compose (validates docker-compose.yml). Installed only when missing.
+# Debian packages the tests drive for real: Prometheus (scrapes the server),
+# docker-compose (validates docker-compose.yml) and chromium (the web UI tests). Installed only when missing.
 system-deps:
 	@bash scripts/system-deps.sh
 

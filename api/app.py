@@ -16,8 +16,20 @@ from api.context import AppContext
 from api.jaeger.router import router as jaeger_router
 from api.metrics_access import metrics_response
 from api.prometheus_metrics import install_workflow_metrics
-from api.routers import executions, grafana_tables, metrics, projects, tokens, workflows, workspaces
+from api.routers import (
+    attempts,
+    executions,
+    grafana_tables,
+    metrics,
+    overview,
+    projects,
+    tokens,
+    whoami,
+    workflows,
+    workspaces,
+)
 from api.visibility import CommitWatcher
+from api.webui import install_ui
 from api.ws import feeds_router
 
 
@@ -31,6 +43,9 @@ def _routers(app: FastAPI) -> None:
     app.include_router(feeds_router(app.state.context))  # live WebSocket feeds (api/ws)
     app.include_router(jaeger_router)  # Jaeger query API for Grafana's Jaeger data source
     app.include_router(grafana_tables.router)  # flat tables for Grafana's Infinity data source
+    app.include_router(overview.router)  # web UI read models: workflow summaries, durations
+    app.include_router(attempts.router)  # every step's attempts of an execution (the Gantt)
+    app.include_router(whoami.router)  # the caller's workspace and role
 
 
 def _health(context: AppContext) -> APIRouter:
@@ -65,7 +80,11 @@ async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse
 
 
 def create_app(context: AppContext) -> FastAPI:
-    app = FastAPI(title="Flowscope", version="0.1.0", description="Telemetry for workflow executions")
+    # docs_url/redoc_url off: api/webui.py serves /docs and /redoc from the package (no CDN).
+    app = FastAPI(
+        title="Flowscope", version="0.1.0", description="Telemetry for workflow executions",
+        docs_url=None, redoc_url=None,
+    )  # fmt: skip
     app.state.context = context
     for error in (duckdb.FatalException, duckdb.ConnectionException):
         app.add_exception_handler(error, _storage_unavailable)
@@ -82,4 +101,5 @@ def create_app(context: AppContext) -> FastAPI:
         )
     app.include_router(_health(context))
     _routers(app)
+    install_ui(app)  # the web UI (/, /workflows/..., /executions/...) and /docs, /redoc
     return app

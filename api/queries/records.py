@@ -156,6 +156,14 @@ def _events(span: Span) -> list[dict[str, Any]]:
     ]
 
 
+def attempt(
+    span_id: str, parent_span_id: str, start_ns: int, end_ns: int, status: str | None, status_message: str
+) -> Attempt:
+    """An attempt span's columns as an Attempt: its status, and its message when it failed."""
+    error = (status_message or None) if status == "failed" else None
+    return Attempt(span_id, parent_span_id, start_ns, end_ns, status or "completed", error)
+
+
 def fetch_row(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRow | None:
     found = cur.execute(
         sql("execution"), {"execution_id": execution_id, "workspace_id": workspace_id}
@@ -229,11 +237,8 @@ def fetch(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) 
     for a in spans:
         owner = by_span.get(a.parent_span_id) if a.span_role == "attempt" else None
         if owner is not None:
-            error = (a.status_message or None) if a.step_status == "failed" else None
             owner.attempts.append(
-                Attempt(
-                    a.span_id, a.parent_span_id, a.start_ns, a.end_ns, a.step_status or "completed", error
-                )
+                attempt(a.span_id, a.parent_span_id, a.start_ns, a.end_ns, a.step_status, a.status_message)
             )
     # Record attributes (read from the blob) name and order running steps; a finished
     # execution needs only the promoted columns.

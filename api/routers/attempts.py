@@ -1,0 +1,21 @@
+"""Every step's attempts of one execution in one request (a Gantt draws each attempt, and
+the backoff between them, without one request per step)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import Context, ViewerContext
+from api.errors import or_404
+from api.queries.overview import execution_attempts
+from api.schemas.overview import ExecutionAttempts
+
+router = APIRouter(prefix="/api/workflows", tags=["executions"])
+
+
+@router.get("/executions/{execution_id}/attempts", response_model=ExecutionAttempts)
+def get_attempts(execution_id: str, ctx: ViewerContext, app: Context) -> ExecutionAttempts:
+    """Attempt spans of every step (start, end, status, error), numbered from 1, steps in
+    start order."""
+    found = execution_attempts(app.store.cursor(), ctx.workspace_id, execution_id)
+    return or_404(found, "Execution", execution_id)

@@ -1,0 +1,54 @@
+"""Read models for the web UI (and anyone else): per-workflow summaries for a home page,
+and a workflow's durations over time. Definitions in schemas/overview.py and the README."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Context, ViewerContext
+from api.errors import not_found
+from api.queries.overview import workflow_durations, workflow_summaries
+from api.routers.executions import workflow_known
+from api.schemas.overview import WorkflowDurations, WorkflowOverview
+
+router = APIRouter(tags=["overview"])
+
+Since = Annotated[
+    datetime | None,
+    Query(description="Only executions started (else queued) at or after this time (ISO 8601; naive = UTC)."),
+]
+Until = Annotated[datetime | None, Query(description="Only executions started before this time (ISO 8601).")]
+
+
+@router.get("/api/overview", response_model=WorkflowOverview)
+def overview(
+    ctx: ViewerContext,
+    app: Context,
+    since: Since = None,
+    until: Until = None,
+    days: Annotated[int, Query(ge=1, le=90, description="Days of the executions-per-day trend.")] = 14,
+) -> WorkflowOverview:
+    """Every workflow of the workspace, catalogued or only seen in telemetry: last status,
+    running now, success rate and p50/p95 duration over the window, executions per day."""
+    items = workflow_summaries(app.store.cursor(), ctx.workspace_id, since, until, days)
+    return WorkflowOverview(workflows=items, since=since, until=until, days=days)
+
+
+@router.get("/api/workflows/{workflow_id}/durations", response_model=WorkflowDurations)
+def durations(
+    workflow_id: str,
+    ctx: ViewerContext,
+    app: Context,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Query(ge=1, le=2000, description="Newest finished executions to return.")] = 500,
+) -> WorkflowDurations:
+    """Duration and status of the newest finished executions (for a chart), oldest first,
+    and how many finished in the window."""
+    result = workflow_durations(app.store.cursor(), ctx.workspace_id, workflow_id, since, until, limit)
+    if not result.points and not workflow_known(app, ctx.workspace_id, workflow_id):
+        raise not_found("Workflow", workflow_id)
+    return result

@@ -1,0 +1,58 @@
+"""Fixtures of the web UI tests: one browser per session, one `flowscope serve --demo`
+per session (tests add their own workflows to it), a fresh tab per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.api.client import TERMINAL, Api
+from tests.support.server import RunningServer, start_server
+from tests.ui.browser import ARGS, CHROMIUM, Tab, new_tab
+
+DEMO_NAMES = ["Basic Sequence", "Conditional Workflow", "Data Pipeline", "Parallel Processing"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    assert os.path.exists(CHROMIUM), "chromium is missing: run `bash scripts/system-deps.sh`"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    srv = start_server(tmp_path_factory.mktemp("ui") / "flowscope.duckdb", "--demo", "--demo-runs", "1")
+    yield srv
+    srv.terminate()
+
+
+@pytest.fixture(scope="session")
+def api(ui_server: RunningServer) -> Api:
+    """The demo server's default workspace; waits for the demo's runs to finish."""
+    client = Api(ui_server.api)
+    for wf in client.ok(client.get("/api/workflows"))["items"]:
+        client.wait_until(
+            f"/api/workflows/{wf['id']}/executions",
+            lambda p: p["total"] >= 1 and all(i["status"] in TERMINAL for i in p["items"]),
+            timeout=60,
+        )
+    return client
+
+
+@pytest.fixture
+def tab(browser: Browser, ui_server: RunningServer, api: Api) -> Iterator[Tab]:
+    t = new_tab(browser, ui_server.api)
+    yield t
+    t.page.context.close()
+    t.check()
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
