@@ -5,12 +5,13 @@ package) so that they are importable wherever the engine is, and this module is
 allow-listed for the python action by default (`EngineConfig.python_modules`): every
 public function here can be called by any editor, with any arguments.
 
-So the pipeline helpers act only inside a work area they own: `<sandbox>/pipelines/`
-(EngineConfig.sandbox_dir). Paths a definition gives are resolved and must stay in it
-(`engine.sandbox_dir.confine`); a source CSV may be read from the shipped `examples/data/`
-or the sandbox, and the shipped one is copied into the run's work directory, since SQL
-can reach only the sandbox. Cleanup removes only the files the pipeline creates. With
-`unrestricted_files` (the CLI, the user's own files) paths are taken as given.
+So the pipeline helpers act only inside a work area they own: `pipelines/` in the step's
+workspace's part of the sandbox (EngineConfig.sandbox_dir, engine.sandbox_dir). Paths a
+definition gives are resolved and must stay in it (`engine.sandbox_dir.confine`); a source
+CSV may be read from the shipped `examples/data/` or that part of the sandbox, and the
+shipped one is copied into the run's work directory, since SQL can reach only the sandbox.
+Cleanup removes only the files the pipeline creates. With `unrestricted_files` (the CLI,
+the user's own files) paths are taken as given.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.actions.python import current_step
+from engine.actions.registry import StepContext
 from engine.actions.sql import connect_confined
-from engine.config import EngineConfig
-from engine.sandbox_dir import confine
+from engine.sandbox_dir import confine, workspace_dir
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 WORKFLOWS_DIR = EXAMPLES_DIR / "workflows"
@@ -46,7 +47,7 @@ def load_example(name: str) -> dict[str, Any]:
 
 # --- data_pipeline steps ---------------------------------------------------------------
 
-PIPELINES_DIR = "pipelines"  # the helpers' work area, under the sandbox
+PIPELINES_DIR = "pipelines"  # the helpers' work area, in the workspace's part of the sandbox
 SOURCE_COPY = "source.csv"
 # Everything the pipeline creates in a work directory, and all cleanup ever removes.
 PIPELINE_FILES = (
@@ -55,47 +56,50 @@ PIPELINE_FILES = (
 _RUN_PREFIX = "flowscope-pipeline-"
 
 
-def _config() -> EngineConfig:
+def _step() -> StepContext:
     step = current_step()
     if step is None:
         raise RuntimeError("the pipeline helpers run as python steps of a workflow")
-    return step.config
+    return step
 
 
-def _work_root(config: EngineConfig) -> Path:
-    """`<sandbox>/pipelines`, created private; ValueError without a sandbox."""
-    if config.sandbox_dir is None:
+def _files(step: StepContext) -> Path:
+    """The step's workspace's part of the sandbox; ValueError without a sandbox."""
+    if step.config.sandbox_dir is None:
         raise ValueError("no sandbox directory is configured (EngineConfig.sandbox_dir)")
-    root = Path(config.sandbox_dir).resolve() / PIPELINES_DIR
+    return workspace_dir(step.config.sandbox_dir, step.workspace_id)
+
+
+def _work_root(step: StepContext) -> Path:
+    """`<workspace's sandbox>/pipelines`, created private."""
+    root = _files(step) / PIPELINES_DIR
     root.mkdir(mode=0o700, exist_ok=True)
     return root
 
 
-def _inside_root(raw: str, config: EngineConfig, what: str) -> Path:
+def _inside_root(raw: str, step: StepContext, what: str) -> Path:
     """A path in the work area (not the area itself), or the path as given when unrestricted."""
-    if config.unrestricted_files:
+    if step.config.unrestricted_files:
         return Path(raw).expanduser().resolve()
-    root = _work_root(config)
+    root = _work_root(step)
     path = confine(raw, root, what=what)
     if path == root:
         raise PermissionError(f"{what} '{raw}' must be a directory inside {root}, not the work area itself")
     return path
 
 
-def _source(raw: str, config: EngineConfig) -> Path:
+def _source(raw: str, step: StepContext) -> Path:
     if not raw:
         return DEFAULT_SOURCE
-    if config.unrestricted_files:
+    if step.config.unrestricted_files:
         return Path(raw).expanduser().resolve()
-    if config.sandbox_dir is None:
-        raise ValueError("no sandbox directory is configured (EngineConfig.sandbox_dir)")
-    return confine(raw, Path(config.sandbox_dir), what="source_path", also=(DATA_DIR,))
+    return confine(raw, _files(step), what="source_path", also=(DATA_DIR,))
 
 
 def validate_source(source_path: str = "", work_dir: str = "") -> dict[str, Any]:
     """Check the CSV exists and has the expected header; set up a working directory."""
-    config = _config()
-    source = _source(source_path, config)  # refused before anything touches the path
+    step = _step()
+    source = _source(source_path, step)  # refused before anything touches the path
     if not source.is_file():
         raise FileNotFoundError(f"source file not found: {source}")
     with source.open(newline="", encoding="utf-8") as fh:
@@ -108,13 +112,13 @@ def validate_source(source_path: str = "", work_dir: str = "") -> dict[str, Any]
     if rows == 0:
         raise ValueError("source has no data rows")
     if work_dir:
-        work = _inside_root(work_dir, config, "work_dir")
+        work = _inside_root(work_dir, step, "work_dir")
         work.mkdir(mode=0o700, parents=True, exist_ok=True)
-    elif config.unrestricted_files:
+    elif step.config.unrestricted_files:
         work = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX))
     else:
-        work = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_work_root(config)))
-    if not config.unrestricted_files and source.is_relative_to(DATA_DIR):
+        work = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_work_root(step)))
+    if not step.config.unrestricted_files and source.is_relative_to(DATA_DIR):
         # Shipped example data: SQL can read only the sandbox, so it reads a copy.
         source = Path(shutil.copyfile(source, work / SOURCE_COPY))
     return {
@@ -129,11 +133,11 @@ def validate_source(source_path: str = "", work_dir: str = "") -> dict[str, Any]
 
 def check_transformation(database: str, expected_rows: int) -> dict[str, Any]:
     """Quality checks on the cleaned table; raise (fail the step) when one does not hold."""
-    config = _config()
-    path = _inside_root(database, config, "database")
+    step = _step()
+    path = _inside_root(database, step, "database")
     if not path.is_file():
         raise FileNotFoundError(f"database not found: {path}")
-    con = connect_confined(str(path), config, read_only=True)  # its views run SQL too
+    con = connect_confined(str(path), step, read_only=True)  # its views run SQL too
     try:
         checks = {
             "row_count": "SELECT count(*) FROM orders_clean",
@@ -157,8 +161,8 @@ def check_transformation(database: str, expected_rows: int) -> dict[str, Any]:
 def cleanup(work_dir: str, keep_output: bool = False) -> dict[str, Any]:
     """Remove the files the pipeline created in `work_dir` (the warehouse too unless
     keep_output), then the directory itself if nothing else is left in it."""
-    config = _config()
-    work = _inside_root(work_dir, config, "work_dir")
+    step = _step()
+    work = _inside_root(work_dir, step, "work_dir")
     if not work.is_dir():
         raise FileNotFoundError(f"work directory not found: {work}")
     keep = {"warehouse.duckdb", "warehouse.duckdb.wal"} if keep_output else set()

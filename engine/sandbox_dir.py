@@ -1,22 +1,26 @@
 """The server's sandbox directory: the only place step actions may read and write files.
 
-The `sql` action's DuckDB is locked to it, and the example pipeline helpers keep their work
-directories under it. It is private to one server (mode 0700, owned by the server's user)
-and never holds anything of the server's own: by default it is `<db file>.sandbox/` next to
-the database, and a configured one that is or contains the database's directory is refused
-at startup (an editor could otherwise read the WAL or delete the database through SQL).
-`confine` is the one rule for paths a definition gives.
+It is private to one server (mode 0700, owned by the server's user) and never holds
+anything of the server's own: by default it is `<db file>.sandbox/` next to the database,
+and a configured one that is or contains the database's directory is refused at startup
+(an editor could otherwise read the WAL or delete the database through SQL). Each
+workspace gets its own part, `<sandbox>/workspaces/<workspace id>/` (`workspace_dir`): the
+`sql` action's DuckDB is locked to it and the example pipeline helpers keep their work
+directories in it, so one workspace's steps cannot read another's files. `confine` is the
+one rule for paths a definition gives.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 SANDBOX_SUFFIX = ".sandbox"
 # Files DuckDB keeps next to its database (`<db>.wal`, the `<db>.tmp/` spill directory).
 _DB_COMPANIONS = ("", ".wal", ".tmp")
+_WORKSPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 class SandboxDirError(ValueError):
@@ -62,6 +66,16 @@ def prepare_sandbox(configured: Path | None, db: Path) -> Path:
             "make it private (chmod 700) or choose another"
         )
     return sandbox
+
+
+def workspace_dir(sandbox: Path, workspace_id: str) -> Path:
+    """`<sandbox>/workspaces/<workspace id>`, created private: all of the sandbox one
+    workspace's steps may use."""
+    if not _WORKSPACE_ID.fullmatch(workspace_id) or workspace_id in {".", ".."}:
+        raise OutsideSandbox(f"workspace id '{workspace_id}' cannot name a directory")
+    path = Path(sandbox).resolve() / "workspaces" / workspace_id
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def confine(raw: str, root: Path, *, what: str, also: tuple[Path, ...] = ()) -> Path:

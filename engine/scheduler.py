@@ -291,7 +291,7 @@ class Execution:
             run.attempts.append(attempt)
             ctx = StepContext(
                 self.execution_id, self.workflow_id, step.id, number, self.config, self.plan.base_dir,
-                self._trace_id, attempt.span_id,
+                self._trace_id, attempt.span_id, self.telemetry.workspace_id,
             )  # fmt: skip
             try:
                 if step.timeout_seconds is None:

@@ -58,6 +58,7 @@ class StepContext:
     base_dir: Path | None = None  # directory of the workflow file, when it came from one
     trace_id: int | None = None  # None with tracing off
     span_id: int = 0  # the attempt span's id
+    workspace_id: str = "default"  # whose execution: its files live in its part of the sandbox
 
     @property
     def traceparent(self) -> str | None:

@@ -4,11 +4,12 @@ Each statement runs in order on one connection, in a worker thread. Named
 parameters (`$name`) are bound by DuckDB, never spliced into the text. Output:
 per statement either `rows_affected` or a small result (`columns`, up to
 `max_rows` rows as objects, `row_count`), plus `rows` of the last statement.
-Unless `EngineConfig.unrestricted_files`, the database must live in the server's
-sandbox directory (a relative path is taken inside it; without a sandbox only
-':memory:' is possible) and DuckDB itself is locked to it (external access off,
-the sandbox as the only allowed directory, configuration locked), so SQL cannot
-read or write anywhere else, in either `read_only` mode. Cancellation interrupts
+Unless `EngineConfig.unrestricted_files`, the database must live in the step's
+workspace's part of the server's sandbox directory (engine.sandbox_dir; a relative
+path is taken inside it; without a sandbox only ':memory:' is possible) and DuckDB
+itself is locked to that directory (external access off, it as the only allowed
+directory, configuration locked), so SQL cannot read or write anywhere else, in
+either `read_only` mode. Cancellation interrupts
 the running query.
 """
 
@@ -26,8 +27,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.actions.registry import ActionError, StepContext
-from engine.config import EngineConfig
-from engine.sandbox_dir import OutsideSandbox, confine
+from engine.sandbox_dir import OutsideSandbox, confine, workspace_dir
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
 
@@ -58,41 +58,49 @@ def _json_cell(value: Any) -> Any:
     return value
 
 
-def resolve_database(raw: str, config: EngineConfig, base_dir: Path | None = None) -> str:
-    """The database file a step may open: inside the sandbox unless files are unrestricted."""
+def resolve_database(raw: str, step: StepContext) -> str:
+    """The database file a step may open: in its workspace's part of the sandbox unless
+    files are unrestricted."""
     if raw == ":memory:":
         return raw
+    config = step.config
     if config.unrestricted_files:
         path = Path(raw).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+        if not path.is_absolute() and step.base_dir is not None:
+            path = step.base_dir / path
         return str(path.resolve())
     if config.sandbox_dir is None:
         raise ActionError("no sandbox directory is configured: only ':memory:' databases are allowed")
     try:
-        return str(confine(raw, Path(config.sandbox_dir), what="database"))
+        return str(confine(raw, workspace_dir(config.sandbox_dir, step.workspace_id), what="database"))
     except OutsideSandbox as exc:
         raise ActionError(str(exc)) from None
 
 
-def connect_confined(database: str, config: EngineConfig, *, read_only: bool) -> Any:
-    """A DuckDB connection that can reach no file outside the sandbox (none without one).
-    Used for every database a step names, also by Python helpers (a database's views run
-    SQL too)."""
+def connect_confined(database: str, step: StepContext, *, read_only: bool) -> Any:
+    """A DuckDB connection that can reach no file outside the step's workspace's part of the
+    sandbox (none without a sandbox). Used for every database a step names, also by Python
+    helpers (a database's views run SQL too)."""
     con = duckdb.connect(database, read_only=read_only)
-    if config.unrestricted_files:
+    if step.config.unrestricted_files:
         return con
-    sandbox = config.sandbox_dir
-    dirs = "'" + str(Path(sandbox).resolve()).replace("'", "''") + "/'" if sandbox is not None else ""
+    sandbox = step.config.sandbox_dir
+    allowed = workspace_dir(sandbox, step.workspace_id) if sandbox is not None else None
+    dirs = "'" + str(allowed).replace("'", "''") + "/'" if allowed is not None else ""
     try:
         con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except duckdb.Error:
         # Another open connection to the same file (DuckDB shares one instance per file
-        # in a process) already locked the configuration; accept it only if locked down.
-        locked = con.execute("SELECT current_setting('enable_external_access')").fetchone()
-        if not locked or locked[0] is not False:
+        # in a process) already locked the configuration; accept it only if locked down to
+        # this directory (DuckDB adds the database's own '<db>.tmp/' there).
+        row = con.execute(
+            "SELECT current_setting('enable_external_access'), current_setting('allowed_directories')"
+        ).fetchone()
+        prefix = f"{allowed}/" if allowed is not None else None
+        confined = row is not None and row[0] is False
+        if not confined or not all(prefix and str(d).startswith(prefix) for d in row[1]):  # type: ignore[index]
             con.close()
             raise
     return con
@@ -142,11 +150,11 @@ def _run(con: Any, params: SqlParams) -> dict[str, Any]:
 
 
 async def sql_action(params: SqlParams, ctx: StepContext) -> Any:
-    database = resolve_database(params.database, ctx.config, ctx.base_dir)
+    database = resolve_database(params.database, ctx)
     loop = asyncio.get_running_loop()
     try:
         con = await loop.run_in_executor(
-            None, lambda: connect_confined(database, ctx.config, read_only=params.read_only)
+            None, lambda: connect_confined(database, ctx, read_only=params.read_only)
         )
     except duckdb.Error as exc:
         raise ActionError(f"{type(exc).__name__}: {exc}") from None

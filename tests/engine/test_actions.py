@@ -69,10 +69,11 @@ def test_python_module_allow_list_and_bad_outputs(make_engine) -> None:
 
 
 # --- sql ------------------------------------------------------------------------------------
+# With sandbox_dir=tmp_path, the default workspace's steps use tmp_path/workspaces/default.
 
 
 def test_sql_statements_parameters_and_rows(make_engine, tmp_path: Path) -> None:
-    db = tmp_path / "t.duckdb"
+    db = tmp_path / "workspaces" / "default" / "t.duckdb"
     definition = wf(
         act(
             "sql",
@@ -89,25 +90,26 @@ def test_sql_statements_parameters_and_rows(make_engine, tmp_path: Path) -> None
     )
     result = run(run_workflow(make_engine(sandbox_dir=tmp_path), definition))
     out = result.results["s"]
+    assert out["database"] == str(db)
     assert out["statements"][:2] == [{"rows_affected": 5}, {"rows_affected": 1}]
     assert out["statements"][2]["row_count"] == 3 and out["statements"][2]["truncated"] is True
     assert out["rows"] == [{"n": 3, "x": 4.5, "d": "2024-01-04"}, {"n": 4, "x": 6.0, "d": "2024-01-05"}]
 
 
 def test_sql_is_confined_to_the_sandbox(make_engine, tmp_path: Path) -> None:
-    inside = tmp_path / "ok.duckdb"
+    inside = "ok.duckdb"  # relative: in the workspace's part of the sandbox
     definition = wf(
         act("sql", "outside", database="/var/tmp/flowscope-test-outside.duckdb", sql="SELECT 1"),
-        act("sql", "read_etc", database=str(inside), sql="SELECT * FROM read_csv('/etc/passwd')"),
+        act("sql", "read_etc", database=inside, sql="SELECT * FROM read_csv('/etc/passwd')"),
         {
             **act(
-                "sql", "settings", "read_etc", database=str(inside), sql="SET enable_external_access = true"
+                "sql", "settings", "read_etc", database=inside, sql="SET enable_external_access = true"
             ),
             "trigger_rule": "all_done",
         },
     )
     result = run(run_workflow(make_engine(sandbox_dir=tmp_path), definition))
-    assert "is outside " + str(tmp_path) in result.step("outside").error
+    assert "is outside " + str(tmp_path / "workspaces" / "default") in result.step("outside").error
     assert "file system operations are disabled by configuration" in result.step("read_etc").error
     assert "locked" in result.step("settings").error
     assert not Path("/var/tmp/flowscope-test-outside.duckdb").exists()
@@ -117,7 +119,7 @@ def test_sql_timeout_interrupts_query(make_engine, tmp_path: Path) -> None:
     definition = wf(
         act(
             "sql",
-            database=str(tmp_path / "slow.duckdb"),
+            database="slow.duckdb",
             timeout_seconds=0.3,
             sql="SELECT count(*) FROM range(100000000000) a",
         )

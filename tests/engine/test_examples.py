@@ -63,7 +63,7 @@ def test_example_runs(name: str, make_engine, captured: Captured, tmp_path: Path
     step_names = {s.name for s in captured.step_spans(result.execution_id).values()}
     assert step_names == {n for n, _ in SPEC[name]}
     if name == "data_pipeline":  # its cleanup left nothing behind in the sandbox
-        assert list((tmp_path / "pipelines").iterdir()) == []
+        assert list((tmp_path / "workspaces" / "default" / "pipelines").iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_conditional_modes(mode: str, ran: str, make_engine) -> None:
 
 
 def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -> None:
-    work = tmp_path / "pipelines" / "work"  # work_dir is taken inside <sandbox>/pipelines
+    work = tmp_path / "workspaces" / "default" / "pipelines" / "work"  # work_dir is taken in there
     result = run(
         run_workflow(
             make_engine(sandbox_dir=tmp_path),
@@ -111,7 +111,7 @@ def test_data_pipeline_loads_duckdb_and_cleans_up(make_engine, tmp_path: Path) -
 
 def test_data_pipeline_bad_source_fails_early_and_skips_cleanup(make_engine, tmp_path: Path) -> None:
     engine = make_engine(sandbox_dir=tmp_path)
-    inputs = {"source_path": str(tmp_path / "no.csv")}
+    inputs = {"source_path": str(tmp_path / "workspaces" / "default" / "no.csv")}
     result = run(run_workflow(engine, load_example("data_pipeline"), inputs))
     assert (result.status, result.error) == ("failed", "Step 'validate_source' failed")
     assert result.step("validate_source").error.startswith("source file not found")

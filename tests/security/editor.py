@@ -1,5 +1,5 @@
-"""A `flowscope serve --auth token` with one workspace and an editor's client: the role the
-issue 15 probe attacked step actions with (editors may create and execute workflows)."""
+"""A `flowscope serve --auth token` with two workspaces and an editor's client in each: the
+role the issue 15 probe attacked step actions with (editors may create and execute workflows)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,26 @@ def cli(*args: str) -> str:
     return done.stdout.strip()
 
 
+@dataclass
+class Editor:
+    api: Api
+    workspace_id: str
+
+
 @contextmanager
-def editor_server(db: Path, *args: str) -> Iterator[tuple[RunningServer, Api]]:
-    """The server (token auth) and an Api acting as an editor of workspace 'team-a'."""
-    admin = cli("token", "create", "--workspace", "team-a", "--role", "admin", "--create-workspace",
-                "--db", str(db))  # fmt: skip
+def editor_server(db: Path, *args: str) -> Iterator[tuple[RunningServer, Editor, Editor]]:
+    """The server (token auth) and editors of workspaces 'team-a' and 'team-b'."""
+    admins = [cli("token", "create", "--workspace", slug, "--role", "admin", "--create-workspace",
+                  "--db", str(db)) for slug in ("team-a", "team-b")]  # fmt: skip
     server = start_server(db, "--auth", "token", *args)
     try:
-        as_admin = Api(server.api, {"Authorization": f"Bearer {admin}"})
-        editor = as_admin.ok(as_admin.post("/api/tokens", json={"role": "editor"}), 201)["token"]
-        yield server, Api(server.api, {"Authorization": f"Bearer {editor}"})
+        editors = []
+        for admin in admins:
+            as_admin = Api(server.api, {"Authorization": f"Bearer {admin}"})
+            token = as_admin.ok(as_admin.post("/api/tokens", json={"role": "editor"}), 201)["token"]
+            api = Api(server.api, {"Authorization": f"Bearer {token}"})
+            editors.append(Editor(api, api.ok(api.get("/api/workspaces"))[0]["id"]))
+        yield server, editors[0], editors[1]
     finally:
         server.terminate()
 

@@ -31,7 +31,8 @@ def test_python_callables_outside_allowed_functions_are_refused(tmp_path: Path) 
     db = tmp_path / "flowscope.duckdb"
     attacks = _attacks(tmp_path, db)
     print("\n[python callables] create/update as an editor")
-    with editor_server(db) as (_server, api):
+    with editor_server(db) as (_server, editor, _):
+        api = editor.api
         control = python_step("ok", "engine.examples:load_example", name="basic_sequence")
         benign = api.create_workflow({"name": "benign", "steps": [control]})
         for name, (ref, kwargs) in attacks.items():

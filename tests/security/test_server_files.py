@@ -4,9 +4,11 @@ The probe deleted the database and its WAL with `engine.examples:cleanup` and
 `{"work_dir": <the database's directory>}` (after a restart the catalog was empty and every
 token gone); `validate_source` created directories anywhere and told whether a file
 exists; `check_transformation` opened any path. As an editor of a real `serve --auth
-token`, each is now refused inside the helpers' own work area (`<sandbox>/pipelines`), the
-database and WAL survive, and after a restart the catalog and the editor's token are still
-there. The shipped data pipeline still runs end to end and leaves nothing behind.
+token`, each is now refused: the helpers act only in their work area (`pipelines/` in the
+workspace's part of the sandbox), the database and WAL survive, and after a restart the
+catalog and the editor's token are still there. Another workspace's editor cannot reach
+that work area either. The shipped data pipeline still runs end to end and leaves nothing
+behind.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ def test_pipeline_helpers_stay_in_their_work_area(tmp_path: Path) -> None:
     state.mkdir()
     db = state / "flowscope.duckdb"
     wal = state / "flowscope.duckdb.wal"
-    pipelines = state / "flowscope.duckdb.sandbox" / "pipelines"
     secret = state / "secret.txt"
     secret.write_text("not for editors")
     outside = tmp_path / "made-by-editor"
-    with editor_server(db) as (_server, api):
+    with editor_server(db) as (_server, editor, other):
+        api = editor.api
+        pipelines = state / "flowscope.duckdb.sandbox" / "workspaces" / editor.workspace_id / "pipelines"
         # The shipped example, as the demo runs it (default inputs): completes, cleans up.
         pipeline_id, pipeline = run_steps(api, load_example("data_pipeline"), timeout=120)
         assert {s["status"] for s in pipeline.values()} == {"completed"}, pipeline
@@ -87,12 +90,32 @@ def test_pipeline_helpers_stay_in_their_work_area(tmp_path: Path) -> None:
         assert not outside.exists()
         assert {p.name: p.stat().st_size > 0 for p in state.iterdir()} == files_before
         assert step_output(api, pipeline_id, "cleanup")["removed"]
-        editor = api.headers
+
+        # Another workspace's editor, on this workspace's kept pipeline output.
+        inputs = {"work_dir": "kept", "keep_output": True}
+        _, kept = run_steps(api, load_example("data_pipeline"), inputs, timeout=120)
+        assert kept["cleanup"]["status"] == "completed", kept
+        warehouse = pipelines / "kept" / "warehouse.duckdb"
+        foreign = [
+            python_step("cleanup", "engine.examples:cleanup", work_dir=str(warehouse.parent)),
+            python_step(
+                "check", "engine.examples:check_transformation", database=str(warehouse), expected_rows=1
+            ),
+            python_step("source", "engine.examples:validate_source", source_path=str(warehouse)),
+        ]
+        _, cross = run_steps(
+            other.api, {"name": "cross", "steps": [{**s, "trigger_rule": "all_done"} for s in foreign]}
+        )
+        for sid, step in cross.items():
+            print(f"  other workspace: {sid:8} {step['status']:7} {(step['error_message'] or '')[:80]}")
+            assert step["status"] == "failed" and "is outside" in step["error_message"], (sid, step)
+        assert warehouse.is_file()
+        headers = api.headers
 
     # After a restart the catalog and the editor's token are still there.
     server = start_server(db, "--auth", "token")
     try:
-        again = Api(server.api, editor)
+        again = Api(server.api, headers)
         names = {w["name"] for w in again.ok(again.get("/api/workflows"))["items"]}
         assert names >= {"Data Pipeline", "helpers"}, names
     finally:

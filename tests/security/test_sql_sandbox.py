@@ -1,5 +1,6 @@
 """Issue 15 finding 3: the `sql` action's DuckDB can reach only the server's private sandbox
-directory (`<db>.sandbox/` by default), in both `read_only` modes.
+directory (`<db>.sandbox/` by default), and there only its workspace's part, in both
+`read_only` modes.
 
 The probe ran with the server's database in the system temp directory, which the old
 default sandbox (the temp dir + `examples/`) included: `read_blob('<db path>*')` read the
@@ -57,26 +58,17 @@ def test_sql_reaches_only_the_sandbox_in_both_read_only_modes(tmp_path: Path) ->
     outside = tmp_path / "written.csv"
     sandbox = tmp_path / "flowscope.duckdb.sandbox"
     attacks = _attacks(db, token_file, outside)
-    with editor_server(db) as (_server, api):
+    with editor_server(db) as (_server, editor, other):
+        api = editor.api
+        files = sandbox / "workspaces" / editor.workspace_id  # this workspace's part of it
         assert stat.S_IMODE(sandbox.stat().st_mode) == 0o700
         api.create_workflow({"name": MARKER, "steps": [sql_step("noop", ":memory:", "SELECT 1")]})
+        csv = files / "inside.csv"
+        inside = f"SELECT n, (SELECT count(*) FROM read_csv('{csv}')) AS csv_rows FROM t"
         steps: list[dict[str, Any]] = [
             # read_only needs a database file: make one in the sandbox (a relative path lands there).
-            sql_step(
-                "setup",
-                "mine.duckdb",
-                ["CREATE OR REPLACE TABLE t AS SELECT 42 AS n", f"COPY t TO '{sandbox / 'inside.csv'}'"],
-            ),
-            {
-                **sql_step(
-                    "inside_ro",
-                    "mine.duckdb",
-                    f"SELECT n, (SELECT count(*) FROM read_csv("
-                    f"'{sandbox / 'inside.csv'}')) AS csv_rows FROM t",
-                    read_only=True,
-                ),
-                "depends_on": ["setup"],
-            },
+            sql_step("setup", "mine.duckdb", ["CREATE TABLE t AS SELECT 42 AS n", f"COPY t TO '{csv}'"]),
+            {**sql_step("inside_ro", "mine.duckdb", inside, read_only=True), "depends_on": ["setup"]},
             sql_step("live_db_rw", str(db), "SELECT 1"),
             sql_step("live_db_ro", str(db), "SELECT 1", read_only=True),
             sql_step("dotdot_db", "../flowscope.duckdb", "SELECT 1"),
@@ -88,10 +80,19 @@ def test_sql_reaches_only_the_sandbox_in_both_read_only_modes(tmp_path: Path) ->
             )
         execution_id, timeline = run_steps(api, {"name": "sql-sandbox", "steps": steps}, timeout=120)
         outputs = {sid: step_output(api, execution_id, sid) for sid in timeline}
+        # Another workspace's editor: its own part of the sandbox, none of this one's files.
+        theirs = [
+            sql_step("read_csv", ":memory:", f"SELECT * FROM read_csv('{csv}')"),
+            sql_step("attach", ":memory:", f"ATTACH '{files / 'mine.duckdb'}' AS a (READ_ONLY)"),
+            sql_step("open_rw", str(files / "mine.duckdb"), "SELECT * FROM t"),
+            sql_step("open_ro", str(files / "mine.duckdb"), "SELECT * FROM t", read_only=True),
+            sql_step("same_name", "mine.duckdb", "SELECT * FROM t"),  # its own, empty database
+        ]
+        _, cross = run_steps(other.api, {"name": "cross", "steps": theirs})
 
     assert timeline["setup"]["status"] == "completed", timeline["setup"]
     assert outputs["inside_ro"]["rows"] == [{"n": 42, "csv_rows": 1}]
-    assert outputs["inside_ro"]["database"] == str(sandbox / "mine.duckdb")
+    assert outputs["inside_ro"]["database"] == str(files / "mine.duckdb")
     for sid in ("live_db_rw", "live_db_ro", "dotdot_db"):
         assert timeline[sid]["status"] == "failed", timeline[sid]
         assert "database '" in timeline[sid]["error_message"], timeline[sid]
@@ -105,6 +106,15 @@ def test_sql_reaches_only_the_sandbox_in_both_read_only_modes(tmp_path: Path) ->
     assert MARKER not in repr(outputs), "the catalog was read through SQL"
     assert "fst_saved_admin_token" not in repr(outputs)
     assert not outside.exists() and not (DATA_DIR / "pwned.csv").exists()
+    print("  another workspace:")
+    for sid, step in cross.items():
+        print(f"  {sid:20}    {step['status']:7} {(step['error_message'] or '')[:80]}")
+        assert step["status"] == "failed", (sid, step)
+    assert "Table with name t does not exist" in cross["same_name"]["error_message"]
+    assert (
+        "is outside" in cross["open_rw"]["error_message"]
+        and "is outside" in cross["open_ro"]["error_message"]
+    )
 
 
 def _serve_refused(db: Path, sandbox: Path) -> str:
