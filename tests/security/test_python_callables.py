@@ -47,6 +47,13 @@ def test_python_callables_outside_allowed_functions_are_refused(tmp_path: Path) 
                 assert ref.partition(":")[0] in detail[0]["msg"], detail
             print(f"  {name:16} {ref:40} 422 {detail[0]['msg'][:70]}")
 
+        # The same path through a 'module:function' action type (same resolver): 422 at its type.
+        as_type = {"name": "as-type", "steps": [{"id": "attack", "action": {
+            "type": "engine.examples:shutil.os.system", "params": {"command": "id"}}}]}  # fmt: skip
+        response = api.post("/api/workflows", json={"definition": as_type})
+        assert response.status_code == 422, response.text
+        assert [d["loc"][-2:] for d in response.json()["detail"]] == [["action", "type"]], response.text
+
         # The same references arriving through an input: refused when the step runs.
         templated = {"name": "templated", "inputs": {"fn": {"type": "string"}, "kw": {"type": "object"}},
                      "steps": [python_step("attack", "${{ fn }}")]}  # fmt: skip
