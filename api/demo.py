@@ -58,6 +58,7 @@ async def run_demo(context: AppContext) -> None:
     )
     for wf in workflows:
         print(f"demo:   {wf.name}: {api}/api/workflows/{wf.id}/executions", flush=True)
+    print(f"demo: web UI at {api}/ (workflows, live executions, Gantt, compare)", flush=True)
     print(
         f"demo: API docs at {api}/docs; timelines at {api}/api/workflows/executions/<id>/timeline", flush=True
     )

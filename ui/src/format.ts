@@ -32,7 +32,8 @@ export function delta(a: number | null | undefined, b: number | null | undefined
   if (a === null || a === undefined || b === null || b === undefined) return "–";
   const d = b - a;
   const sign = d > 0 ? "+" : d < 0 ? "−" : "±";
-  const pct = a > 0 ? ` (${sign}${Math.abs((100 * d) / a).toFixed(0)}%)` : "";
+  // A percentage of a near-zero duration says nothing (and reads as +11,000,000%).
+  const pct = a >= 0.05 && b >= 0.05 ? ` (${sign}${Math.abs((100 * d) / a).toFixed(0)}%)` : "";
   return `${sign}${seconds(Math.abs(d))}${pct}`;
 }
 

@@ -23,6 +23,9 @@ async function load(id: string): Promise<Side> {
   return { timeline, details };
 }
 
+// Skipped and pending steps did not run: no duration to compare.
+const ran = (s: TimelineStep | undefined) => (s && s.status !== "skipped" && s.status !== "pending" ? s.duration_seconds : null);
+
 const label = (t: Timeline) => (t.execution_number !== null ? `#${t.execution_number}` : shortId(t.execution_id));
 
 function Changes({ changes }: { changes: Change[] }) {
@@ -161,14 +164,17 @@ export function Compare({ a, b }: { a: string; b: string }) {
                   )}
                   <span class="strong">{r.name}</span>
                 </td>
-                <td class="nowrap">
+                <td>
                   {r.a ? <StatusBadge status={r.a.status} /> : <span class="muted">absent</span>}
                   {r.statusChanged ? <strong> → </strong> : <span class="muted"> = </span>}
                   {r.b ? <StatusBadge status={r.b.status} /> : <span class="muted">absent</span>}
+                  {r.statusChanged && (r.b?.error_message || r.b?.skip_reason) && (
+                    <div class="error-cell">{r.b.error_message ?? r.b.skip_reason}</div>
+                  )}
                 </td>
-                <td class="num">{seconds(r.a?.duration_seconds)}</td>
-                <td class="num">{seconds(r.b?.duration_seconds)}</td>
-                <td class="num">{delta(r.a?.duration_seconds, r.b?.duration_seconds)}</td>
+                <td class="num">{seconds(ran(r.a))}</td>
+                <td class="num">{seconds(ran(r.b))}</td>
+                <td class="num">{delta(ran(r.a), ran(r.b))}</td>
                 <td>
                   <Changes changes={r.changes} />
                 </td>

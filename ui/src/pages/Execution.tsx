@@ -84,7 +84,7 @@ function StepRows({ steps, executionId, critical, selected }: { steps: TimelineS
             <td class="num">{seconds(s.run_seconds)}</td>
             <td class="num">{s.wait_seconds ? seconds(s.wait_seconds) : "–"}</td>
             <td class="num">{s.attempts || "–"}</td>
-            <td class="num">{seconds(s.duration_seconds)}</td>
+            <td class="num">{s.status === "skipped" ? "–" : seconds(s.duration_seconds)}</td>
             <td class="error-cell">{s.error_message ?? s.skip_reason ?? ""}</td>
           </tr>
         ))}
@@ -166,7 +166,8 @@ export function Execution({ executionId, stepId }: { executionId: string; stepId
     );
   }, [workflowId, executionId]);
   const model = useMemo(
-    () => (tl.data ? ganttModel(tl.data.timeline, tl.data.attempts, now, stepId) : null),
+    // Date.now(), not the last tick: fresh data may end after the tick (bars would overrun "now").
+    () => (tl.data ? ganttModel(tl.data.timeline, tl.data.attempts, Date.now(), stepId) : null),
     [tl.data, finished ? 0 : now, stepId],
   );
   const doCancel = async () => {
@@ -191,7 +192,7 @@ export function Execution({ executionId, stepId }: { executionId: string; stepId
   const d = details.data;
   const title = `${timeline.workflow_name ?? timeline.workflow_id} ${timeline.execution_number !== null ? `#${timeline.execution_number}` : shortId(timeline.execution_id)}`;
   const open = timeline.status === "running" || timeline.status === "pending";
-  const elapsed = timeline.total_duration_seconds ?? (timeline.started_at ? (now - Date.parse(timeline.started_at)) / 1000 : null);
+  const elapsed = timeline.total_duration_seconds ?? (timeline.started_at ? (Date.now() - Date.parse(timeline.started_at)) / 1000 : null);
   return (
     <div class={`page ${stepId ? "with-panel" : ""}`}>
       <div class="crumbs">

@@ -78,7 +78,7 @@ export function StepPanel({ executionId, stepId, stepStatus, onClose }: { execut
                     <tr>
                       <th>#</th>
                       <th>Status</th>
-                      <th>Started</th>
+                      <th title="from the step's start">Started</th>
                       <th class="num">Duration</th>
                       <th>Error</th>
                     </tr>
@@ -90,7 +90,9 @@ export function StepPanel({ executionId, stepId, stepStatus, onClose }: { execut
                         <td>
                           <StatusBadge status={a.status} />
                         </td>
-                        <td>{time(a.started_at)}</td>
+                        <td class="nowrap" title={time(a.started_at)}>
+                          {s.started_at && a.started_at ? `+${seconds((Date.parse(a.started_at) - Date.parse(s.started_at)) / 1000)}` : time(a.started_at)}
+                        </td>
                         <td class="num">{seconds(a.duration)}</td>
                         <td class="error-cell">{a.error_message ?? ""}</td>
                       </tr>
@@ -134,7 +136,7 @@ export function StepPanel({ executionId, stepId, stepStatus, onClose }: { execut
                 {logs.data.items.map((l) => (
                   <tr>
                     <td class="mono small nowrap">{time(l.timestamp)}</td>
-                    <td class="small">{l.severity_text || String(l.severity_number)}</td>
+                    <td class="small nowrap">{l.severity_text || String(l.severity_number)}</td>
                     <td>
                       {l.event_name && <code>{l.event_name}</code>} {l.body ?? ""}
                     </td>
