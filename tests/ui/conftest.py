@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -52,7 +51,3 @@ def tab(browser: Browser, ui_server: RunningServer, api: Api) -> Iterator[Tab]:
     yield t
     t.page.context.close()
     t.check()
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
