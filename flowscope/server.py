@@ -158,20 +158,25 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
     await stop.wait()
 
     # Drain: stop taking new requests, let in-flight ones finish (their data is
-    # committed before they are answered), then commit what is queued and close.
-    # Whatever the clients do, it takes at most the shutdown timeout: then requests still
-    # in flight are cut, unanswered (so never acknowledged), and what was acknowledged is
-    # already committed or queued for store.close().
+    # committed before they are answered), then commit what is queued and close: gRPC,
+    # OTLP/HTTP, then the API (/readyz answers 503 while ingest drains). Whatever the
+    # clients do, it takes at most the shutdown timeout: then requests still in flight
+    # are cut, unanswered (never acknowledged), and what was acknowledged is already
+    # committed or queued for store.close().
     log.info("shutting down")
     deadline = loop.time() + settings.shutdown_timeout_seconds
+
+    def remaining() -> float:
+        return max(0.1, deadline - loop.time())
+
     context.extras["receivers_ready"] = False
     for hook in context.extras.get("shutdown_hooks", []):
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(hook(context), max(0.0, deadline - loop.time()))
-    remaining = max(0.1, deadline - loop.time())
-    for server in (api_server, otlp_server):
-        server.config.timeout_graceful_shutdown = remaining  # type: ignore[assignment]
+            await asyncio.wait_for(hook(context), remaining())
+    await grpc_server.stop(grace=remaining())
+    for server, task in ((otlp_server, tasks[1]), (api_server, tasks[0])):
+        server.config.timeout_graceful_shutdown = remaining()  # type: ignore[assignment]
         server.should_exit = True
-    await asyncio.gather(grpc_server.stop(grace=remaining), *tasks, return_exceptions=True)
+        await asyncio.gather(task, return_exceptions=True)
     await asyncio.to_thread(store.close)
     print("flowscope stopped", file=sys.stderr, flush=True)
