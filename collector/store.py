@@ -150,6 +150,8 @@ class Store:
                 done.set()
             self.metrics.retention_deleted.labels("traces").inc(spans[0] if spans else 0)
             self.metrics.retention_deleted.labels("logs").inc(logs[0] if logs else 0)
+            if spans and spans[0]:
+                self.writer.spans_deleted(con)
 
         self.writer.run_maintenance(task)
         done.wait(600)

@@ -21,6 +21,8 @@ from itertools import accumulate, pairwise
 from typing import Any, Literal, TypeVar
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,6 +37,7 @@ from collector.convert import (
     convert_traces,
 )
 from collector.metrics import CollectorMetrics
+from collector.seen import SpanFilter
 from collector.sqlfiles import sql, statements
 
 log = logging.getLogger(__name__)
@@ -181,12 +184,32 @@ class Writer:
         self.drain_rate = 0.0  # items per second while busy (EWMA over commits), for retry advice
         # Resource/scope ids known to be committed: most batches then skip the catalog inserts.
         self._known_catalog: dict[str, set[int]] = {"resource": set(), "scope": set()}
+        # Span ids stored so far (a Bloom filter): the dedupe looks up only spans it may have seen.
+        self._seen = SpanFilter()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
     def start(self) -> None:
+        """Build the span filter from the table (before any commit can need it), then run."""
+        started = time.perf_counter()
+        self._load_span_filter(self._con)
+        log.info(
+            "span dedupe filter built from %d stored spans in %.2f s (%.1f MiB)",
+            self._seen.keys, time.perf_counter() - started, self._seen.nbytes / 2**20,
+        )  # fmt: skip
         self._thread.start()
+
+    def _load_span_filter(self, con: duckdb.DuckDBPyConnection) -> None:
+        reader = con.sql(sql("ingest/span_keys").replace("{source}", "spans")).to_arrow_reader(1 << 20)
+        self._seen.rebuild(np.concatenate([b.column(0).to_numpy() for b in reader] or [_NO_KEYS]))
+
+    def spans_deleted(self, con: duckdb.DuckDBPyConnection) -> None:
+        """After retention deleted spans (on the writer thread): rebuild the span filter once it
+        holds more than twice the keys still stored, so its memory follows the table."""
+        (stored,) = con.execute("SELECT count(*) FROM spans").fetchall()[0]
+        if self._seen.keys > 2 * stored:
+            self._load_span_filter(con)
 
     @property
     def queued_items(self) -> int:
@@ -352,20 +375,16 @@ class Writer:
             rows.scopes.update(p.scopes)
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
-        if spans is not None and _unique_keys(spans):
-            try:
-                return self._write(spans, logs, rows, fast=True)
-            except _SeenBefore:
-                pass  # rolled back: some spans were stored before; take the exact path
-        return self._write(spans, logs, rows, fast=False)
+        return self._write(spans, logs, rows)
 
-    def _write(
-        self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows, *, fast: bool
-    ) -> CommittedBatch:
-        """One transaction. `fast`: the spans (unique within the batch) go in with one
-        INSERT ... ANTI JOIN; if it inserted fewer rows than given, some were stored before
-        (a retry) and the transaction is rolled back (`_SeenBefore`) for the exact path,
-        which finds the duplicates first so the bus and the metrics know them."""
+    def _write(self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows) -> CommittedBatch:
+        """One transaction: dedupe, insert, fold the execution facts, commit.
+
+        A span is identified by (workspace, trace id, span id) alone, and the first version
+        stored wins: a later one with the same ids (an exporter retry, or other content, or
+        another start time) is dropped whole, with the facts derived from it (the execution
+        summary, bus events), so every reader sees the first version.
+        """
         con = self._con
         try:
             con.execute("BEGIN")
@@ -377,34 +396,34 @@ class Writer:
             con.execute("BEGIN")
         try:
             dup_spans: set[tuple[Any, ...]] = set()
-            if spans is not None and fast:
-                window, params = _window("start_ns", spans)
+            if spans is not None:
                 con.register("span_batch", spans)
-                inserted = con.execute(
-                    sql("ingest/insert_new_spans").replace("{time_ranges}", window), params
-                )
-                count = inserted.fetchone()
-                con.unregister("span_batch")
-                if not count or count[0] != spans.num_rows:
-                    raise _SeenBefore
-            elif spans is not None:
-                spans, dup_spans = self._dedupe(spans, "span", ("workspace_id", "trace_id", "span_id"))
+                keys = con.execute(_BATCH_KEYS).fetchnumpy()["key"]
+                kept, dup_spans = self._dedupe_spans(spans, keys)
+                if kept is not spans:
+                    con.unregister("span_batch")
+                    con.register("span_batch", kept)
+                    spans = kept
+                # Before the commit: if it fails, the filter only holds a few keys too many
+                # (costing a lookup later), never too few.
+                self._seen.add(keys)
             dup_logs: set[tuple[Any, ...]] = set()
             if logs is not None:
-                logs, dup_logs = self._dedupe(logs, "log", ("workspace_id", "record_hash"))
+                logs, dup_logs = self._dedupe_logs(logs)
             new_resources = self._insert_catalog("resource", rows.resources) if rows.resources else []
             new_scopes = self._insert_catalog("scope", rows.scopes) if rows.scopes else []
-            if spans is not None and spans.num_rows and not fast:
-                con.register("span_batch", spans)
-                con.execute(sql("ingest/insert_spans"))
+            if spans is not None:
+                if spans.num_rows:
+                    con.execute(sql("ingest/insert_spans"))
                 con.unregister("span_batch")
             if logs is not None and logs.num_rows:
                 con.register("log_batch", logs)
                 con.execute(sql("ingest/insert_logs"))
                 con.unregister("log_batch")
-            if rows.executions:
+            facts = _new_facts(rows.executions, dup_spans)
+            if facts:
                 execs = pa.Table.from_pylist(
-                    [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in rows.executions], schema=EXEC_SCHEMA
+                    [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in facts], schema=EXEC_SCHEMA
                 )
                 con.register("exec_batch", execs)
                 for statement in statements("ingest/merge_executions"):
@@ -443,35 +462,73 @@ class Writer:
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
         )
 
+    def _dedupe_spans(
+        self, spans: pa.Table, keys: npt.NDArray[np.uint64]
+    ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
+        """Drop spans stored before (whatever their start time) and repeats within the batch;
+        also returns the ids found stored. In the common case (the filter has seen none of
+        the batch's ids, none repeats) no query runs and no id is materialised in Python."""
+        maybe = self._seen.may_contain(keys)
+        stored = self._stored_spans(spans.filter(pa.array(maybe))) if maybe.any() else set()
+        # Distinct keys mean distinct ids (equal keys may be a hash collision: the ids decide).
+        if not stored and np.unique(keys).size == keys.size:
+            return spans, stored
+        ids = list(zip(*(spans.column(k).to_pylist() for k in _SPAN_KEY), strict=True))
+        keep = _first_occurrences(ids, stored)
+        if keep is None:
+            return spans, stored
+        self._metrics.duplicated.labels("traces").inc(len(ids) - sum(keep))
+        return spans.filter(pa.array(keep)), stored
+
+    def _stored_spans(self, candidates: pa.Table) -> set[tuple[Any, ...]]:
+        """Ids of the candidate spans that are stored: first in the candidates' start-time
+        clusters (cheap: where retries find their copy), then, for the rest, by trace id."""
+        con = self._con
+        candidates = candidates.select([*_SPAN_KEY, "start_ns"])
+        con.register("candidate_batch", candidates)
+        try:
+            window, params = _window("start_ns", candidates)
+            statement = sql("ingest/stored_spans_in_window").replace("{time_ranges}", window)
+            found = {tuple(r) for r in con.execute(statement, params).fetchall()}
+            ids = zip(*(candidates.column(k).to_pylist() for k in _SPAN_KEY), strict=True)
+            traces = sorted({trace for ws, trace, span in ids if (ws, trace, span) not in found})
+            for start in range(0, len(traces), _TRACES_PER_LOOKUP):
+                chunk = traces[start : start + _TRACES_PER_LOOKUP]
+                statement = sql("ingest/stored_spans_of_traces").replace(
+                    "{placeholders}", ", ".join("?" * len(chunk))
+                )
+                found.update(tuple(r) for r in con.execute(statement, chunk).fetchall())
+        finally:
+            con.unregister("candidate_batch")
+        return found
+
     def _remember_catalog(self, kind: str, ids: list[int]) -> None:
         known = self._known_catalog[kind]
         if len(known) + len(ids) > _CATALOG_CACHE_IDS:
             known.clear()  # a cache only: the anti-join insert stays correct without it
         known.update(ids)
 
-    def _dedupe(
-        self, table: pa.Table, kind: str, key: tuple[str, ...]
-    ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
-        """Drop rows already stored (exporter retries) and repeats within the batch.
+    def _dedupe_logs(self, table: pa.Table) -> tuple[pa.Table, set[tuple[Any, ...]]]:
+        """Drop log records already stored (exporter retries) and repeats within the batch.
 
-        One query answers both, and in the common case (no duplicate at all) returns
-        nothing, so no key is ever materialised in Python.
+        A record's key is the hash of its whole content, time included, so a stored copy
+        has the same time: one query over the batch's time clusters answers both, and in
+        the common case (no duplicate at all) returns nothing.
         """
-        window, params = _window("start_ns" if kind == "span" else "time_ns", table)
-        self._con.register(f"{kind}_batch", table)
+        window, params = _window("time_ns", table)
+        self._con.register("log_batch", table)
         found = self._con.execute(
-            sql(f"ingest/{kind}_duplicates").replace("{time_ranges}", window), params
+            sql("ingest/log_duplicates").replace("{time_ranges}", window), params
         ).fetchall()
-        self._con.unregister(f"{kind}_batch")
+        self._con.unregister("log_batch")
         if not found:
             return table, set()
         stored = {tuple(r[1:]) for r in found if r[0] == "stored"}
-        keys = list(zip(*(table.column(k).to_pylist() for k in key), strict=True))
+        keys = list(zip(*(table.column(k).to_pylist() for k in ("workspace_id", "record_hash")), strict=True))
         keep = _first_occurrences(keys, stored)
         if keep is None:
             return table, stored
-        signal = "traces" if kind == "span" else "logs"
-        self._metrics.duplicated.labels(signal).inc(len(keys) - sum(keep))
+        self._metrics.duplicated.labels("logs").inc(len(keys) - sum(keep))
         return table.filter(pa.array(keep)), stored
 
     def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> list[int]:
@@ -519,18 +576,6 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-class _SeenBefore(Exception):
-    """The fast insert met spans stored before: roll back and take the exact path."""
-
-
-def _unique_keys(spans: pa.Table) -> bool:
-    """No span twice in this batch (workspace, trace id, span id)."""
-    keys = pc.binary_join_element_wise(
-        spans.column("workspace_id"), spans.column("trace_id"), spans.column("span_id"), "/"
-    )
-    return pc.count_distinct(keys).as_py() == spans.num_rows
-
-
 def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:
     """SQL condition and parameters selecting stored rows in the batch's time clusters."""
     ranges = time_ranges(table.column(column))
@@ -538,6 +583,13 @@ def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:
 
 
 _CATALOG_CACHE_IDS = 100_000
+_SPAN_KEY = ("workspace_id", "trace_id", "span_id")
+_BATCH_KEYS = sql("ingest/span_keys").replace("{source}", "span_batch")
+_TRACES_PER_LOOKUP = 500  # trace ids per indexed lookup (DuckDB scans the table past ~2,000 rows)
+_NO_KEYS = np.zeros(0, dtype=np.uint64)
+_EXEC_WORKSPACE = EXEC_COLUMNS.index("workspace_id")
+_EXEC_ID = EXEC_COLUMNS.index("execution_id")
+_EXEC_ROOT_SPAN = EXEC_COLUMNS.index("root_span_id")
 _REOPEN_AFTER_FAILURES = 3
 DEDUPE_GAP_NS = 60 * 10**9
 DEDUPE_MAX_RANGES = 16
@@ -583,6 +635,23 @@ def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]
             seen.add(key)
             keep.append(True)
     return keep
+
+
+def _new_facts(facts: list[tuple[Any, ...]], dup_spans: set[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Execution facts without those of root spans that were not stored (stored before, or
+    repeated earlier in the batch): the summary follows the stored version of a span.
+    Facts of lifecycle records (no root span) are kept: records dedupe by content."""
+    seen = set(dup_spans)
+    kept = []
+    for fact in facts:
+        root = fact[_EXEC_ROOT_SPAN]
+        if root is not None:
+            key = (fact[_EXEC_WORKSPACE], fact[_EXEC_ID], root)  # a root's execution id is its trace id
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(fact)
+    return kept
 
 
 def _unique(items: list[T], stored: set[Any], key: Callable[[T], Any]) -> list[T]:

@@ -1,7 +1,10 @@
 -- Log records of the incoming batch not to insert: already stored (by content hash)
--- or repeated within the batch. Same reasoning as span_duplicates.sql: a resent
--- record keeps its time. {time_ranges}: "time_ns BETWEEN ? AND ? OR ...", filled in
--- by the writer (writer.time_ranges).
+-- or repeated within the batch. A record's hash covers its whole content, its time
+-- included, so a stored copy has the same time: only stored rows whose time falls
+-- inside the batch's own times can match, and DuckDB's zone maps skip every other row
+-- group, which keeps this check's cost independent of the table's size.
+-- {time_ranges}: "time_ns BETWEEN ? AND ? OR ...", one range per cluster of the batch's
+-- times, filled in by the writer (writer.time_ranges).
 SELECT 'stored' AS why, b.workspace_id, b.record_hash
 FROM log_batch b
 SEMI JOIN (
