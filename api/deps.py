@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from api.auth import TokenInfo, bearer, role_allows, verify_token
@@ -79,8 +81,7 @@ def resolve_access(
     throttle: AuthThrottle | None = None,
 ) -> RequestContext:
     """The workspace and role of a request, or AccessDenied(401/403/404/429)."""
-    ws_id = headers.get("x-workspace-id") or query.get("workspace_id")
-    ws_slug = headers.get("x-workspace-slug") or query.get("workspace_slug")
+    ws_id, ws_slug = named_workspace(headers, query)
     token = None
     if auth_required:
         secret = bearer(headers.get("authorization")) or query.get("token")
@@ -106,13 +107,25 @@ def resolve_access(
     return RequestContext(token.workspace_id, token.role, token.id, token.server_admin)
 
 
+def named_workspace(headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The workspace id and slug a request names (header, else query parameter), if any."""
+    ws_id = headers.get("x-workspace-id") or query.get("workspace_id")
+    ws_slug = headers.get("x-workspace-slug") or query.get("workspace_slug")
+    return ws_id, ws_slug
+
+
 def client_address(conn: HTTPConnection) -> str | None:
     """The TCP peer's address (the key of failed-authentication throttling)."""
     return conn.client.host if conn.client else None
 
 
-def app_context(conn: HTTPConnection) -> AppContext:
+def _app_context(conn: HTTPConnection) -> AppContext:
     return conn.app.state.context  # type: ignore[no-any-return]
+
+
+async def app_context(conn: HTTPConnection) -> AppContext:
+    # async: FastAPI runs a plain-function dependency in a worker thread, a hop per request.
+    return _app_context(conn)
 
 
 QUERY_TOKEN_REFUSED = (
@@ -122,22 +135,25 @@ QUERY_TOKEN_REFUSED = (
 
 
 def _require(role: str):  # type: ignore[no-untyped-def]
-    def dependency(conn: HTTPConnection) -> RequestContext:
-        ctx = app_context(conn)
-        if ctx.settings.auth_required and "token" in conn.query_params:
+    async def dependency(conn: HTTPConnection) -> RequestContext:
+        ctx = _app_context(conn)
+        auth = ctx.settings.auth_required
+        if auth and "token" in conn.query_params:
             # REST URLs end up in logs, proxies and browser history; only WebSockets take the
             # token in the URL (api/ws/access.py), because browsers cannot set their headers.
             raise HTTPException(401, QUERY_TOKEN_REFUSED)
+        headers = {k.lower(): v for k, v in conn.headers.items()}
+        query = conn.query_params
+        resolve = partial(
+            resolve_access, ctx.store, auth, headers, query, role,
+            peer=client_address(conn), throttle=client_throttle(ctx),
+        )  # fmt: skip
         try:
-            return resolve_access(
-                ctx.store,
-                ctx.settings.auth_required,
-                {k.lower(): v for k, v in conn.headers.items()},
-                conn.query_params,
-                role,
-                peer=client_address(conn),
-                throttle=client_throttle(ctx),
-            )
+            # Tokens and named workspaces are looked up in the database: in a worker thread.
+            # Otherwise (auth off, default workspace) nothing blocks: no hop per request.
+            if auth or any(named_workspace(headers, query)):
+                return await run_in_threadpool(resolve)
+            return resolve()
         except AccessDenied as exc:
             raise HTTPException(exc.status, exc.detail, exc.headers()) from None
 

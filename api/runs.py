@@ -1,29 +1,33 @@
 """Starting executions in this server's engine (the execute endpoint and the demo).
 
-The engine runs on a loop of its own (`engine.host.EngineHost`); its validation and
-planning, CPU-heavy for big definitions, run in a worker thread: nothing here holds the
-serving loop for longer than a hand-off. Its per-workspace quotas answer 429.
+The engine runs on a loop of its own (`engine.host.EngineHost`); a workflow version is
+planned once, in a worker thread (api/intake.py caches the plan), so nothing here holds the
+serving loop for longer than a hand-off. Executions are recorded, hence readable, before
+the 202 and before they run (api/intake.py). Per-workspace quotas answer 429 with
+Retry-After; a bulk request is admitted whole or not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from api.catalog import workflows as catalog
 from api.context import AppContext
 from api.definitions import problems_422
 from api.errors import or_404
 from api.queries.records import fetch_row
+from collector.writer import QueueFull, StorageUnavailable, WriterStopped
 
-# How long `start` waits for the engine's queued record to be committed, so that a
-# GET right after the 202 finds the execution (the engine exports every ~100 ms).
+# When the engine exports elsewhere (api/intake.py), how long `start` waits for its queued
+# records to come back through the collector, so that a GET right after the 202 finds them.
 VISIBILITY_TIMEOUT_SECONDS = 3.0
 
 
@@ -39,55 +43,62 @@ class Started:
 async def start(
     context: AppContext, workspace_id: str, workflow_id: str, inputs: dict[str, Any], *, wait: bool = True
 ) -> Started:
-    """Take the next execution number and submit; HTTP errors for unknown workflows (404),
-    invalid definitions or inputs (422), a workspace over its quotas (429 + Retry-After)
-    and a missing engine (503)."""
+    """One execution (see `start_many`); invalid inputs are named at `body.input_variables`."""
+    (started,) = await start_many(context, workspace_id, workflow_id, [inputs], wait=wait, bulk=False)
+    return started
+
+
+async def start_many(
+    context: AppContext,
+    workspace_id: str,
+    workflow_id: str,
+    input_sets: Sequence[dict[str, Any]],
+    *,
+    wait: bool = True,
+    bulk: bool = True,
+) -> list[Started]:
+    """Start one execution per input set, in order, all or none. HTTP errors for unknown
+    workflows (404), invalid definitions or inputs (422, naming every invalid input set), a
+    workspace without room for all of them (429 + Retry-After), a missing engine or a store
+    that cannot record now (503)."""
     from engine.admission import QuotaExceeded
+    from engine.validation import DefinitionError
 
+    limit = context.settings.max_bulk_executions
+    if len(input_sets) > limit:
+        raise HTTPException(422, [{
+            "loc": ["body", "input_sets"], "type": "too_long",
+            "msg": f"at most {limit} input sets per request (--max-bulk-executions), got {len(input_sets)}",
+        }])  # fmt: skip
     engine = context.engine
-    if engine is None:
+    intake = context.extras.get("intake")
+    if engine is None or intake is None:
         raise HTTPException(503, "the workflow engine is not running in this server")
-
-    def read() -> catalog.Workflow | None:
-        return catalog.get(context.store.cursor(), workspace_id, workflow_id)
-
-    def reserve() -> catalog.Reservation | None:
-        return catalog.reserve_execution(context.store.cursor(), workspace_id, workflow_id)
-
-    # Validate (and check the quota) before taking a number, so rejected requests leave no
-    # gaps in the numbering (but for a quota filled by a concurrent request in between).
-    wf = or_404(await run_in_threadpool(read), "Workflow", workflow_id)
-    plan = await _prepare(engine, wf.definition)
-    _check_inputs(plan.definition, inputs)
     try:
-        await engine.check_quota(workspace_id)
-        reservation = or_404(await run_in_threadpool(reserve), "Workflow", workflow_id)
-        if reservation.workflow.version != wf.version:  # updated in between: use what was reserved
-            wf = reservation.workflow
-            plan = await _prepare(engine, wf.definition)
-        created = datetime.now(UTC)
-        handle = await engine.submit(
-            plan, inputs, workflow_id=wf.id, execution_number=reservation.execution_number,
-            workspace_id=workspace_id, project_id=wf.project_id,
+        found = await intake.target(workspace_id, workflow_id)
+    except DefinitionError as exc:  # valid when stored, not under this server's config
+        raise problems_422(exc.problems) from None
+    target = or_404(found, "Workflow", workflow_id)
+    resolved = _resolve_inputs(target.plan.definition, input_sets, bulk)
+    try:
+        handles = await engine.submit_many(
+            target.plan, resolved, workflow_id=workflow_id, workspace_id=workspace_id,
+            project_id=target.workflow.project_id, numbers=partial(intake.take_numbers, target),
+            record=intake.record,
         )  # fmt: skip
     except QuotaExceeded as exc:
         raise quota_error(exc) from None
-    except ValueError as exc:  # the engine's InputError (inputs valid for the old version only)
-        raise _input_error(exc) from None
-    execution_id: str = handle.execution_id
-    if wait:
-        await _until_visible(context, workspace_id, execution_id)
-    return Started(execution_id, wf.id, reservation.execution_number, inputs, created)
-
-
-async def _prepare(engine: Any, definition: dict[str, Any]) -> Any:
-    """The engine's plan for a stored definition (validated once per version), or a 422."""
-    from engine.validation import DefinitionError
-
-    try:
-        return await engine.prepare(definition)
-    except DefinitionError as exc:  # valid when stored, not under this server's config
-        raise problems_422(exc.problems) from None
+    except (QueueFull, StorageUnavailable, WriterStopped) as exc:
+        raise HTTPException(
+            503, f"cannot record executions now: {exc}", headers={"Retry-After": "1"}
+        ) from exc
+    started = [
+        Started(h.execution_id, workflow_id, h.execution_number, inputs, h.queued_at)
+        for h, inputs in zip(handles, resolved, strict=True)
+    ]
+    if wait and not intake.direct:
+        await _until_visible(context, workspace_id, [s.execution_id for s in started])
+    return started
 
 
 def quota_error(exc: Any) -> HTTPException:
@@ -95,34 +106,40 @@ def quota_error(exc: Any) -> HTTPException:
     return HTTPException(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
 
 
-def _input_error(exc: ValueError) -> HTTPException:
-    problems = getattr(exc, "problems", None) or [str(exc)]
-    return HTTPException(
-        422, [{"loc": ["body", "input_variables"], "msg": p, "type": "input_error"} for p in problems]
-    )
-
-
-def _check_inputs(definition: Any, inputs: dict[str, Any]) -> None:
-    """The engine's input check (declared names, types, required), as a 422."""
+def _resolve_inputs(
+    definition: Any, input_sets: Sequence[dict[str, Any]], bulk: bool
+) -> list[dict[str, Any]]:
+    """Each set with its defaults (the engine's check: declared names, types, required);
+    one 422 naming every invalid set."""
     from engine.inputs import resolve_inputs
 
-    try:
-        resolve_inputs(definition, inputs)
-    except ValueError as exc:
-        raise _input_error(exc) from None
+    resolved, errors = [], []
+    for index, inputs in enumerate(input_sets):
+        try:
+            resolved.append(resolve_inputs(definition, inputs))
+        except ValueError as exc:
+            loc = ["body", "input_sets", index] if bulk else ["body", "input_variables"]
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            errors.extend({"loc": loc, "msg": p, "type": "input_error"} for p in problems)
+    if errors:
+        raise HTTPException(422, errors)
+    return resolved
 
 
-async def _until_visible(context: AppContext, workspace_id: str, execution_id: str) -> None:
+async def _until_visible(context: AppContext, workspace_id: str, execution_ids: list[str]) -> None:
+    """Wait (at most VISIBILITY_TIMEOUT_SECONDS) until each execution is stored."""
     watcher = context.extras.get("commit_watcher")
     if watcher is None:
         return
-    committed = watcher.watch(execution_id)
+    committed = [watcher.watch(execution_id) for execution_id in execution_ids]
     try:
         stored = await run_in_threadpool(
-            lambda: fetch_row(context.store.cursor(), workspace_id, execution_id)
+            lambda: [fetch_row(context.store.cursor(), workspace_id, e) is not None for e in execution_ids]
         )
-        if stored is None:
+        waiting = [future for future, found in zip(committed, stored, strict=True) if not found]
+        if waiting:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(committed, VISIBILITY_TIMEOUT_SECONDS)
+                await asyncio.wait_for(asyncio.gather(*waiting), VISIBILITY_TIMEOUT_SECONDS)
     finally:
-        watcher.forget(execution_id)
+        for execution_id in execution_ids:
+            watcher.forget(execution_id)

@@ -46,6 +46,7 @@ async def start_engine(context: AppContext) -> None:
 
     It runs on its own loop and thread (`EngineHost`), so executions never hold the loop
     that serves HTTP and OTLP."""
+    from api.intake import Intake
     from engine.config import EngineConfig
     from engine.host import EngineHost
     from engine.sandbox_dir import prepare_sandbox
@@ -73,6 +74,9 @@ async def start_engine(context: AppContext) -> None:
     )
     engine = EngineHost(config)
     context.engine = engine
+    # Executions started through the API are recorded before the 202 (api/intake.py); their
+    # queued records too when the engine exports to this server, which then dedupes the copies.
+    context.extras["intake"] = Intake(context.store, engine, direct=not s.engine_endpoint)
 
     async def stop_engine(_: AppContext) -> None:
         # Runs before the receivers stop, so the engine's last spans are still ingested.

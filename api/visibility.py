@@ -1,9 +1,11 @@
-"""Read-your-writes for executions started through the API.
+"""Read-your-writes for executions started through the API, when the engine exports elsewhere.
 
-The engine reports an execution only through OTLP (its `workflow.execution.queued`
-record travels exporter -> collector -> commit), so right after `submit` the store
-may not know it yet. `CommitWatcher` lets the execute endpoint wait, briefly, until
-that record is committed, so a client that follows the 202 with a GET finds it.
+By default the API records each execution's `workflow.execution.queued` record itself before
+the 202 (api/intake.py). With `--engine-endpoint` (an OpenTelemetry Collector in between,
+say) the record reaches the store only through that pipeline (exporter -> collector ->
+commit), so right after `submit` the store may not know it yet: `CommitWatcher` lets the
+execute endpoint wait, briefly, until it is committed, so a client that follows the 202
+with a GET finds it.
 """
 
 from __future__ import annotations

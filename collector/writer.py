@@ -122,6 +122,7 @@ class Prepared:
     scopes: dict[int, tuple[bytes, str]]
     workflow_spans: list[Any]
     workflow_logs: list[Any]
+    extra: Any = None  # the submitter's facts for `Writer.transaction_hooks` (not telemetry)
 
 
 def prepare(
@@ -187,6 +188,9 @@ class Writer:
         # Span ids stored so far (a Bloom filter): the dedupe looks up only spans it may have seen.
         self._seen = SpanFilter()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+        # Work of other parts in the same transaction as the telemetry, called before each
+        # commit with the `Prepared.extra` of its requests (the API's execution numbers).
+        self.transaction_hooks: list[Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
@@ -375,9 +379,11 @@ class Writer:
             rows.scopes.update(p.scopes)
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
-        return self._write(spans, logs, rows)
+        return self._write(spans, logs, rows, [p.extra for p in parts if p.extra is not None])
 
-    def _write(self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows) -> CommittedBatch:
+    def _write(
+        self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows, extras: list[Any] | None = None
+    ) -> CommittedBatch:
         """One transaction: dedupe, insert, fold the execution facts, commit.
 
         A span is identified by (workspace, trace id, span id) alone, and the first version
@@ -429,6 +435,9 @@ class Writer:
                 for statement in statements("ingest/merge_executions"):
                     con.execute(statement)
                 con.unregister("exec_batch")
+            if extras:
+                for hook in self.transaction_hooks:
+                    hook(con, extras)
             try:
                 con.execute("COMMIT")
             except duckdb.FatalException as exc:

@@ -70,23 +70,27 @@ class FairQueue(Generic[T]):
         return len(q) if q else 0
 
     def room(self, workspace: str) -> int:
-        """How many more executions `workspace` may submit right now (started or queued)."""
+        """How many more executions `workspace` may submit right now (started or queued): what
+        may start now (its own and the global running limits) plus its free waiting places."""
         lim = self.limits
-        running_room = max(0, lim.max_running_per_workspace - self._running[workspace])
-        return running_room + max(0, lim.max_pending_per_workspace - self.pending(workspace))
+        start_now = min(
+            lim.max_running_per_workspace - self._running[workspace], lim.max_running - self._total_running
+        )
+        return max(0, start_now) + max(0, lim.max_pending_per_workspace - self.pending(workspace))
 
     # -- changing ------------------------------------------------------------------
-    def check(self, workspace: str) -> None:
-        """Raise QuotaExceeded unless `admit(workspace, ...)` would accept one more."""
-        if self._can_start(workspace) or self.pending(workspace) < self.limits.max_pending_per_workspace:
+    def check(self, workspace: str, count: int = 1) -> None:
+        """Raise QuotaExceeded unless `admit(workspace, ...)` would accept `count` more."""
+        room = self.room(workspace)
+        if room >= count:
             return
         lim = self.limits
         retry = self.retry_after(workspace)
         raise QuotaExceeded(
             f"too many executions in this workspace: {self._running[workspace]} running and "
             f"{self.pending(workspace)} pending (limits: max_running_per_workspace="
-            f"{lim.max_running_per_workspace}, max_pending_per_workspace={lim.max_pending_per_workspace}); "
-            f"retry in {retry}s",
+            f"{lim.max_running_per_workspace}, max_pending_per_workspace={lim.max_pending_per_workspace})"
+            f"{f'; {count} requested, room for {room}' if count > 1 else ''}; retry in {retry}s",
             retry,
         )
 

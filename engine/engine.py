@@ -25,6 +25,8 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +42,27 @@ from engine.model import WorkflowDefinition
 from engine.plan import WorkflowPlan
 from engine.results import ExecutionHandle, ExecutionResult, StepResult
 from engine.scheduler import Execution
-from engine.telemetry import Telemetry
+from engine.telemetry import BuiltRecord, Telemetry
 from engine.validation import DefinitionError, require_valid, validate_definition
 
 _PLAN_CACHE_SIZE = 256
 # Bounds by size, not only by count: a 10k-step plan or result is megabytes, 256 of them gigabytes.
 _PLAN_CACHE_STEPS = 20_000  # ~3 KB a step
 _FINISHED_STEPS_KEPT = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedBatch:
+    """Executions `submit_many` admitted, before anything of them is exported or runs: their
+    ids and numbers, and their `workflow.execution.queued` records (none when tracing is
+    off), which `engine.telemetry.encode_logs` turns into the very OTLP request, byte for
+    byte, that the engine's exporter sends once they are recorded."""
+
+    workspace_id: str
+    workflow_id: str
+    execution_ids: list[str]
+    execution_numbers: list[int]
+    records: list[BuiltRecord]
 
 
 class Engine:
@@ -71,6 +87,8 @@ class Engine:
         self._queue: FairQueue[ExecutionHandle] = FairQueue(
             Limits(c.max_concurrent_executions, c.max_running_per_workspace, c.max_pending_per_workspace)
         )
+        self._held: set[ExecutionHandle] = set()  # admitted, their queued records being recorded
+        self._start_when_recorded: set[ExecutionHandle] = set()
         self._closed = False
 
     # -- definitions -----------------------------------------------------------------
@@ -123,26 +141,93 @@ class Engine:
     ) -> ExecutionHandle:
         """Queue an execution and return at once. Raises DefinitionError / InputError when invalid,
         QuotaExceeded when the workspace has as many running and pending as it may."""
+        (handle,) = await self.submit_many(
+            definition, [inputs], workflow_id=workflow_id, numbers=[execution_number],
+            workspace_id=workspace_id, project_id=project_id, base_dir=base_dir,
+        )  # fmt: skip
+        return handle
+
+    async def submit_many(
+        self,
+        definition: WorkflowDefinition | dict[str, Any] | WorkflowPlan,
+        input_sets: Sequence[dict[str, Any] | None],
+        *,
+        workflow_id: str,
+        numbers: Sequence[int] | Callable[[int], Sequence[int]],
+        workspace_id: str = "default",
+        project_id: str | None = None,
+        base_dir: Path | None = None,
+        record: Callable[[QueuedBatch], Awaitable[None]] | None = None,
+    ) -> list[ExecutionHandle]:
+        """Queue one execution per input set, all or none: InputError for the first invalid set,
+        QuotaExceeded unless the workspace has room for every one (nothing is emitted then).
+
+        `numbers`: their execution numbers, or a function giving that many, called once the
+        quota admitted them (so a refused request takes none).
+        `record`: awaited with their queued records (`QueuedBatch`) after they are admitted
+        (their places held) and before anything is exported or runs, so the caller can
+        store them first (the API's read-your-writes, see api/intake.py). If it raises,
+        nothing is emitted or run, their places are freed, and the error propagates."""
         if self._closed:
             raise RuntimeError("engine is shut down")
         plan = definition if isinstance(definition, WorkflowPlan) else self.prepare(definition, base_dir)
-        resolved = resolve_inputs(plan.definition, inputs)
-        self._queue.check(workspace_id)  # before anything is emitted: a refused one leaves no trace
-        tel = self.telemetry.execution(
-            workspace_id=workspace_id, workflow_id=workflow_id, workflow_name=plan.definition.name,
-            execution_number=execution_number, project_id=project_id,
-        )  # fmt: skip
-        execution = Execution(
-            plan, resolved, tel, config=self.config, evaluator=self.evaluator, workflow_id=workflow_id
-        )
-        tel.queued(resolved)
-        handle = ExecutionHandle(
-            execution, workspace_id=workspace_id, execution_number=execution_number, project_id=project_id
-        )
-        self._active[handle.execution_id] = handle
-        if self._queue.admit(workspace_id, handle):
-            self._start(handle)
-        return handle
+        resolved = [resolve_inputs(plan.definition, inputs) for inputs in input_sets]
+        self._queue.check(workspace_id, len(resolved))  # a refused request leaves no trace
+        taken = list(numbers(len(resolved)) if callable(numbers) else numbers)
+        handles: list[ExecutionHandle] = []
+        tels, records = [], []
+        for inputs, number in zip(resolved, taken, strict=True):
+            tel = self.telemetry.execution(
+                workspace_id=workspace_id, workflow_id=workflow_id, workflow_name=plan.definition.name,
+                execution_number=number, project_id=project_id,
+            )  # fmt: skip
+            execution = Execution(
+                plan, inputs, tel, config=self.config, evaluator=self.evaluator, workflow_id=workflow_id
+            )
+            tels.append(tel)
+            records.append(tel.queued_record(inputs, execution.queued_ns))
+            handles.append(ExecutionHandle(
+                execution, workspace_id=workspace_id, execution_number=number, project_id=project_id
+            ))  # fmt: skip
+        # Admitted now, so that concurrent submits see these places taken while `record` runs;
+        # held, so that none starts (were a place freed meanwhile) before it is recorded.
+        start_now = {h for h in handles if self._queue.admit(workspace_id, h)}
+        if record is not None:
+            self._held.update(handles)
+            try:
+                await record(QueuedBatch(
+                    workspace_id, workflow_id, [h.execution_id for h in handles], taken,
+                    [r for r in records if r is not None],
+                ))  # fmt: skip
+            except BaseException:
+                self._unadmit(handles, start_now)
+                raise
+            finally:
+                self._held.difference_update(handles)
+            start_now |= self._start_when_recorded.intersection(handles)
+            self._start_when_recorded.difference_update(handles)
+        for handle, tel, queued in zip(handles, tels, records, strict=True):
+            tel.emit_queued(queued)
+            if handle.done():  # drained by a shutdown while it was being recorded
+                continue
+            self._active[handle.execution_id] = handle
+            if self._closed:  # shut down while it was being recorded: it never runs
+                handle.cancel()
+                handle._execution.finish_unstarted()  # type: ignore[union-attr]
+                self._retire(handle)
+            elif handle in start_now:
+                self._start(handle)
+        return handles
+
+    def _unadmit(self, handles: list[ExecutionHandle], started: set[ExecutionHandle]) -> None:
+        """Give back the places of executions that will not run (their recording failed)."""
+        for handle in handles:
+            if handle in started or handle in self._start_when_recorded:
+                self._start_when_recorded.discard(handle)
+                for nxt in self._queue.release(handle.workspace_id):
+                    self._start(nxt)
+            else:
+                self._queue.discard(handle.workspace_id, handle)
 
     def check_quota(self, workspace_id: str) -> None:
         """Raise QuotaExceeded if `submit` for this workspace would (so callers can refuse early)."""
@@ -153,6 +238,9 @@ class Engine:
         return self._queue.room(workspace_id)
 
     def _start(self, handle: ExecutionHandle) -> None:
+        if handle in self._held:  # its turn came while it is being recorded: start it after
+            self._start_when_recorded.add(handle)
+            return
         handle._task = asyncio.get_running_loop().create_task(self._drive(handle))
 
     async def _drive(self, handle: ExecutionHandle) -> None:
@@ -232,4 +320,7 @@ class Engine:
         await asyncio.to_thread(self.telemetry.shutdown)
 
 
-__all__ = ["DefinitionError", "Engine", "ExecutionHandle", "ExecutionResult", "QuotaExceeded", "StepResult"]
+__all__ = [
+    "DefinitionError", "Engine", "ExecutionHandle", "ExecutionResult", "QueuedBatch", "QuotaExceeded",
+    "StepResult",
+]  # fmt: skip

@@ -31,7 +31,7 @@ from flowscope import conventions as c
 
 if TYPE_CHECKING:
     from engine.model import StepDefinition
-    from engine.telemetry import Telemetry, _Pipeline
+    from engine.telemetry import BuiltRecord, Telemetry, _Pipeline
 
 INTERRUPTED_ERROR = "Execution interrupted: the server stopped while it was running"
 
@@ -130,13 +130,18 @@ class ExecutionTelemetry:
     def traceparent(self, span_id: int) -> str | None:
         return traceparent(self.trace_id, span_id)
 
-    def queued(self, inputs: dict[str, Any]) -> None:
+    def queued_record(self, inputs: dict[str, Any], queued_ns: int) -> BuiltRecord | None:
+        """The `workflow.execution.queued` record, built but not emitted (None: tracing off)."""
         attrs = dict(self._root)
         attrs[c.WORKFLOW_INPUT], attrs[c.WORKFLOW_INPUT_TRUNCATED] = capped_json(inputs, self._limit)
-        self._pipeline.emit_record(
+        return self._pipeline.build_record(
             c.EVENT_EXECUTION_QUEUED, trace_id=self.trace_id, span_id=self.root_span_id, attributes=attrs,
-            body=f"Execution of '{self._workflow_name}' queued",
+            body=f"Execution of '{self._workflow_name}' queued", time_ns=queued_ns,
         )  # fmt: skip
+
+    def emit_queued(self, record: BuiltRecord | None) -> None:
+        if record is not None:
+            self._pipeline.emit_built(record)
 
     def started(self) -> None:
         self._pipeline.emit_record(
@@ -244,8 +249,8 @@ class NullExecutionTelemetry(ExecutionTelemetry):
     def traceparent(self, span_id: int) -> str | None:
         return None
 
-    def queued(self, inputs: dict[str, Any]) -> None:
-        pass
+    def queued_record(self, inputs: dict[str, Any], queued_ns: int) -> BuiltRecord | None:
+        return None
 
     def started(self) -> None:
         pass

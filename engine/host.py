@@ -11,6 +11,7 @@ steps), run in a worker thread, on neither loop.
 host = EngineHost(EngineConfig(...))                # starts the thread
 plan = await host.prepare(definition)               # from the serving loop; cached by content
 handle = await host.submit(plan, inputs, workflow_id=..., workspace_id=...)
+handles = await host.submit_many(plan, [inputs, ...], workflow_id=..., numbers=..., record=...)
 result = await host.wait(handle)
 host.cancel(handle.execution_id)                    # blocking: call from a worker thread
 await host.shutdown()
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from engine.config import EngineConfig
@@ -75,6 +76,17 @@ class EngineHost:
                      **kwargs: Any) -> ExecutionHandle:  # fmt: skip
         """`Engine.submit` on the engine's loop: raises what it raises (QuotaExceeded, InputError...)."""
         return await self._run(self.engine.submit(plan, inputs, **kwargs))
+
+    async def submit_many(
+        self, plan: WorkflowPlan | dict[str, Any], input_sets: Sequence[dict[str, Any] | None], **kwargs: Any
+    ) -> list[ExecutionHandle]:
+        """`Engine.submit_many` on the engine's loop (its `record` callback runs there too).
+
+        Shielded: a caller cancelled meanwhile (a client gone) does not cancel a submit that
+        may already have stored its executions, so they never stay pending without running."""
+        coro = self.engine.submit_many(plan, input_sets, **kwargs)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     async def wait(self, handle: ExecutionHandle, timeout: float | None = None) -> ExecutionResult:
         return await self._run(handle.wait(timeout))

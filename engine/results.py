@@ -84,6 +84,7 @@ class ExecutionHandle:
         self.workspace_id = workspace_id
         self.execution_number = execution_number
         self.project_id = project_id
+        self.queued_ns = execution.queued_ns  # like the ids, readable from any thread
 
     @property
     def status(self) -> str:
@@ -98,10 +99,7 @@ class ExecutionHandle:
 
     @property
     def queued_at(self) -> dt.datetime | None:
-        if self._result is not None:
-            return self._result.queued_at
-        assert self._execution is not None
-        return _ts(self._execution.queued_ns)
+        return _ts(self.queued_ns)
 
     def done(self) -> bool:
         return self._result is not None

@@ -19,6 +19,10 @@ Two emission paths produce the same telemetry (a test compares them):
 - sdk: `Tracer.start_span` with a preset `IdGenerator` for the pre-allocated ids,
   and `Logger.emit`. Slower; kept as a fallback (`TelemetryConfig.fast_path=False`).
 
+A queued record can be built before it is emitted (`_Pipeline.build_record`): the server
+stores its OTLP form (`encode_logs`, the exporters' own encoder) before the execution runs,
+then emits it like any other; the collector drops the exported copy as a duplicate.
+
 Export: the collector picks the tenant from the `x-workspace-id` header of each
 export request, so there is one TracerProvider + LoggerProvider (with their own
 OTLP exporters and headers) per workspace, created on first use and cached.
@@ -58,6 +62,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from flowscope import __version__
 
 if TYPE_CHECKING:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
     from engine.execution_telemetry import ExecutionTelemetry
 
 _SCOPE = "flowscope.engine"
@@ -67,6 +73,7 @@ _KINDS = {"server": SpanKind.SERVER, "internal": SpanKind.INTERNAL}
 _SEVERITIES = {"info": SeverityNumber.INFO, "warn": SeverityNumber.WARN}
 _EMPTY_CONTEXT = otel_context.Context()
 FLUSH_DEBOUNCE_S = 0.02  # an ended execution is exported within ~20 ms (vs the batch delay)
+BuiltRecord = ReadableLogRecord  # a record built before it is emitted (`_Pipeline.build_record`)
 
 
 @dataclass(frozen=True)
@@ -287,6 +294,23 @@ class _Pipeline:
             severity_text=level.name, body=body, attributes=attributes, event_name=event,
         )  # fmt: skip
 
+    def build_record(
+        self, event: str, *, trace_id: int, span_id: int, attributes: dict[str, Any], body: str, time_ns: int
+    ) -> BuiltRecord:
+        """The record `emit_record` would emit (severity info, at `time_ns`), built but not
+        emitted yet: `encode_logs` gives its OTLP form before `emit_built` exports it."""
+        attributes["event.name"] = event
+        record = _Record(time_ns, trace_id, span_id, SeverityNumber.INFO, body, attributes, event)
+        return ReadableLogRecord(record, self.resource, self.scope, self._log_limits)
+
+    def emit_built(self, record: BuiltRecord) -> None:
+        """Export a record from `build_record` (the sdk path through its Logger, from the same
+        API record: the OTLP bytes are the same either way)."""
+        if self.fast:
+            self.log_processor.on_emit(record)
+        else:
+            self.logger.emit(record.log_record)
+
     def force_flush(self, timeout_ms: int = 10_000) -> bool:
         spans_ok = self.tracer_provider.force_flush(timeout_ms)
         logs_ok = self.logger_provider.force_flush(timeout_ms)
@@ -295,6 +319,13 @@ class _Pipeline:
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
         self.logger_provider.shutdown()
+
+
+def encode_logs(records: list[BuiltRecord]) -> ExportLogsServiceRequest:
+    """The OTLP export request the engine's exporters (HTTP and gRPC) send for `records`."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as encode
+
+    return encode(records)
 
 
 def _otlp_exporters(config: TelemetryConfig, workspace_id: str) -> tuple[SpanExporter, LogRecordExporter]:

@@ -138,6 +138,9 @@ def serve(
     max_steps: Annotated[
         int | None, typer.Option(help="Most steps per workflow, up to 10000 [10000].")
     ] = None,
+    max_bulk_executions: Annotated[
+        int | None, typer.Option(help="Most input sets in one bulk execute request, up to 10000 [1000].")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
     """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file."""
@@ -162,6 +165,7 @@ def serve(
         "max_concurrent_executions": max_concurrent_executions,
         "max_running_per_workspace": max_running_per_workspace,
         "max_pending_per_workspace": max_pending_per_workspace, "max_steps": max_steps,
+        "max_bulk_executions": max_bulk_executions,
     }  # fmt: skip
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     from api.startup import preflight, startup_hooks

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         description="Executions of one workspace waiting to start; beyond it execute answers 429 with "
         "Retry-After. Waiting executions start round-robin across workspaces.",
     )
+    max_bulk_executions: int = Field(
+        1000,
+        ge=1,
+        le=10_000,
+        description="Most input sets in one bulk execute request (`input_sets`); more answer 422.",
+    )
     max_steps: int = Field(
         10_000, ge=1, le=10_000, description="Most steps per workflow definition (more: 422); at most 10,000."
     )

@@ -1,7 +1,9 @@
-"""Workflow definitions in the catalog, and their per-workflow execution counter."""
+"""Workflow definitions in the catalog, and their per-workflow execution counter (taken by
+api/intake.py, which persists it in the transaction that records the executions)."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +22,21 @@ _COLUMNS = (
 )
 _EDITABLE = ("project_id", "name", "description", "definition")
 
+# Bumped after every committed change of a workflow (update, delete) in this process, which
+# owns the database file: caches of workflows (api/intake.py) compare it to know they are
+# still current without a query.
+_changes = itertools.count(1)
+_generation = 0
+
+
+def generation() -> int:
+    return _generation
+
+
+def _changed() -> None:
+    global _generation
+    _generation = next(_changes)
+
 
 @dataclass(frozen=True, slots=True)
 class Workflow:
@@ -33,14 +50,6 @@ class Workflow:
     next_execution_number: int
     created_at: datetime | None
     updated_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """What an execution needs from the catalog, with its execution number taken."""
-
-    workflow: Workflow
-    execution_number: int
 
 
 def _workflow(row: tuple[Any, ...]) -> Workflow:
@@ -118,6 +127,7 @@ def update(
             "WHERE workspace_id = ? AND id = ?",
             [*sets.values(), workspace_id, workflow_id],
         )
+    _changed()
     return get(cur, workspace_id, workflow_id)
 
 
@@ -128,23 +138,9 @@ def delete(cur: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str) 
             "DELETE FROM workflows WHERE workspace_id = ? AND id = ? RETURNING id",
             [workspace_id, workflow_id],
         ).fetchall()
+    if found:
+        _changed()
     return bool(found)
-
-
-def reserve_execution(
-    cur: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str
-) -> Reservation | None:
-    """Take the workflow's next execution number (sequential per workflow, never reused)."""
-    with write_transaction(cur):
-        row = cur.execute(
-            "UPDATE workflows SET next_execution_number = next_execution_number + 1 "
-            f"WHERE workspace_id = ? AND id = ? RETURNING {_COLUMNS}",
-            [workspace_id, workflow_id],
-        ).fetchone()
-    if row is None:
-        return None
-    workflow = _workflow(row)
-    return Reservation(workflow, workflow.next_execution_number - 1)
 
 
 def defined_steps(

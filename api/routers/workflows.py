@@ -14,6 +14,7 @@ from api.deps import Context, EditorContext, ViewerContext
 from api.errors import or_404
 from api.schemas.workflows import (
     ExecuteRequest,
+    ExecutionsStarted,
     ExecutionStarted,
     WorkflowCreate,
     WorkflowPage,
@@ -101,22 +102,35 @@ def delete_workflow(workflow_id: str, ctx: EditorContext, app: Context) -> Respo
 
 @router.post(
     "/{workflow_id}/execute",
-    response_model=ExecutionStarted,
+    response_model=ExecutionStarted | ExecutionsStarted,
     status_code=202,
     responses={
+        202: {
+            "description": "The execution (`ExecutionStarted`), or for `input_sets` the executions in "
+            "order (`ExecutionsStarted`): pending, already readable through the execution endpoints."
+        },
+        422: {"description": "Invalid inputs (each invalid input set named by its index), or too many sets."},
         429: {
-            "description": "The workspace has as many executions running and pending as it may "
-            "(--max-running-per-workspace, --max-pending-per-workspace); retry after `Retry-After` seconds."
-        }
+            "description": "The workspace has no room for the execution(s) (--max-running-per-workspace, "
+            "--max-pending-per-workspace); none was started; retry after `Retry-After` seconds."
+        },
     },
 )
 async def execute_workflow(
     workflow_id: str, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
-) -> ExecutionStarted:
-    """Queue an execution in this server's engine: 202 with the new execution (pending).
-    Returns once the execution is queryable (or after a few seconds). Waiting executions
+) -> ExecutionStarted | ExecutionsStarted:
+    """Queue one execution (`{"input_variables": {...}}`) or several (`{"input_sets": [{...}, ...]}`,
+    all or none) in this server's engine: 202 once they are recorded, so the execution endpoints
+    (details, list, timeline, WebSocket `since` replay) find them at once. Waiting executions
     start round-robin across workspaces."""
-    started = await runs.start(app, ctx.workspace_id, workflow_id, body.input_variables if body else {})
+    if body is not None and body.input_sets is not None:
+        many = await runs.start_many(app, ctx.workspace_id, workflow_id, body.input_sets)
+        return ExecutionsStarted(workflow_id=workflow_id, executions=[_started(s) for s in many])
+    inputs = body.input_variables if body is not None and body.input_variables is not None else {}
+    return _started(await runs.start(app, ctx.workspace_id, workflow_id, inputs))
+
+
+def _started(started: runs.Started) -> ExecutionStarted:
     return ExecutionStarted(
         id=started.execution_id, workflow_id=started.workflow_id, execution_number=started.execution_number,
         status="pending", input_variables=started.inputs, created_at=started.created_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.common import ExecutionStatus, Page
 
@@ -46,7 +46,22 @@ class WorkflowPage(Page[WorkflowPublic]):
 
 
 class ExecuteRequest(BaseModel):
-    input_variables: dict[str, Any] = Field(default_factory=dict)
+    """One execution (`input_variables`, or an empty body), or several (`input_sets`)."""
+
+    input_variables: dict[str, Any] | None = Field(None, description="The inputs of one execution.")
+    input_sets: list[dict[str, Any]] | None = Field(
+        None,
+        min_length=1,
+        description="Bulk: one execution per input set, all started or none (a quota too small for "
+        "all of them answers 429); at most `--max-bulk-executions` (1,000). The answer lists the "
+        "executions in the order of their input sets.",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ExecuteRequest:
+        if self.input_variables is not None and self.input_sets is not None:
+            raise ValueError("give input_variables (one execution) or input_sets (several), not both")
+        return self
 
 
 class ExecutionStarted(BaseModel):
@@ -60,3 +75,10 @@ class ExecutionStarted(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+
+class ExecutionsStarted(BaseModel):
+    """The new executions of a bulk request (202), in the order of its input sets."""
+
+    workflow_id: str
+    executions: list[ExecutionStarted]

@@ -1,0 +1,199 @@
+"""Recording the executions the API starts, in the transaction that takes their numbers.
+
+`POST /api/workflows/{id}/execute` answers 202 once the new execution is readable (details,
+list, timeline, `?since=` replay). It used to wait for the engine's `workflow.execution.queued`
+record to travel exporter (100 ms batch delay) -> OTLP receiver -> commit: 100-150 ms a
+trigger, 7 triggers a second. Now (`Intake.record`, the engine's `submit_many` callback):
+
+1. The engine admits the executions (their quota places held) and builds their queued
+   records without exporting them.
+2. Those records, as the very OTLP request the engine's exporter sends, go through the
+   storage writer like any export but without the HTTP hop, group-committed with whatever
+   else is queued, in one transaction with the workflow's execution counter
+   (`persist_numbers`). Concurrent triggers share commits.
+3. Only then does the engine export the records and run the executions. The exported copies
+   arrive later with the same content and the collector drops them as duplicates (records
+   are deduplicated by content hash), so the engine stays a client like any other and every
+   reader sees each record once.
+
+When the engine exports elsewhere (`--engine-endpoint`: an OpenTelemetry Collector in
+between may rewrite resources or route workspaces, so a copy might not be recognised as
+one), only the counter is committed here and execute waits, bounded, for the record to come
+back (api/visibility.py).
+
+Execution numbers are taken in memory (this process owns the database file), after the
+quota admitted the executions, so a refused request takes none; they are sequential per
+workflow and never reused (a failed commit leaves a gap). Workflows are cached with their
+plan while the catalog generation is unchanged, so a trigger costs no catalog query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from starlette.concurrency import run_in_threadpool
+
+from api.catalog import workflows as catalog
+from api.sqlfiles import sql
+from collector.store import Store
+from collector.writer import WriteRequest, prepare
+from engine.telemetry import encode_logs
+
+if TYPE_CHECKING:
+    from engine.engine import QueuedBatch
+
+# Cached workflows and plans: bounded by count and by plan size (a 10k-step plan is megabytes).
+_CACHED_WORKFLOWS = 1024
+_CACHED_STEPS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A workflow of the catalog and the engine's plan of its definition."""
+
+    workflow: catalog.Workflow
+    plan: Any  # engine.plan.WorkflowPlan
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersTaken:
+    """For the writer's transaction hook: each workflow's counter must reach its next number."""
+
+    workspace_id: str
+    next_numbers: dict[str, int]  # workflow id -> next execution number
+
+
+class RecordRefused(Exception):
+    """The collector refused a queued record the engine built (a bug, not bad input)."""
+
+
+class Intake:
+    def __init__(self, store: Store, engine: Any, *, direct: bool) -> None:
+        self._store = store
+        self._engine = engine
+        self.direct = direct  # the engine exports to this server's own collector
+        self._targets: OrderedDict[tuple[str, str], tuple[int, Target]] = OrderedDict()
+        self._target_steps = 0
+        self._next_numbers: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()  # taken on the serving loop and on the engine's
+        self._waiting: list[tuple[QueuedBatch, asyncio.Future[None]]] = []  # engine loop only
+        store.writer.transaction_hooks.append(persist_numbers)
+
+    async def target(self, workspace_id: str, workflow_id: str) -> Target | None:
+        """The workflow and its plan (cached), or None when not in this workspace's catalog.
+        Raises DefinitionError when the stored definition is invalid under this server's config."""
+        key = (workspace_id, workflow_id)
+        generation = catalog.generation()
+        with self._lock:
+            hit = self._targets.get(key)
+            if hit is not None and hit[0] == generation:
+                self._targets.move_to_end(key)
+                return hit[1]
+        workflow = await run_in_threadpool(lambda: catalog.get(self._store.cursor(), *key))
+        if workflow is None:
+            with self._lock:
+                self._forget(key)
+                self._next_numbers.pop(key, None)  # deleted: ids are never reused
+            return None
+        target = Target(workflow, await self._engine.prepare(workflow.definition))
+        with self._lock:
+            self._forget(key)
+            self._targets[key] = (generation, target)
+            self._target_steps += len(target.plan.steps)
+            while len(self._targets) > 1 and (
+                len(self._targets) > _CACHED_WORKFLOWS or self._target_steps > _CACHED_STEPS
+            ):
+                self._forget(next(iter(self._targets)))
+        return target
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        old = self._targets.pop(key, None)
+        if old is not None:
+            self._target_steps -= len(old[1].plan.steps)
+
+    def take_numbers(self, target: Target, count: int) -> list[int]:
+        """The next `count` execution numbers of the workflow (any thread)."""
+        wf = target.workflow
+        key = (wf.workspace_id, wf.id)
+        with self._lock:
+            # The stored counter is never ahead of the numbers taken in this process, but the
+            # cached row may be behind them: the larger one is next.
+            first = max(self._next_numbers.get(key, 0), wf.next_execution_number)
+            self._next_numbers[key] = first + count
+        return list(range(first, first + count))
+
+    async def record(self, batch: QueuedBatch) -> None:
+        """Commit `batch`: its queued records when `direct`, and its numbers. The engine's
+        `submit_many` callback, on the engine's loop. Batches arriving in the same loop turn
+        (concurrent triggers) are encoded, converted and queued for the writer together.
+        Raises the writer's QueueFull, StorageUnavailable or WriterStopped when it cannot."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((batch, done))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._flush)
+        await done
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        by_workspace: dict[str, list[tuple[QueuedBatch, asyncio.Future[None]]]] = {}
+        for batch, done in waiting:
+            by_workspace.setdefault(batch.workspace_id, []).append((batch, done))
+        for workspace_id, part in by_workspace.items():
+            futures = [done for _, done in part]
+            try:
+                # One writer request per workspace (a request belongs to one), carrying that
+                # workspace's numbers with its records: both commit in the same transaction.
+                request = self._request(workspace_id, part)
+                committed = asyncio.wrap_future(self._store.writer.submit(request))
+            except Exception as exc:  # QueueFull, WriterStopped...: each trigger answers it
+                _settle(futures, exc)
+                continue
+            committed.add_done_callback(lambda f, futures=futures: _settle(futures, f.exception()))
+
+    def _request(self, workspace_id: str, part: list[tuple[QueuedBatch, Any]]) -> WriteRequest:
+        records = [r for batch, _ in part for r in batch.records] if self.direct else []
+        message = encode_logs(records) if records else ExportLogsServiceRequest()
+        prepared = prepare("logs", message, workspace_id)
+        if prepared.result.rejected:
+            raise RecordRefused(prepared.result.error_message)
+        taken: dict[str, int] = {}
+        for batch, _ in part:
+            taken[batch.workflow_id] = max(taken.get(batch.workflow_id, 0), max(batch.execution_numbers) + 1)
+        prepared.extra = NumbersTaken(workspace_id, taken)
+        return WriteRequest("logs", message, workspace_id, prepared.result.accepted, prepared=prepared)
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+def persist_numbers(con: duckdb.DuckDBPyConnection, extras: list[Any]) -> None:
+    """Writer transaction hook: raise each workflow's counter past the numbers taken (one UPDATE)."""
+    taken: dict[tuple[str, str], int] = {}
+    for extra in extras:
+        if isinstance(extra, NumbersTaken):
+            for workflow_id, next_number in extra.next_numbers.items():
+                key = (extra.workspace_id, workflow_id)
+                taken[key] = max(taken.get(key, 0), next_number)
+    if taken:
+        con.execute(
+            sql("persist_execution_numbers"),
+            {
+                "workspace_ids": [ws for ws, _ in taken],
+                "workflow_ids": [wf for _, wf in taken],
+                "next_numbers": list(taken.values()),
+            },
+        )
