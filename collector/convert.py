@@ -8,6 +8,7 @@ workflow spans (DESIGN.md conventions) get their workflow attributes decoded.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,14 @@ class Rows:
     scopes: dict[int, tuple[bytes, str]] = field(default_factory=dict)
     workflow_spans: list[WorkflowSpan] = field(default_factory=list)
     workflow_logs: list[WorkflowLogRecord] = field(default_factory=list)
+    # Per span row: its dedupe key (span_key() of its ids), for the writer's span filter.
+    span_keys: array[int] = field(default_factory=lambda: array("Q"))
+
+
+def span_key(trace_id: bytes, span_id: bytes) -> int:
+    """A span's 64-bit dedupe key: the low 8 bytes of its trace id XOR its span id (both
+    random per W3C). collector/sql/ingest/span_keys.sql computes the same from stored rows."""
+    return int.from_bytes(trace_id[8:], "big") ^ int.from_bytes(span_id, "big")
 
 
 @dataclass(slots=True)
@@ -198,6 +207,8 @@ def convert_traces(
     )  # fmt: skip
     c_kind, c_start, c_end, c_dur = cols["kind"], cols["start_ns"], cols["end_ns"], cols["duration_ns"]
     c_scode, c_smsg, c_blob = cols["status_code"], cols["status_message"], cols["span"]
+    c_key = rows.span_keys
+    from_bytes = int.from_bytes
     layout = item_slices(raw) if raw is not None else None
     if layout is not None and len(layout) != len(request.resource_spans):
         layout = None
@@ -287,6 +298,7 @@ def convert_traces(
                 c_scode.append(code)
                 c_smsg.append(status.message)
                 c_blob.append(blob)
+                c_key.append(from_bytes(tid_b[8:], "big") ^ from_bytes(sid_b, "big"))  # span_key(), inlined
             count = len(c_trace) - first_row
             result.accepted += count
             if not count:

@@ -10,12 +10,13 @@ false positives — are looked up in the table.
 The filter is the split-block Bloom filter of the Parquet format (256-bit blocks of
 eight 32-bit words, one bit set in each word per key), sized for 32 bits per key:
 about one false positive per 50,000 new spans, 4 bytes of memory per stored span. It
-is built from the table when the server starts, then every stored span is added.
-When it fills up, another filter twice the size is added (lookups ask each one), so
-ingest never waits for a rebuild; after retention deleted rows it is rebuilt from the
-table if it holds more than twice the keys still stored. Keys are DuckDB's 64-bit
-`hash()` of the three ids (collector/sql/ingest/span_keys.sql), computed by DuckDB
-for a batch and for the whole table alike.
+is built from the table when the server starts; every span queued since is added when
+it is queued (`Writer.submit`). When it fills up, another filter twice the size is
+added (lookups ask each one), so ingest never waits for a rebuild; after retention
+deleted rows it is rebuilt from the table if it holds more than twice the keys still
+stored. A key is the low 8 bytes of the trace id XOR the span id (`convert.span_key`;
+`collector/sql/ingest/span_keys.sql` computes the same for stored rows): random ids make
+random keys, and ids chosen to collide only cost their sender lookups.
 """
 
 from __future__ import annotations

@@ -122,7 +122,9 @@ class Prepared:
     scopes: dict[int, tuple[bytes, str]]
     workflow_spans: list[Any]
     workflow_logs: list[Any]
-    extra: Any = None  # the submitter's facts for `Writer.transaction_hooks` (not telemetry)
+    span_keys: npt.NDArray[np.uint64] | None = None  # per span row (convert.span_key)
+    # Set by `Writer.submit`: per span row, whether it may be stored already (None: none may).
+    candidates: npt.NDArray[np.bool_] | None = None
 
 
 def prepare(
@@ -145,6 +147,7 @@ def prepare(
         rows.scopes,
         rows.workflow_spans,
         rows.workflow_logs,
+        np.frombuffer(rows.span_keys, dtype=np.uint64) if rows.span_keys else None,
     )
 
 
@@ -185,12 +188,11 @@ class Writer:
         self.drain_rate = 0.0  # items per second while busy (EWMA over commits), for retry advice
         # Resource/scope ids known to be committed: most batches then skip the catalog inserts.
         self._known_catalog: dict[str, set[int]] = {"resource": set(), "scope": set()}
-        # Span ids stored so far (a Bloom filter): the dedupe looks up only spans it may have seen.
+        # Span ids stored or queued (a Bloom filter): the dedupe looks up only spans it may have
+        # seen. Submitters screen their spans against it (off the writer thread), in queue order.
         self._seen = SpanFilter()
+        self._seen_lock = threading.Lock()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
-        # Work of other parts in the same transaction as the telemetry, called before each
-        # commit with the `Prepared.extra` of its requests (the API's execution numbers).
-        self.transaction_hooks: list[Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
@@ -205,8 +207,20 @@ class Writer:
         self._thread.start()
 
     def _load_span_filter(self, con: duckdb.DuckDBPyConnection) -> None:
-        reader = con.sql(sql("ingest/span_keys").replace("{source}", "spans")).to_arrow_reader(1 << 20)
-        self._seen.rebuild(np.concatenate([b.column(0).to_numpy() for b in reader] or [_NO_KEYS]))
+        """A new filter from the stored spans, plus the spans queued (screened, not committed).
+
+        Built outside the lock (submitters keep screening against the old one meanwhile);
+        called on the writer thread or before it runs, so nothing commits while it builds and
+        every span screened since is still in the queue when the new filter takes over."""
+        reader = con.sql(sql("ingest/span_keys")).to_arrow_reader(1 << 20)
+        fresh = SpanFilter()
+        fresh.rebuild(np.concatenate([b.column(0).to_numpy() for b in reader] or [_NO_KEYS]))
+        with self._seen_lock, self._queue.mutex:
+            for request in self._queue.queue:
+                keys = request.prepared.span_keys if isinstance(request, WriteRequest) else None
+                if keys is not None:
+                    fresh.add(keys)
+            self._seen = fresh
 
     def spans_deleted(self, con: duckdb.DuckDBPyConnection) -> None:
         """After retention deleted spans (on the writer thread): rebuild the span filter once it
@@ -224,19 +238,39 @@ class Writer:
         return not self._queued_items or self._queued_items + items <= self._max_queue_items
 
     def submit(self, request: WriteRequest) -> Future[ExportOutcome]:
-        """Queue a request; raise QueueFull when it does not fit (an empty queue always takes one)."""
-        with self._lock:
-            if self._stopping:
-                raise WriterStopped("server is shutting down")
-            if self._queued_items and self._queued_items + request.items > self._max_queue_items:
-                raise QueueFull(
-                    f"write queue full ({self._queued_items} items waiting, capacity "
-                    f"{self._max_queue_items}); retry later"
-                )
-            self._queued_items += request.items
-            self._metrics.queue_depth.set(self._queued_items)
-            self._queue.put(request)
+        """Queue a request; raise QueueFull when it does not fit (an empty queue always takes one).
+
+        A request not converted yet (`prepared` None) is converted here, on the caller's thread.
+        Its spans are screened against the span filter here too, so the writer thread does no
+        per-span work for new spans: screening and queueing happen in one order, so of two
+        requests carrying the same span, the one queued later is the one screened as a candidate.
+        """
+        if request.prepared is None:
+            try:
+                request.prepared = prepare(request.signal, request.message, request.workspace_id, request.raw)
+            except Exception as exc:  # a converter bug fails one request
+                log.exception("conversion failed")
+                request.future.set_exception(exc)
+                return request.future
+        with self._seen_lock:
+            with self._lock:
+                self._check_room(request.items)
+            _screen(self._seen, request.prepared)
+            with self._lock:
+                self._check_room(request.items)  # (the writer only frees room meanwhile)
+                self._queued_items += request.items
+                self._metrics.queue_depth.set(self._queued_items)
+                self._queue.put(request)
         return request.future
+
+    def _check_room(self, items: int) -> None:
+        if self._stopping:
+            raise WriterStopped("server is shutting down")
+        if self._queued_items and self._queued_items + items > self._max_queue_items:
+            raise QueueFull(
+                f"write queue full ({self._queued_items} items waiting, capacity "
+                f"{self._max_queue_items}); retry later"
+            )
 
     def run_maintenance(self, task: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
         """Run `task` on the writer thread between commits (retention, repairs)."""
@@ -315,22 +349,11 @@ class Writer:
             return
         if self._commit_delay:
             time.sleep(self._commit_delay)
-        now_ns = time.time_ns()
         parts: list[Prepared] = []
-        results: list[ConvertResult | Exception] = []
         for request in batch:
             prepared = request.prepared
-            if prepared is None:
-                try:
-                    prepared = prepare(
-                        request.signal, request.message, request.workspace_id, request.raw, now_ns
-                    )
-                except Exception as exc:  # a converter bug fails one request, not the batch
-                    log.exception("conversion failed")
-                    results.append(exc)
-                    continue
+            assert prepared is not None  # submit() converted it
             parts.append(prepared)
-            results.append(prepared.result)
             if prepared.result.rejected:
                 self._metrics.rejected.labels(request.signal).inc(prepared.result.rejected)
         try:
@@ -352,13 +375,9 @@ class Writer:
         self._consecutive_failures = 0
         if self._broken:  # committed, but the instance is invalidated: reopen before answering
             self._try_reopen()
-        for request, result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                request.future.set_exception(result)
-            else:
-                request.future.set_result(
-                    ExportOutcome(result.accepted, result.rejected, result.error_message)
-                )
+        for request, part in zip(batch, parts, strict=True):
+            result = part.result
+            request.future.set_result(ExportOutcome(result.accepted, result.rejected, result.error_message))
         items = sum(r.items for r in batch)
         elapsed = time.perf_counter() - started
         self._metrics.commit_items.observe(items)
@@ -372,6 +391,12 @@ class Writer:
         log_tables = [p.logs for p in parts if p.logs is not None]
         spans = pa.concat_tables(span_tables) if span_tables else None
         logs = pa.concat_tables(log_tables) if log_tables else None
+        candidates = None  # per span row of `spans`: may be stored already (None: none may)
+        if any(p.candidates is not None for p in parts if p.spans is not None):
+            candidates = np.concatenate([
+                p.candidates if p.candidates is not None else np.zeros(p.spans.num_rows, dtype=bool)
+                for p in parts if p.spans is not None
+            ])  # fmt: skip
         rows = Rows()
         for p in parts:
             rows.executions.extend(p.executions)
@@ -379,11 +404,12 @@ class Writer:
             rows.scopes.update(p.scopes)
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
-        return self._write(spans, logs, rows, [p.extra for p in parts if p.extra is not None])
+        return self._write(spans, logs, rows, candidates)
 
     def _write(
-        self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows, extras: list[Any] | None = None
-    ) -> CommittedBatch:
+        self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows,
+        candidates: npt.NDArray[np.bool_] | None,
+    ) -> CommittedBatch:  # fmt: skip
         """One transaction: dedupe, insert, fold the execution facts, commit.
 
         A span is identified by (workspace, trace id, span id) alone, and the first version
@@ -402,17 +428,10 @@ class Writer:
             con.execute("BEGIN")
         try:
             dup_spans: set[tuple[Any, ...]] = set()
+            if spans is not None and candidates is not None:  # else all new: insert them as they are
+                spans, dup_spans = self._dedupe_spans(spans, candidates)
             if spans is not None:
                 con.register("span_batch", spans)
-                keys = con.execute(_BATCH_KEYS).fetchnumpy()["key"]
-                kept, dup_spans = self._dedupe_spans(spans, keys)
-                if kept is not spans:
-                    con.unregister("span_batch")
-                    con.register("span_batch", kept)
-                    spans = kept
-                # Before the commit: if it fails, the filter only holds a few keys too many
-                # (costing a lookup later), never too few.
-                self._seen.add(keys)
             dup_logs: set[tuple[Any, ...]] = set()
             if logs is not None:
                 logs, dup_logs = self._dedupe_logs(logs)
@@ -435,9 +454,6 @@ class Writer:
                 for statement in statements("ingest/merge_executions"):
                     con.execute(statement)
                 con.unregister("exec_batch")
-            if extras:
-                for hook in self.transaction_hooks:
-                    hook(con, extras)
             try:
                 con.execute("COMMIT")
             except duckdb.FatalException as exc:
@@ -472,16 +488,12 @@ class Writer:
         )
 
     def _dedupe_spans(
-        self, spans: pa.Table, keys: npt.NDArray[np.uint64]
+        self, spans: pa.Table, candidates: npt.NDArray[np.bool_]
     ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
         """Drop spans stored before (whatever their start time) and repeats within the batch;
-        also returns the ids found stored. In the common case (the filter has seen none of
-        the batch's ids, none repeats) no query runs and no id is materialised in Python."""
-        maybe = self._seen.may_contain(keys)
-        stored = self._stored_spans(spans.filter(pa.array(maybe))) if maybe.any() else set()
-        # Distinct keys mean distinct ids (equal keys may be a hash collision: the ids decide).
-        if not stored and np.unique(keys).size == keys.size:
-            return spans, stored
+        also returns the ids found stored. Only the candidates (spans the filter may have
+        seen, which includes every repeat of a span queued earlier) are looked up."""
+        stored = self._stored_spans(spans.filter(pa.array(candidates)))
         ids = list(zip(*(spans.column(k).to_pylist() for k in _SPAN_KEY), strict=True))
         keep = _first_occurrences(ids, stored)
         if keep is None:
@@ -593,7 +605,6 @@ def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:
 
 _CATALOG_CACHE_IDS = 100_000
 _SPAN_KEY = ("workspace_id", "trace_id", "span_id")
-_BATCH_KEYS = sql("ingest/span_keys").replace("{source}", "span_batch")
 _TRACES_PER_LOOKUP = 500  # trace ids per indexed lookup (DuckDB scans the table past ~2,000 rows)
 _NO_KEYS = np.zeros(0, dtype=np.uint64)
 _EXEC_WORKSPACE = EXEC_COLUMNS.index("workspace_id")
@@ -629,6 +640,19 @@ def time_ranges(
         splits = [splits[k] for k in keep]
     edges = [0, *splits, n]
     return [(ordered[a].as_py(), ordered[b - 1].as_py()) for a, b in pairwise(edges)]
+
+
+def _screen(seen: SpanFilter, prepared: Prepared) -> None:
+    """Mark the request's spans the filter may have seen (`prepared.candidates`), then add them.
+    A request repeating a span of its own is looked up whole (rare)."""
+    keys = prepared.span_keys
+    if keys is None or not keys.size:
+        return
+    maybe = seen.may_contain(keys)
+    if np.unique(keys).size != keys.size:  # equal keys: the same ids, or (rarely) a collision
+        maybe[:] = True
+    seen.add(keys)
+    prepared.candidates = maybe if maybe.any() else None
 
 
 def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]) -> list[bool] | None:

@@ -3,9 +3,14 @@ past its capacity and after a rebuild; few false positives; ~4 bytes per key."""
 
 from __future__ import annotations
 
+import os
+
+import duckdb
 import numpy as np
 
+from collector.convert import span_key
 from collector.seen import MIN_CAPACITY, SpanFilter
+from collector.sqlfiles import sql
 
 
 def _keys(n: int, seed: int) -> np.ndarray:
@@ -33,3 +38,14 @@ def test_rebuild_from_stored_keys() -> None:
     assert seen.may_contain(_keys(200_000, seed=5)).mean() < 5e-4
     seen.rebuild(np.zeros(0, dtype=np.uint64))
     assert seen.keys == 0 and not seen.may_contain(stored[:1000]).any()
+
+
+def test_stored_span_keys_match_incoming_ones() -> None:
+    """The filter is built at start from SQL over stored ids and fed from Python for incoming
+    spans: both must compute the same key, or a restarted server would miss duplicates."""
+    ids = [(os.urandom(16), os.urandom(8)) for _ in range(200)] + [(b"\xff" * 16, b"\xff" * 8)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE spans (trace_id VARCHAR, span_id VARCHAR)")
+    con.executemany("INSERT INTO spans VALUES (?, ?)", [[t.hex(), s.hex()] for t, s in ids])
+    stored = [row[0] for row in con.execute(sql("ingest/span_keys")).fetchall()]
+    assert stored == [span_key(t, s) for t, s in ids]

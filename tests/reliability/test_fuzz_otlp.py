@@ -37,6 +37,8 @@ _GRPC_OK = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCod
 PROTOBUF_EXAMPLES = 30_000 if soak() else 250
 JSON_EXAMPLES = 20_000 if soak() else 150
 SOAK_MIN_INPUTS = 100_000
+# The suite's 120 s per test would cut a soak run short (~100 inputs/s on a loaded 2-core box).
+long_in_soak = pytest.mark.timeout(3 * 3600 if soak() else 120)
 
 
 class Fuzzer:
@@ -124,6 +126,7 @@ mutations = st.one_of(
 )
 
 
+@long_in_soak
 @settings(max_examples=PROTOBUF_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=mutations)
 def test_mutated_protobuf(fuzz_server: tuple[Fuzzer, list], body: bytes) -> None:
@@ -143,6 +146,7 @@ json_values = st.recursive(
 )
 
 
+@long_in_soak
 @settings(max_examples=JSON_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(doc=json_values)
 def test_arbitrary_json(fuzz_server: tuple[Fuzzer, list], doc: object) -> None:

@@ -1,5 +1,5 @@
--- The span dedupe key: DuckDB's 64-bit hash of (workspace, trace id, span id), never the
--- start time, so a span resent with other content or another start time is the same span.
--- The writer's Bloom filter (collector/seen.py) holds these keys. {source}: span_batch
--- (an incoming batch) or spans (the whole table, when the filter is built).
-SELECT hash(workspace_id, trace_id, span_id) AS key FROM {source}
+-- The span dedupe key of every stored span, to build the writer's Bloom filter
+-- (collector/seen.py): the low 8 bytes of the trace id XOR the span id, as 64-bit
+-- big-endian numbers. It must equal collector.convert.span_key() of the same ids (which
+-- keys incoming spans); the start time is no part of it.
+SELECT xor(('0x' || substr(trace_id, 17))::UBIGINT, ('0x' || span_id)::UBIGINT) AS key FROM spans
