@@ -125,6 +125,7 @@ class Prepared:
     span_keys: npt.NDArray[np.uint64] | None = None  # per span row (convert.span_key)
     # Set by `Writer.submit`: per span row, whether it may be stored already (None: none may).
     candidates: npt.NDArray[np.bool_] | None = None
+    extra: Any = None  # the submitter's facts for `Writer.transaction_hooks` (not telemetry)
 
 
 def prepare(
@@ -193,6 +194,9 @@ class Writer:
         self._seen = SpanFilter()
         self._seen_lock = threading.Lock()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+        # Work of other parts in the same transaction as the telemetry, called before each
+        # commit with the `Prepared.extra` of its requests (the API's execution numbers).
+        self.transaction_hooks: list[Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
@@ -404,11 +408,11 @@ class Writer:
             rows.scopes.update(p.scopes)
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
-        return self._write(spans, logs, rows, candidates)
+        return self._write(spans, logs, rows, candidates, [p.extra for p in parts if p.extra is not None])
 
     def _write(
         self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows,
-        candidates: npt.NDArray[np.bool_] | None,
+        candidates: npt.NDArray[np.bool_] | None, extras: list[Any] | None = None,
     ) -> CommittedBatch:  # fmt: skip
         """One transaction: dedupe, insert, fold the execution facts, commit.
 
@@ -454,6 +458,9 @@ class Writer:
                 for statement in statements("ingest/merge_executions"):
                     con.execute(statement)
                 con.unregister("exec_batch")
+            if extras:
+                for hook in self.transaction_hooks:
+                    hook(con, extras)
             try:
                 con.execute("COMMIT")
             except duckdb.FatalException as exc:
