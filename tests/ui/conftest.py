@@ -1,5 +1,9 @@
-"""Fixtures of the web UI tests: one browser per session, one `flowscope serve --demo`
-per session (tests add their own workflows to it), a fresh tab per test."""
+"""Fixtures of the web UI tests: one browser and one `flowscope serve --demo` for this
+package (tests add their own workflows to it), a fresh tab per test.
+
+Package scope, not session: Playwright's sync API keeps an event loop running on the
+main thread while it is started, so every later test that calls `asyncio.run()` (the
+WebSocket suites) would fail until the session ended."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from tests.ui.browser import ARGS, CHROMIUM, Tab, new_tab
 DEMO_NAMES = ["Basic Sequence", "Conditional Workflow", "Data Pipeline", "Parallel Processing"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     assert os.path.exists(CHROMIUM), "chromium is missing: run `bash scripts/system-deps.sh`"
     with sync_playwright() as p:
@@ -25,14 +29,14 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     srv = start_server(tmp_path_factory.mktemp("ui") / "flowscope.duckdb", "--demo", "--demo-runs", "1")
     yield srv
     srv.terminate()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(ui_server: RunningServer) -> Api:
     """The demo server's default workspace; waits for the demo's runs to finish."""
     client = Api(ui_server.api)
