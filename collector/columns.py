@@ -39,21 +39,36 @@ class Unstorable(ValueError):
     """A promoted value does not fit its column: the span or record carrying it is rejected."""
 
 
+def attribute_int(value: Any) -> int | str | None:
+    """An attribute value read as an integer: an int (not a bool), or a string of ASCII digits
+    (returned as is when longer than any column holds); None for anything else. Readers that
+    decode attributes from stored spans use it too (`as_int`), so every reader agrees."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
+        # ("²".isdigit() is true but int("²") fails; huge digit strings make int() slow)
+        return value if len(value) > _MAX_DIGITS else int(value)
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    """`attribute_int` for readers: None also for digit strings too long to be a count."""
+    number = attribute_int(value)
+    return number if isinstance(number, int) else None
+
+
 def promoted_int(name: str, value: Any) -> int | None:
     """`value` as the integer stored in `name`'s column; None when it is not an integer.
 
     Raises Unstorable when it is an integer outside the column's range.
     """
-    if isinstance(value, bool):
+    value = attribute_int(value)
+    if value is None:
         return None
     if isinstance(value, str):
-        if not (value.isascii() and value.isdecimal()):
-            return None
-        if len(value) > _MAX_DIGITS:
-            raise Unstorable(_out_of_range(name, value))
-        value = int(value)
-    elif not isinstance(value, int):
-        return None
+        raise Unstorable(_out_of_range(name, value))
     low, high = INT_RANGES[name]
     if low <= value <= high:
         return value

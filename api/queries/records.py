@@ -17,6 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from api.sqlfiles import sql
 from api.timefmt import ns_to_dt
 from collector.anyvalue import attributes_to_dict, to_jsonable
+from collector.columns import as_int
 from flowscope import conventions as c
 
 
@@ -136,13 +137,7 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return None
+    return as_int(value)  # the collector's rule (a "²" is no integer: int() would raise)
 
 
 def _events(span: Span) -> list[dict[str, Any]]:

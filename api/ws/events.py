@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from api.ws.facts import Fact, Kind
+from collector.columns import as_int
 from flowscope import conventions as c
 
 WORKFLOW_END_EVENTS = {
@@ -78,13 +79,7 @@ def iso(ns: int) -> str:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return as_int(value)  # the collector's rule (a "²" is no integer: int() would raise)
 
 
 def _text(value: Any) -> str | None:

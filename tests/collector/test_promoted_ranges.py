@@ -235,3 +235,27 @@ def test_lifecycle_record_with_out_of_range_execution_number_is_rejected_alone(s
     assert server.get(f"/api/workflows/executions/{bad}").status_code == 404
     details = server.get(f"/api/workflows/executions/{good}").json()
     assert (details["status"], details["execution_number"]) == ("pending", 7)
+
+
+def test_digit_like_strings_that_are_no_integers(server: RunningServer) -> None:
+    """ "²" passes str.isdigit() but int() refuses it: attribute readers (timeline, live feed)
+    answered 500 or dropped events. It is no integer anywhere: stored, not promoted."""
+    import asyncio
+
+    from tests.ws.support import Feed, open_feed, ws_url
+
+    attributes = {c.STEP_ORDER: "²", c.STEP_RETRY_COUNT: "³", c.STEP_STATUS: "completed"}
+    spans = _execution(attributes, {c.WORKFLOW_EXECUTION_NUMBER: "¹"})
+    root = next(s for s in spans if s.parent is None)
+    workflow_id = root.attributes[c.WORKFLOW_ID]
+
+    async def live() -> list[str]:
+        async with open_feed(ws_url(server.api, f"/ws/workflows/{workflow_id}")) as conn:
+            feed = Feed(conn)
+            await asyncio.to_thread(TRANSPORTS["http-protobuf"], server, encode_spans(spans))
+            return [m["event"] for m in await feed.until("workflow_completed", timeout=20)]
+
+    assert "step_completed" in asyncio.run(live())
+    timeline = _execution_of(server, format(root.context.trace_id, "032x"))
+    assert [(s["step_id"], s["retry_count"]) for s in timeline["step_timeline"]] == [("load", 0)]
+    assert timeline["execution_number"] is None
