@@ -97,9 +97,10 @@ class Intake:
                 return hit[1]
         workflow = await run_in_threadpool(lambda: catalog.get(self._store.cursor(), *key))
         if workflow is None:
+            # Its next number stays known (about 100 bytes a workflow): a request that read it
+            # just before a delete may still take one, which must not repeat an earlier one.
             with self._lock:
                 self._forget(key)
-                self._next_numbers.pop(key, None)  # deleted: ids are never reused
             return None
         target = Target(workflow, await self._engine.prepare(workflow.definition))
         with self._lock:
