@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.queries.records import ExecutionRecords, ExecutionRow, StepRun
+from api.queries.records import Attempt, ExecutionRecords, ExecutionRow, StepRun
 from api.queries.steps import DefinedStep, critical_path, dependencies_known, execution_steps, timings
 from api.schemas.executions import (
     StatusTransition,
@@ -19,6 +19,18 @@ from api.summaries import as_object, parse_json, summarize
 from api.timefmt import ns_to_dt
 from flowscope import conventions as c
 
+
+def step_attempt(number: int, a: Attempt) -> StepAttempt:
+    """One attempt span as the API shows it (step details and the attempts endpoint)."""
+    return StepAttempt(
+        attempt=number,
+        span_id=a.span_id,
+        status=a.status,
+        started_at=ns_to_dt(a.start_ns),
+        completed_at=ns_to_dt(a.end_ns),
+        duration=max(0, a.end_ns - a.start_ns) / 1e9,
+        error_message=a.error_message,
+    )
 
 def _seconds(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e9
@@ -177,16 +189,7 @@ def step_details(
     base = _step_execution(records.row.execution_id, run)
     input_data, _ = parse_json(run.input_text)
     attempts = [
-        StepAttempt(
-            attempt=i + 1,
-            span_id=a.span_id,
-            status=a.status,
-            started_at=ns_to_dt(a.start_ns),
-            completed_at=ns_to_dt(a.end_ns),
-            duration=max(0, a.end_ns - a.start_ns) / 1e9,
-            error_message=a.error_message,
-        )
-        for i, a in enumerate(sorted(run.attempts, key=lambda a: a.start_ns))
+        step_attempt(i + 1, a) for i, a in enumerate(sorted(run.attempts, key=lambda a: a.start_ns))
     ]
     return StepExecutionDetails(
         **base.model_dump(),

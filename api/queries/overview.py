@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from api.queries import records
+from api.queries.executions import step_attempt
 from api.queries.metrics import _window as window  # the metrics endpoint's window, one rule
 from api.queries.records import attempt
-from api.schemas.executions import StepAttempt
 from api.schemas.overview import (
     DayCount,
     DurationPoint,
@@ -132,18 +132,7 @@ def execution_attempts(
         found = steps.setdefault(
             step_span, StepAttempts(step_id=step_id, step_execution_id=step_span, attempts=[])
         )
-        a = attempt(*columns)
-        found.attempts.append(
-            StepAttempt(
-                attempt=len(found.attempts) + 1,
-                span_id=a.span_id,
-                status=a.status,
-                started_at=ns_to_dt(a.start_ns),
-                completed_at=ns_to_dt(a.end_ns),
-                duration=max(0, a.end_ns - a.start_ns) / 1e9,
-                error_message=a.error_message,
-            )
-        )
+        found.attempts.append(step_attempt(len(found.attempts) + 1, attempt(*columns)))
     if not steps and records.fetch(cur, workspace_id, execution_id) is None:
         return None
     return ExecutionAttempts(execution_id=execution_id, steps=list(steps.values()))
