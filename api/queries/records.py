@@ -7,6 +7,8 @@ log blobs are decoded here, and only here, for the handful of rows of one execut
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -207,8 +209,30 @@ def _synthetic_row(execution_id: str, spans: list[SpanRow]) -> ExecutionRow | No
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def snapshot(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run several reads on one snapshot. Without it a commit landing between the reads of
+    one answer tears it: the execution row read before the commit, its steps after (seen
+    as a 'pending' execution with a running step once triggers commit with their steps)."""
+    try:
+        cur.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:  # the caller's transaction is the snapshot already
+        yield
+        return
+    try:
+        yield
+    finally:
+        cur.execute("ROLLBACK")  # read only: nothing to keep
+
+
 def fetch(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
-    """All records of one execution of this workspace, or None when there are none."""
+    """All records of one execution of this workspace, or None when there are none,
+    read on one snapshot."""
+    with snapshot(cur):
+        return _fetch(cur, workspace_id, execution_id)
+
+
+def _fetch(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
     params = {"execution_id": execution_id, "workspace_id": workspace_id}
     row = fetch_row(cur, workspace_id, execution_id)
     spans = [SpanRow(*r) for r in cur.execute(sql("execution_spans"), params).fetchall()]
