@@ -20,6 +20,11 @@ def _window(since: datetime | None, until: datetime | None) -> dict[str, int]:
     }
 
 
+def success_rate(completed: int, finished: int) -> float:
+    """Percent of finished executions that completed; 0 when none finished (README "Metrics")."""
+    return 100.0 * completed / finished if finished else 0.0
+
+
 def workflow_metrics(
     cur: duckdb.DuckDBPyConnection,
     workspace_id: str,
@@ -38,7 +43,7 @@ def workflow_metrics(
     q = q or [None] * 4
     summary = WorkflowMetricsSummary(
         total_duration_seconds=float(total_duration),
-        success_rate=100.0 * completed / total if total else 0.0,
+        success_rate=success_rate(completed, total),
         total_executions=total,
         successful_executions=completed,
         failed_executions=failed + timeout,

@@ -10,6 +10,7 @@ import duckdb
 from api.queries import records
 from api.queries.executions import step_attempt
 from api.queries.metrics import _window as window  # the metrics endpoint's window, one rule
+from api.queries.metrics import success_rate
 from api.queries.records import attempt
 from api.schemas.overview import (
     DayCount,
@@ -80,7 +81,7 @@ def workflow_summaries(
                 pending_executions=pending,
                 total_executions=finished,
                 successful_executions=completed,
-                success_rate=100.0 * completed / finished if finished else 0.0,
+                success_rate=success_rate(completed, finished),
                 p50_duration_seconds=q[0],
                 p95_duration_seconds=q[1],
                 executions_per_day=[

@@ -17,9 +17,9 @@ router = APIRouter(prefix="/api/workflows", tags=["metrics"])
 
 Since = Annotated[
     datetime | None,
-    Query(description="Only executions created at or after this time (ISO 8601; naive = UTC)."),
+    Query(description="Only executions started (else queued) at or after this time (ISO 8601; naive = UTC)."),
 ]
-Until = Annotated[datetime | None, Query(description="Only executions created before this time (ISO 8601).")]
+Until = Annotated[datetime | None, Query(description="Only executions started before this time (ISO 8601).")]
 
 
 @router.get("/{workflow_id}/metrics", response_model=WorkflowMetricsSummary)

@@ -3,7 +3,6 @@ and a workflow's durations over time. Definitions in schemas/overview.py and the
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,15 +11,11 @@ from api.deps import Context, ViewerContext
 from api.errors import not_found
 from api.queries.overview import workflow_durations, workflow_summaries
 from api.routers.executions import workflow_known
+from api.routers.metrics import Since, Until  # the metrics endpoint's window parameters
 from api.schemas.overview import WorkflowDurations, WorkflowOverview
 
 router = APIRouter(tags=["overview"])
 
-Since = Annotated[
-    datetime | None,
-    Query(description="Only executions started (else queued) at or after this time (ISO 8601; naive = UTC)."),
-]
-Until = Annotated[datetime | None, Query(description="Only executions started before this time (ISO 8601).")]
 
 
 @router.get("/api/overview", response_model=WorkflowOverview)
