@@ -11,12 +11,11 @@ import duckdb
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-
-from api.context import AppContext
-from api.jaeger.router import router as jaeger_router
-from api.metrics_access import metrics_response
-from api.prometheus_metrics import install_workflow_metrics
-from api.routers import (
+from flowscope.api.context import AppContext
+from flowscope.api.jaeger.router import router as jaeger_router
+from flowscope.api.metrics_access import metrics_response
+from flowscope.api.prometheus_metrics import install_workflow_metrics
+from flowscope.api.routers import (
     attempts,
     executions,
     grafana_tables,
@@ -28,9 +27,9 @@ from api.routers import (
     workflows,
     workspaces,
 )
-from api.visibility import CommitWatcher
-from api.webui import install_ui
-from api.ws import feeds_router
+from flowscope.api.visibility import CommitWatcher
+from flowscope.api.webui import install_ui
+from flowscope.api.ws import feeds_router
 
 
 def _routers(app: FastAPI) -> None:

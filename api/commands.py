@@ -14,8 +14,7 @@ from typing import Annotated
 import duckdb
 import httpx
 import typer
-
-from api import seed as seed_module
+from flowscope.api import seed as seed_module
 
 token_app = typer.Typer(help="Access tokens (scoped to one workspace, with a role).", no_args_is_help=True)
 
@@ -36,7 +35,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _open_store(db: Path | None):  # type: ignore[no-untyped-def]
-    from collector.store import Store
+    from flowscope.collector.store import Store
+
     from flowscope.settings import Settings
 
     path = db or Settings().db
@@ -87,8 +87,8 @@ def create(
             raise _fail(f"{response.status_code}: {response.text}")
         typer.echo(response.json()["token"])
         return
-    from api.auth import create_token
-    from api.catalog import workspaces
+    from flowscope.api.auth import create_token
+    from flowscope.api.catalog import workspaces
 
     store = _open_store(db)
     try:
@@ -110,7 +110,7 @@ def list_tokens(
     workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")], db: Db = None
 ) -> None:
     """The workspace's tokens (file mode; with a server running use GET /api/tokens)."""
-    from api.auth import list_tokens as query
+    from flowscope.api.auth import list_tokens as query
 
     store = _open_store(db)
     try:
@@ -138,7 +138,7 @@ def revoke(
         if response.status_code != 204:
             raise _fail(f"{response.status_code}: {response.text}")
         return
-    from api.auth import revoke_token
+    from flowscope.api.auth import revoke_token
 
     store = _open_store(db)
     try:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowscope.collector.store import Store
 from prometheus_client import CollectorRegistry
-
-from collector.store import Store
 
 
 @dataclass

@@ -8,8 +8,7 @@ import re
 from typing import Any
 
 from fastapi import HTTPException
-
-from api.context import AppContext
+from flowscope.api.context import AppContext
 
 _PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
 
@@ -24,7 +23,7 @@ def engine_config(context: AppContext) -> Any:
     config = getattr(context.engine, "config", None)
     if config is not None:
         return config
-    from engine.config import EngineConfig
+    from flowscope.engine.config import EngineConfig
 
     s = context.settings
     return EngineConfig(enable_shell=s.enable_shell, http_allowed_hosts=tuple(s.http_allowed_hosts))
@@ -35,7 +34,7 @@ def validate_or_422(context: AppContext, data: Any, prefix: tuple[str, ...] = ("
     if context.engine is not None:
         model, problems = context.engine.validate(data)  # its config decides which actions are enabled
     else:
-        from engine.validation import validate_definition
+        from flowscope.engine.validation import validate_definition
 
         model, problems = validate_definition(data, config=engine_config(context))
     if model is None:

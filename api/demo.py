@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import HTTPException
-
-from api import runs
-from api.catalog import workflows as catalog
-from api.context import AppContext
-from api.examples import example_definitions, example_inputs
-from collector.store import DEFAULT_WORKSPACE_ID
+from flowscope.api import runs
+from flowscope.api.catalog import workflows as catalog
+from flowscope.api.context import AppContext
+from flowscope.api.examples import example_definitions, example_inputs
+from flowscope.collector.store import DEFAULT_WORKSPACE_ID
 
 log = logging.getLogger("flowscope.api")
 

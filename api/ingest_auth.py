@@ -16,11 +16,11 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from api.auth import revocations
-from api.deps import AccessDenied, resolve_access
-from api.throttle import AuthThrottle, Throttled
-from collector.store import Store
-from collector.tenancy import PEER_KEY, Authorizer, IngestDenied, WorkspaceResolver
+from flowscope.api.auth import revocations
+from flowscope.api.deps import AccessDenied, resolve_access
+from flowscope.api.throttle import AuthThrottle, Throttled
+from flowscope.collector.store import Store
+from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied, WorkspaceResolver
 
 _TTL_SECONDS = 5.0
 _MAX_ENTRIES = 10_000

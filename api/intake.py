@@ -36,17 +36,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+from flowscope.api.catalog import workflows as catalog
+from flowscope.api.sqlfiles import sql
+from flowscope.collector.store import Store
+from flowscope.collector.writer import WriteRequest, prepare
+from flowscope.engine.telemetry import encode_logs
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from starlette.concurrency import run_in_threadpool
 
-from api.catalog import workflows as catalog
-from api.sqlfiles import sql
-from collector.store import Store
-from collector.writer import WriteRequest, prepare
-from engine.telemetry import encode_logs
-
 if TYPE_CHECKING:
-    from engine.engine import QueuedBatch
+    from flowscope.engine.engine import QueuedBatch
 
 # Cached workflows and plans: bounded by count and by plan size (a 10k-step plan is megabytes).
 _CACHED_WORKFLOWS = 1024

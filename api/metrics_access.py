@@ -18,13 +18,12 @@ from collections.abc import Iterator
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from flowscope.api.auth import bearer
+from flowscope.api.context import AppContext
+from flowscope.api.deps import AccessDenied, authenticate, client_address
+from flowscope.api.throttle import Throttled, client_throttle, retry_after_header
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
-
-from api.auth import bearer
-from api.context import AppContext
-from api.deps import AccessDenied, authenticate, client_address
-from api.throttle import Throttled, client_throttle, retry_after_header
 
 
 class WorkspaceView:

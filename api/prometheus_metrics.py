@@ -36,11 +36,11 @@ from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from flowscope.api.context import AppContext
+from flowscope.collector.bus import CommittedBatch
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from api.context import AppContext
-from collector.bus import CommittedBatch
 from flowscope import conventions as c
 
 log = logging.getLogger(__name__)

@@ -18,13 +18,12 @@ from functools import partial
 from typing import Any
 
 from fastapi import HTTPException
+from flowscope.api.context import AppContext
+from flowscope.api.definitions import problems_422
+from flowscope.api.errors import or_404
+from flowscope.api.queries.records import fetch_row
+from flowscope.collector.writer import QueueFull, StorageUnavailable, WriterStopped
 from starlette.concurrency import run_in_threadpool
-
-from api.context import AppContext
-from api.definitions import problems_422
-from api.errors import or_404
-from api.queries.records import fetch_row
-from collector.writer import QueueFull, StorageUnavailable, WriterStopped
 
 # When the engine exports elsewhere (api/intake.py), how long `start` waits for its queued
 # records to come back through the collector, so that a GET right after the 202 finds them.
@@ -61,8 +60,8 @@ async def start_many(
     workflows (404), invalid definitions or inputs (422, naming every invalid input set), a
     workspace without room for all of them (429 + Retry-After), a missing engine or a store
     that cannot record now (503)."""
-    from engine.admission import QuotaExceeded
-    from engine.validation import DefinitionError
+    from flowscope.engine.admission import QuotaExceeded
+    from flowscope.engine.validation import DefinitionError
 
     limit = context.settings.max_bulk_executions
     if len(input_sets) > limit:
@@ -111,7 +110,7 @@ def _resolve_inputs(
 ) -> list[dict[str, Any]]:
     """Each set with its defaults (the engine's check: declared names, types, required);
     one 422 naming every invalid set."""
-    from engine.inputs import resolve_inputs
+    from flowscope.engine.inputs import resolve_inputs
 
     resolved, errors = [], []
     for index, inputs in enumerate(input_sets):

@@ -13,11 +13,10 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from flowscope.api.examples import EXAMPLES_DIR, example_definitions, example_inputs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from api.examples import EXAMPLES_DIR, example_definitions, example_inputs
 
 DEFAULT_API = "http://127.0.0.1:8000"
 TERMINAL = {"completed", "failed", "cancelled", "timeout"}

@@ -10,17 +10,18 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from api.context import AppContext
-from api.demo import run_demo
-from api.ingest_auth import with_internal_token
-from api.sqlfiles import sql
+from flowscope.api.context import AppContext
+from flowscope.api.demo import run_demo
+from flowscope.api.ingest_auth import with_internal_token
+from flowscope.api.sqlfiles import sql
+
 from flowscope.server_hooks import StartupHook
 
 log = logging.getLogger("flowscope.api")
 
 
 def _telemetry_config(context: AppContext, internal_token: str | None) -> Any:
-    from engine.telemetry import TelemetryConfig
+    from flowscope.engine.telemetry import TelemetryConfig
 
     s = context.settings
     if s.engine_endpoint:
@@ -32,7 +33,7 @@ def _telemetry_config(context: AppContext, internal_token: str | None) -> Any:
 def preflight(settings: Any) -> str | None:
     """Why `serve` must not start with these settings, in one line (checked before it opens
     anything): a sandbox directory that would expose the server's or other users' files."""
-    from engine.sandbox_dir import SandboxDirError, prepare_sandbox
+    from flowscope.engine.sandbox_dir import SandboxDirError, prepare_sandbox
 
     try:
         prepare_sandbox(settings.sandbox_dir, settings.db)
@@ -46,10 +47,10 @@ async def start_engine(context: AppContext) -> None:
 
     It runs on its own loop and thread (`EngineHost`), so executions never hold the loop
     that serves HTTP and OTLP."""
-    from api.intake import Intake
-    from engine.config import EngineConfig
-    from engine.host import EngineHost
-    from engine.sandbox_dir import prepare_sandbox
+    from flowscope.api.intake import Intake
+    from flowscope.engine.config import EngineConfig
+    from flowscope.engine.host import EngineHost
+    from flowscope.engine.sandbox_dir import prepare_sandbox
 
     s = context.settings
     internal_token = None

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from api.context import AppContext
+from flowscope.api.context import AppContext
 
 MAX_CLIENTS = 50_000
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import threading
 
-from collector.bus import CommittedBatch, EventBus
+from flowscope.collector.bus import CommittedBatch, EventBus
 
 
 class CommitWatcher:

@@ -52,8 +52,8 @@ def _build_worker(args: tuple[data.Plan, int, int]) -> tuple[bytes, bytes, int, 
 
 def build(path: Path, executions: int) -> None:
     """Generate `executions` executions and store them through the real writer."""
-    from collector.store import Store
-    from collector.writer import WriteRequest
+    from flowscope.collector.store import Store
+    from flowscope.collector.writer import WriteRequest
 
     building = path.with_suffix(".building")
     for stale in (building, Path(f"{building}.wal")):

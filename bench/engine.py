@@ -27,12 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.engine import Engine
+from flowscope.engine.telemetry import TelemetryConfig
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.telemetry import TelemetryConfig
 
 
 class DiscardSpans(SpanExporter):

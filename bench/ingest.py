@@ -47,15 +47,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb
 import psutil
+from flowscope.collector.schema import migrations
+from flowscope.collector.store import Store
+from flowscope.collector.writer import WriteRequest, prepare
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from bench.common import SPANS_PER_BATCH, make_batches, start_serve
-from collector.schema import migrations
-from collector.store import Store
-from collector.writer import WriteRequest, prepare
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 DAY_NS = 86_400 * 10**9

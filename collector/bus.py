@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-
-from collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowscope.collector.anyvalue import any_value_to_python, any_value_to_text
+from flowscope.collector.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
+from flowscope.collector.wire import item_slices
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.anyvalue import any_value_to_python, any_value_to_text
-from collector.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
-from collector.wire import item_slices
 from flowscope import conventions as c
 
 SPAN_COLUMNS = (

@@ -10,12 +10,11 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
+from flowscope.collector.otlp_json import JsonDecodeError, parse_json
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-from collector.otlp_json import JsonDecodeError, parse_json
 
 Encoding = Literal["protobuf", "json"]
 REQUEST_TYPES: dict[str, type[Message]] = {

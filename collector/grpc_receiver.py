@@ -15,6 +15,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
+from flowscope.collector.decode import BodyError, parse
+from flowscope.collector.ingest import IngestService
+from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied, grpc_peer_host
+from flowscope.collector.writer import QueueFull, StorageUnavailable, WriterStopped
 from google.protobuf import duration_pb2
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -22,10 +26,6 @@ from grpc_status import rpc_status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from collector.decode import BodyError, parse
-from collector.ingest import IngestService
-from collector.tenancy import PEER_KEY, Authorizer, IngestDenied, grpc_peer_host
-from collector.writer import QueueFull, StorageUnavailable, WriterStopped
 from flowscope.limits import ConnectionLimits
 
 _DENIED_CODES = {

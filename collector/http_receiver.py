@@ -12,16 +12,15 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from flowscope.collector.decode import BodyError, Encoding, decompress, media_encoding, parse
+from flowscope.collector.ingest import IngestService
+from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied
+from flowscope.collector.writer import ExportOutcome, QueueFull, StorageUnavailable, WriterStopped
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
-from collector.decode import BodyError, Encoding, decompress, media_encoding, parse
-from collector.ingest import IngestService
-from collector.tenancy import PEER_KEY, Authorizer, IngestDenied
-from collector.writer import ExportOutcome, QueueFull, StorageUnavailable, WriterStopped
 
 log = logging.getLogger(__name__)
 

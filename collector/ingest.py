@@ -8,11 +8,10 @@ import threading
 import time
 from collections import deque
 
+from flowscope.collector.decode import count_items
+from flowscope.collector.store import Store
+from flowscope.collector.writer import ExportOutcome, QueueFull, WriteRequest, prepare
 from google.protobuf.message import Message
-
-from collector.decode import count_items
-from collector.store import Store
-from collector.writer import ExportOutcome, QueueFull, WriteRequest, prepare
 
 MIN_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0

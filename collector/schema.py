@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 
 import duckdb
-
-from collector.sqlfiles import SQL_DIR, statements
+from flowscope.collector.sqlfiles import SQL_DIR, statements
 
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

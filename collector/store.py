@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+from flowscope.collector.bus import EventBus
+from flowscope.collector.metrics import CollectorMetrics
+from flowscope.collector.schema import migrate
+from flowscope.collector.writer import Writer
 from prometheus_client import CollectorRegistry
-
-from collector.bus import EventBus
-from collector.metrics import CollectorMetrics
-from collector.schema import migrate
-from collector.writer import Writer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -25,9 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from collector.bus import CommittedBatch, EventBus
-from collector.convert import (
+from flowscope.collector.bus import CommittedBatch, EventBus
+from flowscope.collector.convert import (
     EXEC_COLUMNS,
     LOG_COLUMNS,
     SPAN_COLUMNS,
@@ -36,9 +35,9 @@ from collector.convert import (
     convert_logs,
     convert_traces,
 )
-from collector.metrics import CollectorMetrics
-from collector.seen import SpanFilter
-from collector.sqlfiles import sql, statements
+from flowscope.collector.metrics import CollectorMetrics
+from flowscope.collector.seen import SpanFilter
+from flowscope.collector.sqlfiles import sql, statements
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from api.auth import create_token, verify_token
-from collector.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.api.auth import create_token, verify_token
+from flowscope.collector.store import DEFAULT_WORKSPACE_ID, Store
 
 TOKENS = (("grafana-viewer.token", "viewer", "grafana"), ("ingest-editor.token", "editor", "otlp-ingest"))
 

@@ -25,19 +25,19 @@ __all__ = [
 ]
 
 _WHERE = {
-    "DefinitionError": "engine.validation",
-    "Engine": "engine.engine",
-    "EngineConfig": "engine.config",
-    "ExecutionHandle": "engine.results",
-    "ExecutionResult": "engine.results",
-    "InputError": "engine.inputs",
-    "StepResult": "engine.results",
-    "TelemetryConfig": "engine.telemetry",
-    "ValidationProblem": "engine.validation",
-    "WorkflowDefinition": "engine.model",
-    "register_action": "engine.actions",
-    "register_function": "engine.actions",
-    "validate_definition": "engine.validation",
+    "DefinitionError": "flowscope.engine.validation",
+    "Engine": "flowscope.engine.engine",
+    "EngineConfig": "flowscope.engine.config",
+    "ExecutionHandle": "flowscope.engine.results",
+    "ExecutionResult": "flowscope.engine.results",
+    "InputError": "flowscope.engine.inputs",
+    "StepResult": "flowscope.engine.results",
+    "TelemetryConfig": "flowscope.engine.telemetry",
+    "ValidationProblem": "flowscope.engine.validation",
+    "WorkflowDefinition": "flowscope.engine.model",
+    "register_action": "flowscope.engine.actions",
+    "register_function": "flowscope.engine.actions",
+    "validate_definition": "flowscope.engine.validation",
 }
 
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from engine.config import EngineConfig
-    from engine.results import ExecutionHandle, StepResult
+    from flowscope.engine.config import EngineConfig
+    from flowscope.engine.results import ExecutionHandle, StepResult
 
 _STATUS_STYLE = {
     "pending": "dim", "running": "bold cyan", "completed": "green", "failed": "bold red",
@@ -38,8 +38,8 @@ def _cli_config(
     enable_shell: bool = False,
     http_allowed_hosts: list[str] | None = None,
 ) -> EngineConfig:
-    from engine.config import EngineConfig
-    from engine.telemetry import TelemetryConfig
+    from flowscope.engine.config import EngineConfig
+    from flowscope.engine.telemetry import TelemetryConfig
 
     if protocol not in ("http", "grpc"):
         raise typer.BadParameter("protocol must be 'http' or 'grpc'")
@@ -54,8 +54,8 @@ def _cli_config(
 
 
 def _load(file: Path, config: EngineConfig) -> Any:
-    from engine.actions import registry
-    from engine.validation import load_definition_file, validate_definition
+    from flowscope.engine.actions import registry
+    from flowscope.engine.validation import load_definition_file, validate_definition
 
     data, problems = load_definition_file(file)
     model = None
@@ -106,10 +106,9 @@ def _render(handle: ExecutionHandle, steps: list[StepResult], now_status: str) -
 
 async def _run(file: Path, data: dict[str, Any], inputs: dict[str, Any], config: EngineConfig,
                workspace_id: str, workflow_id: str | None, execution_number: int) -> int:  # fmt: skip
+    from flowscope.engine.engine import Engine
     from rich.console import Console
     from rich.live import Live
-
-    from engine.engine import Engine
 
     console = Console()
     engine = Engine(config)
@@ -165,7 +164,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run a workflow in-process with a live view of its steps; exits non-zero unless it completed."""
-        from engine.inputs import InputError, parse_cli_inputs, resolve_inputs
+        from flowscope.engine.inputs import InputError, parse_cli_inputs, resolve_inputs
 
         config = _cli_config(endpoint=endpoint, protocol=protocol, token=token, telemetry=telemetry,
                              enable_shell=enable_shell, http_allowed_hosts=http_allowed_host)  # fmt: skip
@@ -202,7 +201,7 @@ def register(app: typer.Typer) -> None:
     @app.command("schema")
     def schema_cmd() -> None:
         """Print the JSON Schema of workflow files (for editors and CI)."""
-        from engine.model import WorkflowDefinition
+        from flowscope.engine.model import WorkflowDefinition
 
         json.dump(WorkflowDefinition.model_json_schema(by_alias=True), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.expressions import ExpressionLimits
-from engine.telemetry import TelemetryConfig
+from flowscope.engine.expressions import ExpressionLimits
+from flowscope.engine.telemetry import TelemetryConfig
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class EngineConfig:
     # ...: refused otherwise, whatever name resolves to them); see engine.actions.http_addresses.
     http_allowed_networks: tuple[str, ...] = ()
     # Module prefixes the python action (and 'module:function' action types) may import; '*' = any.
-    python_modules: tuple[str, ...] = ("engine.examples",)
+    python_modules: tuple[str, ...] = ("flowscope.engine.examples",)
     # The only directory the sql action's databases and the files its SQL reads/writes, and
     # the example pipeline helpers, may use: private to the server (engine.sandbox_dir).
     # None = no files at all (sql on ':memory:' only), unless unrestricted_files.

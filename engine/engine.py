@@ -31,19 +31,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
-from engine.actions import ActionRegistry
-from engine.actions import registry as default_registry
-from engine.admission import FairQueue, Limits, QuotaExceeded
-from engine.config import EngineConfig
-from engine.expressions import Evaluator
-from engine.inputs import resolve_inputs
-from engine.model import WorkflowDefinition
-from engine.plan import WorkflowPlan
-from engine.results import ExecutionHandle, ExecutionResult, StepResult
-from engine.scheduler import Execution
-from engine.telemetry import BuiltRecord, Telemetry
-from engine.validation import DefinitionError, require_valid, validate_definition
+from flowscope.engine.actions import ActionRegistry
+from flowscope.engine.actions import registry as default_registry
+from flowscope.engine.admission import FairQueue, Limits, QuotaExceeded
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.expressions import Evaluator
+from flowscope.engine.inputs import resolve_inputs
+from flowscope.engine.model import WorkflowDefinition
+from flowscope.engine.plan import WorkflowPlan
+from flowscope.engine.results import ExecutionHandle, ExecutionResult, StepResult
+from flowscope.engine.scheduler import Execution
+from flowscope.engine.telemetry import BuiltRecord, Telemetry
+from flowscope.engine.validation import DefinitionError, require_valid, validate_definition
 
 _PLAN_CACHE_SIZE = 256
 # Bounds by size, not only by count: a 10k-step plan or result is megabytes, 256 of them gigabytes.

@@ -23,10 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from engine.actions.python import current_step
-from engine.actions.registry import StepContext
-from engine.actions.sql import connect_confined
-from engine.sandbox_dir import confine, workspace_dir
+from flowscope.engine.actions.python import current_step
+from flowscope.engine.actions.registry import StepContext
+from flowscope.engine.actions.sql import connect_confined
+from flowscope.engine.sandbox_dir import confine, workspace_dir
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 WORKFLOWS_DIR = EXAMPLES_DIR / "workflows"

@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.state import StepRun
-from engine.telemetry import (
+from flowscope.engine.state import StepRun
+from flowscope.engine.telemetry import (
     capped_json,
     format_span_id,
     format_trace_id,
@@ -27,11 +27,12 @@ from engine.telemetry import (
     new_trace_id,
     traceparent,
 )
+
 from flowscope import conventions as c
 
 if TYPE_CHECKING:
-    from engine.model import StepDefinition
-    from engine.telemetry import BuiltRecord, Telemetry, _Pipeline
+    from flowscope.engine.model import StepDefinition
+    from flowscope.engine.telemetry import BuiltRecord, Telemetry, _Pipeline
 
 INTERRUPTED_ERROR = "Execution interrupted: the server stopped while it was running"
 

@@ -24,9 +24,8 @@ from typing import Any
 
 import cel
 import orjson
-
-from engine.model import MAX_EXPRESSION_LENGTH
-from engine.sandbox import Sandbox, SandboxError, to_json_value
+from flowscope.engine.model import MAX_EXPRESSION_LENGTH
+from flowscope.engine.sandbox import Sandbox, SandboxError, to_json_value
 
 # Comprehension macros bind a variable and iterate: the source of super-linear cost.
 _MACRO_RE = re.compile(r"\.\s*(all|exists|exists_one|map|filter|transformList|transformMap)\s*\(")

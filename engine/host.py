@@ -27,11 +27,11 @@ import threading
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.plan import WorkflowPlan
-from engine.results import ExecutionHandle, ExecutionResult
-from engine.validation import ValidationProblem
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.engine import Engine
+from flowscope.engine.plan import WorkflowPlan
+from flowscope.engine.results import ExecutionHandle, ExecutionResult
+from flowscope.engine.validation import ValidationProblem
 
 T = TypeVar("T")
 

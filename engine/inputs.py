@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-
-from engine.model import WorkflowDefinition
+from flowscope.engine.model import WorkflowDefinition
 
 MAX_INPUT_BYTES = 1 << 20
 

@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from flowscope.engine.actions import Action, ActionRegistry
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.execution_telemetry import step_attributes
+from flowscope.engine.expressions import Expression, compile_expression
+from flowscope.engine.graph import ancestor_sets
+from flowscope.engine.model import StepDefinition, WorkflowDefinition
+from flowscope.engine.state import exact_bytes
+from flowscope.engine.templates import ParamsTemplate
 from pydantic import BaseModel
-
-from engine.actions import Action, ActionRegistry
-from engine.config import EngineConfig
-from engine.execution_telemetry import step_attributes
-from engine.expressions import Expression, compile_expression
-from engine.graph import ancestor_sets
-from engine.model import StepDefinition, WorkflowDefinition
-from engine.state import exact_bytes
-from engine.templates import ParamsTemplate
 
 
 @dataclass(frozen=True, slots=True)

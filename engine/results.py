@@ -7,11 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.state import StepRun
-from engine.telemetry import format_span_id
+from flowscope.engine.state import StepRun
+from flowscope.engine.telemetry import format_span_id
 
 if TYPE_CHECKING:
-    from engine.scheduler import Execution
+    from flowscope.engine.scheduler import Execution
 
 
 def _ts(ns: int) -> dt.datetime | None:

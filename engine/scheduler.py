@@ -35,15 +35,14 @@ from pathlib import PurePath
 from typing import Any
 
 import orjson
-
-from engine.actions import StepContext
-from engine.config import EngineConfig
-from engine.execution_telemetry import ExecutionTelemetry
-from engine.expressions import Evaluator, ExpressionError, truthy
-from engine.model import RetryPolicy, TriggerRule
-from engine.plan import StepPlan, WorkflowPlan
-from engine.state import AttemptRecord, StepRun, exact_bytes
-from engine.telemetry import new_span_id
+from flowscope.engine.actions import StepContext
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.execution_telemetry import ExecutionTelemetry
+from flowscope.engine.expressions import Evaluator, ExpressionError, truthy
+from flowscope.engine.model import RetryPolicy, TriggerRule
+from flowscope.engine.plan import StepPlan, WorkflowPlan
+from flowscope.engine.state import AttemptRecord, StepRun, exact_bytes
+from flowscope.engine.telemetry import new_span_id
 
 TIMEOUT_EXCEEDED = "Timeout exceeded"
 _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.model import StepDefinition
+from flowscope.engine.model import StepDefinition
 
 
 def exact_bytes(data: bytes) -> bytes:

@@ -62,9 +62,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from flowscope import __version__
 
 if TYPE_CHECKING:
+    from flowscope.engine.execution_telemetry import ExecutionTelemetry
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
-    from engine.execution_telemetry import ExecutionTelemetry
 
 _SCOPE = "flowscope.engine"
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -381,7 +380,7 @@ class Telemetry:
 
     def execution(self, **kwargs: Any) -> ExecutionTelemetry:
         """Emitter for one execution (see `ExecutionTelemetry`); a no-op one when disabled."""
-        from engine.execution_telemetry import ExecutionTelemetry, NullExecutionTelemetry
+        from flowscope.engine.execution_telemetry import ExecutionTelemetry, NullExecutionTelemetry
 
         return (ExecutionTelemetry if self.enabled else NullExecutionTelemetry)(self, **kwargs)
 
@@ -430,7 +429,7 @@ class Telemetry:
         flush: bool = True,
     ) -> None:
         """Close an execution a crash left running: its root span, ended `failed` ("interrupted")."""
-        from engine.execution_telemetry import interrupted_span
+        from flowscope.engine.execution_telemetry import interrupted_span
 
         p = self.pipeline(workspace_id)
         interrupted_span(

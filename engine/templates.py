@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from engine.expressions import Evaluator, Expression, ExpressionError, compile_expression
+from flowscope.engine.expressions import Evaluator, Expression, ExpressionError, compile_expression
 
 TEMPLATE_RE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 

@@ -18,16 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowscope.engine.actions import ActionDisabled, ActionRegistry, UnknownAction
+from flowscope.engine.actions import registry as default_registry
+from flowscope.engine.actions.registry import CONFIG_CONTEXT_KEY
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.expressions import Expression, ExpressionError, compile_expression
+from flowscope.engine.graph import ancestor_sets, find_cycles
+from flowscope.engine.model import WorkflowDefinition
+from flowscope.engine.templates import compile_template_string, iter_template_strings
 from pydantic import BaseModel, ValidationError
-
-from engine.actions import ActionDisabled, ActionRegistry, UnknownAction
-from engine.actions import registry as default_registry
-from engine.actions.registry import CONFIG_CONTEXT_KEY
-from engine.config import EngineConfig
-from engine.expressions import Expression, ExpressionError, compile_expression
-from engine.graph import ancestor_sets, find_cycles
-from engine.model import WorkflowDefinition
-from engine.templates import compile_template_string, iter_template_strings
 
 MAX_FILE_BYTES = 10 << 20
 MAX_DEPTH = 32

@@ -168,7 +168,7 @@ def serve(
         "max_bulk_executions": max_bulk_executions,
     }  # fmt: skip
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    from api.startup import preflight, startup_hooks
+    from flowscope.api.startup import preflight, startup_hooks
     from flowscope.server import serve as run_server
 
     problem = preflight(settings)
@@ -187,7 +187,7 @@ def _register_optional(module: str) -> None:
             raise
 
 
-for _module in ("engine.commands", "api.commands", "bench.commands"):
+for _module in ("flowscope.engine.commands", "flowscope.api.commands"):
     _register_optional(_module)
 
 

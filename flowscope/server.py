@@ -14,14 +14,14 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from api.app import create_app
-from api.context import AppContext
-from api.ingest_auth import ingest_authorizer
-from api.throttle import client_throttle
-from collector.grpc_receiver import OtlpGrpcReceiver, create_server
-from collector.http_receiver import OtlpHttpReceiver
-from collector.ingest import IngestService
-from collector.store import Store
+from flowscope.api.app import create_app
+from flowscope.api.context import AppContext
+from flowscope.api.ingest_auth import ingest_authorizer
+from flowscope.api.throttle import client_throttle
+from flowscope.collector.grpc_receiver import OtlpGrpcReceiver, create_server
+from flowscope.collector.http_receiver import OtlpHttpReceiver
+from flowscope.collector.ingest import IngestService
+from flowscope.collector.store import Store
 from flowscope.http_guard import PromptWebSocketProtocol, guarded_http_protocol
 from flowscope.limits import ACCEPT_BATCH, connection_limits
 from flowscope.logging_setup import configure_logging

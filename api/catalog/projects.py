@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-
-from api.catalog import write_transaction
-from api.timefmt import ns_to_dt
+from flowscope.api.catalog import write_transaction
+from flowscope.api.timefmt import ns_to_dt
 
 _COLUMNS = "id, workspace_id, name, description, epoch_ns(created_at), epoch_ns(updated_at)"
 

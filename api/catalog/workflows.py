@@ -11,10 +11,9 @@ from typing import Any
 
 import duckdb
 import orjson
-
-from api.catalog import write_transaction
-from api.queries.steps import DefinedStep
-from api.timefmt import ns_to_dt
+from flowscope.api.catalog import write_transaction
+from flowscope.api.queries.steps import DefinedStep
+from flowscope.api.timefmt import ns_to_dt
 
 _COLUMNS = (
     "id, workspace_id, project_id, name, description, definition, version, next_execution_number, "

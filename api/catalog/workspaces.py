@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-
-from api.catalog import write_transaction
-from api.timefmt import ns_to_dt
+from flowscope.api.catalog import write_transaction
+from flowscope.api.timefmt import ns_to_dt
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _COLUMNS = "id, slug, name, epoch_ns(created_at)"

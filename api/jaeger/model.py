@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from flowscope.collector.anyvalue import any_value_to_python, to_jsonable
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-from collector.anyvalue import any_value_to_python, to_jsonable
 
 SPAN_KIND_TAG = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 STATUS_CODE_TAG = {1: "OK", 2: "ERROR"}

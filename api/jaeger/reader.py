@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+from flowscope.api.jaeger import sql
+from flowscope.api.jaeger.model import SPAN_KIND_TAG, StoredSpan, TraceBuilder, span_tags, tag_text, tags_of
+from flowscope.api.jaeger.params import TraceQuery
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-from api.jaeger import sql
-from api.jaeger.model import SPAN_KIND_TAG, StoredSpan, TraceBuilder, span_tags, tag_text, tags_of
-from api.jaeger.params import TraceQuery
 
 _CANDIDATE_PAGE = 2000
 # Tag search decodes span bytes in Python; past this many candidate spans it stops

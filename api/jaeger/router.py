@@ -15,10 +15,14 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-
-from api.deps import Context, ViewerContext
-from api.jaeger import reader
-from api.jaeger.params import ParamError, normalize_trace_id, parse_dependency_window, parse_trace_query
+from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.jaeger import reader
+from flowscope.api.jaeger.params import (
+    ParamError,
+    normalize_trace_id,
+    parse_dependency_window,
+    parse_trace_query,
+)
 
 
 def envelope(data: Any, status: int = 200, errors: list[dict[str, Any]] | None = None) -> Response:

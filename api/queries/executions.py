@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.queries.records import Attempt, ExecutionRecords, ExecutionRow, StepRun
-from api.queries.steps import DefinedStep, critical_path, dependencies_known, execution_steps, timings
-from api.schemas.executions import (
+from flowscope.api.queries.records import Attempt, ExecutionRecords, ExecutionRow, StepRun
+from flowscope.api.queries.steps import (
+    DefinedStep,
+    critical_path,
+    dependencies_known,
+    execution_steps,
+    timings,
+)
+from flowscope.api.schemas.executions import (
     StatusTransition,
     StepAttempt,
     StepExecution,
@@ -14,9 +20,10 @@ from api.schemas.executions import (
     WorkflowExecution,
     WorkflowExecutionDetails,
 )
-from api.schemas.timeline import WorkflowExecutionTimeline, WorkflowStepTimelineEntry
-from api.summaries import as_object, parse_json, summarize
-from api.timefmt import ns_to_dt
+from flowscope.api.schemas.timeline import WorkflowExecutionTimeline, WorkflowStepTimelineEntry
+from flowscope.api.summaries import as_object, parse_json, summarize
+from flowscope.api.timefmt import ns_to_dt
+
 from flowscope import conventions as c
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import duckdb
-
-from api.queries.executions import execution_item
-from api.queries.records import ExecutionRow
-from api.schemas.executions import WorkflowExecutionPage
-from api.sqlfiles import sql
+from flowscope.api.queries.executions import execution_item
+from flowscope.api.queries.records import ExecutionRow
+from flowscope.api.schemas.executions import WorkflowExecutionPage
+from flowscope.api.sqlfiles import sql
 
 
 def workflow_seen(cur: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str) -> bool:

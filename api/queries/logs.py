@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import duckdb
+from flowscope.api.queries.records import ExecutionRecords
+from flowscope.api.schemas.executions import ExecutionLogPage, ExecutionLogRecord
+from flowscope.api.sqlfiles import sql
+from flowscope.api.timefmt import ns_to_dt
+from flowscope.collector.anyvalue import attributes_to_dict, to_jsonable
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-
-from api.queries.records import ExecutionRecords
-from api.schemas.executions import ExecutionLogPage, ExecutionLogRecord
-from api.sqlfiles import sql
-from api.timefmt import ns_to_dt
-from collector.anyvalue import attributes_to_dict, to_jsonable
 
 
 def execution_logs(

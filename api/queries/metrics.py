@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import duckdb
-
-from api.schemas.metrics import StepMetrics, WorkflowMetricsSummary, WorkflowStepMetrics
-from api.sqlfiles import sql
-from api.timefmt import dt_to_ns
+from flowscope.api.schemas.metrics import StepMetrics, WorkflowMetricsSummary, WorkflowStepMetrics
+from flowscope.api.sqlfiles import sql
+from flowscope.api.timefmt import dt_to_ns
 
 _FOREVER = 2**63 - 1
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
-
-from api.queries import records
-from api.queries.executions import step_attempt
-from api.queries.metrics import _window as window  # the metrics endpoint's window, one rule
-from api.queries.metrics import success_rate
-from api.queries.records import attempt
-from api.schemas.overview import (
+from flowscope.api.queries import records
+from flowscope.api.queries.executions import step_attempt
+from flowscope.api.queries.metrics import _window as window  # the metrics endpoint's window, one rule
+from flowscope.api.queries.metrics import success_rate
+from flowscope.api.queries.records import attempt
+from flowscope.api.schemas.overview import (
     DayCount,
     DurationPoint,
     ExecutionAttempts,
@@ -20,8 +19,8 @@ from api.schemas.overview import (
     WorkflowDurations,
     WorkflowSummary,
 )
-from api.sqlfiles import sql
-from api.timefmt import ns_to_dt
+from flowscope.api.sqlfiles import sql
+from flowscope.api.timefmt import ns_to_dt
 
 _DAY_NS = 86_400 * 1_000_000_000
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import duckdb
+from flowscope.api.sqlfiles import sql
+from flowscope.api.timefmt import ns_to_dt
+from flowscope.collector.anyvalue import attributes_to_dict, to_jsonable
+from flowscope.collector.columns import as_int
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from api.sqlfiles import sql
-from api.timefmt import ns_to_dt
-from collector.anyvalue import attributes_to_dict, to_jsonable
-from collector.columns import as_int
 from flowscope import conventions as c
 
 

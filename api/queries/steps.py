@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from api.queries.records import ExecutionRecords, StepRun
+from flowscope.api.queries.records import ExecutionRecords, StepRun
+
 from flowscope import conventions as c
 
 # A predecessor may end a hair after its successor's start (clocks, rounding).

@@ -4,11 +4,10 @@ the backoff between them, without one request per step)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-
-from api.deps import Context, ViewerContext
-from api.errors import or_404
-from api.queries.overview import execution_attempts
-from api.schemas.overview import ExecutionAttempts
+from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.errors import or_404
+from flowscope.api.queries.overview import execution_attempts
+from flowscope.api.schemas.overview import ExecutionAttempts
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
 

@@ -6,23 +6,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-
-from api.catalog import workflows as catalog
-from api.deps import Context, EditorContext, ViewerContext
-from api.errors import not_found, or_404
-from api.queries import executions as views
-from api.queries import records
-from api.queries.listing import executions_page, workflow_seen
-from api.queries.logs import execution_logs
-from api.queries.steps import DefinedStep
-from api.schemas.executions import (
+from flowscope.api.catalog import workflows as catalog
+from flowscope.api.deps import Context, EditorContext, ViewerContext
+from flowscope.api.errors import not_found, or_404
+from flowscope.api.queries import executions as views
+from flowscope.api.queries import records
+from flowscope.api.queries.listing import executions_page, workflow_seen
+from flowscope.api.queries.logs import execution_logs
+from flowscope.api.queries.steps import DefinedStep
+from flowscope.api.schemas.executions import (
     ExecutionCancel,
     ExecutionLogPage,
     StepExecutionDetails,
     WorkflowExecutionDetails,
     WorkflowExecutionPage,
 )
-from api.schemas.timeline import WorkflowExecutionTimeline
+from flowscope.api.schemas.timeline import WorkflowExecutionTimeline
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
 

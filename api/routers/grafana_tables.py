@@ -15,10 +15,10 @@ from typing import Any
 
 import duckdb
 from fastapi import APIRouter, HTTPException, Query
+from flowscope.api.deps import Context, ViewerContext
+from flowscope.collector.anyvalue import any_value_to_python
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from api.deps import Context, ViewerContext
-from collector.anyvalue import any_value_to_python
 from flowscope import conventions as c
 
 router = APIRouter(prefix="/api/grafana", tags=["grafana"])

@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
-from api.deps import Context, ViewerContext
-from api.errors import not_found
-from api.queries.metrics import step_metrics, workflow_metrics
-from api.routers.executions import workflow_known
-from api.schemas.metrics import WorkflowMetricsSummary, WorkflowStepMetrics
+from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.errors import not_found
+from flowscope.api.queries.metrics import step_metrics, workflow_metrics
+from flowscope.api.routers.executions import workflow_known
+from flowscope.api.schemas.metrics import WorkflowMetricsSummary, WorkflowStepMetrics
 
 router = APIRouter(prefix="/api/workflows", tags=["metrics"])
 

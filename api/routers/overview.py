@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
-from api.deps import Context, ViewerContext
-from api.errors import not_found
-from api.queries.overview import workflow_durations, workflow_summaries
-from api.routers.executions import workflow_known
-from api.routers.metrics import Since, Until  # the metrics endpoint's window parameters
-from api.schemas.overview import WorkflowDurations, WorkflowOverview
+from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.errors import not_found
+from flowscope.api.queries.overview import workflow_durations, workflow_summaries
+from flowscope.api.routers.executions import workflow_known
+from flowscope.api.routers.metrics import Since, Until  # the metrics endpoint's window parameters
+from flowscope.api.schemas.overview import WorkflowDurations, WorkflowOverview
 
 router = APIRouter(tags=["overview"])
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
-
-from api.catalog import projects as catalog
-from api.deps import Context, EditorContext, ViewerContext
-from api.errors import or_404
-from api.schemas.projects import ProjectCreate, ProjectPublic, ProjectUpdate
+from flowscope.api.catalog import projects as catalog
+from flowscope.api.deps import Context, EditorContext, ViewerContext
+from flowscope.api.errors import or_404
+from flowscope.api.schemas.projects import ProjectCreate, ProjectPublic, ProjectUpdate
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
-
-from api.auth import create_token, list_tokens, revoke_token
-from api.deps import AdminContext, Context
-from api.errors import or_404
-from api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
-from api.timefmt import ns_to_dt
+from flowscope.api.auth import create_token, list_tokens, revoke_token
+from flowscope.api.deps import AdminContext, Context
+from flowscope.api.errors import or_404
+from flowscope.api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+from flowscope.api.timefmt import ns_to_dt
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
 

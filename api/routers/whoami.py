@@ -4,10 +4,9 @@ shows or hides write controls by it)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-
-from api.catalog import workspaces
-from api.deps import Context, ViewerContext
-from api.schemas.overview import Caller
+from flowscope.api.catalog import workspaces
+from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.schemas.overview import Caller
 
 router = APIRouter(tags=["session"])
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-
-from api import runs
-from api.catalog import projects
-from api.catalog import workflows as catalog
-from api.definitions import validate_or_422
-from api.deps import Context, EditorContext, ViewerContext
-from api.errors import or_404
-from api.schemas.workflows import (
+from flowscope.api import runs
+from flowscope.api.catalog import projects
+from flowscope.api.catalog import workflows as catalog
+from flowscope.api.definitions import validate_or_422
+from flowscope.api.deps import Context, EditorContext, ViewerContext
+from flowscope.api.errors import or_404
+from flowscope.api.schemas.workflows import (
     ExecuteRequest,
     ExecutionsStarted,
     ExecutionStarted,

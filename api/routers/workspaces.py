@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-
-from api.auth import create_token
-from api.catalog import workspaces as catalog
-from api.deps import AdminContext, Context, ViewerContext
-from api.errors import or_404
-from api.schemas.workspaces import WorkspaceCreate, WorkspaceCreated, WorkspacePublic
+from flowscope.api.auth import create_token
+from flowscope.api.catalog import workspaces as catalog
+from flowscope.api.deps import AdminContext, Context, ViewerContext
+from flowscope.api.errors import or_404
+from flowscope.api.schemas.workspaces import WorkspaceCreate, WorkspaceCreated, WorkspacePublic
 
 router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from flowscope.api.schemas.common import ExecutionStatus
+from flowscope.api.schemas.executions import StepAttempt
 from pydantic import BaseModel, Field
-
-from api.schemas.common import ExecutionStatus
-from api.schemas.executions import StepAttempt
 
 
 class DayCount(BaseModel):

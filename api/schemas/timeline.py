@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flowscope.api.schemas.common import ExecutionStatus, StepStatus
 from pydantic import BaseModel, Field
-
-from api.schemas.common import ExecutionStatus, StepStatus
 
 
 class WorkflowStepTimelineEntry(BaseModel):

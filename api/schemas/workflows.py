@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flowscope.api.schemas.common import ExecutionStatus, Page
 from pydantic import BaseModel, Field, model_validator
-
-from api.schemas.common import ExecutionStatus, Page
 
 
 class WorkflowCreate(BaseModel):

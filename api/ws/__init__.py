@@ -42,11 +42,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter
-
-from api.context import AppContext
-from api.ws.config import LiveConfig
-from api.ws.hub import Hub
-from api.ws.router import router
+from flowscope.api.context import AppContext
+from flowscope.api.ws.config import LiveConfig
+from flowscope.api.ws.hub import Hub
+from flowscope.api.ws.router import router
 
 
 def feeds_router(context: AppContext) -> APIRouter:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from api.deps import AccessDenied, resolve_access
-from api.throttle import AuthThrottle
-from collector.store import Store
+from flowscope.api.deps import AccessDenied, resolve_access
+from flowscope.api.throttle import AuthThrottle
+from flowscope.collector.store import Store
 
 
 class FeedDenied(Exception):

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from flowscope.api.ws.facts import Fact, Kind
+from flowscope.collector.columns import as_int
 
-from api.ws.facts import Fact, Kind
-from collector.columns import as_int
 from flowscope import conventions as c
 
 WORKFLOW_END_EVENTS = {

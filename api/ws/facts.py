@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+
 from flowscope import conventions as c
 
 

@@ -13,14 +13,13 @@ import asyncio
 import logging
 import time
 
+from flowscope.api.ws.config import LiveConfig
+from flowscope.api.ws.events import LiveEvent
+from flowscope.api.ws.facts import Fact, from_record, from_span
+from flowscope.api.ws.sequencer import Sequencer
+from flowscope.api.ws.subscriber import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Subscriber
+from flowscope.collector.bus import AsyncSubscription, CommittedBatch, EventBus
 from prometheus_client import CollectorRegistry, Counter, Gauge
-
-from api.ws.config import LiveConfig
-from api.ws.events import LiveEvent
-from api.ws.facts import Fact, from_record, from_span
-from api.ws.sequencer import Sequencer
-from api.ws.subscriber import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Subscriber
-from collector.bus import AsyncSubscription, CommittedBatch, EventBus
 
 log = logging.getLogger(__name__)
 

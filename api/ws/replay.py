@@ -16,16 +16,16 @@ import heapq
 from dataclasses import dataclass
 from typing import Any
 
+from flowscope.api.ws.config import LiveConfig
+from flowscope.api.ws.events import LiveEvent
+from flowscope.api.ws.facts import LIFECYCLE_EVENT_NAMES, Fact, from_record, from_span
+from flowscope.api.ws.sequencer import Sequencer
+from flowscope.collector.anyvalue import any_value_to_python
+from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.collector.store import Store
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from api.ws.config import LiveConfig
-from api.ws.events import LiveEvent
-from api.ws.facts import LIFECYCLE_EVENT_NAMES, Fact, from_record, from_span
-from api.ws.sequencer import Sequencer
-from collector.anyvalue import any_value_to_python
-from collector.convert import WorkflowLogRecord, WorkflowSpan
-from collector.store import Store
 from flowscope import conventions as c
 
 _LIFECYCLE = ", ".join(f"'{name}'" for name in LIFECYCLE_EVENT_NAMES)

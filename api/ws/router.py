@@ -16,16 +16,14 @@ from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, WebSocket
-from starlette.responses import PlainTextResponse
-
-from api.context import AppContext
-from api.deps import client_address
-from api.throttle import client_throttle, retry_after_header
-from api.ws.access import FeedDenied, authorize_feed
-from api.ws.events import iso
-from api.ws.hub import Hub
-from api.ws.replay import ReplayResult, replay
-from api.ws.subscriber import (
+from flowscope.api.context import AppContext
+from flowscope.api.deps import client_address
+from flowscope.api.throttle import client_throttle, retry_after_header
+from flowscope.api.ws.access import FeedDenied, authorize_feed
+from flowscope.api.ws.events import iso
+from flowscope.api.ws.hub import Hub
+from flowscope.api.ws.replay import ReplayResult, replay
+from flowscope.api.ws.subscriber import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL,
     CLOSE_POLICY,
@@ -33,6 +31,7 @@ from api.ws.subscriber import (
     close_quietly,
     receive_until_disconnect,
 )
+from starlette.responses import PlainTextResponse
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -37,9 +37,10 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from api.ws import events as ev
-from api.ws.events import ExecInfo, LiveEvent, StepInfo
-from api.ws.facts import Fact, Kind, sort_key
+from flowscope.api.ws import events as ev
+from flowscope.api.ws.events import ExecInfo, LiveEvent, StepInfo
+from flowscope.api.ws.facts import Fact, Kind, sort_key
+
 from flowscope import conventions as c
 
 ExecKey = tuple[str, str]  # (workspace_id, execution_id)

@@ -20,9 +20,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from flowscope.api.ws.events import LiveEvent
 from starlette.websockets import WebSocket
-
-from api.ws.events import LiveEvent
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008

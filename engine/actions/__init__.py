@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.actions.delay import DelayParams, delay
-from engine.actions.http import HttpParams, http_action, http_enabled
-from engine.actions.python import PythonParams, python_action, register_function
-from engine.actions.registry import (
+from flowscope.engine.actions.delay import DelayParams, delay
+from flowscope.engine.actions.http import HttpParams, http_action, http_enabled
+from flowscope.engine.actions.python import PythonParams, python_action, register_function
+from flowscope.engine.actions.registry import (
     Action,
     ActionDisabled,
     ActionError,
@@ -16,8 +16,8 @@ from engine.actions.registry import (
     register_action,
     registry,
 )
-from engine.actions.shell import ShellParams, shell_action, shell_enabled
-from engine.actions.sql import SqlParams, sql_action
+from flowscope.engine.actions.shell import ShellParams, shell_action, shell_enabled
+from flowscope.engine.actions.sql import SqlParams, sql_action
 
 
 def register_builtins(target: ActionRegistry) -> None:

@@ -6,9 +6,8 @@ import asyncio
 import random
 from typing import Any
 
+from flowscope.engine.actions.registry import ActionError, StepContext
 from pydantic import BaseModel, ConfigDict, Field
-
-from engine.actions.registry import ActionError, StepContext
 
 
 class DelayParams(BaseModel):

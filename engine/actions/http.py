@@ -16,11 +16,10 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+from flowscope.engine.actions.http_addresses import AddressRefused, pin
+from flowscope.engine.actions.registry import ActionError, StepContext
+from flowscope.engine.config import EngineConfig
 from pydantic import BaseModel, ConfigDict, Field
-
-from engine.actions.http_addresses import AddressRefused, pin
-from engine.actions.registry import ActionError, StepContext
-from engine.config import EngineConfig
 
 MAX_REDIRECTS = 5
 

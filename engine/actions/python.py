@@ -20,10 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
-
-from engine.actions.registry import (
+from flowscope.engine.actions.registry import (
     CONFIG_CONTEXT_KEY,
     ActionError,
     StepContext,
@@ -32,7 +29,9 @@ from engine.actions.registry import (
     is_async_callable,
     run_sync,
 )
-from engine.telemetry import use_traceparent
+from flowscope.engine.telemetry import use_traceparent
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 _functions: dict[str, Callable[..., Any]] = {}
 _lock = threading.Lock()
@@ -72,7 +71,18 @@ def current_step() -> StepContext | None:
     return _current_step.get()
 
 
+# Module paths from before the code moved under the one `flowscope` package: definitions
+# stored by earlier versions name them, and keep working.
+_MOVED_MODULES = {"engine.examples": "flowscope.engine.examples"}
+
+
+def _current_module_path(ref: str) -> str:
+    module, sep, name = ref.partition(":")
+    return f"{_MOVED_MODULES.get(module, module)}{sep}{name}"
+
+
 def resolve_function(ref: str, ctx_config: Any) -> Callable[..., Any]:
+    ref = _current_module_path(ref)
     fn = _functions.get(ref)
     if fn is not None:
         return fn

@@ -22,10 +22,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.telemetry import traceparent, use_traceparent
 from pydantic import BaseModel, ConfigDict
-
-from engine.config import EngineConfig
-from engine.telemetry import traceparent, use_traceparent
 
 ENTRY_POINT_GROUP = "flowscope.actions"
 # Definition validation passes the EngineConfig to params models in pydantic's validation

@@ -14,10 +14,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from flowscope.engine.actions.registry import ActionError, StepContext
+from flowscope.engine.config import EngineConfig
 from pydantic import BaseModel, ConfigDict, Field
-
-from engine.actions.registry import ActionError, StepContext
-from engine.config import EngineConfig
 
 _MAX_CAPTURE = 64 * 1024
 

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from flowscope.engine.actions.registry import ActionError, StepContext
+from flowscope.engine.sandbox_dir import OutsideSandbox, confine, workspace_dir
 from pydantic import BaseModel, ConfigDict, Field
-
-from engine.actions.registry import ActionError, StepContext
-from engine.sandbox_dir import OutsideSandbox, confine, workspace_dir
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_]\w*)")
 

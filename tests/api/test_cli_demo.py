@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api.examples import example_definitions
+from flowscope.api.examples import example_definitions
+
 from tests.api.client import TERMINAL, Api
 from tests.support.server import RunningServer, start_server
 
@@ -30,14 +31,16 @@ def test_seed_with_runs_then_skip_existing(api_server: RunningServer, ws: Api) -
     for wf in workflows:
         page = ws.ok(ws.get(f"/api/workflows/{wf['id']}/executions"))
         assert page["total"] == 1 and page["items"][0]["status"] in TERMINAL
-    again = _run("-m", "api.seed", "--workspace-id", ws_id, "--api", api_server.api, "--skip-existing")
+    again = _run(
+        "-m", "flowscope.api.seed", "--workspace-id", ws_id, "--api", api_server.api, "--skip-existing"
+    )
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("skipped") == len(EXAMPLE_NAMES)
     assert ws.ok(ws.get("/api/workflows"))["total"] == len(EXAMPLE_NAMES)
 
 
 def test_seed_reports_an_unreachable_server() -> None:
-    failed = _run("-m", "api.seed", "--workspace-id", "default", "--api", "http://127.0.0.1:9")
+    failed = _run("-m", "flowscope.api.seed", "--workspace-id", "default", "--api", "http://127.0.0.1:9")
     assert failed.returncode == 1 and "cannot reach" in failed.stderr
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from flowscope.api.ws.events import iso
 
-from api.ws.events import iso
 from tests.api.client import Api
 from tests.api.relay import otlp_relay
 from tests.api.workflows import CONDITIONAL, SEQUENCE, SLOW, step

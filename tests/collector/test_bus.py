@@ -6,9 +6,10 @@ import threading
 import time
 from pathlib import Path
 
-from collector.bus import CommittedBatch
-from collector.store import Store
-from collector.writer import WriteRequest
+from flowscope.collector.bus import CommittedBatch
+from flowscope.collector.store import Store
+from flowscope.collector.writer import WriteRequest
+
 from tests.collector.helpers import all_spans, spans_request
 
 

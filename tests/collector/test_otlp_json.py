@@ -13,6 +13,7 @@ import zlib
 from typing import Any
 
 import pytest
+from flowscope.collector.otlp_json import JsonDecodeError, parse_json
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -23,7 +24,6 @@ from opentelemetry.proto_json.collector.trace.v1.trace_service import (
     ExportTraceServiceRequest as OfficialTraceRequest,
 )
 
-from collector.otlp_json import JsonDecodeError, parse_json
 from tests.collector.helpers import (
     JSON,
     all_spans,

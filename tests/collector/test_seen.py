@@ -7,10 +7,9 @@ import os
 
 import duckdb
 import numpy as np
-
-from collector.convert import span_key
-from collector.seen import MIN_CAPACITY, SpanFilter
-from collector.sqlfiles import sql
+from flowscope.collector.convert import span_key
+from flowscope.collector.seen import MIN_CAPACITY, SpanFilter
+from flowscope.collector.sqlfiles import sql
 
 
 def _keys(n: int, seed: int) -> np.ndarray:

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import flowscope.collector.schema as schema
+import flowscope.collector.sqlfiles as sqlfiles
 import pytest
+from flowscope.collector.schema import MigrationError, migrate, migrations
+from flowscope.collector.sqlfiles import statements
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-import collector.schema as schema
-import collector.sqlfiles as sqlfiles
-from collector.schema import MigrationError, migrate, migrations
-from collector.sqlfiles import statements
 from tests.collector.helpers import (
     all_spans,
     count,

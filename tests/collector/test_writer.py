@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from flowscope.collector.convert import Rows, convert_traces
+from flowscope.collector.store import Store
+from flowscope.collector.wire import item_slices
+from flowscope.collector.writer import StorageUnavailable, WriteRequest, time_ranges
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.convert import Rows, convert_traces
-from collector.store import Store
-from collector.wire import item_slices
-from collector.writer import StorageUnavailable, WriteRequest, time_ranges
 from tests.collector.helpers import all_spans, spans_request
 
 MINUTE = 60 * 10**9

@@ -10,14 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
+from flowscope.engine.actions import ActionRegistry, register_builtins
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.engine import Engine
+from flowscope.engine.telemetry import TelemetryConfig
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from engine.actions import ActionRegistry, register_builtins
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.telemetry import TelemetryConfig
 from flowscope import conventions as c
 
 T = TypeVar("T")

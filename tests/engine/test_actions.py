@@ -12,8 +12,8 @@ from threading import Thread
 from typing import Any
 
 import pytest
+from flowscope.engine.actions import register_function
 
-from engine.actions import register_function
 from tests.engine.conftest import run, run_workflow, step, wf
 
 
@@ -42,7 +42,7 @@ def test_python_registered_and_imported_functions(make_engine) -> None:
 
 
 def test_python_module_allow_list_and_bad_outputs(make_engine) -> None:
-    from engine.validation import validate_definition
+    from flowscope.engine.validation import validate_definition
 
     register_function("test.unserializable", lambda: object())
     refused = wf(
@@ -197,7 +197,7 @@ def test_http_allow_list_redirects_and_traceparent(make_engine, web: str, captur
 
 
 def test_http_disabled_without_hosts(make_engine) -> None:
-    from engine.validation import DefinitionError
+    from flowscope.engine.validation import DefinitionError
 
     with pytest.raises(DefinitionError, match="action 'http' is disabled"):
         run(run_workflow(make_engine(), wf(act("http", url="http://127.0.0.1/"))))
@@ -246,7 +246,7 @@ def test_shell_timeout_kills_the_process_group(make_engine, tmp_path: Path) -> N
 
 
 def test_shell_disabled_by_default(make_engine) -> None:
-    from engine.validation import DefinitionError
+    from flowscope.engine.validation import DefinitionError
 
     with pytest.raises(DefinitionError, match="shell steps are off"):
         run(run_workflow(make_engine(), wf(act("shell", command="true"))))
@@ -260,11 +260,11 @@ def test_module_function_action_type_and_entry_points(
 ) -> None:
     from dataclasses import replace
 
-    from engine.actions import ActionRegistry, register_builtins
-    from engine.config import EngineConfig
-    from engine.engine import Engine
-    from engine.telemetry import TelemetryConfig
-    from engine.validation import validate_definition
+    from flowscope.engine.actions import ActionRegistry, register_builtins
+    from flowscope.engine.config import EngineConfig
+    from flowscope.engine.engine import Engine
+    from flowscope.engine.telemetry import TelemetryConfig
+    from flowscope.engine.validation import validate_definition
 
     dist = tmp_path / "flowscope_test_plugin-1.0.dist-info"
     dist.mkdir()

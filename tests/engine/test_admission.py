@@ -7,8 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from flowscope.engine.admission import FairQueue, Limits, QuotaExceeded
 
-from engine.admission import FairQueue, Limits, QuotaExceeded
 from tests.engine.conftest import run, step, wf
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import typer
+from flowscope.engine.commands import register
+from flowscope.engine.examples import example_paths
+from flowscope.engine.inputs import InputError, parse_cli_inputs
+from flowscope.engine.model import WorkflowDefinition
+from flowscope.engine.validation import DefinitionError
 from typer.testing import CliRunner
 
-from engine.commands import register
-from engine.examples import example_paths
-from engine.inputs import InputError, parse_cli_inputs
-from engine.model import WorkflowDefinition
-from engine.validation import DefinitionError
 from flowscope import conventions as c
 from tests.engine.conftest import Captured, run, run_workflow, step, wf
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from flowscope.engine.examples import example_paths, load_example
+from flowscope.engine.validation import load_definition_file, validate_definition
 
-from engine.examples import example_paths, load_example
-from engine.validation import load_definition_file, validate_definition
 from flowscope import conventions as c
 from tests.engine.conftest import Captured, run, run_workflow
 

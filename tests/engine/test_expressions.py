@@ -6,9 +6,15 @@ import time
 from typing import Any
 
 import pytest
+from flowscope.engine.expressions import (
+    Evaluator,
+    ExpressionError,
+    ExpressionLimits,
+    compile_expression,
+    truthy,
+)
+from flowscope.engine.templates import ParamsTemplate
 
-from engine.expressions import Evaluator, ExpressionError, ExpressionLimits, compile_expression, truthy
-from engine.templates import ParamsTemplate
 from tests.engine.conftest import run
 
 NAMES = {

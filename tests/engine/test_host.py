@@ -10,14 +10,14 @@ import tracemalloc
 from collections.abc import Sequence
 from typing import Any
 
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.host import EngineHost
+from flowscope.engine.telemetry import TelemetryConfig
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from engine.config import EngineConfig
-from engine.host import EngineHost
-from engine.telemetry import TelemetryConfig
 from tests.engine.conftest import run, step, wf
 
 MiB = 1 << 20

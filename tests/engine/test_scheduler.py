@@ -8,11 +8,11 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+from flowscope.engine.actions import ActionError, ActionRegistry, StepContext
+from flowscope.engine.model import RetryPolicy
+from flowscope.engine.scheduler import backoff_delay
 from pydantic import BaseModel
 
-from engine.actions import ActionError, ActionRegistry, StepContext
-from engine.model import RetryPolicy
-from engine.scheduler import backoff_delay
 from tests.engine.conftest import Captured, run, run_workflow, step, wf
 
 

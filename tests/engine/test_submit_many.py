@@ -8,11 +8,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from flowscope.collector.writer import prepare
+from flowscope.engine.admission import QuotaExceeded
+from flowscope.engine.engine import QueuedBatch
+from flowscope.engine.telemetry import encode_logs
 
-from collector.writer import prepare
-from engine.admission import QuotaExceeded
-from engine.engine import QueuedBatch
-from engine.telemetry import encode_logs
 from flowscope import conventions as c
 from tests.engine.conftest import Captured, run, step, wf
 

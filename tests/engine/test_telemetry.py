@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from flowscope.engine.actions import ActionRegistry, StepContext
+from flowscope.engine.execution_telemetry import INTERRUPTED_ERROR
+from flowscope.engine.telemetry import Telemetry
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from engine.actions import ActionRegistry, StepContext
-from engine.execution_telemetry import INTERRUPTED_ERROR
-from engine.telemetry import Telemetry
 from flowscope import conventions as c
 from tests.engine.conftest import Captured, engine_factory, otlp_http_url, run, run_workflow, step, wf
 from tests.engine.test_scheduler import FAST_RETRY, Probe, ProbeParams, probe_step
@@ -336,7 +336,7 @@ def test_tracing_off_emits_nothing(make_engine, captured: Captured) -> None:
 
 
 def test_otlp_http_export_per_workspace_headers(make_engine, otlp_http: list[Any]) -> None:
-    from engine.telemetry import TelemetryConfig
+    from flowscope.engine.telemetry import TelemetryConfig
 
     tel = TelemetryConfig(endpoint=otlp_http_url(otlp_http), token="s3cret", headers={"X-Extra": "1"})
 
@@ -370,10 +370,9 @@ def test_otlp_http_export_per_workspace_headers(make_engine, otlp_http: list[Any
 
 def test_otlp_grpc_export_sends_workspace_metadata(make_engine) -> None:
     import grpc
+    from flowscope.engine.telemetry import TelemetryConfig
     from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-
-    from engine.telemetry import TelemetryConfig
 
     seen: list[tuple[str, dict[str, str]]] = []
 

@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.config import EngineConfig
-from engine.model import WorkflowDefinition
-from engine.validation import validate_definition
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.model import WorkflowDefinition
+from flowscope.engine.validation import validate_definition
+
 from tests.engine.conftest import step, wf
 
 

@@ -8,11 +8,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from flowscope.api.prometheus_metrics import SMALL_BATCH, WorkflowMetrics
+from flowscope.collector.bus import CommittedBatch
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-
-from api.prometheus_metrics import SMALL_BATCH, WorkflowMetrics
-from collector.bus import CommittedBatch
 
 
 class _Store:

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowscope.engine.actions import ActionRegistry, register_builtins
+from flowscope.engine.actions.http_addresses import parse_networks, refusal
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.engine import Engine
+from flowscope.engine.telemetry import TelemetryConfig
 
-from engine.actions import ActionRegistry, register_builtins
-from engine.actions.http_addresses import parse_networks, refusal
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.telemetry import TelemetryConfig
 from tests.api.client import Api
 from tests.engine.conftest import run, run_workflow
 from tests.security.editor import run_steps

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flowscope.api.auth import create_token
+from flowscope.collector.store import Store
 from websockets.exceptions import ConnectionClosed
 
-from api.auth import create_token
-from collector.store import Store
 from flowscope.logging_setup import redact
 from tests.support.server import start_server
 from tests.ws.support import open_feed, ws_url

@@ -18,11 +18,19 @@ CALLABLE_LOC = ["body", "definition", "steps", 0, "action", "params", "callable"
 
 def _attacks(tmp_path: Path, db: Path) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
-        "os_system": ("engine.examples:shutil.os.system", {"command": f"id > {tmp_path / 'pwned'}"}),
-        "environ": ("engine.examples:shutil.os.environ.copy", {}),
-        "copyfile": ("engine.examples:shutil.copyfile", {"src": str(db), "dst": str(tmp_path / "copy")}),
-        "module_object": ("engine.examples:shutil", {}),
-        "class": ("engine.examples:Path", {"args": "/"}),
+        "os_system": (
+            "flowscope.engine.examples:shutil.os.system",
+            {"command": f"id > {tmp_path / 'pwned'}"},
+        ),
+        "environ": ("flowscope.engine.examples:shutil.os.environ.copy", {}),
+        # The module path definitions used before the code moved under `flowscope`.
+        "moved_module": ("engine.examples:shutil.os.system", {"command": f"id > {tmp_path / 'pwned'}"}),
+        "copyfile": (
+            "flowscope.engine.examples:shutil.copyfile",
+            {"src": str(db), "dst": str(tmp_path / "copy")},
+        ),
+        "module_object": ("flowscope.engine.examples:shutil", {}),
+        "class": ("flowscope.engine.examples:Path", {"args": "/"}),
         "imported_module": ("os:system", {"command": f"id > {tmp_path / 'pwned'}"}),
     }
 
@@ -33,7 +41,7 @@ def test_python_callables_outside_allowed_functions_are_refused(tmp_path: Path) 
     print("\n[python callables] create/update as an editor")
     with editor_server(db) as (_server, editor, _):
         api = editor.api
-        control = python_step("ok", "engine.examples:load_example", name="basic_sequence")
+        control = python_step("ok", "flowscope.engine.examples:load_example", name="basic_sequence")
         benign = api.create_workflow({"name": "benign", "steps": [control]})
         for name, (ref, kwargs) in attacks.items():
             definition = {"name": name, "steps": [python_step("attack", ref, **kwargs)]}
@@ -49,7 +57,7 @@ def test_python_callables_outside_allowed_functions_are_refused(tmp_path: Path) 
 
         # The same path through a 'module:function' action type (same resolver): 422 at its type.
         as_type = {"name": "as-type", "steps": [{"id": "attack", "action": {
-            "type": "engine.examples:shutil.os.system", "params": {"command": "id"}}}]}  # fmt: skip
+            "type": "flowscope.engine.examples:shutil.os.system", "params": {"command": "id"}}}]}  # fmt: skip
         response = api.post("/api/workflows", json={"definition": as_type})
         assert response.status_code == 422, response.text
         assert [d["loc"][-2:] for d in response.json()["detail"]] == [["action", "type"]], response.text
@@ -69,6 +77,11 @@ def test_python_callables_outside_allowed_functions_are_refused(tmp_path: Path) 
         execution_id, steps = run_steps(api, {"name": "control", "steps": [control]})
         assert steps["ok"]["status"] == "completed", steps
         assert step_output(api, execution_id, "ok")["name"] == "Basic Sequence"
+        # Definitions stored before the move name `engine.examples`: they still run.
+        legacy = python_step("old", "engine.examples:load_example", name="basic_sequence")
+        execution_id, steps = run_steps(api, {"name": "legacy", "steps": [legacy]})
+        assert steps["old"]["status"] == "completed", steps
+        assert step_output(api, execution_id, "old")["name"] == "Basic Sequence"
         assert api.ok(api.get(f"/api/workflows/{benign['id']}"))["version"] == 1
     assert not (tmp_path / "pwned").exists(), "a command ran"
     assert not (tmp_path / "copy").exists(), "a file was copied"

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+from flowscope.engine.examples import load_example
 
-from engine.examples import load_example
 from tests.api.client import Api
 from tests.security.editor import editor_server, python_step, run_steps, step_output
 from tests.support.server import start_server
@@ -71,7 +71,7 @@ def test_pipeline_helpers_stay_in_their_work_area(tmp_path: Path) -> None:
             ),
         }
         steps = [
-            {**python_step(sid, f"engine.examples:{fn}", **kwargs), "trigger_rule": "all_done"}
+            {**python_step(sid, f"flowscope.engine.examples:{fn}", **kwargs), "trigger_rule": "all_done"}
             for sid, (fn, kwargs, _) in attacks.items()
         ]
         execution_id, timeline = run_steps(api, {"name": "helpers", "steps": steps})
@@ -97,11 +97,14 @@ def test_pipeline_helpers_stay_in_their_work_area(tmp_path: Path) -> None:
         assert kept["cleanup"]["status"] == "completed", kept
         warehouse = pipelines / "kept" / "warehouse.duckdb"
         foreign = [
-            python_step("cleanup", "engine.examples:cleanup", work_dir=str(warehouse.parent)),
+            python_step("cleanup", "flowscope.engine.examples:cleanup", work_dir=str(warehouse.parent)),
             python_step(
-                "check", "engine.examples:check_transformation", database=str(warehouse), expected_rows=1
+                "check",
+                "flowscope.engine.examples:check_transformation",
+                database=str(warehouse),
+                expected_rows=1,
             ),
-            python_step("source", "engine.examples:validate_source", source_path=str(warehouse)),
+            python_step("source", "flowscope.engine.examples:validate_source", source_path=str(warehouse)),
         ]
         _, cross = run_steps(
             other.api, {"name": "cross", "steps": [{**s, "trigger_rule": "all_done"} for s in foreign]}

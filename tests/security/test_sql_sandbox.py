@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.examples import DATA_DIR
+from flowscope.engine.examples import DATA_DIR
+
 from tests.security.editor import ROOT, editor_server, run_steps, sql_step, step_output
 
 MARKER = "marker-7f3c9e"  # a workflow name: it lives in the database and its WAL

@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from api.webui import STATIC_DIR
+from flowscope.api.webui import STATIC_DIR
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 SKIP = {"node_modules", "dist"}  # as in postbuild.mjs

@@ -10,8 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from api.webui import STATIC_DIR
+from flowscope.api.webui import STATIC_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
+from flowscope.api.auth import create_token
+from flowscope.api.catalog import workflows as workflow_catalog
+from flowscope.api.catalog import workspaces as workspace_catalog
+from flowscope.collector.store import Store
 from websockets.exceptions import ConnectionClosed
 
-from api.auth import create_token
-from api.catalog import workflows as workflow_catalog
-from api.catalog import workspaces as workspace_catalog
-from collector.store import Store
 from tests.support.server import RunningServer, start_server
 from tests.ws.support import Execution, Feed, Tracer, names, new_workflow_id, open_feed, ws_url
 

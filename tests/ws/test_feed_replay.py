@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flowscope.api.ws.config import LiveConfig
+from flowscope.api.ws.events import iso
+from flowscope.api.ws.replay import replay
+from flowscope.collector.store import Store
+from flowscope.collector.writer import WriteRequest
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from api.ws.config import LiveConfig
-from api.ws.events import iso
-from api.ws.replay import replay
-from collector.store import Store
-from collector.writer import WriteRequest
 from tests.support.server import RunningServer
 from tests.ws.support import Execution, Feed, Tracer, names, new_workflow_id, open_feed, ws_url
 

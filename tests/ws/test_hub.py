@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from api.ws.config import LiveConfig
-from api.ws.hub import Hub
-from api.ws.subscriber import Subscriber
-from collector.bus import CommittedBatch, EventBus
-from collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.api.ws.config import LiveConfig
+from flowscope.api.ws.hub import Hub
+from flowscope.api.ws.subscriber import Subscriber
+from flowscope.collector.bus import CommittedBatch, EventBus
+from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+
 from flowscope import conventions as c
 
 T0 = 1_700_000_000_000_000_000

@@ -6,10 +6,11 @@ import itertools
 import random
 from typing import Any
 
-from api.ws.events import LiveEvent
-from api.ws.facts import Fact, from_record, from_span
-from api.ws.sequencer import Sequencer
-from collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.api.ws.events import LiveEvent
+from flowscope.api.ws.facts import Fact, from_record, from_span
+from flowscope.api.ws.sequencer import Sequencer
+from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+
 from flowscope import conventions as c
 
 WS, WF, EX = "default", "wf-1", "a" * 32
