@@ -87,7 +87,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     for error in (duckdb.FatalException, duckdb.ConnectionException):
         app.add_exception_handler(error, _storage_unavailable)
-    context.extras.setdefault("commit_watcher", CommitWatcher(context.store.bus))
+    context.extras.setdefault("commit_watcher", CommitWatcher(context.store.changes))
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
     origins = list(getattr(context.settings, "cors_origins", None) or [])
     if origins:

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from flowscope.collector.store import Store
+from flowscope.storage.duckdb.store import Store
 
 ROLES = ("viewer", "editor", "admin")
 _RANK = {role: i for i, role in enumerate(ROLES)}

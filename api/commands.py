@@ -35,7 +35,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _open_store(db: Path | None):  # type: ignore[no-untyped-def]
-    from flowscope.collector.store import Store
+    from flowscope.storage.duckdb.store import Store
 
     from flowscope.settings import Settings
 

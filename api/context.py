@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowscope.collector.store import Store
+from flowscope.storage.duckdb.store import Store
 from prometheus_client import CollectorRegistry
 
 

@@ -10,7 +10,7 @@ from flowscope.api import runs
 from flowscope.api.catalog import workflows as catalog
 from flowscope.api.context import AppContext
 from flowscope.api.examples import example_definitions, example_inputs
-from flowscope.collector.store import DEFAULT_WORKSPACE_ID
+from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID
 
 log = logging.getLogger("flowscope.api")
 

@@ -24,7 +24,7 @@ from fastapi import Depends, HTTPException
 from flowscope.api.auth import TokenInfo, bearer, role_allows, verify_token
 from flowscope.api.context import AppContext
 from flowscope.api.throttle import AuthThrottle, Throttled, client_throttle, retry_after_header
-from flowscope.collector.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 

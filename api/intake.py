@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from flowscope.api.catalog import workflows as catalog
 from flowscope.api.sqlfiles import sql
-from flowscope.collector.store import Store
-from flowscope.collector.writer import WriteRequest, prepare
+from flowscope.collector.prepare import prepare
 from flowscope.engine.telemetry import encode_logs
+from flowscope.storage.batches import WriteRequest
+from flowscope.storage.duckdb.store import Store
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from starlette.concurrency import run_in_threadpool
 

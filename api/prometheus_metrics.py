@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 from flowscope.api.context import AppContext
-from flowscope.collector.bus import CommittedBatch
+from flowscope.storage.changes import CommittedBatch
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -462,6 +462,6 @@ def install_workflow_metrics(context: AppContext) -> WorkflowMetrics:
         getattr(settings, "metrics_series_expiry_seconds", 0.0),
     )
     context.registry.register(metrics)
-    context.store.bus.subscribe(metrics.on_batch)
+    context.store.changes.subscribe(metrics.on_batch)
     context.extras["workflow_metrics"] = metrics
     return metrics

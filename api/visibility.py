@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import threading
 
-from flowscope.collector.bus import CommittedBatch, EventBus
+from flowscope.storage.changes import CommittedBatch, EventBus
 
 
 class CommitWatcher:

@@ -52,8 +52,8 @@ def _build_worker(args: tuple[data.Plan, int, int]) -> tuple[bytes, bytes, int, 
 
 def build(path: Path, executions: int) -> None:
     """Generate `executions` executions and store them through the real writer."""
-    from flowscope.collector.store import Store
-    from flowscope.collector.writer import WriteRequest
+    from flowscope.collector.prepare import prepared_request
+    from flowscope.storage.duckdb.store import Store
 
     building = path.with_suffix(".building")
     for stale in (building, Path(f"{building}.wal")):
@@ -73,8 +73,8 @@ def build(path: Path, executions: int) -> None:
             ws = OTHER_WORKSPACE if n % 10 == 9 else "default"
             t = ExportTraceServiceRequest.FromString(traces)
             lg = ExportLogsServiceRequest.FromString(logs)
-            pending.append(store.writer.submit(WriteRequest("traces", t, ws, n_spans, raw=traces)))
-            pending.append(store.writer.submit(WriteRequest("logs", lg, ws, n_records, raw=logs)))
+            pending.append(store.writer.submit(prepared_request("traces", t, ws, n_spans, raw=traces)))
+            pending.append(store.writer.submit(prepared_request("logs", lg, ws, n_records, raw=logs)))
             spans += n_spans
             while len(pending) > 64:
                 pending.pop(0).result()

@@ -47,9 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb
 import psutil
-from flowscope.collector.schema import migrations
-from flowscope.collector.store import Store
-from flowscope.collector.writer import WriteRequest, prepare
+from flowscope.collector.prepare import prepare, prepared_request
+from flowscope.storage.batches import WriteRequest
+from flowscope.storage.duckdb.schema import migrations
+from flowscope.storage.duckdb.store import Store
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -328,7 +329,7 @@ def prefilled_db(spans: int) -> Path:
         for body in bodies:
             message = ExportTraceServiceRequest.FromString(body)
             pending.append(
-                store.writer.submit(WriteRequest("traces", message, "default", SPANS_PER_BATCH, raw=body))
+                store.writer.submit(prepared_request("traces", message, "default", SPANS_PER_BATCH, raw=body))
             )
         while len(pending) > 400:
             pending.pop(0).result()

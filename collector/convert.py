@@ -8,37 +8,19 @@ workflow spans (DESIGN.md conventions) get their workflow attributes decoded.
 from __future__ import annotations
 
 import hashlib
-from array import array
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.collector.anyvalue import any_value_to_python, any_value_to_text
 from flowscope.collector.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
 from flowscope.collector.wire import item_slices
+from flowscope.storage.batches import ConvertResult, Rows
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from flowscope import conventions as c
 
-SPAN_COLUMNS = (
-    "workspace_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns",
-    "duration_ns", "status_code", "status_message", "service_name", "scope_name", "resource_id",
-    "scope_id", "span_role", "workflow_id", "execution_id", "step_id", "step_status", "retry_count",
-    "span",
-)  # fmt: skip
-LOG_COLUMNS = (
-    "workspace_id", "record_hash", "time_ns", "observed_ns", "severity_number", "severity_text",
-    "body", "event_name", "trace_id", "span_id", "service_name", "resource_id", "scope_id",
-    "workflow_id", "execution_id", "step_id", "record",
-)  # fmt: skip
-EXEC_COLUMNS = (
-    "workspace_id", "execution_id", "workflow_id", "workflow_name", "project_id", "execution_number",
-    "status", "status_rank", "queued_ns", "started_ns", "ended_ns", "duration_seconds", "input_json",
-    "results_json", "error_message", "root_span_id", "service_name", "updated_ns",
-)  # fmt: skip
-
 _INT64_MAX = 2**63 - 1
-_MAX_ERRORS = 5  # error messages kept per request for partial_success.error_message
 _MAX_NAME_IN_ERROR = 100  # characters of a span name quoted in an error message
 
 # Attribute keys that make a span (or log record) a workflow one; their values are decoded.
@@ -55,76 +37,10 @@ def content_hash(*parts: bytes) -> int:
     return int.from_bytes(h.digest(), "little")
 
 
-@dataclass(slots=True)
-class WorkflowSpan:
-    """A committed workflow span, as consumers of the event bus see it."""
-
-    workspace_id: str
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    name: str
-    role: str
-    start_ns: int
-    end_ns: int
-    status_code: int
-    status_message: str
-    attributes: dict[str, Any]
-
-
-@dataclass(slots=True)
-class WorkflowLogRecord:
-    """A committed lifecycle (or any workflow-attributed) log record, for the event bus."""
-
-    workspace_id: str
-    record_hash: int
-    event_name: str
-    time_ns: int
-    trace_id: str
-    span_id: str
-    body: str | None
-    attributes: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Rows:
-    """Rows produced from one or more requests, ready for one insert per table."""
-
-    spans: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in SPAN_COLUMNS})
-    logs: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in LOG_COLUMNS})
-    executions: list[tuple[Any, ...]] = field(default_factory=list)
-    resources: dict[int, tuple[bytes, str]] = field(default_factory=dict)
-    scopes: dict[int, tuple[bytes, str]] = field(default_factory=dict)
-    workflow_spans: list[WorkflowSpan] = field(default_factory=list)
-    workflow_logs: list[WorkflowLogRecord] = field(default_factory=list)
-    # Per span row: its dedupe key (span_key() of its ids), for the writer's span filter.
-    span_keys: array[int] = field(default_factory=lambda: array("Q"))
-
-
 def span_key(trace_id: bytes, span_id: bytes) -> int:
     """A span's 64-bit dedupe key: the low 8 bytes of its trace id XOR its span id (both
     random per W3C). collector/sql/ingest/span_keys.sql computes the same from stored rows."""
     return int.from_bytes(trace_id[8:], "big") ^ int.from_bytes(span_id, "big")
-
-
-@dataclass(slots=True)
-class ConvertResult:
-    accepted: int = 0
-    rejected: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def reject(self, message: str) -> None:
-        self.rejected += 1
-        if len(self.errors) < _MAX_ERRORS:
-            self.errors.append(message)
-
-    @property
-    def error_message(self) -> str:
-        if not self.rejected:
-            return ""
-        more = self.rejected - len(self.errors)
-        text = "; ".join(self.errors)
-        return f"{text}; and {more} more" if more > 0 else text
 
 
 def _service_name(resource_attributes: Any) -> str:

@@ -9,8 +9,9 @@ import time
 from collections import deque
 
 from flowscope.collector.decode import count_items
-from flowscope.collector.store import Store
-from flowscope.collector.writer import ExportOutcome, QueueFull, WriteRequest, prepare
+from flowscope.collector.prepare import prepare
+from flowscope.storage.batches import ExportOutcome, QueueFull, WriteRequest
+from flowscope.storage.duckdb.store import Store
 from google.protobuf.message import Message
 
 MIN_RETRY_SECONDS = 1.0

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from flowscope.collector.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
 
 
 @dataclass

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from flowscope.api.auth import create_token, verify_token
-from flowscope.collector.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
 
 TOKENS = (("grafana-viewer.token", "viewer", "grafana"), ("ingest-editor.token", "editor", "otlp-ingest"))
 

@@ -21,11 +21,11 @@ from flowscope.api.throttle import client_throttle
 from flowscope.collector.grpc_receiver import OtlpGrpcReceiver, create_server
 from flowscope.collector.http_receiver import OtlpHttpReceiver
 from flowscope.collector.ingest import IngestService
-from flowscope.collector.store import Store
 from flowscope.http_guard import PromptWebSocketProtocol, guarded_http_protocol
 from flowscope.limits import ACCEPT_BATCH, connection_limits
 from flowscope.logging_setup import configure_logging
 from flowscope.settings import Settings
+from flowscope.storage.duckdb.store import Store
 
 log = logging.getLogger("flowscope")
 

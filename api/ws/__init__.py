@@ -50,7 +50,7 @@ from flowscope.api.ws.router import router
 
 def feeds_router(context: AppContext) -> APIRouter:
     """The feed endpoints, with a lifespan that starts the hub; feeds close on shutdown (1001)."""
-    hub = Hub(context.store.bus, LiveConfig.from_env(), context.registry)
+    hub = Hub(context.store.changes, LiveConfig.from_env(), context.registry)
     context.extras["ws_hub"] = hub
 
     async def close_feeds(_context: Any) -> None:  # `flowscope serve` runs it before uvicorn stops

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from flowscope.api.deps import AccessDenied, resolve_access
 from flowscope.api.throttle import AuthThrottle
-from flowscope.collector.store import Store
+from flowscope.storage.duckdb.store import Store
 
 
 class FeedDenied(Exception):

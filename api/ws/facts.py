@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 
 from flowscope import conventions as c
 

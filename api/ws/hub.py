@@ -18,7 +18,7 @@ from flowscope.api.ws.events import LiveEvent
 from flowscope.api.ws.facts import Fact, from_record, from_span
 from flowscope.api.ws.sequencer import Sequencer
 from flowscope.api.ws.subscriber import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Subscriber
-from flowscope.collector.bus import AsyncSubscription, CommittedBatch, EventBus
+from flowscope.storage.changes import AsyncSubscription, CommittedBatch, EventBus
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 log = logging.getLogger(__name__)

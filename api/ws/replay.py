@@ -21,8 +21,8 @@ from flowscope.api.ws.events import LiveEvent
 from flowscope.api.ws.facts import LIFECYCLE_EVENT_NAMES, Fact, from_record, from_span
 from flowscope.api.ws.sequencer import Sequencer
 from flowscope.collector.anyvalue import any_value_to_python
-from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
-from flowscope.collector.store import Store
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.duckdb.store import Store
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 

@@ -6,15 +6,15 @@ import threading
 import time
 from pathlib import Path
 
-from flowscope.collector.bus import CommittedBatch
-from flowscope.collector.store import Store
-from flowscope.collector.writer import WriteRequest
+from flowscope.collector.prepare import prepared_request
+from flowscope.storage.changes import CommittedBatch
+from flowscope.storage.duckdb.store import Store
 
 from tests.collector.helpers import all_spans, spans_request
 
 
 def _submit(store: Store, request: object, items: int) -> None:
-    store.writer.submit(WriteRequest("traces", request, "default", items)).result(30)
+    store.writer.submit(prepared_request("traces", request, "default", items)).result(30)
 
 
 def _workflow_request(step: str) -> object:
@@ -40,9 +40,9 @@ def test_slow_and_failing_consumers_do_not_slow_the_writer(tmp_path: Path) -> No
     def failing(batch: CommittedBatch) -> None:
         raise RuntimeError("consumer bug")
 
-    store.bus.subscribe(slow)
-    store.bus.subscribe(failing)
-    store.bus.subscribe(fast_seen.append)
+    store.changes.subscribe(slow)
+    store.changes.subscribe(failing)
+    store.changes.subscribe(fast_seen.append)
     try:
         started = time.monotonic()
         requests = [_workflow_request(f"s{i}") for i in range(20)]
@@ -51,9 +51,9 @@ def test_slow_and_failing_consumers_do_not_slow_the_writer(tmp_path: Path) -> No
         _submit(store, requests[0], 1)  # a duplicate: committed as nothing, published as nothing new
         elapsed = time.monotonic() - started
         assert elapsed < 5, f"ingest took {elapsed:.1f}s behind a stuck consumer"
-        store.writer.submit(WriteRequest("traces", spans_request(3)[0], "default", 3)).result(30)
+        store.writer.submit(prepared_request("traces", spans_request(3)[0], "default", 3)).result(30)
         release.set()
-        store.bus.flush()
+        store.changes.flush()
         assert len(slow_seen) == len(fast_seen) == 22
         seqs = [b.commit_seq for b in fast_seen]
         assert seqs == sorted(seqs) and len(set(seqs)) == 22  # commit order, each once
@@ -69,14 +69,14 @@ def test_slow_and_failing_consumers_do_not_slow_the_writer(tmp_path: Path) -> No
 
 def test_a_consumer_that_falls_too_far_behind_loses_batches_not_ingest(tmp_path: Path) -> None:
     store = Store(tmp_path / "bus2.duckdb")
-    store.bus._max_pending = 4  # a tiny hand-off for the test
+    store.changes._max_pending = 4  # a tiny hand-off for the test
     store.start()
     release = threading.Event()
-    store.bus.subscribe(lambda batch: release.wait(30))
+    store.changes.subscribe(lambda batch: release.wait(30))
     try:
         for _ in range(12):
             _submit(store, spans_request(2)[0], 2)
-        assert store.bus.dropped >= 12 - 4 - 1
+        assert store.changes.dropped >= 12 - 4 - 1
     finally:
         release.set()
         store.close()
@@ -84,18 +84,18 @@ def test_a_consumer_that_falls_too_far_behind_loses_batches_not_ingest(tmp_path:
 
 def test_pending_batches_are_bounded_by_items_too(tmp_path: Path) -> None:
     store = Store(tmp_path / "bus3.duckdb")
-    store.bus._max_pending_items = 25  # spans waiting per subscriber
+    store.changes._max_pending_items = 25  # spans waiting per subscriber
     store.start()
     release = threading.Event()
     seen: list[int] = []
-    store.bus.subscribe(lambda batch: (release.wait(30), seen.append(batch.spans.num_rows)))
+    store.changes.subscribe(lambda batch: (release.wait(30), seen.append(batch.spans.num_rows)))
     try:
         for _ in range(10):
             _submit(store, spans_request(10)[0], 10)
         release.set()
-        store.bus.flush()
+        store.changes.flush()
         # One batch in delivery, two waiting (20 items <= 25), the rest dropped.
-        assert sum(seen) <= 10 + 25 and store.bus.dropped >= 6
+        assert sum(seen) <= 10 + 25 and store.changes.dropped >= 6
     finally:
         release.set()
         store.close()

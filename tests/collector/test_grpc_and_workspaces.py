@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import grpc
 import pytest
-from flowscope.collector.schema import migrate
+from flowscope.storage.duckdb.schema import migrate
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse

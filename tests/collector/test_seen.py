@@ -8,8 +8,8 @@ import os
 import duckdb
 import numpy as np
 from flowscope.collector.convert import span_key
-from flowscope.collector.seen import MIN_CAPACITY, SpanFilter
-from flowscope.collector.sqlfiles import sql
+from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.seen import MIN_CAPACITY, SpanFilter
 
 
 def _keys(n: int, seed: int) -> np.ndarray:

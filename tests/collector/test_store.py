@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import flowscope.collector.schema as schema
-import flowscope.collector.sqlfiles as sqlfiles
+import flowscope.storage.duckdb.schema as schema
+import flowscope.storage.duckdb.sqlfiles as sqlfiles
 import pytest
-from flowscope.collector.schema import MigrationError, migrate, migrations
-from flowscope.collector.sqlfiles import statements
+from flowscope.storage.duckdb.schema import MigrationError, migrate, migrations
+from flowscope.storage.duckdb.sqlfiles import statements
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.collector.helpers import (

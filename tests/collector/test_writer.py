@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from flowscope.collector.convert import Rows, convert_traces
-from flowscope.collector.store import Store
+from flowscope.collector.convert import convert_traces
+from flowscope.collector.prepare import prepared_request
 from flowscope.collector.wire import item_slices
-from flowscope.collector.writer import StorageUnavailable, WriteRequest, time_ranges
+from flowscope.storage.batches import Rows, StorageUnavailable
+from flowscope.storage.duckdb.store import Store
+from flowscope.storage.duckdb.writer import time_ranges
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -42,8 +44,8 @@ def test_dedupe_is_exact_for_batches_spread_over_many_time_clusters(tmp_path: Pa
         for k, span in enumerate(all_spans(request)):
             span.start_time_unix_nano = now - (k % 30) * 10 * MINUTE  # 30 clusters > max ranges
         items = len(all_spans(request))
-        first = store.writer.submit(WriteRequest("traces", request, "default", items)).result(30)
-        again = store.writer.submit(WriteRequest("traces", request, "default", items)).result(30)
+        first = store.writer.submit(prepared_request("traces", request, "default", items)).result(30)
+        again = store.writer.submit(prepared_request("traces", request, "default", items)).result(30)
         assert (first.accepted, again.accepted) == (60, 60)
         assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 60
         assert store.metrics.duplicated.labels("traces")._value.get() == 60
@@ -89,7 +91,7 @@ def test_a_transaction_left_open_by_a_failure_does_not_block_later_commits(tmp_p
         store.writer.run_maintenance(leave_open)
         assert opened.wait(10)
         request, _ = spans_request(4)
-        outcome = store.writer.submit(WriteRequest("traces", request, "default", 4)).result(30)
+        outcome = store.writer.submit(prepared_request("traces", request, "default", 4)).result(30)
         assert outcome.accepted == 4
         stored = store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0])
         assert stored == 4
@@ -126,7 +128,7 @@ def test_readers_are_not_blocked_by_a_long_write_transaction(tmp_path: Path) -> 
         assert seen == [1], "the reader saw uncommitted data or was blocked"
         assert time.monotonic() - started < 2
         release.set()
-        store.writer.submit(WriteRequest("traces", spans_request(1)[0], "default", 1)).result(30)
+        store.writer.submit(prepared_request("traces", spans_request(1)[0], "default", 1)).result(30)
         assert store.read(lambda c: c.execute("SELECT count(*) FROM workspaces").fetchone()[0]) == 2
     finally:
         release.set()
@@ -151,10 +153,10 @@ def test_repeated_commit_failures_reopen_the_database(tmp_path: Path) -> None:
     try:
         con_before = writer._con
         for _ in range(3):
-            future = writer.submit(WriteRequest("traces", spans_request(2)[0], "default", 2))
+            future = writer.submit(prepared_request("traces", spans_request(2)[0], "default", 2))
             with pytest.raises(StorageUnavailable, match="simulated storage trouble"):
                 future.result(30)
-        outcome = writer.submit(WriteRequest("traces", spans_request(2)[0], "default", 2)).result(30)
+        outcome = writer.submit(prepared_request("traces", spans_request(2)[0], "default", 2)).result(30)
         assert outcome.accepted == 2
         assert writer._con is not con_before, "the connection was not reopened"
         assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 2

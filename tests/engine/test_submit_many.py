@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from flowscope.collector.writer import prepare
+from flowscope.collector.prepare import prepare
 from flowscope.engine.admission import QuotaExceeded
 from flowscope.engine.engine import QueuedBatch
 from flowscope.engine.telemetry import encode_logs

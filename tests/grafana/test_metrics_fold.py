@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from flowscope.api.prometheus_metrics import SMALL_BATCH, WorkflowMetrics
-from flowscope.collector.bus import CommittedBatch
+from flowscope.storage.changes import CommittedBatch
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 

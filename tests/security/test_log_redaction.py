@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from flowscope.api.auth import create_token
-from flowscope.collector.store import Store
+from flowscope.storage.duckdb.store import Store
 from websockets.exceptions import ConnectionClosed
 
 from flowscope.logging_setup import redact

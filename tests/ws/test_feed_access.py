@@ -13,7 +13,7 @@ import pytest
 from flowscope.api.auth import create_token
 from flowscope.api.catalog import workflows as workflow_catalog
 from flowscope.api.catalog import workspaces as workspace_catalog
-from flowscope.collector.store import Store
+from flowscope.storage.duckdb.store import Store
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.server import RunningServer, start_server

@@ -13,8 +13,8 @@ from typing import Any
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.events import iso
 from flowscope.api.ws.replay import replay
-from flowscope.collector.store import Store
-from flowscope.collector.writer import WriteRequest
+from flowscope.collector.prepare import prepared_request
+from flowscope.storage.duckdb.store import Store
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -150,9 +150,9 @@ class _StoreSpans(SpanExporter):
         self.store = store
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
-        self.store.writer.submit(WriteRequest("traces", encode_spans(spans), "default", len(spans))).result(
-            30
-        )
+        self.store.writer.submit(
+            prepared_request("traces", encode_spans(spans), "default", len(spans))
+        ).result(30)
         return SpanExportResult.SUCCESS
 
 
@@ -161,7 +161,9 @@ class _StoreLogs(LogRecordExporter):
         self.store = store
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
-        self.store.writer.submit(WriteRequest("logs", encode_logs(batch), "default", len(batch))).result(30)
+        self.store.writer.submit(prepared_request("logs", encode_logs(batch), "default", len(batch))).result(
+            30
+        )
         return LogRecordExportResult.SUCCESS
 
     def shutdown(self) -> None:

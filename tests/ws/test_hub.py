@@ -8,8 +8,7 @@ from typing import Any
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.hub import Hub
 from flowscope.api.ws.subscriber import Subscriber
-from flowscope.collector.bus import CommittedBatch, EventBus
-from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.changes import CommittedBatch, EventBus, WorkflowLogRecord, WorkflowSpan
 
 from flowscope import conventions as c
 

@@ -9,7 +9,7 @@ from typing import Any
 from flowscope.api.ws.events import LiveEvent
 from flowscope.api.ws.facts import Fact, from_record, from_span
 from flowscope.api.ws.sequencer import Sequencer
-from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 
 from flowscope import conventions as c
 

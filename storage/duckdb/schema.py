@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import duckdb
-from flowscope.collector.sqlfiles import SQL_DIR, statements
+from flowscope.storage.duckdb.sqlfiles import SQL_DIR, statements
 
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

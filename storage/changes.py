@@ -1,4 +1,5 @@
-"""In-process event bus: the writer publishes what each commit stored.
+"""The committed-change feed: an in-process event bus on which the writer publishes what
+each commit stored.
 
 Publishing never blocks the writer: every subscriber gets its own delivery thread
 behind a bounded queue, so a slow (or stuck, or failing) consumer delays only itself.
@@ -20,9 +21,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from flowscope.collector.convert import WorkflowLogRecord, WorkflowSpan
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WorkflowSpan:
+    """A committed workflow span, as consumers of the event bus see it."""
+
+    workspace_id: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    role: str
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class WorkflowLogRecord:
+    """A committed lifecycle (or any workflow-attributed) log record, for the event bus."""
+
+    workspace_id: str
+    record_hash: int
+    event_name: str
+    time_ns: int
+    trace_id: str
+    span_id: str
+    body: str | None
+    attributes: dict[str, Any]
 
 
 @dataclass(slots=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import duckdb
-from flowscope.collector.bus import EventBus
-from flowscope.collector.metrics import CollectorMetrics
-from flowscope.collector.schema import migrate
-from flowscope.collector.writer import Writer
+from flowscope.storage.changes import EventBus
+from flowscope.storage.duckdb.schema import migrate
+from flowscope.storage.duckdb.writer import Writer
+from flowscope.storage.metrics import CollectorMetrics
 from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ class Store:
         self.schema_version = migrate(self._con)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = CollectorMetrics(self.registry)
-        self.bus = EventBus()
+        self.changes = EventBus()
         self.writer = Writer(
             self._con.cursor(),
-            self.bus,
+            self.changes,
             self.metrics,
             max_queue_items=max_queue_items,
             max_batch_items=max_batch_items,

@@ -13,143 +13,36 @@ import logging
 import queue
 import threading
 import time
-from array import array
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from itertools import accumulate, pairwise
-from typing import Any, Literal, TypeVar
+from itertools import pairwise
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from flowscope.collector.bus import CommittedBatch, EventBus
-from flowscope.collector.convert import (
+from flowscope.storage.batches import (
+    BLOBLESS_SPAN_COLUMNS,
     EXEC_COLUMNS,
-    LOG_COLUMNS,
-    SPAN_COLUMNS,
-    ConvertResult,
+    EXEC_SCHEMA,
+    ExportOutcome,
+    Prepared,
+    QueueFull,
     Rows,
-    convert_logs,
-    convert_traces,
+    StorageUnavailable,
+    WriteRequest,
+    WriterStopped,
 )
-from flowscope.collector.metrics import CollectorMetrics
-from flowscope.collector.seen import SpanFilter
-from flowscope.collector.sqlfiles import sql, statements
+from flowscope.storage.changes import CommittedBatch, EventBus
+from flowscope.storage.duckdb.sqlfiles import sql, statements
+from flowscope.storage.metrics import CollectorMetrics
+from flowscope.storage.seen import SpanFilter
 
 log = logging.getLogger(__name__)
 
-Signal = Literal["traces", "logs"]
 T = TypeVar("T")
-
-SPAN_SCHEMA = pa.schema([
-    ("workspace_id", pa.string()), ("trace_id", pa.string()), ("span_id", pa.string()),
-    ("parent_span_id", pa.string()), ("name", pa.string()), ("kind", pa.uint8()),
-    ("start_ns", pa.uint64()), ("end_ns", pa.uint64()), ("duration_ns", pa.int64()),
-    ("status_code", pa.uint8()), ("status_message", pa.string()), ("service_name", pa.string()),
-    ("scope_name", pa.string()), ("resource_id", pa.uint64()), ("scope_id", pa.uint64()),
-    ("span_role", pa.string()), ("workflow_id", pa.string()), ("execution_id", pa.string()),
-    ("step_id", pa.string()), ("step_status", pa.string()), ("retry_count", pa.int32()),
-    ("span", pa.binary()),
-])  # fmt: skip
-LOG_SCHEMA = pa.schema([
-    ("workspace_id", pa.string()), ("record_hash", pa.uint64()), ("time_ns", pa.uint64()),
-    ("observed_ns", pa.uint64()), ("severity_number", pa.int32()), ("severity_text", pa.string()),
-    ("body", pa.string()), ("event_name", pa.string()), ("trace_id", pa.string()),
-    ("span_id", pa.string()), ("service_name", pa.string()), ("resource_id", pa.uint64()),
-    ("scope_id", pa.uint64()), ("workflow_id", pa.string()), ("execution_id", pa.string()),
-    ("step_id", pa.string()), ("record", pa.binary()),
-])  # fmt: skip
-EXEC_SCHEMA = pa.schema([
-    ("workspace_id", pa.string()), ("execution_id", pa.string()), ("workflow_id", pa.string()),
-    ("workflow_name", pa.string()), ("project_id", pa.string()), ("execution_number", pa.int64()),
-    ("status", pa.string()), ("status_rank", pa.uint8()), ("queued_ns", pa.uint64()),
-    ("started_ns", pa.uint64()), ("ended_ns", pa.uint64()), ("duration_seconds", pa.float64()),
-    ("input_json", pa.string()), ("results_json", pa.string()), ("error_message", pa.string()),
-    ("root_span_id", pa.string()), ("service_name", pa.string()), ("updated_ns", pa.uint64()),
-])  # fmt: skip
-BLOBLESS_SPAN_COLUMNS = [c for c in SPAN_COLUMNS if c != "span"]
-
-assert tuple(SPAN_SCHEMA.names) == SPAN_COLUMNS
-assert tuple(LOG_SCHEMA.names) == LOG_COLUMNS
-assert tuple(EXEC_SCHEMA.names) == EXEC_COLUMNS
-
-
-class QueueFull(Exception):
-    """The write queue cannot take this request now; the client should retry later."""
-
-
-class StorageUnavailable(Exception):
-    """The commit failed (disk full, read-only file, ...); nothing of the request was stored."""
-
-
-class WriterStopped(Exception):
-    """The writer is shutting down and takes no new requests."""
-
-
-@dataclass(slots=True)
-class ExportOutcome:
-    accepted: int
-    rejected: int
-    error_message: str
-
-
-@dataclass(slots=True)
-class WriteRequest:
-    signal: Signal
-    message: Any  # ExportTraceServiceRequest | ExportLogsServiceRequest
-    workspace_id: str
-    items: int
-    future: Future[ExportOutcome] = field(default_factory=Future)
-    raw: bytes | None = None  # the protobuf bytes `message` was decoded from, when there are some
-    # Rows already converted by the receiver (`prepare`, off the writer thread); when None
-    # the writer converts `message` itself.
-    prepared: Prepared | None = None
-
-
-@dataclass(slots=True)
-class Prepared:
-    """One request converted to rows: Arrow tables plus the facts derived from them."""
-
-    result: ConvertResult
-    spans: pa.Table | None
-    logs: pa.Table | None
-    executions: list[tuple[Any, ...]]
-    resources: dict[int, tuple[bytes, str]]
-    scopes: dict[int, tuple[bytes, str]]
-    workflow_spans: list[Any]
-    workflow_logs: list[Any]
-    span_keys: npt.NDArray[np.uint64] | None = None  # per span row (convert.span_key)
-    # Set by `Writer.submit`: per span row, whether it may be stored already (None: none may).
-    candidates: npt.NDArray[np.bool_] | None = None
-    extra: Any = None  # the submitter's facts for `Writer.transaction_hooks` (not telemetry)
-
-
-def prepare(
-    signal: str, message: Any, workspace_id: str, raw: bytes | None = None, now_ns: int | None = None
-) -> Prepared:
-    """Convert one export request into insertable rows. Pure CPU work that needs no database:
-    receivers run it on their own threads, so the writer thread is left with the inserts."""
-    rows = Rows()
-    now = now_ns if now_ns is not None else time.time_ns()
-    if signal == "traces":
-        result = convert_traces(message, workspace_id, rows, now, raw)
-    else:
-        result = convert_logs(message, workspace_id, rows, now)
-    return Prepared(
-        result,
-        _table(rows.spans, SPAN_SCHEMA) if rows.spans["span"] else None,
-        _table(rows.logs, LOG_SCHEMA) if rows.logs["record"] else None,
-        rows.executions,
-        rows.resources,
-        rows.scopes,
-        rows.workflow_spans,
-        rows.workflow_logs,
-        np.frombuffer(rows.span_keys, dtype=np.uint64) if rows.span_keys else None,
-    )
-
 
 _STOP = object()
 
@@ -243,18 +136,14 @@ class Writer:
     def submit(self, request: WriteRequest) -> Future[ExportOutcome]:
         """Queue a request; raise QueueFull when it does not fit (an empty queue always takes one).
 
-        A request not converted yet (`prepared` None) is converted here, on the caller's thread.
-        Its spans are screened against the span filter here too, so the writer thread does no
+        The request comes prepared (`flowscope.collector.prepare`): conversion is the
+        submitter's CPU work, off the writer thread.
+        Its spans are screened against the span filter here, so the writer thread does no
         per-span work for new spans: screening and queueing happen in one order, so of two
         requests carrying the same span, the one queued later is the one screened as a candidate.
         """
         if request.prepared is None:
-            try:
-                request.prepared = prepare(request.signal, request.message, request.workspace_id, request.raw)
-            except Exception as exc:  # a converter bug fails one request
-                log.exception("conversion failed")
-                request.future.set_exception(exc)
-                return request.future
+            raise ValueError("WriteRequest.prepared is required (flowscope.collector.prepare)")
         with self._seen_lock:
             with self._lock:
                 self._check_room(request.items)
@@ -578,29 +467,6 @@ class Writer:
 def _is_fatal(exc: Exception) -> bool:
     """The DuckDB instance is unusable until reopened (FATAL, or a connection closed under us)."""
     return isinstance(exc, duckdb.FatalException | duckdb.ConnectionException) or "invalidated" in str(exc)
-
-
-def _binary_array(values: list[bytes]) -> pa.Array:
-    """A binary array built from one joined buffer: ~10x faster than pa.array for large blobs."""
-    offsets = array("q", accumulate(map(len, values), initial=0))
-    data = b"".join(values)
-    return pa.Array.from_buffers(
-        pa.large_binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-
-
-def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
-    arrays = []
-    fields = []
-    for f in schema:
-        values = columns[f.name]
-        if f.type == pa.binary():
-            arrays.append(_binary_array(values))
-            fields.append(pa.field(f.name, pa.large_binary()))
-        else:
-            arrays.append(pa.array(values, f.type))
-            fields.append(f)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:

@@ -1,0 +1,1 @@
+"""The DuckDB store: one embedded file (or memory), one writer thread, per-thread readers."""

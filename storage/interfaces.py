@@ -1,0 +1,114 @@
+"""The storage seam: what the collector, the API and the live feeds need from a store.
+
+Every store (the embedded DuckDB file, DuckDB in memory, later a scale-out store) implements
+`Store`; nothing above this layer knows which one it talks to. The contracts are written
+beside each method and checked for every store by one conformance suite
+(tests/storage/conformance/).
+
+Shared rules, for every method of every interface here:
+- **Tenancy.** Every read and write names its workspace; no method returns or changes data
+  of another workspace. Ids (execution, trace, span, workflow) are unique only within one.
+- **Not found** is `None` for one thing and an empty list for many, never an exception.
+- **Time** is Unix nanoseconds (int) inside storage; windows are half-open `[start, end)`
+  unless a method says otherwise.
+- **Rows** are plain objects (dataclasses, dicts, tuples of Python values), never cursors,
+  Arrow tables or protobuf bytes: decoding stored blobs is the store's job.
+- **Reads are consistent**: one call answers from one committed state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Protocol, runtime_checkable
+
+from flowscope.storage.batches import ExportOutcome, WriteRequest
+from flowscope.storage.changes import CommittedBatch
+from flowscope.storage.metrics import CollectorMetrics
+from prometheus_client import CollectorRegistry
+
+
+@runtime_checkable
+class TelemetryWriter(Protocol):
+    """Appends prepared batches (`flowscope.storage.batches`), one writer per store."""
+
+    max_queue_items: int
+    """How many spans and records may wait at once; `submit` refuses more."""
+
+    drain_rate: float
+    """Spans and records committed per second while busy (for clients' retry advice)."""
+
+    def submit(self, request: WriteRequest) -> Future[ExportOutcome]:
+        """Queue one prepared request; raise `QueueFull` when it does not fit (an empty queue
+        always takes one), `WriterStopped` once the store is closing.
+
+        The future resolves only after the request's rows are **durable** (committed: a crash
+        after that loses none of them), or fails with `StorageUnavailable` having stored none.
+        Writes are **idempotent**: a span is identified by (workspace, trace id, span id) and a
+        log record by (workspace, content hash); the first version stored wins, and later
+        copies are counted as duplicates and dropped with the facts derived from them.
+        Requests are committed in submission order; each commit is announced on the change
+        feed after it is durable.
+        """
+        ...
+
+    def has_room(self, items: int) -> bool:
+        """Whether `submit` would take `items` now (receivers ask before converting)."""
+        ...
+
+    @property
+    def queued_items(self) -> int:
+        """Spans and records submitted and not yet committed."""
+        ...
+
+
+class ChangeFeed(Protocol):
+    """Committed changes, in commit order: what the live feeds and `/metrics` consume."""
+
+    def subscribe(self, subscriber: Callable[[CommittedBatch], None]) -> Callable[[], None]:
+        """Call `subscriber` with every batch committed from now on, on a thread of its own,
+        in commit order; returns the function that unsubscribes. A subscriber more than a
+        bounded number of batches behind loses batches (counted in `dropped`), never stalls
+        the writer."""
+        ...
+
+    def flush(self) -> None:
+        """Return once every batch published so far was delivered (tests, shutdown)."""
+        ...
+
+    @property
+    def dropped(self) -> int:
+        """Batches not delivered to slow subscribers so far."""
+        ...
+
+
+class Store(Protocol):
+    """One store: a writer, a change feed, the catalog and the readers, with their lifecycle."""
+
+    writer: TelemetryWriter
+    changes: ChangeFeed
+    registry: CollectorRegistry
+    """Where the store's own health metrics (queue depth, commit latency) are registered."""
+    metrics: CollectorMetrics
+    schema_version: int
+
+    def start(self) -> None:
+        """Begin taking writes (called once, before the first `submit`)."""
+        ...
+
+    def ping(self) -> bool:
+        """Whether the store answers a trivial read now (readiness)."""
+        ...
+
+    def apply_retention(self, days: float) -> None:
+        """Delete spans and records that started more than `days` ago, and finished executions
+        that ended before then; returns once done."""
+        ...
+
+    def start_retention(self, days: float, interval_seconds: float = 300.0) -> None:
+        """Apply retention every `interval_seconds` until `close`."""
+        ...
+
+    def close(self) -> None:
+        """Commit everything already submitted, then release the store. Idempotent."""
+        ...
