@@ -30,6 +30,7 @@ from flowscope.api.routers import (
 from flowscope.api.visibility import CommitWatcher
 from flowscope.api.webui import install_ui
 from flowscope.api.ws import feeds_router
+from flowscope.storage.errors import StorageUnavailable
 
 
 def _routers(app: FastAPI) -> None:
@@ -85,7 +86,8 @@ def create_app(context: AppContext) -> FastAPI:
         docs_url=None, redoc_url=None,
     )  # fmt: skip
     app.state.context = context
-    for error in (duckdb.FatalException, duckdb.ConnectionException):
+    # StorageUnavailable: what every store raises; the DuckDB ones until every read maps its errors.
+    for error in (StorageUnavailable, duckdb.FatalException, duckdb.ConnectionException):
         app.add_exception_handler(error, _storage_unavailable)
     context.extras.setdefault("commit_watcher", CommitWatcher(context.store.changes))
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus

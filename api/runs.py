@@ -22,7 +22,7 @@ from flowscope.api.context import AppContext
 from flowscope.api.definitions import problems_422
 from flowscope.api.errors import or_404
 from flowscope.api.queries.records import fetch_row
-from flowscope.storage.batches import QueueFull, StorageUnavailable, WriterStopped
+from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from starlette.concurrency import run_in_threadpool
 
 # When the engine exports elsewhere (api/intake.py), how long `start` waits for its queued

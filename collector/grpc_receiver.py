@@ -18,7 +18,7 @@ import grpc
 from flowscope.collector.decode import BodyError, parse
 from flowscope.collector.ingest import IngestService
 from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied, grpc_peer_host
-from flowscope.storage.batches import QueueFull, StorageUnavailable, WriterStopped
+from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from google.protobuf import duration_pb2
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.rpc import code_pb2, error_details_pb2, status_pb2

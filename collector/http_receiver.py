@@ -15,7 +15,8 @@ from typing import Any
 from flowscope.collector.decode import BodyError, Encoding, decompress, media_encoding, parse
 from flowscope.collector.ingest import IngestService
 from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied
-from flowscope.storage.batches import ExportOutcome, QueueFull, StorageUnavailable, WriterStopped
+from flowscope.storage.batches import ExportOutcome
+from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2

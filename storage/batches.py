@@ -56,18 +56,6 @@ BLOBLESS_SPAN_COLUMNS = [c for c in SPAN_COLUMNS if c != "span"]
 
 
 
-class QueueFull(Exception):
-    """The write queue cannot take this request now; the client should retry later."""
-
-
-class StorageUnavailable(Exception):
-    """The commit failed (disk full, read-only file, ...); nothing of the request was stored."""
-
-
-class WriterStopped(Exception):
-    """The writer is shutting down and takes no new requests."""
-
-
 @dataclass(slots=True)
 class ExportOutcome:
     accepted: int

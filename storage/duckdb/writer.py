@@ -29,14 +29,13 @@ from flowscope.storage.batches import (
     EXEC_SCHEMA,
     ExportOutcome,
     Prepared,
-    QueueFull,
     Rows,
-    StorageUnavailable,
     WriteRequest,
-    WriterStopped,
 )
 from flowscope.storage.changes import CommittedBatch, EventBus
+from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.sqlfiles import sql, statements
+from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from flowscope.storage.metrics import CollectorMetrics
 from flowscope.storage.seen import SpanFilter
 
@@ -256,7 +255,7 @@ class Writer:
             self._consecutive_failures += 1
             # Fatal errors invalidate the instance; a run of ordinary failures may mean a
             # connection left in a bad state: both are cured by opening the file again.
-            if _is_fatal(exc) or (
+            if is_fatal(exc) or (
                 self._reopen is not None and self._consecutive_failures >= _REOPEN_AFTER_FAILURES
             ):
                 self._broken = True
@@ -462,11 +461,6 @@ class Writer:
         self._con.execute(sql(f"ingest/insert_{kind}s"))
         self._con.unregister(f"{kind}_batch")
         return new
-
-
-def _is_fatal(exc: Exception) -> bool:
-    """The DuckDB instance is unusable until reopened (FATAL, or a connection closed under us)."""
-    return isinstance(exc, duckdb.FatalException | duckdb.ConnectionException) or "invalidated" in str(exc)
 
 
 def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:

@@ -11,9 +11,10 @@ import pytest
 from flowscope.collector.convert import convert_traces
 from flowscope.collector.prepare import prepared_request
 from flowscope.collector.wire import item_slices
-from flowscope.storage.batches import Rows, StorageUnavailable
+from flowscope.storage.batches import Rows
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.duckdb.writer import time_ranges
+from flowscope.storage.errors import StorageUnavailable
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 

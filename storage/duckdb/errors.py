@@ -1,0 +1,26 @@
+"""DuckDB's exceptions mapped to the store-neutral ones of `flowscope.storage.errors`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+from flowscope.storage.errors import StorageUnavailable
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """The DuckDB instance is unusable until reopened (FATAL, or a connection closed under us)."""
+    return isinstance(exc, duckdb.FatalException | duckdb.ConnectionException) or "invalidated" in str(exc)
+
+
+@contextlib.contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Around every read: an invalidated or closed database surfaces as `StorageUnavailable`
+    (the API answers 503 and the writer reopens the file), other errors pass unchanged."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if is_fatal(exc):
+            raise StorageUnavailable(f"storage unavailable: {exc}") from exc
+        raise

@@ -1,0 +1,20 @@
+"""What a store's callers may catch, whatever the store (each store maps its own errors here)."""
+
+from __future__ import annotations
+
+
+class QueueFull(Exception):
+    """The write queue cannot take this request now; the client should retry later."""
+
+
+class StorageUnavailable(Exception):
+    """The store cannot serve now (disk full, read-only or invalidated file, ...): for a write,
+    nothing of the request was stored; a reader may raise it too. Clients should retry later."""
+
+
+class WriterStopped(Exception):
+    """The writer is shutting down and takes no new requests."""
+
+
+class Conflict(Exception):
+    """A write would break a uniqueness rule of the catalog (a name or slug taken)."""
