@@ -91,6 +91,7 @@ class Store(Protocol):
     """Where the store's own health metrics (queue depth, commit latency) are registered."""
     metrics: CollectorMetrics
     schema_version: int
+    # --- readers
 
     def start(self) -> None:
         """Begin taking writes (called once, before the first `submit`)."""

@@ -67,6 +67,7 @@ class Store:
         self._cursors_lock = threading.Lock()
         self._retention_stop = threading.Event()
         self._closed = False
+        # --- readers (one attribute per area; contracts in storage/interfaces.py)
 
     def start(self) -> None:
         self.writer.start()
