@@ -1,0 +1,144 @@
+"""TelemetryWriter: acks, idempotent writes, durable acks, commit order, tenancy of writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from flowscope.storage.changes import CommittedBatch
+from flowscope.storage.errors import WriterStopped
+from flowscope.storage.interfaces import Store
+
+from tests.storage.conformance import dataset
+from tests.storage.conformance.conftest import OpenStore, StoreFactory
+from tests.storage.conformance.otlp import RecordSpec, SpanSpec, logs, submit, traces, write
+
+T = dataset.T0
+
+
+def _spans(trace: str, n: int, name: str = "op") -> list[SpanSpec]:
+    return [SpanSpec(trace, f"{trace[:2]}{k + 1:014x}", f"{name}-{k}", T + k, T + k + 1000) for k in range(n)]
+
+
+def _records(n: int, tag: str = "r") -> list[RecordSpec]:
+    return [RecordSpec(T + k, f"{tag} {k}") for k in range(n)]
+
+
+def committed(store: Store, batches: list[CommittedBatch]) -> tuple[int, int]:
+    """Spans and log records the feed announced as stored so far."""
+    store.changes.flush()
+    return (
+        sum(b.spans.num_rows for b in batches if b.spans is not None),
+        sum(b.log_count for b in batches),
+    )
+
+
+def _counter(store: Store, name: str, signal: str) -> float:
+    value = store.registry.get_sample_value(f"flowscope_collector_{name}_total", {"signal": signal})
+    return value or 0.0
+
+
+def test_an_ack_counts_valid_items_and_describes_invalid_ones(store: Store) -> None:
+    good = _spans("a1" * 16, 3)
+    bad = SpanSpec("a1" * 16, "00" * 8, "zero span id", T, T + 1)  # an all-zero span id is invalid
+    outcome = write(store, traces([*good, bad]), "w")
+    assert (outcome.accepted, outcome.rejected) == (3, 1)
+    assert "span_id" in outcome.error_message
+    outcome = write(store, logs(_records(2)), "w")
+    assert (outcome.accepted, outcome.rejected, outcome.error_message) == (2, 0, "")
+
+
+def test_a_request_sent_again_stores_nothing_new(store: Store, feed: list[CommittedBatch]) -> None:
+    spans, records = traces(_spans("a2" * 16, 5)), logs(_records(4))
+    for _ in range(2):  # an exporter's retry: the same bytes again
+        assert write(store, spans, "w").accepted == 5  # a duplicate is accepted, not rejected
+        assert write(store, records, "w").accepted == 4
+    assert committed(store, feed) == (5, 4)
+    assert [_counter(store, "stored", s) for s in ("traces", "logs")] == [5, 4]
+    assert [_counter(store, "duplicated", s) for s in ("traces", "logs")] == [5, 4]
+
+
+def test_a_span_repeated_within_one_request_is_stored_once(store: Store, feed: list[CommittedBatch]) -> None:
+    spans = _spans("a3" * 16, 2)
+    assert write(store, traces([*spans, spans[0]]), "w").accepted == 3
+    assert committed(store, feed) == (2, 0)
+
+
+def test_the_first_version_of_a_span_wins_with_its_facts(store: Store, feed: list[CommittedBatch]) -> None:
+    """A later span with the same ids (other content, even another start time) is dropped,
+    and so are the workflow facts derived from it."""
+    run = dataset.RUNS_A[0]
+    write(store, traces(dataset.spans_of(run)), "w")
+    store.changes.flush()
+    first = {s.span_id for b in feed for s in b.workflow_spans}
+    assert len(first) == len(dataset.spans_of(run))
+    feed.clear()
+    moved = [
+        replace(s, name=s.name + " v2", start_ns=s.start_ns + 7, attributes={**s.attributes, "x": 1})
+        for s in dataset.spans_of(run)
+    ]
+    write(store, traces(moved), "w")
+    assert committed(store, feed) == (0, 0)
+    assert [s for b in feed for s in b.workflow_spans] == []
+
+
+def test_the_same_ids_in_two_workspaces_are_two_spans(store: Store, feed: list[CommittedBatch]) -> None:
+    spans, records = traces(_spans("a4" * 16, 3)), logs(_records(2))
+    for workspace_id in ("w1", "w2"):
+        write(store, spans, workspace_id)
+        write(store, records, workspace_id)
+    assert committed(store, feed) == (6, 4)
+    assert {b.spans.column("workspace_id")[0].as_py() for b in feed if b.spans is not None} == {"w1", "w2"}
+
+
+def test_requests_commit_in_submission_order(store: Store, feed: list[CommittedBatch]) -> None:
+    futures = [submit(store, traces(_spans(f"{k:02x}" * 16, 2)), "w") for k in range(1, 21)]
+    for future in futures:
+        future.result(30)
+    store.changes.flush()
+    seqs = [b.commit_seq for b in feed]
+    assert seqs == sorted(set(seqs))
+    order = [t for b in feed if b.spans is not None for t in b.spans.column("trace_id").to_pylist()]
+    assert order == [f"{k:02x}" * 16 for k in range(1, 21) for _ in range(2)]
+
+
+def test_acknowledged_writes_survive_close_and_reopen(factory: StoreFactory, open_store: OpenStore) -> None:
+    if not factory.persistent:
+        pytest.skip("an in-memory store keeps nothing across close (durable = visible, see the readers)")
+    store = open_store()
+    spans, records = traces(_spans("a5" * 16, 4)), logs(_records(3))
+    write(store, spans, "w")
+    write(store, records, "w")
+    store.close()
+    again = open_store()
+    write(again, spans, "w")
+    write(again, records, "w")
+    assert [_counter(again, "stored", s) for s in ("traces", "logs")] == [0, 0]
+    assert [_counter(again, "duplicated", s) for s in ("traces", "logs")] == [4, 3]
+
+
+def test_close_commits_everything_already_submitted(factory: StoreFactory, open_store: OpenStore) -> None:
+    store = open_store()
+    requests = [traces(_spans(f"{k:02x}" * 16, 3)) for k in range(1, 31)]
+    futures = [submit(store, r, "w") for r in requests]
+    store.close()  # without waiting for any ack
+    assert [f.result(0).accepted for f in futures] == [3] * 30
+    if factory.persistent:
+        again = open_store()
+        for r in requests:
+            write(again, r, "w")
+        assert _counter(again, "duplicated", "traces") == 90
+
+
+def test_a_closed_store_takes_no_writes_and_closes_once(store: Store) -> None:
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(WriterStopped):
+        submit(store, traces(_spans("a6" * 16, 1)), "w")
+
+
+def test_an_empty_queue_takes_a_request_of_any_size(store: Store) -> None:
+    assert store.writer.queued_items == 0
+    too_many = store.writer.max_queue_items + 1
+    assert store.writer.has_room(too_many)
+    assert store.ping()
