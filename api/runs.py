@@ -21,7 +21,6 @@ from fastapi import HTTPException
 from flowscope.api.context import AppContext
 from flowscope.api.definitions import problems_422
 from flowscope.api.errors import or_404
-from flowscope.api.queries.records import fetch_row
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from starlette.concurrency import run_in_threadpool
 
@@ -70,7 +69,7 @@ async def start_many(
             "msg": f"at most {limit} input sets per request (--max-bulk-executions), got {len(input_sets)}",
         }])  # fmt: skip
     engine = context.engine
-    intake = context.extras.get("intake")
+    intake = context.intake
     if engine is None or intake is None:
         raise HTTPException(503, "the workflow engine is not running in this server")
     try:
@@ -127,13 +126,11 @@ def _resolve_inputs(
 
 async def _until_visible(context: AppContext, workspace_id: str, execution_ids: list[str]) -> None:
     """Wait (at most VISIBILITY_TIMEOUT_SECONDS) until each execution is stored."""
-    watcher = context.extras.get("commit_watcher")
-    if watcher is None:
-        return
+    watcher = context.commit_watcher
     committed = [watcher.watch(execution_id) for execution_id in execution_ids]
     try:
         stored = await run_in_threadpool(
-            lambda: [fetch_row(context.store.cursor(), workspace_id, e) is not None for e in execution_ids]
+            lambda: [context.store.executions.execution(workspace_id, e) is not None for e in execution_ids]
         )
         waiting = [future for future, found in zip(committed, stored, strict=True) if not found]
         if waiting:

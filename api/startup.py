@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping
 from typing import Any
 
 from flowscope.api.context import AppContext
 from flowscope.api.demo import run_demo
 from flowscope.api.ingest_auth import with_internal_token
-from flowscope.api.sqlfiles import sql
 
 from flowscope.server_hooks import StartupHook
 
@@ -86,30 +84,18 @@ async def start_engine(context: AppContext) -> None:
     context.extras.setdefault("shutdown_hooks", []).append(stop_engine)
 
 
-def _open_executions(context: AppContext, service_name: str) -> list[Mapping[str, Any]]:
-    cur = context.store.cursor()
-    result = cur.execute(sql("open_executions"), {"service_name": service_name})
-    names = [d[0] for d in result.description]
-    found = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-    for e in found:
-        if not e["root_span_id"]:
-            params = {"execution_id": e["execution_id"], "workspace_id": e["workspace_id"]}
-            e["root_span_id"] = cur.execute(sql("announced_root_span"), params).fetchone()[0]  # type: ignore[index]
-    return [e for e in found if e["root_span_id"] and e["start_ns"]]
-
-
 async def close_interrupted(context: AppContext) -> int:
     """Executions our engine left pending/running when the process died: emit their root
     span as failed ("interrupted"), so they end through the collector like any other."""
     engine = context.engine
     service = engine.telemetry.config.service_name
-    open_ones = await asyncio.to_thread(_open_executions, context, service)
+    open_ones = await asyncio.to_thread(context.store.executions.open_executions, service)
     for e in open_ones:
         engine.emit_interrupted(
-            workspace_id=e["workspace_id"], trace_id=e["execution_id"], root_span_id=e["root_span_id"],
-            workflow_id=e["workflow_id"], workflow_name=e["workflow_name"] or e["workflow_id"],
-            execution_number=e["execution_number"] or 0, start_time_ns=e["start_ns"],
-            project_id=e["project_id"], flush=False,
+            workspace_id=e.workspace_id, trace_id=e.execution_id, root_span_id=e.root_span_id,
+            workflow_id=e.workflow_id, workflow_name=e.workflow_name or e.workflow_id,
+            execution_number=e.execution_number or 0, start_time_ns=e.start_ns,
+            project_id=e.project_id, flush=False,
         )  # fmt: skip
     if open_ones:
         await asyncio.to_thread(engine.telemetry.flush)

@@ -1,10 +1,9 @@
-"""Response shapes of one execution, built from its stored records (see records.py)."""
+"""Response shapes of one execution, built from its stored records (`store.executions.records`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flowscope.api.queries.records import Attempt, ExecutionRecords, ExecutionRow, StepRun
 from flowscope.api.queries.steps import (
     DefinedStep,
     critical_path,
@@ -13,16 +12,29 @@ from flowscope.api.queries.steps import (
     timings,
 )
 from flowscope.api.schemas.executions import (
+    ExecutionLogPage,
+    ExecutionLogRecord,
     StatusTransition,
     StepAttempt,
     StepExecution,
     StepExecutionDetails,
     WorkflowExecution,
     WorkflowExecutionDetails,
+    WorkflowExecutionPage,
 )
 from flowscope.api.schemas.timeline import WorkflowExecutionTimeline, WorkflowStepTimelineEntry
 from flowscope.api.summaries import as_object, parse_json, summarize
 from flowscope.api.timefmt import ns_to_dt
+from flowscope.collector.anyvalue import to_jsonable
+from flowscope.storage.executions import (
+    Attempt,
+    ExecutionRecords,
+    ExecutionRow,
+    ExecutionStep,
+    LogRow,
+    Page,
+    SpanEvent,
+)
 
 from flowscope import conventions as c
 
@@ -38,6 +50,15 @@ def step_attempt(number: int, a: Attempt) -> StepAttempt:
         duration=max(0, a.end_ns - a.start_ns) / 1e9,
         error_message=a.error_message,
     )
+
+
+def _event(event: SpanEvent) -> dict[str, Any]:
+    return {
+        "name": event.name,
+        "timestamp": ns_to_dt(event.time_ns),
+        "attributes": to_jsonable(event.attributes),
+    }
+
 
 def _seconds(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e9
@@ -77,6 +98,39 @@ def execution_item(row: ExecutionRow) -> WorkflowExecution:
     )
 
 
+def execution_page(page: Page[ExecutionRow], skip: int, limit: int) -> WorkflowExecutionPage:
+    items = [execution_item(row) for row in page.items]
+    return WorkflowExecutionPage(items=items, total=page.total, skip=skip, limit=limit)
+
+
+def step_span_ids(records: ExecutionRecords, step_id: str) -> list[str]:
+    """The spans a step's own log records are emitted in: its step spans and their attempts'."""
+    span_ids: list[str] = []
+    for run in records.steps:
+        if run.step_id == step_id and run.span_id:
+            span_ids += [run.span_id, *(a.span_id for a in run.attempts)]
+    return span_ids
+
+
+def log_page(page: Page[LogRow], skip: int, limit: int) -> ExecutionLogPage:
+    items = [
+        ExecutionLogRecord(
+            timestamp=ns_to_dt(r.time_ns),
+            observed_at=ns_to_dt(r.observed_ns),
+            severity_number=r.severity_number,
+            severity_text=r.severity_text,
+            event_name=r.event_name,
+            body=r.body,
+            step_id=r.step_id,
+            span_id=r.span_id,
+            service_name=r.service_name,
+            attributes=to_jsonable(r.attributes),
+        )
+        for r in page.items
+    ]
+    return ExecutionLogPage(items=items, total=page.total, skip=skip, limit=limit)
+
+
 def status_history(records: ExecutionRecords) -> list[StatusTransition]:
     """Each status the execution went through, in order: pending (queued record), running
     (started record, or the root span's start), then its terminal status (root span end)."""
@@ -99,7 +153,7 @@ def status_history(records: ExecutionRecords) -> list[StatusTransition]:
     return history
 
 
-def _step_execution(execution_id: str, run: StepRun) -> StepExecution:
+def _step_execution(execution_id: str, run: ExecutionStep) -> StepExecution:
     output, _ = parse_json(run.output_text)
     return StepExecution(
         id=run.span_id,
@@ -153,7 +207,7 @@ def timeline(records: ExecutionRecords, definition: list[DefinedStep] | None) ->
                 input_summary=summarize(run.input_text, run.input_truncated),
                 output_summary=summarize(run.output_text, run.output_truncated),
                 step_execution_id=run.span_id,
-                depends_on=run.depends_on,
+                depends_on=list(run.depends_on),
                 attempts=len(run.attempts),
                 queue_seconds=queue,
                 run_seconds=in_run,
@@ -203,8 +257,8 @@ def step_details(
         input_data=input_data,
         input_truncated=run.input_truncated,
         output_truncated=run.output_truncated,
-        depends_on=run.depends_on,
+        depends_on=list(run.depends_on),
         skip_reason=run.skip_reason,
         attempts=attempts,
-        events=run.events,
+        events=[_event(e) for e in run.events],
     )

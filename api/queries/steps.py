@@ -5,10 +5,10 @@ in step order, with queue/run/wait times and the critical path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from flowscope.api.queries.records import ExecutionRecords, StepRun
+from flowscope.storage.executions import ExecutionRecords, ExecutionStep
 
 from flowscope import conventions as c
 
@@ -29,9 +29,9 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[StepRun]:
+def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[ExecutionStep]:
     """Steps announced by a started record whose span has not arrived (running)."""
-    started: dict[str, StepRun] = {}
+    started: dict[str, ExecutionStep] = {}
     retries: dict[str, int] = {}
     for rec in records.lifecycle:
         key = rec.span_id or rec.step_id or ""
@@ -44,7 +44,7 @@ def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[Step
         if not step_id or key in started:
             continue
         depends = attrs.get(c.STEP_DEPENDS_ON)
-        started[key] = StepRun(
+        started[key] = ExecutionStep(
             step_id=step_id,
             name=str(attrs.get(c.STEP_NAME) or step_id),
             status="running",
@@ -52,53 +52,57 @@ def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[Step
             span_id=rec.span_id or None,
             start_ns=rec.time_ns,
             input_text=attrs.get(c.STEP_INPUT) if isinstance(attrs.get(c.STEP_INPUT), str) else None,
-            depends_on=[str(d) for d in depends] if isinstance(depends, list) else [],
+            depends_on=tuple(str(d) for d in depends) if isinstance(depends, list) else (),
         )
-    for key, run in started.items():
-        run.retry_count = retries.get(key, 0)
-    return list(started.values())
+    return [replace(run, retry_count=retries.get(key, 0)) for key, run in started.items()]
 
 
-def execution_steps(records: ExecutionRecords, definition: list[DefinedStep] | None) -> list[StepRun]:
+def _with_definition(run: ExecutionStep, defined: tuple[int, DefinedStep] | None) -> ExecutionStep:
+    """The definition's order and dependencies for a step that did not say them."""
+    if defined is None or (run.order and run.depends_on):
+        return run
+    order, step = defined
+    return replace(run, order=run.order or order, depends_on=run.depends_on or step.depends_on)
+
+
+def execution_steps(records: ExecutionRecords, definition: list[DefinedStep] | None) -> list[ExecutionStep]:
     """Every step of the execution, ordered by step order (then start)."""
-    runs = list(records.steps)
-    seen_spans = {r.span_id for r in runs if r.span_id}
+    seen_spans = {r.span_id for r in records.steps if r.span_id}
     unfinished = _running_steps(records, seen_spans)
     if records.row.terminal:
         # Started, but the execution ended without the step's span (the process died):
         # the step did not finish.
-        for run in unfinished:
-            run.status = "cancelled" if records.row.status == "cancelled" else "failed"
-            run.error_message = f"step did not finish: the execution ended ({records.row.status}) first"
-    runs += unfinished
+        status = "cancelled" if records.row.status == "cancelled" else "failed"
+        error = f"step did not finish: the execution ended ({records.row.status}) first"
+        unfinished = [replace(run, status=status, error_message=error) for run in unfinished]
+    runs = [*records.steps, *unfinished]
     defined = {d.id: (i + 1, d) for i, d in enumerate(definition or [])}
     seen_ids = {r.step_id for r in runs}
     if not records.row.terminal:
         for step_id, (order, d) in defined.items():
             if step_id not in seen_ids:
-                runs.append(StepRun(step_id, d.name, "pending", order, depends_on=list(d.depends_on)))
-    for run in runs:
-        if step_def := defined.get(run.step_id):
-            run.order = run.order or step_def[0]
-            run.depends_on = run.depends_on or list(step_def[1].depends_on)
+                runs.append(ExecutionStep(step_id, d.name, "pending", order, depends_on=d.depends_on))
+    runs = [_with_definition(run, defined.get(run.step_id)) for run in runs]
     # Foreign tracers may not say the order: number those steps by start time, after the rest.
     unordered = sorted((r for r in runs if r.order is None), key=lambda r: (r.start_ns or 2**64, r.name))
     next_order = max((r.order or 0 for r in runs), default=0) + 1
-    for i, run in enumerate(unordered):
-        run.order = next_order + i
+    numbered = {id(run): next_order + i for i, run in enumerate(unordered)}
+    runs = [replace(run, order=numbered[id(run)]) if id(run) in numbered else run for run in runs]
     runs.sort(key=lambda r: (r.order or 0, r.start_ns or 2**64, r.span_id or ""))
     return runs
 
 
-def _latest_by_step(runs: list[StepRun]) -> dict[str, StepRun]:
-    latest: dict[str, StepRun] = {}
+def _latest_by_step(runs: list[ExecutionStep]) -> dict[str, ExecutionStep]:
+    latest: dict[str, ExecutionStep] = {}
     for run in runs:
         if run.end_ns is not None and (run.step_id not in latest or run.end_ns > latest[run.step_id].end_ns):  # type: ignore[operator]
             latest[run.step_id] = run
     return latest
 
 
-def _predecessor(run: StepRun, ended: dict[str, StepRun], deps_known: bool) -> StepRun | None:
+def _predecessor(
+    run: ExecutionStep, ended: dict[str, ExecutionStep], deps_known: bool
+) -> ExecutionStep | None:
     """The step whose end let `run` start: its last-finishing dependency; without
     dependency information, the last step that ended before it started."""
     if run.start_ns is None:
@@ -114,7 +118,7 @@ def _predecessor(run: StepRun, ended: dict[str, StepRun], deps_known: bool) -> S
 
 
 def timings(
-    runs: list[StepRun], execution_start_ns: int | None, deps_known: bool
+    runs: list[ExecutionStep], execution_start_ns: int | None, deps_known: bool
 ) -> dict[int, tuple[float | None, float | None, float | None]]:
     """id(run) -> (queue, run, wait) seconds for steps that started."""
     ended = _latest_by_step(runs)
@@ -140,13 +144,13 @@ def timings(
     return out
 
 
-def critical_path(runs: list[StepRun], deps_known: bool) -> list[str]:
+def critical_path(runs: list[ExecutionStep], deps_known: bool) -> list[str]:
     """Step ids from the first to the last-finishing step along the chain of
     predecessors that each step waited for."""
     ended = _latest_by_step([r for r in runs if r.status != "skipped"])
     if not ended:
         return []
-    current: StepRun | None = max(ended.values(), key=lambda r: r.end_ns or 0)
+    current: ExecutionStep | None = max(ended.values(), key=lambda r: r.end_ns or 0)
     path: list[str] = []
     while current is not None and current.step_id not in path:
         path.append(current.step_id)
@@ -154,7 +158,7 @@ def critical_path(runs: list[StepRun], deps_known: bool) -> list[str]:
     return path[::-1]
 
 
-def dependencies_known(runs: list[StepRun], definition: list[DefinedStep] | None) -> bool:
+def dependencies_known(runs: list[ExecutionStep], definition: list[DefinedStep] | None) -> bool:
     """Whether the steps' dependencies are known (definition or `workflow.step.depends_on`);
     otherwise timings and the critical path infer predecessors from times."""
     return definition is not None or any(r.depends_declared or r.depends_on for r in runs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from flowscope.api.deps import Context, ViewerContext
-from flowscope.api.errors import or_404
+from flowscope.api.errors import not_found
 from flowscope.api.queries.overview import execution_attempts
 from flowscope.api.schemas.overview import ExecutionAttempts
 
@@ -16,5 +16,8 @@ router = APIRouter(prefix="/api/workflows", tags=["executions"])
 def get_attempts(execution_id: str, ctx: ViewerContext, app: Context) -> ExecutionAttempts:
     """Attempt spans of every step (start, end, status, error), numbered from 1, steps in
     start order."""
-    found = execution_attempts(app.store.cursor(), ctx.workspace_id, execution_id)
-    return or_404(found, "Execution", execution_id)
+    found = execution_attempts(app.store.tables, ctx.workspace_id, execution_id)
+    # No attempts: an execution without retries, or none at all (404).
+    if not found.steps and app.store.executions.records(ctx.workspace_id, execution_id) is None:
+        raise not_found("Execution", execution_id)
+    return found

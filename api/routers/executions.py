@@ -3,16 +3,13 @@ cancel, and a workflow's executions list. All derived from stored spans and logs
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from flowscope.api.catalog import workflows as catalog
 from flowscope.api.deps import Context, EditorContext, ViewerContext
 from flowscope.api.errors import not_found, or_404
 from flowscope.api.queries import executions as views
-from flowscope.api.queries import records
-from flowscope.api.queries.listing import executions_page, workflow_seen
-from flowscope.api.queries.logs import execution_logs
 from flowscope.api.queries.steps import DefinedStep
 from flowscope.api.schemas.executions import (
     ExecutionCancel,
@@ -22,20 +19,22 @@ from flowscope.api.schemas.executions import (
     WorkflowExecutionPage,
 )
 from flowscope.api.schemas.timeline import WorkflowExecutionTimeline
+from flowscope.storage.executions import ExecutionRecords
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
 
 StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "timeout"]
 
 
-def _load(app: Context, workspace_id: str, execution_id: str) -> tuple[records.ExecutionRecords, Any]:
+def _load(
+    app: Context, workspace_id: str, execution_id: str
+) -> tuple[ExecutionRecords, list[DefinedStep] | None]:
     """The execution's records (404 if not in this workspace) and, when it helps, the
     catalog definition of its workflow."""
-    cur = app.store.cursor()
-    found = or_404(records.fetch(cur, workspace_id, execution_id), "Execution", execution_id)
+    found = or_404(app.store.executions.records(workspace_id, execution_id), "Execution", execution_id)
     definition: list[DefinedStep] | None = None
     if views.needs_definition(found):
-        definition = catalog.defined_steps(cur, workspace_id, found.row.workflow_id)
+        definition = catalog.defined_steps(app.store.catalog, workspace_id, found.row.workflow_id)
     return found, definition
 
 
@@ -72,15 +71,17 @@ def get_logs(
 ) -> ExecutionLogPage:
     """Log records of the execution (lifecycle records and whatever steps logged), oldest first."""
     found, _ = _load(app, ctx.workspace_id, execution_id)
-    return execution_logs(app.store.cursor(), ctx.workspace_id, found, step_id, skip, limit)
+    span_ids = views.step_span_ids(found, step_id) if step_id is not None else []
+    page = app.store.executions.logs(
+        ctx.workspace_id, execution_id, step_id=step_id, span_ids=span_ids, skip=skip, limit=limit
+    )
+    return views.log_page(page, skip, limit)
 
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionCancel, status_code=202)
 def cancel_execution(execution_id: str, ctx: EditorContext, app: Context) -> ExecutionCancel:
     """Ask the engine to cancel a pending or running execution (409 once it has finished)."""
-    row = or_404(
-        records.fetch_row(app.store.cursor(), ctx.workspace_id, execution_id), "Execution", execution_id
-    )
+    row = or_404(app.store.executions.execution(ctx.workspace_id, execution_id), "Execution", execution_id)
     if row.terminal:
         raise HTTPException(409, f"Execution {execution_id!r} already finished ({row.status})")
     accepted = bool(app.engine is not None and app.engine.cancel(execution_id))
@@ -104,8 +105,8 @@ def list_executions(
     status: Annotated[StatusFilter | None, Query(description="Only executions with this status.")] = None,
 ) -> WorkflowExecutionPage:
     """A workflow's executions, newest first."""
-    cur = app.store.cursor()
-    page = executions_page(cur, ctx.workspace_id, workflow_id, status, skip, limit)
+    found = app.store.executions.page(ctx.workspace_id, workflow_id, status=status, skip=skip, limit=limit)
+    page = views.execution_page(found, skip, limit)
     if page.total == 0 and not workflow_known(app, ctx.workspace_id, workflow_id):
         raise not_found("Workflow", workflow_id)
     return page
@@ -113,7 +114,5 @@ def list_executions(
 
 def workflow_known(app: Context, workspace_id: str, workflow_id: str) -> bool:
     """In the catalog, or seen in telemetry (foreign tracers' workflows are not in the catalog)."""
-    cur = app.store.cursor()
-    return catalog.get(cur, workspace_id, workflow_id) is not None or workflow_seen(
-        cur, workspace_id, workflow_id
-    )
+    in_catalog = app.store.catalog.get_workflow(workspace_id, workflow_id) is not None
+    return in_catalog or app.store.executions.workflow_seen(workspace_id, workflow_id)
