@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from flowscope.storage.batches import ExportOutcome, WriteRequest
 from flowscope.storage.changes import CommittedBatch
+from flowscope.storage.executions import ExecutionReader
 from flowscope.storage.metrics import CollectorMetrics
 from prometheus_client import CollectorRegistry
 
@@ -92,6 +93,7 @@ class Store(Protocol):
     metrics: CollectorMetrics
     schema_version: int
     # --- readers
+    executions: ExecutionReader
 
     def start(self) -> None:
         """Begin taking writes (called once, before the first `submit`)."""

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import duckdb
 from flowscope.storage.changes import EventBus
+from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.writer import Writer
 from flowscope.storage.metrics import CollectorMetrics
@@ -68,6 +69,7 @@ class Store:
         self._retention_stop = threading.Event()
         self._closed = False
         # --- readers (one attribute per area; contracts in storage/interfaces.py)
+        self.executions = DuckDBExecutions(self)
 
     def start(self) -> None:
         self.writer.start()
