@@ -1,0 +1,3 @@
+UPDATE tokens SET revoked_at = now()
+WHERE workspace_id = $workspace_id AND id = $id AND revoked_at IS NULL
+RETURNING id
