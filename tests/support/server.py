@@ -9,11 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+REPO = Path(__file__).resolve().parents[2]
 
 _READY = re.compile(
     r"flowscope ready api=(?P<api>\S+) otlp_http=(?P<otlp_http>\S+) "
@@ -56,18 +58,20 @@ class RunningServer:
 def start_server(
     db: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
     preexec_fn: Callable[[], None] | None = None,
+    program: Sequence[str] = (sys.executable, "-m", "flowscope"), cwd: Path = REPO,
 ) -> RunningServer:  # fmt: skip
     """Run `flowscope serve` with ports 0 on `db` and wait for its ready line.
 
-    `preexec_fn` runs in the child before exec (to set resource limits, say)."""
+    `preexec_fn` runs in the child before exec (to set resource limits, say); `program` is
+    what runs `flowscope` (another install's console script, say), from `cwd`."""
     cmd = [
-        sys.executable, "-m", "flowscope", "serve", "--host", "127.0.0.1", "--api-port", "0",
+        *program, "serve", "--host", "127.0.0.1", "--api-port", "0",
         "--otlp-http-port", "0", "--otlp-grpc-port", "0", "--db", str(db), *args,
     ]  # fmt: skip
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env,
-        cwd=Path(__file__).resolve().parents[2], preexec_fn=preexec_fn,
+        cwd=cwd, preexec_fn=preexec_fn,
     )  # fmt: skip
     output: list[str] = []
     ready: dict[str, str] = {}
