@@ -34,8 +34,8 @@ from tests.storage.conformance import dataset
 class StoreFactory:
     name: str
     open: Callable[[Path], Store]
-    """Open the store kept under `place` (a directory private to one test, or to one module
-    for the shared dataset), not started yet. Called again after `close` to reopen it."""
+    """Open the store kept under `place` (a directory private to one test, or to the shared
+    dataset), not started yet. Called again after `close` to reopen it."""
     persistent: bool
     """Whether a store opened again on the same `place` holds everything acknowledged before
     it was closed. For an in-memory store (False), a durable ack means every reader sees the
@@ -50,7 +50,9 @@ FACTORIES: list[StoreFactory] = [
 OpenStore = Callable[[], Store]
 
 
-@pytest.fixture(scope="module", params=FACTORIES, ids=lambda f: f.name)
+# Session scope: pytest then runs every test of one store before the next store's, and the
+# dataset is loaded once per store.
+@pytest.fixture(scope="session", params=FACTORIES, ids=lambda f: f.name)
 def factory(request: pytest.FixtureRequest) -> StoreFactory:
     return request.param  # type: ignore[no-any-return]
 
@@ -87,9 +89,9 @@ def feed(store: Store) -> Iterator[list[CommittedBatch]]:
     unsubscribe()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loaded(factory: StoreFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """One store per module holding the fixed dataset (`dataset.py`), for tests that only read."""
+    """One store holding the fixed dataset (`dataset.py`), shared by the tests that only read."""
     store = factory.open(tmp_path_factory.mktemp(factory.name))
     store.start()
     dataset.load(store)

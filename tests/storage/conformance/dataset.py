@@ -5,15 +5,18 @@ with fixed ids and times, so reader tests can assert exact values.
 Workspace A (`WS_A`):
 - workflow `wf-etl` ("etl", project `proj-1`, steps initialize → process → finalize):
   - E1 #1 completed: queued T0-2 s, ran T0 .. T0+150.5 s; `process` failed its first
-    attempt and succeeded on the second (retry_count 1);
+    attempt and succeeded on the second (retry_count 1), which logged APP_RECORD;
   - E2 #2 failed: T0+1 h .. +45 s; `process` failed ("Timeout exceeded"), `finalize` skipped;
   - E3 #3 running: queued and started records only (T0+2 h), `initialize` started;
   - E4 #4 pending: a queued record only (T0+3 h).
-- workflow `wf-report` ("report"): R1 #1 completed, T0+30 min .. +5 s, one step.
+- workflow `wf-report` ("report"): R1 #1 completed, T0+30 min .. +5 s, one step; R2 #2
+  completed, queued and started at the same times as R1 (a tie), .. +7 s.
+- workflow `wf-midrun`: MIDRUN, a foreign tracer mid-run (one step span, nothing else), T0+4 h.
 - a plain (non-workflow) trace of service `api-gateway` and a plain log record, T0+10 min.
 
 Workspace B (`WS_B`) reuses E1's execution id (ids are unique only within a workspace) for a
-failed execution of its own `wf-etl`, and has a workflow of its own, `wf-b-only`.
+failed execution of its own `wf-etl`, and has a workflow of its own, `wf-b-only` (B_ONLY #1
+completed at T0 .. +1 s, B2 #2 pending since T0+1 h).
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ T0 = 1_705_312_800 * S  # 2024-01-15T10:00:00Z, the spec's example time
 HOUR = 3600 * S
 
 E1, E2, E3, E4 = (f"e{n}" + "0" * 29 + "a" for n in range(1, 5))
-R1 = "f1" + "0" * 29 + "b"
+R1, R2 = "f1" + "0" * 29 + "b", "f3" + "0" * 29 + "b"
 PLAIN_TRACE = "ab" * 16
-B_ONLY = "bb" + "0" * 29 + "c"
+MIDRUN = "f2" + "0" * 29 + "d"
+B_ONLY, B2 = "b1" + "0" * 29 + "c", "b2" + "0" * 29 + "c"
 
 
 def span_id(execution_id: str, n: int) -> str:
@@ -53,6 +57,7 @@ class Step:
     error: str | None = None
     attempts: tuple[tuple[float, float, str], ...] = ()  # (start, end, status) when retried
     output: Any = None
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Run:
     end_s: float = 0.0
     error: str | None = None
     started: bool = True  # False: pending (queued record only)
+    midrun: bool = False  # a foreign tracer mid-run: step spans only (no root span, no records)
     project_id: str | None = "proj-1"
     inputs: Any = None
     results: Any = None
@@ -84,6 +90,8 @@ def _root_attributes(run: Run) -> dict[str, Any]:
 
 
 def records_of(run: Run) -> list[RecordSpec]:
+    if run.midrun:
+        return []
     root = span_id(run.execution_id, 0)
     head = _root_attributes(run)
     queued = RecordSpec(
@@ -124,7 +132,7 @@ def spans_of(run: Run) -> list[SpanSpec]:
         sid = span_id(run.execution_id, order)
         attrs: dict[str, Any] = {
             **common, c.STEP_ID: step.step_id, c.STEP_NAME: step.name, c.STEP_ORDER: order,
-            c.CICD_TASK_NAME: step.name, c.STEP_STATUS: step.status,
+            c.CICD_TASK_NAME: step.name, c.STEP_STATUS: step.status, c.STEP_DEPENDS_ON: step.depends_on,
             c.STEP_RETRY_COUNT: max(len(step.attempts) - 1, 0), c.CICD_TASK_RUN_ID: sid,
             c.CICD_TASK_RUN_RESULT: c.TASK_RESULT_BY_STEP_STATUS[step.status],
             c.STEP_INPUT: json.dumps({"order": order}), c.STEP_INPUT_TRUNCATED: False,
@@ -148,6 +156,8 @@ def spans_of(run: Run) -> list[SpanSpec]:
                 status_code=ERROR if a_status == "failed" else 0,
                 status_message="flaky" if a_status == "failed" else "",
             ))  # fmt: skip
+    if run.midrun:
+        return out
     attrs = {
         **_root_attributes(run), c.WORKFLOW_STATUS: run.status,
         c.CICD_PIPELINE_RESULT: c.PIPELINE_RESULT_BY_STATUS[run.status],
@@ -166,13 +176,13 @@ def spans_of(run: Run) -> list[SpanSpec]:
 ETL_STEPS = (
     Step("initialize", "Initialize", 0, 30, output={"processed_records": 100}),
     Step("process", "Process", 30, 120, attempts=((30, 50, "failed"), (55, 120, "completed")),
-         output={"results": "success"}),
-    Step("finalize", "Finalize", 120, 150.5, output={"done": True}),
+         output={"results": "success"}, depends_on=("initialize",)),
+    Step("finalize", "Finalize", 120, 150.5, output={"done": True}, depends_on=("process",)),
 )  # fmt: skip
 FAILED_STEPS = (
     Step("initialize", "Initialize", 0, 10, output={"processed_records": 7}),
-    Step("process", "Process", 10, 45, status="failed", error="Timeout exceeded"),
-    Step("finalize", "Finalize", 45, 45, status="skipped"),
+    Step("process", "Process", 10, 45, status="failed", error="Timeout exceeded", depends_on=("initialize",)),
+    Step("finalize", "Finalize", 45, 45, status="skipped", depends_on=("process",)),
 )
 RUNS_A = (
     Run(E1, "wf-etl", "etl", 1, T0, ETL_STEPS, "completed", 150.5,
@@ -183,14 +193,21 @@ RUNS_A = (
     Run(E4, "wf-etl", "etl", 4, T0 + 3 * HOUR, started=False, inputs={"mode": "thorough"}),
     Run(R1, "wf-report", "report", 1, T0 + HOUR // 2, (Step("render", "Render", 0, 5, output="ok"),),
         "completed", 5, project_id=None, inputs={}, results={"pages": 3}),
+    Run(R2, "wf-report", "report", 2, T0 + HOUR // 2, (Step("render", "Render", 0, 7, output="ok"),),
+        "completed", 7, project_id=None, inputs={}, results={"pages": 4}),
+    Run(MIDRUN, "wf-midrun", "midrun", 1, T0 + 4 * HOUR, (Step("fetch", "Fetch", 3, 4, output=2),),
+        "completed", midrun=True),
 )  # fmt: skip
 RUNS_B = (
     Run(E1, "wf-etl", "etl-b", 1, T0 + 300 * S, FAILED_STEPS[:2], "failed", 20, "Step 'process' failed",
         project_id="proj-b", inputs={"mode": "b"}, results={}),
     Run(B_ONLY, "wf-b-only", "b-only", 1, T0, (Step("only", "Only", 0, 1, output=1),), "completed", 1,
         project_id="proj-b", inputs={}, results={}),
+    Run(B2, "wf-b-only", "b-only", 2, T0 + HOUR, started=False, project_id="proj-b", inputs={}),
 )  # fmt: skip
 
+# An application's own log record, emitted inside E1's second `process` attempt (no step attribute).
+APP_RECORD = RecordSpec(T0 + 60 * S, "processing batch 3", E1, span_id(E1, 22), severity_number=13)
 PLAIN_START = T0 + 600 * S
 PLAIN_SPANS = (
     SpanSpec(PLAIN_TRACE, "ab00000000000001", "GET /orders", PLAIN_START, PLAIN_START + 80_000_000,
@@ -209,8 +226,10 @@ def load(store: Store) -> None:
     """Write the dataset: every run's records, then its spans, one request per run and signal."""
     for workspace_id in (WS_A, WS_B):
         for run in runs(workspace_id):
-            write(store, logs(records_of(run)), workspace_id)
+            if not run.midrun:
+                write(store, logs(records_of(run)), workspace_id)
             if run.status is not None:
                 write(store, traces(spans_of(run)), workspace_id)
+    write(store, logs([APP_RECORD]), WS_A)
     write(store, traces(PLAIN_SPANS, service="api-gateway"), WS_A)
     write(store, logs([PLAIN_RECORD], service="api-gateway"), WS_A)

@@ -16,7 +16,7 @@ from flowscope.storage.interfaces import Store
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 SERVER, INTERNAL = 2, 1  # OTLP SpanKind
 UNSET, ERROR = 0, 2  # OTLP Status.StatusCode
@@ -49,6 +49,8 @@ class RecordSpec:
 
 
 def _value(value: Any) -> AnyValue:
+    if isinstance(value, tuple):
+        return AnyValue(array_value=ArrayValue(values=[_value(v) for v in value]))
     if isinstance(value, bool):
         return AnyValue(bool_value=value)
     if isinstance(value, int):

@@ -7,6 +7,7 @@ import threading
 
 from flowscope.collector.prepare import prepared_request
 from flowscope.storage.changes import CommittedBatch
+from flowscope.storage.executions import ExecutionRow
 from flowscope.storage.interfaces import Store
 
 from tests.storage.conformance import dataset
@@ -25,12 +26,19 @@ def test_a_commit_is_announced_after_its_ack_with_what_it_stored(store: Store) -
     message = traces(dataset.spans_of(run))
     request = prepared_request("traces", message, dataset.WS_A, items(message))
     seen: list[tuple[bool, CommittedBatch]] = []
-    unsubscribe = store.changes.subscribe(lambda batch: seen.append((request.future.done(), batch)))
+    visible: list[ExecutionRow | None] = []
+
+    def subscriber(batch: CommittedBatch) -> None:
+        seen.append((request.future.done(), batch))
+        visible.append(store.executions.execution(dataset.WS_A, dataset.E1))
+
+    unsubscribe = store.changes.subscribe(subscriber)
     store.writer.submit(request).result(ACK_TIMEOUT)
     write(store, logs(dataset.records_of(run)), dataset.WS_A)
     store.changes.flush()
     unsubscribe()
     assert [acked for acked, _ in seen] == [True, True]
+    assert visible[0] is not None and visible[0].status == "completed"  # readable when announced
     spans, records = seen[0][1], seen[1][1]
     assert spans.spans is not None and spans.spans.num_rows == 6 and spans.log_count == 0
     roles = sorted((s.role, s.name) for s in spans.workflow_spans)

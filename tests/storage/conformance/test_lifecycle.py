@@ -7,9 +7,11 @@ import time
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.interfaces import Store
 
+from tests.storage.conformance.dataset import Run, Step, records_of, spans_of
 from tests.storage.conformance.otlp import RecordSpec, SpanSpec, logs, traces, write
 
 DAY = 86_400 * 10**9
+STEP = Step("only", "Only", 0, 1, output=1)
 
 
 def _old_and_new(now: int) -> tuple[object, object, object, object]:
@@ -44,10 +46,22 @@ def test_a_started_store_answers_ping(store: Store) -> None:
 def test_retention_deletes_what_started_before_the_cutoff_and_keeps_the_rest(
     store: Store, feed: list[CommittedBatch]
 ) -> None:
-    old, new, old_logs, new_logs = _old_and_new(time.time_ns())
+    now = time.time_ns()
+    old, new, old_logs, new_logs = _old_and_new(now)
     for message in (old, new, old_logs, new_logs):
         write(store, message, "w")
+    runs = {  # finished 10 days ago, queued 10 days ago and still pending, finished yesterday
+        "old finished": Run("d3" + "0" * 30, "wf-r", "r", 1, now - 10 * DAY, (STEP,), "completed", 1),
+        "old pending": Run("d4" + "0" * 30, "wf-r", "r", 2, now - 10 * DAY, started=False),
+        "new finished": Run("d5" + "0" * 30, "wf-r", "r", 3, now - DAY, (STEP,), "completed", 1),
+    }
+    for run in runs.values():
+        write(store, logs(records_of(run)), "w")
+        if run.status:
+            write(store, traces(spans_of(run)), "w")
     store.apply_retention(7)  # returns once done
+    kept = {name for name, run in runs.items() if store.executions.execution("w", run.execution_id)}
+    assert kept == {"old pending", "new finished"}
     _stored_now(store, feed)
     # Written again: what retention deleted is stored anew, what it kept is a duplicate.
     for message in (old, new, old_logs, new_logs):
@@ -55,19 +69,12 @@ def test_retention_deletes_what_started_before_the_cutoff_and_keeps_the_rest(
     assert _stored_now(store, feed) == (3, 2)
 
 
-def test_periodic_retention_runs_until_close(store: Store, feed: list[CommittedBatch]) -> None:
-    old, new, old_logs, new_logs = _old_and_new(time.time_ns())
-    for message in (old, new, old_logs, new_logs):
-        write(store, message, "w")
+def test_periodic_retention_runs_until_close(store: Store) -> None:
+    run = Run("d6" + "0" * 30, "wf-r", "r", 1, time.time_ns() - 10 * DAY, (STEP,), "completed", 1)
+    write(store, traces(spans_of(run)), "w")
+    assert store.executions.execution("w", run.execution_id) is not None
     store.start_retention(7, interval_seconds=0.05)
     deadline = time.monotonic() + 15
-    deleted = 0.0
-    while time.monotonic() < deadline and deleted < 3:
+    while store.executions.execution("w", run.execution_id) is not None:
+        assert time.monotonic() < deadline, "periodic retention did not run"
         time.sleep(0.05)
-        deleted = (
-            store.registry.get_sample_value(
-                "flowscope_collector_retention_deleted_total", {"signal": "traces"}
-            )
-            or 0.0
-        )
-    assert deleted == 3

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.errors import WriterStopped
+from flowscope.storage.executions import ExecutionRow
 from flowscope.storage.interfaces import Store
 
 from tests.storage.conformance import dataset
 from tests.storage.conformance.conftest import OpenStore, StoreFactory
-from tests.storage.conformance.otlp import RecordSpec, SpanSpec, logs, submit, traces, write
+from tests.storage.conformance.otlp import ACK_TIMEOUT, RecordSpec, SpanSpec, logs, submit, traces, write
 
 T = dataset.T0
+FAILED = {"workflow.status": "failed", "workflow.step.status": "failed"}
 
 
 def _spans(trace: str, n: int, name: str = "op") -> list[SpanSpec]:
@@ -72,14 +75,17 @@ def test_the_first_version_of_a_span_wins_with_its_facts(store: Store, feed: lis
     store.changes.flush()
     first = {s.span_id for b in feed for s in b.workflow_spans}
     assert len(first) == len(dataset.spans_of(run))
+    before = store.executions.execution("w", run.execution_id)
+    assert before is not None and before.status == "completed"
     feed.clear()
     moved = [
-        replace(s, name=s.name + " v2", start_ns=s.start_ns + 7, attributes={**s.attributes, "x": 1})
+        replace(s, name=s.name + " v2", start_ns=s.start_ns + 7, attributes={**s.attributes, **FAILED})
         for s in dataset.spans_of(run)
     ]
     write(store, traces(moved), "w")
     assert committed(store, feed) == (0, 0)
     assert [s for b in feed for s in b.workflow_spans] == []
+    assert store.executions.execution("w", run.execution_id) == before
 
 
 def test_the_same_ids_in_two_workspaces_are_two_spans(store: Store, feed: list[CommittedBatch]) -> None:
@@ -102,19 +108,39 @@ def test_requests_commit_in_submission_order(store: Store, feed: list[CommittedB
     assert order == [f"{k:02x}" * 16 for k in range(1, 21) for _ in range(2)]
 
 
+def test_an_ack_means_every_reader_sees_the_rows(store: Store) -> None:
+    """Durable, for any store: once the future resolved, readers on any thread see the rows."""
+    run = dataset.RUNS_A[0]
+    write(store, logs(dataset.records_of(run)), "w")
+    write(store, traces(dataset.spans_of(run)), "w")
+    seen: list[ExecutionRow | None] = []
+    threads = [threading.Thread(target=lambda: seen.append(store.executions.execution("w", run.execution_id)))
+               for _ in range(4)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(ACK_TIMEOUT)
+    assert len(seen) == 4 and seen[0] is not None and seen[0].status == "completed"
+    assert seen == [seen[0]] * 4
+
+
 def test_acknowledged_writes_survive_close_and_reopen(factory: StoreFactory, open_store: OpenStore) -> None:
     if not factory.persistent:
-        pytest.skip("an in-memory store keeps nothing across close (durable = visible, see the readers)")
+        pytest.skip("an in-memory store keeps nothing across close (durable = visible to readers)")
     store = open_store()
-    spans, records = traces(_spans("a5" * 16, 4)), logs(_records(3))
-    write(store, spans, "w")
+    run = dataset.RUNS_A[0]
+    spans, records = traces(dataset.spans_of(run)), logs(dataset.records_of(run))
     write(store, records, "w")
+    write(store, spans, "w")
+    before = store.executions.records("w", run.execution_id)
+    assert before is not None
     store.close()
     again = open_store()
+    assert again.executions.records("w", run.execution_id) == before
     write(again, spans, "w")
     write(again, records, "w")
     assert [_counter(again, "stored", s) for s in ("traces", "logs")] == [0, 0]
-    assert [_counter(again, "duplicated", s) for s in ("traces", "logs")] == [4, 3]
+    assert [_counter(again, "duplicated", s) for s in ("traces", "logs")] == [6, 5]
 
 
 def test_close_commits_everything_already_submitted(factory: StoreFactory, open_store: OpenStore) -> None:
