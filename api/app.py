@@ -27,7 +27,6 @@ from flowscope.api.routers import (
     workflows,
     workspaces,
 )
-from flowscope.api.visibility import CommitWatcher
 from flowscope.api.webui import install_ui
 from flowscope.api.ws import feeds_router
 from flowscope.storage.errors import StorageUnavailable
@@ -59,7 +58,7 @@ def _health(context: AppContext) -> APIRouter:
     @router.get("/readyz", tags=["health"])
     def readyz(response: Response) -> dict[str, str]:
         """The database is open and the receivers are listening."""
-        ready = context.store.ping() and bool(context.extras.get("receivers_ready"))
+        ready = context.store.ping() and context.receivers_ready
         if not ready:
             response.status_code = 503
         return {"status": "ready" if ready else "not ready"}
@@ -89,9 +88,8 @@ def create_app(context: AppContext) -> FastAPI:
     # StorageUnavailable: what every store raises; the DuckDB ones until every read maps its errors.
     for error in (StorageUnavailable, duckdb.FatalException, duckdb.ConnectionException):
         app.add_exception_handler(error, _storage_unavailable)
-    context.extras.setdefault("commit_watcher", CommitWatcher(context.store.changes))
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
-    origins = list(getattr(context.settings, "cors_origins", None) or [])
+    origins = list(context.settings.cors_origins)
     if origins:
         app.add_middleware(
             CORSMiddleware,

@@ -8,6 +8,8 @@ and through the HTTP API (`--api URL --token ADMIN`) while one does.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -34,12 +36,20 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _open_store(db: Path | None):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class FileDefaults:
+    """What the composition root (flowscope/cli.py `register`) tells the file-mode commands."""
+
+    db: Callable[[], Path]
+    """The database file when --db is not given (FLOWSCOPE_DB, else the server's default)."""
+
+
+def _open_store(ctx: typer.Context, db: Path | None):  # type: ignore[no-untyped-def]
     from flowscope.storage.duckdb.store import Store
 
-    from flowscope.settings import Settings
-
-    path = db or Settings().db
+    defaults = ctx.find_object(FileDefaults)
+    assert defaults is not None, "registered without FileDefaults"
+    path = db or defaults.db()
     try:
         return Store(path)
     except duckdb.IOException as exc:
@@ -53,6 +63,7 @@ def _open_store(db: Path | None):  # type: ignore[no-untyped-def]
 
 @token_app.command("create")
 def create(
+    ctx: typer.Context,
     workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")],
     role: Annotated[str, typer.Option(help="viewer | editor | admin")],
     name: Annotated[str | None, typer.Option(help="A label for the token.")] = None,
@@ -90,7 +101,7 @@ def create(
     from flowscope.api.auth import create_token
     from flowscope.api.catalog import workspaces
 
-    store = _open_store(db)
+    store = _open_store(ctx, db)
     try:
         ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
         if ws is None:
@@ -107,12 +118,12 @@ def create(
 
 @token_app.command("list")
 def list_tokens(
-    workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")], db: Db = None
+    ctx: typer.Context, workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")], db: Db = None
 ) -> None:
     """The workspace's tokens (file mode; with a server running use GET /api/tokens)."""
     from flowscope.api.auth import list_tokens as query
 
-    store = _open_store(db)
+    store = _open_store(ctx, db)
     try:
         ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
         if ws is None:
@@ -125,6 +136,7 @@ def list_tokens(
 
 @token_app.command("revoke")
 def revoke(
+    ctx: typer.Context,
     workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")],
     token_id: Annotated[str, typer.Argument(help="The token's id (tok_...).")],
     db: Db = None,
@@ -140,7 +152,7 @@ def revoke(
         return
     from flowscope.api.auth import revoke_token
 
-    store = _open_store(db)
+    store = _open_store(ctx, db)
     try:
         ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
         if ws is None or not revoke_token(store, ws, token_id):
@@ -149,6 +161,7 @@ def revoke(
         store.close()
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(token_app, name="token")
+def register(app: typer.Typer, defaults: FileDefaults) -> None:
+    # `obj` is handed down to every subcommand's context (`_open_store` finds it there).
+    app.add_typer(token_app, name="token", context_settings={"obj": defaults})
     app.command("seed")(seed_module.main)

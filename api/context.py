@@ -1,20 +1,58 @@
-"""What the API needs from the process that hosts it (built by `flowscope serve`)."""
+"""What the API needs from the process that hosts it, built by the composition root
+(flowscope/compose.py). The api never imports the layers above it: it declares here what
+it reads, and the root fills it in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
-from flowscope.storage.duckdb.store import Store
+from flowscope.storage.interfaces import Store
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+if TYPE_CHECKING:  # types only: these modules import this one, or are heavy
+    from flowscope.api.intake import Intake
+    from flowscope.api.throttle import AuthThrottle
+    from flowscope.api.visibility import CommitWatcher
+    from flowscope.api.ws.hub import Hub
+    from flowscope.engine.config import EngineConfig
+    from flowscope.engine.host import EngineHost
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The options the API reads, copied from flowscope/settings.py (same names, documented there)."""
+
+    auth_required: bool
+    cors_origins: tuple[str, ...]
+    max_bulk_executions: int
+    metrics_auth: Literal["none", "token"]
+    metrics_token: SecretStr | None
+    metrics_series_limit: int
+    metrics_series_expiry_seconds: float
+    jaeger_max_trace_spans: int
+
+
+@dataclass(eq=False)
 class AppContext:
+    """What the API's handlers share, one per server."""
+
     store: Store
     registry: CollectorRegistry
-    settings: Any  # flowscope.settings.Settings (the api does not import the composition root)
-    engine: Any = None  # engine.engine.Engine once the engine is wired in
-    otlp_http_url: str = ""
-    otlp_grpc_address: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
+    settings: ApiSettings
+    engine_config: EngineConfig
+    """The engine's config (which step actions are enabled): definitions are validated under it,
+    also before the engine runs."""
+    throttle: AuthThrottle
+    """The one failed-authentication throttle: REST, WebSockets, Jaeger, /metrics and ingest
+    share each client's bucket."""
+    commit_watcher: CommitWatcher
+    hub: Hub
+    """The live feeds' hub (api/ws)."""
+    engine: EngineHost | None = None
+    """Set once the engine runs, after the listeners are up; executes answer 503 until then."""
+    intake: Intake | None = None
+    """Records executions started through the API; set with `engine`."""
+    receivers_ready: bool = False
+    """The OTLP receivers take data (/readyz); false again while shutting down."""

@@ -18,17 +18,6 @@ def _loc(location: str) -> list[str | int]:
     return [int(idx) if idx else name for name, idx in _PART.findall(location)]
 
 
-def engine_config(context: AppContext) -> Any:
-    """The running engine's config (which actions are enabled), else one from the settings."""
-    config = getattr(context.engine, "config", None)
-    if config is not None:
-        return config
-    from flowscope.engine.config import EngineConfig
-
-    s = context.settings
-    return EngineConfig(enable_shell=s.enable_shell, http_allowed_hosts=tuple(s.http_allowed_hosts))
-
-
 def validate_or_422(context: AppContext, data: Any, prefix: tuple[str, ...] = ("body", "definition")) -> Any:
     """The engine's definition model for `data`, or a 422 listing every problem."""
     if context.engine is not None:
@@ -36,7 +25,8 @@ def validate_or_422(context: AppContext, data: Any, prefix: tuple[str, ...] = ("
     else:
         from flowscope.engine.validation import validate_definition
 
-        model, problems = validate_definition(data, config=engine_config(context))
+        # Before the engine runs: the config it will run with.
+        model, problems = validate_definition(data, config=context.engine_config)
     if model is None:
         raise problems_422(problems, prefix)
     return model

@@ -37,11 +37,13 @@ def seed_default(context: AppContext) -> list[catalog.Workflow]:
     return seeded
 
 
-async def run_demo(context: AppContext) -> None:
+async def run_demo(context: AppContext, runs_each: int, api: str) -> None:
+    """Seed the examples, start each `runs_each` times, and print where to look (`api`: the
+    API's base URL)."""
     workflows = seed_default(context)
     started = 0
     for wf in workflows:
-        for i in range(context.settings.demo_runs):
+        for i in range(runs_each):
             try:
                 await runs.start(
                     context, DEFAULT_WORKSPACE_ID, wf.id, example_inputs(wf.definition, i), wait=False
@@ -49,8 +51,6 @@ async def run_demo(context: AppContext) -> None:
                 started += 1
             except HTTPException as exc:
                 log.warning("demo: cannot run %s: %s", wf.name, exc.detail)
-    s = context.settings
-    api = f"http://{s.host}:{s.api_port}" if s.api_port else "<api>"
     print(
         f"demo: {len(workflows)} example workflows in workspace 'default', {started} executions started",
         flush=True,

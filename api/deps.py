@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from flowscope.api.auth import TokenInfo, bearer, role_allows, verify_token
 from flowscope.api.context import AppContext
-from flowscope.api.throttle import AuthThrottle, Throttled, client_throttle, retry_after_header
+from flowscope.api.throttle import AuthThrottle, Throttled, retry_after_header
 from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
@@ -145,7 +145,7 @@ def _require(role: str):  # type: ignore[no-untyped-def]
         query = conn.query_params
         resolve = partial(
             resolve_access, ctx.store, auth, headers, query, role,
-            peer=client_address(conn), throttle=client_throttle(ctx),
+            peer=client_address(conn), throttle=ctx.throttle,
         )  # fmt: skip
         try:
             # Tokens and named workspaces are looked up in the database: in a worker thread.

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from flowscope.api.auth import bearer
 from flowscope.api.context import AppContext
 from flowscope.api.deps import AccessDenied, authenticate, client_address
-from flowscope.api.throttle import Throttled, client_throttle, retry_after_header
+from flowscope.api.throttle import Throttled, retry_after_header
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
@@ -61,7 +61,7 @@ def metrics_response(context: AppContext, request: Request) -> Response:
     secret = bearer(request.headers.get("authorization"))
     if not secret:
         return _denied(401, "/metrics needs a token: send 'Authorization: Bearer <token>'")
-    peer, throttle = client_address(request), client_throttle(context)
+    peer, throttle = client_address(request), context.throttle
     try:
         throttle.check(peer)  # before the scrape secret too: it can be guessed like a token
     except Throttled as exc:

@@ -451,17 +451,10 @@ class WorkflowMetrics(Collector):
 
 
 def install_workflow_metrics(context: AppContext) -> WorkflowMetrics:
-    """Register the metrics on the app's registry and subscribe them to the bus (once per context)."""
-    existing = context.extras.get("workflow_metrics")
-    if existing is not None:
-        return existing  # type: ignore[no-any-return]
+    """Register the metrics on the app's registry and subscribe them to the bus (`create_app`
+    does, once per context)."""
     settings = context.settings
-    metrics = WorkflowMetrics(
-        context,
-        getattr(settings, "metrics_series_limit", DEFAULT_SERIES_LIMIT),
-        getattr(settings, "metrics_series_expiry_seconds", 0.0),
-    )
+    metrics = WorkflowMetrics(context, settings.metrics_series_limit, settings.metrics_series_expiry_seconds)
     context.registry.register(metrics)
     context.store.changes.subscribe(metrics.on_batch)
-    context.extras["workflow_metrics"] = metrics
     return metrics

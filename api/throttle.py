@@ -22,8 +22,6 @@ import threading
 import time
 from collections import OrderedDict
 
-from flowscope.api.context import AppContext
-
 MAX_CLIENTS = 50_000
 
 
@@ -84,14 +82,3 @@ class AuthThrottle:
             self._buckets.move_to_end(peer)
             while len(self._buckets) > self._max_clients:
                 self._buckets.popitem(last=False)
-
-
-def client_throttle(context: AppContext) -> AuthThrottle:
-    """The process's one throttle (REST, WebSockets, Jaeger, /metrics and ingest share each
-    client's bucket), made from the settings on first use."""
-    throttle = context.extras.get("auth_throttle")
-    if throttle is None:
-        s = context.settings
-        throttle = AuthThrottle(s.auth_failure_burst, s.auth_failures_per_minute)
-        context.extras["auth_throttle"] = throttle
-    return throttle  # type: ignore[no-any-return]

@@ -1,14 +1,16 @@
-"""The `flowscope` console script: the composition root. Subcommands stay thin."""
+"""The `flowscope` console script. Subcommands stay thin: `serve` runs flowscope/server.py
+(built by flowscope/compose.py); the engine and the api contribute their own commands."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from flowscope.api import commands as api_commands
+from flowscope.engine import commands as engine_commands
 from flowscope.settings import Settings
 
 app = typer.Typer(
@@ -168,27 +170,18 @@ def serve(
         "max_bulk_executions": max_bulk_executions,
     }  # fmt: skip
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    from flowscope.api.startup import preflight, startup_hooks
+    from flowscope.compose import preflight
     from flowscope.server import serve as run_server
 
     problem = preflight(settings)
     if problem:
         typer.echo(f"flowscope: {problem}", err=True)
         raise typer.Exit(2)
-    asyncio.run(run_server(settings, startup_hooks()))
+    asyncio.run(run_server(settings))
 
 
-def _register_optional(module: str) -> None:
-    """Subcommands contributed by other packages (engine: run/validate/schema; api: seed/token)."""
-    try:
-        importlib.import_module(module).register(app)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not module.startswith(exc.name):
-            raise
-
-
-for _module in ("flowscope.engine.commands", "flowscope.api.commands"):
-    _register_optional(_module)
+engine_commands.register(app)  # run, validate, schema
+api_commands.register(app, api_commands.FileDefaults(db=lambda: Settings().db))  # token, seed
 
 
 def main() -> None:

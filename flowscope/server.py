@@ -1,4 +1,6 @@
-"""`flowscope serve`: collector, api and engine in one process on one DuckDB file."""
+"""`flowscope serve`: collector, api and engine in one process on one DuckDB file.
+
+This module runs the listeners and the shutdown; flowscope/compose.py builds the parts."""
 
 from __future__ import annotations
 
@@ -9,15 +11,14 @@ import signal
 import socket
 import sys
 from collections.abc import Generator
+from functools import partial
 from typing import Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from flowscope import compose
 from flowscope.api.app import create_app
-from flowscope.api.context import AppContext
-from flowscope.api.ingest_auth import ingest_authorizer
-from flowscope.api.throttle import client_throttle
 from flowscope.collector.grpc_receiver import OtlpGrpcReceiver, create_server
 from flowscope.collector.http_receiver import OtlpHttpReceiver
 from flowscope.collector.ingest import IngestService
@@ -25,13 +26,8 @@ from flowscope.http_guard import PromptWebSocketProtocol, guarded_http_protocol
 from flowscope.limits import ACCEPT_BATCH, connection_limits
 from flowscope.logging_setup import configure_logging
 from flowscope.settings import Settings
-from flowscope.storage.duckdb.store import Store
 
 log = logging.getLogger("flowscope")
-
-# Hooks other parts register to extend serve (engine wiring, demo seeding, auth) without
-# this module knowing them: each is awaited with the context after the listeners are up.
-from flowscope.server_hooks import StartupHook  # noqa: E402
 
 
 class _Server(uvicorn.Server):
@@ -58,26 +54,14 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> None:
+async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
     limits = connection_limits(settings)
     registry = CollectorRegistry()
-    store = Store(
-        settings.db,
-        registry=registry,
-        max_queue_items=settings.queue_items,
-        max_batch_items=settings.batch_items,
-        commit_delay_seconds=settings.commit_delay_seconds,
-        memory_limit=settings.memory_limit,
-        checkpoint_threshold=settings.checkpoint_threshold,
-    )
-    store.start()
-    if settings.retention_days:
-        store.start_retention(settings.retention_days, settings.retention_interval_seconds)
-
-    context = AppContext(store=store, registry=registry, settings=settings)
-    authorize = ingest_authorizer(store, settings.auth_required, client_throttle(context))
-    context.extras["ingest_authorizer"] = authorize
+    store = compose.open_store(settings, registry)
+    throttle = compose.auth_throttle(settings)
+    engine_token = compose.internal_token(settings)
+    authorize = compose.authorizer(settings, store, throttle, engine_token)
     ingest = IngestService(store)
 
     api_sock = _bind(settings.host, settings.api_port)
@@ -85,19 +69,17 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
     api_port = api_sock.getsockname()[1]
     http_port = http_sock.getsockname()[1]
 
-    grpc_receiver = OtlpGrpcReceiver(
-        ingest, lambda md: context.extras["ingest_authorizer"](md), settings.body_timeout_seconds
-    )
+    grpc_receiver = OtlpGrpcReceiver(ingest, authorize, settings.body_timeout_seconds)
     grpc_server, grpc_port = create_server(
         grpc_receiver, settings.host, settings.otlp_grpc_port, settings.grpc_max_message_bytes, limits
     )
     host = _url_host(settings.host)
-    context.otlp_http_url = f"http://{host}:{http_port}"
-    context.otlp_grpc_address = f"{host}:{grpc_port}"
-
-    http_receiver = OtlpHttpReceiver(
-        ingest, lambda h: context.extras["ingest_authorizer"](h), settings.max_body_bytes
+    engine_config = compose.engine_config(
+        settings, f"http://{host}:{http_port}", f"{host}:{grpc_port}", engine_token
     )
+    context = compose.app_context(settings, store, registry, throttle, engine_config)
+
+    http_receiver = OtlpHttpReceiver(ingest, authorize, settings.max_body_bytes)
     app = create_app(context)
     common: dict[str, Any] = {
         "log_level": settings.log_level.lower(),
@@ -146,9 +128,8 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
         # uvicorn listened with its small accept batch as the backlog: a longer queue in
         # the kernel costs no descriptors and absorbs bursts of connections.
         sock.listen(2048)
-    context.extras["receivers_ready"] = True
-    for hook in hooks or []:
-        await hook(context)
+    context.receivers_ready = True
+    engine = await compose.start_engine(context, settings, f"http://{host}:{api_port}")
 
     print(
         f"flowscope ready api=http://{host}:{api_port} otlp_http=http://{host}:{http_port} "
@@ -169,10 +150,12 @@ async def serve(settings: Settings, hooks: list[StartupHook] | None = None) -> N
     def remaining() -> float:
         return max(0.1, deadline - loop.time())
 
-    context.extras["receivers_ready"] = False
-    for hook in context.extras.get("shutdown_hooks", []):
+    context.receivers_ready = False
+    # Feeds close (1001) and the engine stops before the receivers do, so the engine's last
+    # spans are still ingested.
+    for stop in (context.hub.shutdown, partial(engine.shutdown, grace_seconds=0.0)):
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(hook(context), remaining())
+            await asyncio.wait_for(stop(), remaining())
     await grpc_server.stop(grace=remaining())
     for server, task in ((otlp_server, tasks[1]), (api_server, tasks[0])):
         server.config.timeout_graceful_shutdown = remaining()  # type: ignore[assignment]

@@ -39,27 +39,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter
 from flowscope.api.context import AppContext
-from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.hub import Hub
 from flowscope.api.ws.router import router
 
 
 def feeds_router(context: AppContext) -> APIRouter:
-    """The feed endpoints, with a lifespan that starts the hub; feeds close on shutdown (1001)."""
-    hub = Hub(context.store.changes, LiveConfig.from_env(), context.registry)
-    context.extras["ws_hub"] = hub
-
-    async def close_feeds(_context: Any) -> None:  # `flowscope serve` runs it before uvicorn stops
-        await hub.shutdown()
-
-    context.extras.setdefault("shutdown_hooks", []).append(close_feeds)
+    """The feed endpoints, with a lifespan that starts the context's hub; feeds close on
+    shutdown (1001: `flowscope serve` shuts the hub down before uvicorn stops)."""
+    hub = context.hub
 
     @asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:
+    async def lifespan(_app: object) -> AsyncIterator[None]:
         hub.start()
         try:
             yield

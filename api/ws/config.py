@@ -1,23 +1,13 @@
 """Tunables of the live feeds.
 
-Environment variables rather than `flowscope.settings.Settings` fields so the feature
-stays self-contained; each has a safe default and is read once, when the hub starts.
+The composition root fills them from the one `Settings` class (flowscope/settings.py,
+the `ws_*` fields and their FLOWSCOPE_WS_* variables); the defaults here are the same
+(tests/test_settings.py checks), for hubs built without a server.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-
-
-def _float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def _int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -39,14 +29,3 @@ class LiveConfig:
     max_finished: int = 200_000
     # An execution with no new data for this long is forgotten (its process died).
     idle_seconds: float = 3600.0
-
-    @classmethod
-    def from_env(cls) -> LiveConfig:
-        d = cls()
-        return cls(
-            reorder_window_seconds=_float("FLOWSCOPE_WS_REORDER_WINDOW", d.reorder_window_seconds),
-            queue_messages=_int("FLOWSCOPE_WS_QUEUE_MESSAGES", d.queue_messages),
-            close_timeout_seconds=_float("FLOWSCOPE_WS_CLOSE_TIMEOUT", d.close_timeout_seconds),
-            replay_max_executions=_int("FLOWSCOPE_WS_REPLAY_MAX_EXECUTIONS", d.replay_max_executions),
-            replay_max_events=_int("FLOWSCOPE_WS_REPLAY_MAX_EVENTS", d.replay_max_events),
-        )

@@ -18,7 +18,7 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from flowscope.api.context import AppContext
 from flowscope.api.deps import client_address
-from flowscope.api.throttle import client_throttle, retry_after_header
+from flowscope.api.throttle import retry_after_header
 from flowscope.api.ws.access import FeedDenied, authorize_feed
 from flowscope.api.ws.events import iso
 from flowscope.api.ws.hub import Hub
@@ -63,7 +63,7 @@ async def step_feed(websocket: WebSocket, workflow_id: str, step_id: str) -> Non
 
 async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> None:
     context: AppContext = websocket.app.state.context
-    hub: Hub = context.extras["ws_hub"]
+    hub = context.hub
     if hub.closing:
         await websocket.accept()
         await close_quietly(websocket, CLOSE_GOING_AWAY, "server shutting down", 1.0)
@@ -87,7 +87,7 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
             headers,
             query,
             peer=client_address(websocket),
-            throttle=client_throttle(context),
+            throttle=context.throttle,
         )
     except FeedDenied as exc:
         if exc.retry_after is not None and "websocket.http.response" in websocket.scope.get("extensions", {}):

@@ -1,0 +1,155 @@
+"""The composition root of `flowscope serve`: every part the server runs is built here, from
+the one `Settings`, and handed what it needs as typed arguments (flowscope/server.py binds
+the listeners and runs the parts in order).
+
+The API never imports this layer: it declares what it reads (`ApiSettings`, `LiveConfig`,
+`AppContext` in api/context.py) and this module fills those in.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from prometheus_client import CollectorRegistry
+
+from flowscope.api.context import ApiSettings, AppContext
+from flowscope.api.demo import run_demo
+from flowscope.api.ingest_auth import ingest_authorizer, with_internal_token
+from flowscope.api.intake import Intake
+from flowscope.api.startup import close_interrupted
+from flowscope.api.throttle import AuthThrottle
+from flowscope.api.visibility import CommitWatcher
+from flowscope.api.ws.config import LiveConfig
+from flowscope.api.ws.hub import Hub
+from flowscope.collector.tenancy import Authorizer
+from flowscope.engine.config import EngineConfig
+from flowscope.engine.host import EngineHost
+from flowscope.engine.sandbox_dir import SandboxDirError, prepare_sandbox
+from flowscope.engine.telemetry import TelemetryConfig
+from flowscope.settings import Settings
+from flowscope.storage.duckdb.store import Store
+
+
+def preflight(settings: Settings) -> str | None:
+    """Why `serve` must not start with these settings, in one line (checked before it opens
+    anything): a sandbox directory that would expose the server's or other users' files."""
+    try:
+        prepare_sandbox(settings.sandbox_dir, settings.db)
+    except SandboxDirError as exc:
+        return str(exc)
+    return None
+
+
+def open_store(settings: Settings, registry: CollectorRegistry) -> Store:
+    """The started store, with retention running when it is configured."""
+    store = Store(
+        settings.db,
+        registry=registry,
+        max_queue_items=settings.queue_items,
+        max_batch_items=settings.batch_items,
+        commit_delay_seconds=settings.commit_delay_seconds,
+        memory_limit=settings.memory_limit,
+        checkpoint_threshold=settings.checkpoint_threshold,
+    )
+    store.start()
+    if settings.retention_days:
+        store.start_retention(settings.retention_days, settings.retention_interval_seconds)
+    return store
+
+
+def auth_throttle(settings: Settings) -> AuthThrottle:
+    return AuthThrottle(settings.auth_failure_burst, settings.auth_failures_per_minute)
+
+
+def internal_token(settings: Settings) -> str | None:
+    """The in-process engine's ingest credential, when tokens are on and it exports here: it
+    exports into every workspace it runs workflows of, but a user's token is scoped to one."""
+    if settings.auth_required and not settings.engine_endpoint:
+        return "fsi_" + secrets.token_urlsafe(32)
+    return None
+
+
+def authorizer(settings: Settings, store: Store, throttle: AuthThrottle, token: str | None) -> Authorizer:
+    """Who may ingest into which workspace (both receivers share it)."""
+    authorize = ingest_authorizer(store, settings.auth_required, throttle)
+    return authorize if token is None else with_internal_token(authorize, store, token)
+
+
+def engine_config(
+    settings: Settings, otlp_http_url: str, otlp_grpc_address: str, token: str | None
+) -> EngineConfig:
+    """The engine's config: it exports to `--engine-endpoint`, else to this server's own
+    receivers (`token`: its credential there)."""
+    s = settings
+    if s.engine_endpoint:
+        telemetry = TelemetryConfig(endpoint=s.engine_endpoint, protocol=s.engine_protocol)
+    else:
+        endpoint = otlp_grpc_address if s.engine_protocol == "grpc" else otlp_http_url
+        telemetry = TelemetryConfig(endpoint=endpoint, protocol=s.engine_protocol, token=token)
+    return EngineConfig(
+        telemetry=telemetry,
+        enable_shell=s.enable_shell,
+        http_allowed_hosts=tuple(s.http_allowed_hosts),
+        http_allowed_networks=tuple(str(n) for n in s.http_allowed_networks),
+        max_concurrent_executions=s.max_concurrent_executions,
+        max_running_per_workspace=s.max_running_per_workspace,
+        max_pending_per_workspace=s.max_pending_per_workspace,
+        max_steps=s.max_steps,
+        finished_executions_kept=0,  # the collector is the history; the API never asks the engine
+        sandbox_dir=prepare_sandbox(s.sandbox_dir, s.db),
+    )
+
+
+def api_settings(s: Settings) -> ApiSettings:
+    return ApiSettings(
+        auth_required=s.auth_required,
+        cors_origins=tuple(s.cors_origins),
+        max_bulk_executions=s.max_bulk_executions,
+        metrics_auth=s.metrics_auth,
+        metrics_token=s.metrics_token,
+        metrics_series_limit=s.metrics_series_limit,
+        metrics_series_expiry_seconds=s.metrics_series_expiry_seconds,
+        jaeger_max_trace_spans=s.jaeger_max_trace_spans,
+    )
+
+
+def live_config(s: Settings) -> LiveConfig:
+    return LiveConfig(
+        reorder_window_seconds=s.ws_reorder_window_seconds,
+        queue_messages=s.ws_queue_messages,
+        close_timeout_seconds=s.ws_close_timeout_seconds,
+        replay_max_executions=s.ws_replay_max_executions,
+        replay_max_events=s.ws_replay_max_events,
+    )
+
+
+def app_context(
+    settings: Settings,
+    store: Store,
+    registry: CollectorRegistry,
+    throttle: AuthThrottle,
+    config: EngineConfig,
+) -> AppContext:
+    return AppContext(
+        store=store,
+        registry=registry,
+        settings=api_settings(settings),
+        engine_config=config,
+        throttle=throttle,
+        commit_watcher=CommitWatcher(store.changes),
+        hub=Hub(store.changes, live_config(settings), registry),
+    )
+
+
+async def start_engine(context: AppContext, settings: Settings, api_url: str) -> EngineHost:
+    """Once the listeners are up: the engine (on its own loop and thread, so executions never
+    hold the loop that serves HTTP and OTLP), then recovery and the demo."""
+    engine = EngineHost(context.engine_config)
+    # Executions started through the API are recorded before the 202 (api/intake.py); their
+    # queued records too when the engine exports to this server, which then dedupes the copies.
+    context.intake = Intake(context.store, engine, direct=not settings.engine_endpoint)
+    context.engine = engine
+    await close_interrupted(context.store, engine)
+    if settings.demo:
+        await run_demo(context, settings.demo_runs, api_url)
+    return engine
