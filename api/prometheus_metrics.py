@@ -19,10 +19,11 @@ or workflow ids never pushes another's series into overflow. First come, first k
 a kept series never moves into overflow, so counters stay monotonic. With an expiry,
 series not updated for that long are dropped (their memory freed, their slot reusable);
 one that comes back starts again from zero, which Prometheus reads as a counter reset.
-The bus callback runs on the writer thread, so a batch is folded in with pyarrow
-(group_by over the batch's promoted columns: O(batch) in C, O(groups) in Python),
-never span by span. Running/pending executions are a gauge read from the executions
-table at scrape time, since OTLP has no in-progress spans.
+The change feed calls back on its own delivery thread, which falls behind (and drops
+batches) if a fold is slow, so a batch is folded in with pyarrow (group_by over the
+batch's promoted columns: O(batch) in C, O(groups) in Python), never span by span.
+Running/pending executions are a gauge read from the store at scrape time
+(`store.workflow_metrics.open_counts`), since OTLP has no in-progress spans.
 """
 
 from __future__ import annotations
@@ -68,12 +69,6 @@ _FOLD_COLUMNS = (
     "workspace_id", "service_name", "name", "kind", "status_code", "duration_ns",
     "span_role", "workflow_id", "step_id", "step_status", "retry_count",
 )  # fmt: skip
-
-_ACTIVE_SQL = """
-SELECT workspace_id, workflow_id, status, count(*) FROM executions
-WHERE status_rank < 3 GROUP BY ALL
-"""
-
 
 V = TypeVar("V")
 
@@ -239,7 +234,7 @@ class WorkflowMetrics(Collector):
         self._expiry = expiry
         self._next_sweep = 0.0
 
-    # --- ingest side (writer thread) ---------------------------------------------
+    # --- ingest side (the change feed's delivery thread) -------------------------
 
     def on_batch(self, batch: CommittedBatch) -> None:
         spans = batch.spans
@@ -421,21 +416,22 @@ class WorkflowMetrics(Collector):
             "flowscope_workflow_executions_pending", "Executions queued and not started", labels=labels
         )
         try:
-            rows = self._context.store.read(lambda cur: cur.execute(_ACTIVE_SQL).fetchall())
+            rows = self._context.store.workflow_metrics.open_counts()
         except Exception:  # a scrape must not fail because the database is busy or closing
             log.exception("reading active executions for /metrics failed")
             rows = []
         # (workspace, workflow or None = the workspace's overflow, status) -> executions
         counts: dict[tuple[str, str | None, str], int] = {}
         with self._lock:
-            for workspace, workflow, status, n in rows:
+            for row in rows:
+                workspace, workflow = row.workspace_id, row.workflow_id
                 self._workflows.get((workspace, workflow))
                 key = (
                     workspace,
                     workflow if self._workflows.admitted((workspace, workflow)) else None,
-                    status,
+                    row.status,
                 )
-                counts[key] = counts.get(key, 0) + n
+                counts[key] = counts.get(key, 0) + row.executions
             keys = sorted(self._workflows.series)
             overflowed = sorted(self._workflows.overflow)
         # Every workflow seen (active, or named by a batch) reports, 0 when idle: panels show

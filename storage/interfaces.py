@@ -26,6 +26,8 @@ from flowscope.storage.batches import ExportOutcome, WriteRequest
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.executions import ExecutionReader
 from flowscope.storage.metrics import CollectorMetrics
+from flowscope.storage.tables import TableReader
+from flowscope.storage.workflow_metrics import WorkflowMetricsReader
 from prometheus_client import CollectorRegistry
 
 
@@ -94,6 +96,8 @@ class Store(Protocol):
     schema_version: int
     # --- readers
     executions: ExecutionReader
+    tables: TableReader
+    workflow_metrics: WorkflowMetricsReader
 
     def start(self) -> None:
         """Begin taking writes (called once, before the first `submit`)."""

@@ -1,22 +1,20 @@
-"""Workflow and per-step aggregates (definitions in schemas/metrics.py and the README)."""
+"""Workflow and per-step aggregates (definitions in schemas/metrics.py and the README): the
+window and success-rate rules, and the store's totals shaped as the API answers them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import duckdb
 from flowscope.api.schemas.metrics import StepMetrics, WorkflowMetricsSummary, WorkflowStepMetrics
-from flowscope.api.sqlfiles import sql
 from flowscope.api.timefmt import dt_to_ns
+from flowscope.storage.workflow_metrics import WorkflowMetricsReader
 
 _FOREVER = 2**63 - 1
 
 
-def _window(since: datetime | None, until: datetime | None) -> dict[str, int]:
-    return {
-        "since": dt_to_ns(since) if since else 0,
-        "until": dt_to_ns(until) if until else _FOREVER,
-    }
+def window(since: datetime | None, until: datetime | None) -> tuple[int, int]:
+    """The half-open window `[since, until)` in ns; a missing bound is unbounded."""
+    return (dt_to_ns(since) if since else 0, dt_to_ns(until) if until else _FOREVER)
 
 
 def success_rate(completed: int, finished: int) -> float:
@@ -25,76 +23,66 @@ def success_rate(completed: int, finished: int) -> float:
 
 
 def workflow_metrics(
-    cur: duckdb.DuckDBPyConnection,
+    reader: WorkflowMetricsReader,
     workspace_id: str,
     workflow_id: str,
     since: datetime | None,
     until: datetime | None,
 ) -> tuple[WorkflowMetricsSummary, int]:
     """The summary, and how many executions (of any status) it saw."""
-    params = {"workspace_id": workspace_id, "workflow_id": workflow_id, **_window(since, until)}
-    row = cur.execute(sql("workflow_metrics"), params).fetchone()
-    opened = cur.execute(sql("workflow_open_counts"), params).fetchone()
-    assert row is not None and opened is not None
-    (total, completed, failed, timeout, cancelled, total_duration, avg_d, min_d, max_d, q) = row
-    running, pending = opened
-    completed, failed, timeout, cancelled = (int(n or 0) for n in (completed, failed, timeout, cancelled))
-    q = q or [None] * 4
+    t = reader.workflow_totals(workspace_id, workflow_id, *window(since, until))
     summary = WorkflowMetricsSummary(
-        total_duration_seconds=float(total_duration),
-        success_rate=success_rate(completed, total),
-        total_executions=total,
-        successful_executions=completed,
-        failed_executions=failed + timeout,
-        average_duration_seconds=float(avg_d or 0.0),
-        min_duration_seconds=min_d,
-        max_duration_seconds=max_d,
-        p50_duration_seconds=q[0],
-        p90_duration_seconds=q[1],
-        p95_duration_seconds=q[2],
-        p99_duration_seconds=q[3],
-        cancelled_executions=cancelled,
-        timeout_executions=timeout,
-        running_executions=running,
-        pending_executions=pending,
+        total_duration_seconds=t.total_duration_seconds,
+        success_rate=success_rate(t.completed, t.finished),
+        total_executions=t.finished,
+        successful_executions=t.completed,
+        failed_executions=t.failed + t.timeout,
+        average_duration_seconds=t.average_duration_seconds or 0.0,
+        min_duration_seconds=t.min_duration_seconds,
+        max_duration_seconds=t.max_duration_seconds,
+        p50_duration_seconds=t.p50_duration_seconds,
+        p90_duration_seconds=t.p90_duration_seconds,
+        p95_duration_seconds=t.p95_duration_seconds,
+        p99_duration_seconds=t.p99_duration_seconds,
+        cancelled_executions=t.cancelled,
+        timeout_executions=t.timeout,
+        running_executions=t.running,
+        pending_executions=t.pending,
         since=since,
         until=until,
     )
-    return summary, total + running + pending
+    return summary, t.finished + t.running + t.pending
 
 
 def step_metrics(
-    cur: duckdb.DuckDBPyConnection,
+    reader: WorkflowMetricsReader,
     workspace_id: str,
     workflow_id: str,
     since: datetime | None,
     until: datetime | None,
 ) -> WorkflowStepMetrics:
-    params = {"workspace_id": workspace_id, "workflow_id": workflow_id, **_window(since, until)}
-    (in_executions,) = cur.execute(sql("workflow_time"), params).fetchone()  # type: ignore[misc]
     steps = []
-    for row in cur.execute(sql("step_metrics"), params).fetchall():
-        (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q, max_d,
-         in_step) = row  # fmt: skip
-        q = q or [None, None]
-        ran = completed + failed
+    for s in reader.step_totals(workspace_id, workflow_id, *window(since, until)):
+        ran = s.completed + s.failed
+        in_executions = s.workflow_time_seconds
+        share = 100.0 * s.time_in_step_seconds / in_executions if in_executions else None
         steps.append(
             StepMetrics(
-                step_id=step_id,
-                step_name=name,
-                runs=runs,
-                completed=completed,
-                failed=failed,
-                skipped=skipped,
-                cancelled=cancelled,
-                failure_rate=100.0 * failed / ran if ran else 0.0,
-                retries=int(retries or 0),
-                runs_with_retries=with_retries,
-                average_duration_seconds=avg_d,
-                p50_duration_seconds=q[0] / 1e9 if q[0] is not None else None,
-                p95_duration_seconds=q[1] / 1e9 if q[1] is not None else None,
-                max_duration_seconds=max_d,
-                share_of_execution_time=100.0 * in_step / in_executions if in_executions else None,
+                step_id=s.step_id,
+                step_name=s.step_name,
+                runs=s.runs,
+                completed=s.completed,
+                failed=s.failed,
+                skipped=s.skipped,
+                cancelled=s.cancelled,
+                failure_rate=100.0 * s.failed / ran if ran else 0.0,
+                retries=s.retries,
+                runs_with_retries=s.runs_with_retries,
+                average_duration_seconds=s.average_duration_seconds,
+                p50_duration_seconds=s.p50_duration_seconds,
+                p95_duration_seconds=s.p95_duration_seconds,
+                max_duration_seconds=s.max_duration_seconds,
+                share_of_execution_time=share,
             )
         )
     return WorkflowStepMetrics(workflow_id=workflow_id, steps=steps, since=since, until=until)

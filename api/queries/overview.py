@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import duckdb
-from flowscope.api.queries import records
 from flowscope.api.queries.executions import step_attempt
-from flowscope.api.queries.metrics import _window as window  # the metrics endpoint's window, one rule
-from flowscope.api.queries.metrics import success_rate
-from flowscope.api.queries.records import attempt
+from flowscope.api.queries.metrics import success_rate, window  # the metrics endpoint's rules, one place
 from flowscope.api.schemas.overview import (
     DayCount,
     DurationPoint,
@@ -19,8 +15,9 @@ from flowscope.api.schemas.overview import (
     WorkflowDurations,
     WorkflowSummary,
 )
-from flowscope.api.sqlfiles import sql
 from flowscope.api.timefmt import ns_to_dt
+from flowscope.storage.tables import TableReader
+from flowscope.storage.workflow_metrics import WorkflowMetricsReader
 
 _DAY_NS = 86_400 * 1_000_000_000
 
@@ -30,7 +27,7 @@ def _days(today: date, count: int) -> list[date]:
 
 
 def workflow_summaries(
-    cur: duckdb.DuckDBPyConnection,
+    reader: WorkflowMetricsReader,
     workspace_id: str,
     since: datetime | None,
     until: datetime | None,
@@ -41,52 +38,34 @@ def workflow_summaries(
     today = (now or datetime.now(UTC)).date()
     day_list = _days(today, days)
     first_day_ns = (day_list[0] - date(1970, 1, 1)).days * _DAY_NS
-    params = {"workspace_id": workspace_id, **window(since, until)}
-    rows = cur.execute(sql("overview_workflows"), params).fetchall()
-    trend: dict[str, dict[int, tuple[int, int]]] = {}
-    for workflow_id, day, count, failed in cur.execute(
-        sql("overview_trend"), {"workspace_id": workspace_id, "trend_since": first_day_ns}
-    ).fetchall():
-        trend.setdefault(workflow_id, {})[day] = (count, failed)
+    rows = reader.workflow_summaries(workspace_id, *window(since, until))
+    trend: dict[str, dict[date, tuple[int, int]]] = {}
+    for d in reader.executions_per_day(workspace_id, first_day_ns):
+        trend.setdefault(d.workflow_id, {})[d.day] = (d.executions, d.failed)
     out = []
-    for (
-        workflow_id,
-        name,
-        description,
-        catalogued,
-        service,
-        last_id,
-        last_status,
-        last_created,
-        running,
-        pending,
-        finished,
-        completed,
-        quantiles,
-    ) in rows:
-        q = quantiles or [None, None]
-        per_day = trend.get(workflow_id, {})
+    for row in rows:
+        per_day = trend.get(row.workflow_id, {})
         out.append(
             WorkflowSummary(
-                workflow_id=workflow_id,
-                name=name,
-                description=description,
-                catalogued=catalogued,
-                service_name=service,
-                last_execution_id=last_id,
-                last_status=last_status,
-                last_execution_at=ns_to_dt(last_created),
-                running_executions=running,
-                pending_executions=pending,
-                total_executions=finished,
-                successful_executions=completed,
-                success_rate=success_rate(completed, finished),
-                p50_duration_seconds=q[0],
-                p95_duration_seconds=q[1],
+                workflow_id=row.workflow_id,
+                name=row.name,
+                description=row.description,
+                catalogued=row.catalogued,
+                service_name=row.service_name,
+                last_execution_id=row.last_execution_id,
+                last_status=row.last_status,
+                last_execution_at=ns_to_dt(row.last_created_ns),
+                running_executions=row.running,
+                pending_executions=row.pending,
+                total_executions=row.finished,
+                successful_executions=row.completed,
+                success_rate=success_rate(row.completed, row.finished),
+                p50_duration_seconds=row.p50_duration_seconds,
+                p95_duration_seconds=row.p95_duration_seconds,
                 executions_per_day=[
                     DayCount(day=d, executions=c, failed=f)
                     for d in day_list
-                    for c, f in [per_day.get((d - date(1970, 1, 1)).days, (0, 0))]
+                    for c, f in [per_day.get(d, (0, 0))]
                 ],
             )
         )
@@ -94,45 +73,38 @@ def workflow_summaries(
 
 
 def workflow_durations(
-    cur: duckdb.DuckDBPyConnection,
+    reader: WorkflowMetricsReader,
     workspace_id: str,
     workflow_id: str,
     since: datetime | None,
     until: datetime | None,
     limit: int,
 ) -> WorkflowDurations:
-    params = {
-        "workspace_id": workspace_id,
-        "workflow_id": workflow_id,
-        "limit": limit,
-        **window(since, until),
-    }
-    rows = cur.execute(sql("workflow_durations"), params).fetchall()
+    found = reader.finished_durations(workspace_id, workflow_id, *window(since, until), limit)
     points = [
         DurationPoint(
-            execution_id=eid,
-            execution_number=number,
-            status=status,
-            started_at=ns_to_dt(began),
-            duration_seconds=duration,
+            execution_id=p.execution_id,
+            execution_number=p.execution_number,
+            status=p.status,
+            started_at=ns_to_dt(p.started_ns),
+            duration_seconds=p.duration_seconds,
         )
-        for eid, number, status, began, duration, _ in rows
+        for p in found.points
     ]
-    total = rows[0][5] if rows else 0
-    return WorkflowDurations(workflow_id=workflow_id, points=points, total=total, since=since, until=until)
+    return WorkflowDurations(
+        workflow_id=workflow_id, points=points, total=found.total, since=since, until=until
+    )
 
 
-def execution_attempts(
-    cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str
-) -> ExecutionAttempts | None:
-    """Every step's attempts, numbered from 1 in start order; None if the execution is unknown."""
-    params = {"execution_id": execution_id, "workspace_id": workspace_id}
-    steps: dict[str, StepAttempts] = {}
-    for step_id, step_span, *columns in cur.execute(sql("execution_attempts"), params).fetchall():
-        found = steps.setdefault(
-            step_span, StepAttempts(step_id=step_id, step_execution_id=step_span, attempts=[])
+def execution_attempts(tables: TableReader, workspace_id: str, execution_id: str) -> ExecutionAttempts:
+    """Every step's attempts, numbered from 1 in start order (no steps for an execution without
+    attempts, or an unknown one: the caller tells those apart)."""
+    steps = [
+        StepAttempts(
+            step_id=s.step_id,
+            step_execution_id=s.step_span_id,
+            attempts=[step_attempt(n, a) for n, a in enumerate(s.attempts, 1)],
         )
-        found.attempts.append(step_attempt(len(found.attempts) + 1, attempt(*columns)))
-    if not steps and records.fetch(cur, workspace_id, execution_id) is None:
-        return None
-    return ExecutionAttempts(execution_id=execution_id, steps=list(steps.values()))
+        for s in tables.step_attempts(workspace_id, execution_id)
+    ]
+    return ExecutionAttempts(execution_id=execution_id, steps=steps)

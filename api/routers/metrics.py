@@ -26,7 +26,7 @@ def get_metrics(
     workflow_id: str, ctx: ViewerContext, app: Context, since: Since = None, until: Until = None
 ) -> WorkflowMetricsSummary:
     """Success rate and duration statistics over the workflow's finished executions."""
-    summary, seen = workflow_metrics(app.store.cursor(), ctx.workspace_id, workflow_id, since, until)
+    summary, seen = workflow_metrics(app.store.workflow_metrics, ctx.workspace_id, workflow_id, since, until)
     if not seen and not workflow_known(app, ctx.workspace_id, workflow_id):
         raise not_found("Workflow", workflow_id)
     return summary
@@ -37,7 +37,7 @@ def get_step_metrics(
     workflow_id: str, ctx: ViewerContext, app: Context, since: Since = None, until: Until = None
 ) -> WorkflowStepMetrics:
     """Per step: runs, failure rate, retries, duration percentiles, share of execution time."""
-    result = step_metrics(app.store.cursor(), ctx.workspace_id, workflow_id, since, until)
+    result = step_metrics(app.store.workflow_metrics, ctx.workspace_id, workflow_id, since, until)
     if not result.steps and not workflow_known(app, ctx.workspace_id, workflow_id):
         raise not_found("Workflow", workflow_id)
     return result

@@ -16,7 +16,6 @@ from flowscope.api.schemas.overview import WorkflowDurations, WorkflowOverview
 router = APIRouter(tags=["overview"])
 
 
-
 @router.get("/api/overview", response_model=WorkflowOverview)
 def overview(
     ctx: ViewerContext,
@@ -27,7 +26,7 @@ def overview(
 ) -> WorkflowOverview:
     """Every workflow of the workspace, catalogued or only seen in telemetry: last status,
     running now, success rate and p50/p95 duration over the window, executions per day."""
-    items = workflow_summaries(app.store.cursor(), ctx.workspace_id, since, until, days)
+    items = workflow_summaries(app.store.workflow_metrics, ctx.workspace_id, since, until, days)
     return WorkflowOverview(workflows=items, since=since, until=until, days=days)
 
 
@@ -42,7 +41,8 @@ def durations(
 ) -> WorkflowDurations:
     """Duration and status of the newest finished executions (for a chart), oldest first,
     and how many finished in the window."""
-    result = workflow_durations(app.store.cursor(), ctx.workspace_id, workflow_id, since, until, limit)
+    reader = app.store.workflow_metrics
+    result = workflow_durations(reader, ctx.workspace_id, workflow_id, since, until, limit)
     if not result.points and not workflow_known(app, ctx.workspace_id, workflow_id):
         raise not_found("Workflow", workflow_id)
     return result

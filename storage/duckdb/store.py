@@ -19,6 +19,8 @@ import duckdb
 from flowscope.storage.changes import EventBus
 from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.schema import migrate
+from flowscope.storage.duckdb.tables import DuckDBTables
+from flowscope.storage.duckdb.workflow_metrics import DuckDBWorkflowMetrics
 from flowscope.storage.duckdb.writer import Writer
 from flowscope.storage.metrics import CollectorMetrics
 from prometheus_client import CollectorRegistry
@@ -70,6 +72,8 @@ class Store:
         self._closed = False
         # --- readers (one attribute per area; contracts in storage/interfaces.py)
         self.executions = DuckDBExecutions(self)
+        self.tables = DuckDBTables(self)
+        self.workflow_metrics = DuckDBWorkflowMetrics(self)
 
     def start(self) -> None:
         self.writer.start()

@@ -4,7 +4,15 @@
 -- first run, which is definition order for steps that always run.
 -- A step span belongs to the workflow it names, or, when it names none (OTel
 -- cicd.pipeline.task.* spans carry only the task name), to its execution's workflow.
-WITH steps AS (
+-- Each row also carries the total duration of the workflow's finished executions started in
+-- the same window (the denominator of a step's share of execution time), read in the same
+-- statement so both come from one committed state.
+WITH workflow_time AS (
+    SELECT sum(duration_seconds) AS seconds
+    FROM executions
+    WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
+      AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
+), steps AS (
     SELECT step_id, name, start_ns, step_status, retry_count, duration_ns
     FROM spans
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND span_role = 'step'
@@ -33,7 +41,8 @@ SELECT
     quantile_cont(CASE WHEN step_status IN ('completed', 'failed') THEN duration_ns END, [0.5, 0.95])
                                                                                    AS quantiles,
     max(CASE WHEN step_status IN ('completed', 'failed') THEN duration_ns END) / 1e9  AS max_duration,
-    sum(duration_ns) / 1e9                                                         AS time_in_step
+    sum(duration_ns) / 1e9                                                         AS time_in_step,
+    (SELECT seconds FROM workflow_time)                                            AS workflow_time
 FROM steps
 GROUP BY step_id
 ORDER BY min(start_ns), step_id;

@@ -1,0 +1,140 @@
+"""`WorkflowMetricsReader` on DuckDB (contracts in `flowscope.storage.workflow_metrics`)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flowscope.storage.duckdb.errors import mapped_errors
+from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.workflow_metrics import (
+    DailyCount,
+    DurationPoint,
+    FinishedDurations,
+    OpenCount,
+    StepTotals,
+    WorkflowSummaryRow,
+    WorkflowTotals,
+)
+
+if TYPE_CHECKING:
+    from flowscope.storage.duckdb.store import Store
+
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def _seconds(ns: float | None) -> float | None:
+    return ns / 1e9 if ns is not None else None
+
+
+def _workflow_window(workspace_id: str, workflow_id: str, since_ns: int, until_ns: int) -> dict[str, Any]:
+    return {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
+
+
+class DuckDBWorkflowMetrics:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        with mapped_errors():
+            return self._store.cursor().execute(sql(f"queries/{name}"), params).fetchall()
+
+    def workflow_totals(
+        self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
+    ) -> WorkflowTotals:
+        params = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
+        # One row always (aggregates without GROUP BY); sums are NULL over no rows.
+        [(total, completed, failed, timeout, cancelled, total_duration, avg_d, min_d, max_d, q, running,
+          pending)] = self._all("workflow_metrics", params)  # fmt: skip
+        q = q or [None] * 4
+        return WorkflowTotals(
+            finished=total,
+            completed=int(completed or 0),
+            failed=int(failed or 0),
+            timeout=int(timeout or 0),
+            cancelled=int(cancelled or 0),
+            running=running,
+            pending=pending,
+            total_duration_seconds=float(total_duration),
+            average_duration_seconds=avg_d,
+            min_duration_seconds=min_d,
+            max_duration_seconds=max_d,
+            p50_duration_seconds=q[0],
+            p90_duration_seconds=q[1],
+            p95_duration_seconds=q[2],
+            p99_duration_seconds=q[3],
+        )
+
+    def step_totals(
+        self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
+    ) -> list[StepTotals]:
+        params = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
+        out = []
+        for row in self._all("step_metrics", params):
+            (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q,
+             max_d, in_step, in_workflow) = row  # fmt: skip
+            q = q or [None, None]
+            out.append(
+                StepTotals(
+                    step_id=step_id,
+                    step_name=name,
+                    runs=runs,
+                    completed=completed,
+                    failed=failed,
+                    skipped=skipped,
+                    cancelled=cancelled,
+                    retries=int(retries or 0),
+                    runs_with_retries=with_retries,
+                    average_duration_seconds=avg_d,
+                    p50_duration_seconds=_seconds(q[0]),
+                    p95_duration_seconds=_seconds(q[1]),
+                    max_duration_seconds=max_d,
+                    time_in_step_seconds=in_step,
+                    workflow_time_seconds=in_workflow,
+                )
+            )
+        return out
+
+    def workflow_summaries(self, workspace_id: str, since_ns: int, until_ns: int) -> list[WorkflowSummaryRow]:
+        params = {"workspace_id": workspace_id, "since": since_ns, "until": until_ns}
+        out = []
+        for (workflow_id, name, description, catalogued, service, last_id, last_status, last_created, running,
+             pending, finished, completed, q) in self._all("overview_workflows", params):  # fmt: skip
+            q = q or [None, None]
+            out.append(
+                WorkflowSummaryRow(
+                    workflow_id=workflow_id,
+                    name=name,
+                    description=description,
+                    catalogued=catalogued,
+                    service_name=service,
+                    last_execution_id=last_id,
+                    last_status=last_status,
+                    last_created_ns=last_created,
+                    running=running,
+                    pending=pending,
+                    finished=finished,
+                    completed=completed,
+                    p50_duration_seconds=q[0],
+                    p95_duration_seconds=q[1],
+                )
+            )
+        return out
+
+    def executions_per_day(self, workspace_id: str, since_ns: int) -> list[DailyCount]:
+        rows = self._all("overview_trend", {"workspace_id": workspace_id, "trend_since": since_ns})
+        return [
+            DailyCount(workflow_id, _EPOCH_DAY + timedelta(days=day), executions, failed)
+            for workflow_id, day, executions, failed in rows
+        ]
+
+    def finished_durations(
+        self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int, limit: int
+    ) -> FinishedDurations:
+        params = {**_workflow_window(workspace_id, workflow_id, since_ns, until_ns), "limit": limit}
+        rows = self._all("workflow_durations", params)
+        points = [DurationPoint(*row[:5]) for row in rows]
+        return FinishedDurations(points=points, total=rows[0][5] if rows else 0)
+
+    def open_counts(self) -> list[OpenCount]:
+        return [OpenCount(*row) for row in self._all("open_counts", {})]
