@@ -44,6 +44,7 @@ class Stack:
     refused: int
     examples: dict[str, str]  # workflow id -> name, created through the REST API
     example_runs: list[str]  # executions of the examples by the real engine
+    as_of: float  # Unix time at which Prometheus had scraped all of the traffic
 
     @property
     def failed_execution(self) -> str:
@@ -61,6 +62,16 @@ def _run_plain_sdk(otlp_http: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def _wait_for_executions(prometheus: Prometheus, rounds: list[Emitted], example_runs: int) -> float:
+    """Wait until Prometheus has scraped every execution of `rounds` and the examples' runs;
+    returns the time it had."""
+    expected = sum(len(r.all_executions()) for r in rounds) + example_runs
+    prometheus.wait_for(
+        "sum(flowscope_workflow_executions_total)", lambda r: r and float(r[0]["value"][1]) == expected
+    )
+    return time.time()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_binary("prometheus", "prometheus")
@@ -75,20 +86,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         rounds = [emit_workflows(server.otlp_http)]
         refused = emit_collector_edge_cases(server.otlp_http, seed=1)["refused"]
         plain = _run_plain_sdk(server.otlp_http)
-        time.sleep(3)  # a few scrapes of round one: the baseline for rate()
+        # Round one scraped: the baseline for rate() and increase().
+        _wait_for_executions(prometheus, [rounds[0]], len(example_runs))
         rounds.append(emit_workflows(server.otlp_http))
         example_runs += run_examples(server.api, list(examples))
         refused += emit_collector_edge_cases(server.otlp_http, seed=2)["refused"]
         _run_plain_sdk(server.otlp_http)
         # Every finished execution sent, once Prometheus has scraped it. (Counting from
         # /metrics instead would race: the bus updates metrics just after the commit is
-        # acknowledged.)
-        expected = sum(len(ids) for r in rounds for ids in r.executions.values()) + len(example_runs)
-        prometheus.wait_for(
-            "sum(flowscope_workflow_executions_total)", lambda r: r and float(r[0]["value"][1]) == expected
-        )
-        time.sleep(2)  # and a couple more scrapes after it
-        yield Stack(server, prometheus, rounds, plain, refused, examples, example_runs)
+        # acknowledged.) Panels are evaluated at that moment: their rate() windows then hold
+        # both rounds however long the tests before them took.
+        as_of = _wait_for_executions(prometheus, rounds, len(example_runs))
+        yield Stack(server, prometheus, rounds, plain, refused, examples, example_runs, as_of)
     finally:
         if prometheus is not None:
             prometheus.stop()

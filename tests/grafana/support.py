@@ -84,8 +84,10 @@ class Prometheus:
             time.sleep(0.1)
         return False
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=30)
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query, evaluated now or at Unix time `at`."""
+        params: dict[str, Any] = {"query": expr} if at is None else {"query": expr, "time": at}
+        response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=30)
         body = response.json()
         assert response.status_code == 200 and body["status"] == "success", f"{expr}\n-> {body}"
         return body["data"]["result"]  # type: ignore[no-any-return]

@@ -42,7 +42,7 @@ def _finite(result: list[dict]) -> bool:
 def test_panel_promql_returns_data(stack: Stack, target: Target) -> None:
     for workflow in (".*", f"{FLAKY.workflow_id}"):
         expr = substitute(target.query["expr"], {**VALUES, "workflow": workflow})
-        result = stack.prometheus.query(expr)
+        result = stack.prometheus.query(expr, at=stack.as_of)
         assert result, f"{target.dashboard} / {target.where}: no data for\n{expr}"
         assert _finite(result), f"{target.dashboard} / {target.where}: only NaN for\n{expr}\n{result}"
         if "collector" in target.dashboard:
