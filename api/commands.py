@@ -11,12 +11,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import duckdb
 import httpx
 import typer
 from flowscope.api import seed as seed_module
+
+if TYPE_CHECKING:
+    from flowscope.storage.catalog import Catalog
 
 token_app = typer.Typer(help="Access tokens (scoped to one workspace, with a role).", no_args_is_help=True)
 
@@ -61,6 +64,11 @@ def _open_store(ctx: typer.Context, db: Path | None):  # type: ignore[no-untyped
         raise
 
 
+def _find_workspace(catalog: Catalog, workspace: str) -> str | None:
+    """The id of the workspace with this slug, else with this id."""
+    return catalog.find_workspace(slug=workspace) or catalog.find_workspace(workspace_id=workspace)
+
+
 @token_app.command("create")
 def create(
     ctx: typer.Context,
@@ -99,16 +107,15 @@ def create(
         typer.echo(response.json()["token"])
         return
     from flowscope.api.auth import create_token
-    from flowscope.api.catalog import workspaces
 
     store = _open_store(ctx, db)
     try:
-        ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
+        ws = _find_workspace(store.catalog, workspace)
         if ws is None:
             if not create_workspace:
                 raise _fail(f"workspace {workspace!r} not found (add --create-workspace to create it)")
-            ws = workspaces.create(store.cursor(), workspace, workspace).id
-        secret, info = create_token(store, ws, role, name, server_admin=server_admin)
+            ws = store.catalog.create_workspace(workspace, workspace).id
+        secret, info = create_token(store.catalog, ws, role, name, server_admin=server_admin)
     finally:
         store.close()
     scope = " (server admin)" if server_admin else ""
@@ -121,15 +128,13 @@ def list_tokens(
     ctx: typer.Context, workspace: Annotated[str, typer.Option(help="Workspace slug (or id).")], db: Db = None
 ) -> None:
     """The workspace's tokens (file mode; with a server running use GET /api/tokens)."""
-    from flowscope.api.auth import list_tokens as query
-
     store = _open_store(ctx, db)
     try:
-        ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
+        ws = _find_workspace(store.catalog, workspace)
         if ws is None:
             raise _fail(f"workspace {workspace!r} not found")
-        for token_id, _, role, label, _, revoked in query(store, ws):
-            typer.echo(f"{token_id}\t{role}\t{label or ''}\t{'revoked' if revoked else 'active'}")
+        for t in store.catalog.tokens(ws):
+            typer.echo(f"{t.id}\t{t.role}\t{t.name or ''}\t{'revoked' if t.revoked_ns else 'active'}")
     finally:
         store.close()
 
@@ -150,12 +155,10 @@ def revoke(
         if response.status_code != 204:
             raise _fail(f"{response.status_code}: {response.text}")
         return
-    from flowscope.api.auth import revoke_token
-
     store = _open_store(ctx, db)
     try:
-        ws = store.find_workspace(slug=workspace) or store.find_workspace(workspace_id=workspace)
-        if ws is None or not revoke_token(store, ws, token_id):
+        ws = _find_workspace(store.catalog, workspace)
+        if ws is None or not store.catalog.revoke_token(ws, token_id):
             raise _fail(f"token {token_id!r} not found in workspace {workspace!r}")
     finally:
         store.close()

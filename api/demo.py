@@ -7,26 +7,24 @@ import logging
 
 from fastapi import HTTPException
 from flowscope.api import runs
-from flowscope.api.catalog import workflows as catalog
 from flowscope.api.context import AppContext
 from flowscope.api.examples import example_definitions, example_inputs
-from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID
+from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID, Workflow
 
 log = logging.getLogger("flowscope.api")
 
 
-def seed_default(context: AppContext) -> list[catalog.Workflow]:
+def seed_default(context: AppContext) -> list[Workflow]:
     """The examples in the default workspace, created unless a workflow of that name exists."""
-    cur = context.store.cursor()
+    catalog = context.store.catalog
     seeded = []
     for _, definition in example_definitions():
-        existing, _ = catalog.list_page(cur, DEFAULT_WORKSPACE_ID, None, definition["name"], 0, 1)
+        existing, _ = catalog.workflows(DEFAULT_WORKSPACE_ID, name=definition["name"], limit=1)
         if existing:
             seeded.append(existing[0])
             continue
         seeded.append(
-            catalog.create(
-                cur,
+            catalog.create_workflow(
                 DEFAULT_WORKSPACE_ID,
                 project_id=None,
                 name=definition["name"],

@@ -21,10 +21,11 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
-from flowscope.api.auth import TokenInfo, bearer, role_allows, verify_token
+from flowscope.api.auth import bearer, role_allows, verify_token
 from flowscope.api.context import AppContext
 from flowscope.api.throttle import AuthThrottle, Throttled, retry_after_header
-from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID, Token
+from flowscope.storage.duckdb.store import Store
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -48,7 +49,7 @@ class AccessDenied(Exception):
         return None if self.retry_after is None else {"Retry-After": retry_after_header(self.retry_after)}
 
 
-def authenticate(store: Store, secret: str, peer: str | None, throttle: AuthThrottle | None) -> TokenInfo:
+def authenticate(store: Store, secret: str, peer: str | None, throttle: AuthThrottle | None) -> Token:
     """The token of `secret`; AccessDenied 401 when it does not verify (a failure of `peer`),
     429 when `peer` failed too often lately (checked first: a throttled client's guesses are
     not even looked at)."""
@@ -57,7 +58,7 @@ def authenticate(store: Store, secret: str, peer: str | None, throttle: AuthThro
             throttle.check(peer)
         except Throttled as exc:
             raise AccessDenied(429, str(exc), exc.retry_after) from None
-    token = verify_token(store, secret)
+    token = verify_token(store.catalog, secret)
     if token is None:
         if throttle is not None:
             throttle.failed(peer)
@@ -88,11 +89,7 @@ def resolve_access(
             raise AccessDenied(401, "authentication required: send 'Authorization: Bearer <token>'")
         token = authenticate(store, secret, peer, throttle)
     named = ws_id is not None or ws_slug is not None
-    found = (
-        store.find_workspace(workspace_id=ws_id)
-        if ws_id is not None
-        else store.find_workspace(slug=ws_slug) if ws_slug is not None else None
-    )
+    found = store.catalog.find_workspace(workspace_id=ws_id, slug=ws_slug) if named else None
     if token is None:  # auth off: every workspace is open, so whether one exists is no secret
         if named and found is None:
             raise AccessDenied(404, f"{_named(ws_id, ws_slug)} not found")

@@ -1,10 +1,10 @@
 """The collector's `Authorizer` when tokens are on: ingest needs an editor token.
 
 Successful lookups are cached for a few seconds so ingest does not query the catalog per
-request. Revocation is immediate all the same: every revocation in this process (the API's
-DELETE /api/tokens/{id}) empties the cache (api/auth.py `revocations()`). Another process
-cannot change tokens while the server runs (DuckDB lets one process open the file), and
-_TTL_SECONDS bounds how long a cached answer could outlive any change made elsewhere.
+request. Revocation is immediate all the same: every revocation through this store (the
+API's DELETE /api/tokens/{id}) changes the catalog's `generation()`, which empties the cache.
+Another process cannot change tokens while the server runs (DuckDB lets one process open the
+file), and _TTL_SECONDS bounds how long a cached answer could outlive any change made elsewhere.
 Failures are never cached: each one counts for the client's failed-authentication
 throttle (api/throttle.py), which is also consulted before the cache, so a throttled
 client is refused whatever it sends.
@@ -16,7 +16,6 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from flowscope.api.auth import revocations
 from flowscope.api.deps import AccessDenied, resolve_access
 from flowscope.api.throttle import AuthThrottle, Throttled
 from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied, WorkspaceResolver
@@ -28,8 +27,9 @@ _MAX_ENTRIES = 10_000
 
 def ingest_authorizer(store: Store, auth_required: bool, throttle: AuthThrottle | None = None) -> Authorizer:
     if not auth_required:
-        return WorkspaceResolver(store).resolve
+        return WorkspaceResolver(store.catalog).resolve
     cache: dict[tuple[str | None, ...], tuple[str, float]] = {}
+    revocations = store.catalog.generation  # changes with every revocation (and workflow change)
     seen_revocations = revocations()
 
     def authorize(headers: Mapping[str, str]) -> str:
@@ -66,7 +66,7 @@ def with_internal_token(authorize: Authorizer, store: Store, secret: str) -> Aut
     (chosen by header): the in-process engine's, which exports into every workspace it
     runs workflows of while user tokens are scoped to one."""
     expected = f"Bearer {secret}".encode()
-    resolve = WorkspaceResolver(store).resolve
+    resolve = WorkspaceResolver(store.catalog).resolve
 
     def authorize_with_internal(headers: Mapping[str, str]) -> str:
         if hmac.compare_digest((headers.get("authorization") or "").encode(), expected):

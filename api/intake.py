@@ -9,8 +9,9 @@ trigger, 7 triggers a second. Now (`Intake.record`, the engine's `submit_many` c
    records without exporting them.
 2. Those records, as the very OTLP request the engine's exporter sends, go through the
    storage writer like any export but without the HTTP hop, group-committed with whatever
-   else is queued, in one transaction with the workflow's execution counter
-   (`persist_numbers`). Concurrent triggers share commits.
+   else is queued, in one transaction with the workflow's execution counter (the request
+   carries the numbers taken: `ExecutionNumbers`, TelemetryWriter.submit). Concurrent
+   triggers share commits.
 3. Only then does the engine export the records and run the executions. The exported copies
    arrive later with the same content and the collector drops them as duplicates (records
    are deduplicated by content hash), so the engine stays a client like any other and every
@@ -35,13 +36,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-from flowscope.api.catalog import workflows as catalog
-from flowscope.api.sqlfiles import sql
 from flowscope.collector.prepare import prepare
 from flowscope.engine.telemetry import encode_logs
-from flowscope.storage.batches import WriteRequest
-from flowscope.storage.duckdb.store import Store
+from flowscope.storage.batches import ExecutionNumbers, WriteRequest
+from flowscope.storage.catalog import Workflow
+from flowscope.storage.interfaces import Store
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from starlette.concurrency import run_in_threadpool
 
@@ -57,16 +56,8 @@ _CACHED_STEPS = 20_000
 class Target:
     """A workflow of the catalog and the engine's plan of its definition."""
 
-    workflow: catalog.Workflow
+    workflow: Workflow
     plan: Any  # engine.plan.WorkflowPlan
-
-
-@dataclass(frozen=True, slots=True)
-class NumbersTaken:
-    """For the writer's transaction hook: each workflow's counter must reach its next number."""
-
-    workspace_id: str
-    next_numbers: dict[str, int]  # workflow id -> next execution number
 
 
 class RecordRefused(Exception):
@@ -83,19 +74,18 @@ class Intake:
         self._next_numbers: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()  # taken on the serving loop and on the engine's
         self._waiting: list[tuple[QueuedBatch, asyncio.Future[None]]] = []  # engine loop only
-        store.writer.transaction_hooks.append(persist_numbers)
 
     async def target(self, workspace_id: str, workflow_id: str) -> Target | None:
         """The workflow and its plan (cached), or None when not in this workspace's catalog.
         Raises DefinitionError when the stored definition is invalid under this server's config."""
         key = (workspace_id, workflow_id)
-        generation = catalog.generation()
+        generation = self._store.catalog.generation()
         with self._lock:
             hit = self._targets.get(key)
             if hit is not None and hit[0] == generation:
                 self._targets.move_to_end(key)
                 return hit[1]
-        workflow = await run_in_threadpool(lambda: catalog.get(self._store.cursor(), *key))
+        workflow = await run_in_threadpool(self._store.catalog.get_workflow, *key)
         if workflow is None:
             # Its next number stays known (about 100 bytes a workflow): a request that read it
             # just before a delete may still take one, which must not repeat an earlier one.
@@ -167,7 +157,7 @@ class Intake:
         taken: dict[str, int] = {}
         for batch, _ in part:
             taken[batch.workflow_id] = max(taken.get(batch.workflow_id, 0), max(batch.execution_numbers) + 1)
-        prepared.extra = NumbersTaken(workspace_id, taken)
+        prepared.execution_numbers = ExecutionNumbers(workspace_id, taken)
         return WriteRequest("logs", message, workspace_id, prepared.result.accepted, prepared=prepared)
 
 
@@ -179,22 +169,3 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
             future.set_result(None)
         else:
             future.set_exception(error)
-
-
-def persist_numbers(con: duckdb.DuckDBPyConnection, extras: list[Any]) -> None:
-    """Writer transaction hook: raise each workflow's counter past the numbers taken (one UPDATE)."""
-    taken: dict[tuple[str, str], int] = {}
-    for extra in extras:
-        if isinstance(extra, NumbersTaken):
-            for workflow_id, next_number in extra.next_numbers.items():
-                key = (extra.workspace_id, workflow_id)
-                taken[key] = max(taken.get(key, 0), next_number)
-    if taken:
-        con.execute(
-            sql("persist_execution_numbers"),
-            {
-                "workspace_ids": [ws for ws, _ in taken],
-                "workflow_ids": [wf for _, wf in taken],
-                "next_numbers": list(taken.values()),
-            },
-        )

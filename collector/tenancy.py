@@ -1,7 +1,7 @@
 """Which workspace an ingest request writes to (DESIGN.md "Identity and tenancy").
 
 The collector does not know about tokens; the server composes an `Authorizer` that
-does (the api's auth), or uses `header_authorizer` when auth is off. Span
+does (the api's auth), or uses a `WorkspaceResolver` when auth is off. Span
 attributes never choose the workspace.
 """
 
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog
 
 
 @dataclass
@@ -47,8 +47,8 @@ def grpc_peer_host(peer: str | None) -> str | None:
 class WorkspaceResolver:
     """Resolves `x-workspace-id` / `x-workspace-slug`, caching hits for a few seconds."""
 
-    def __init__(self, store: Store, ttl_seconds: float = 5.0) -> None:
-        self._store = store
+    def __init__(self, catalog: Catalog, ttl_seconds: float = 5.0) -> None:
+        self._catalog = catalog
         self._ttl = ttl_seconds
         self._cache: dict[tuple[str, str], tuple[str, float]] = {}
 
@@ -64,15 +64,11 @@ class WorkspaceResolver:
         if hit and hit[1] > now:
             return hit[0]
         found = (
-            self._store.find_workspace(workspace_id=key[1])
+            self._catalog.find_workspace(workspace_id=key[1])
             if key[0] == "id"
-            else self._store.find_workspace(slug=key[1])
+            else self._catalog.find_workspace(slug=key[1])
         )
         if found is None:
             raise IngestDenied(400, f"unknown workspace {key[0]} {key[1]!r}")
         self._cache[key] = (found, now + self._ttl)
         return found
-
-
-def header_authorizer(store: Store) -> Authorizer:
-    return WorkspaceResolver(store).resolve

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from flowscope.api.auth import create_token, verify_token
-from flowscope.storage.duckdb.store import DEFAULT_WORKSPACE_ID, Store
+from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID
+from flowscope.storage.duckdb.store import Store
 
 TOKENS = (("grafana-viewer.token", "viewer", "grafana"), ("ingest-editor.token", "editor", "otlp-ingest"))
 
@@ -28,12 +29,12 @@ def main() -> None:
     try:
         for filename, role, name in TOKENS:
             path = secrets_dir / filename
-            if path.exists() and verify_token(store, path.read_text().strip()) is not None:
+            if path.exists() and verify_token(store.catalog, path.read_text().strip()) is not None:
                 continue
-            secret, info = create_token(store, workspace, role, name)
+            secret, token = create_token(store.catalog, workspace, role, name)
             path.write_text(secret)  # no newline: Grafana's $__file{} inlines the content as is
             path.chmod(0o644)  # Grafana's container runs as another user
-            print(f"created {role} token {info.id} for workspace {workspace!r}: {path}", file=sys.stderr)
+            print(f"created {role} token {token.id} for workspace {workspace!r}: {path}", file=sys.stderr)
     finally:
         store.close()
 

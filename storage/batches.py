@@ -76,6 +76,15 @@ class WriteRequest:
     prepared: Prepared | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionNumbers:
+    """Execution numbers the API took for workflows of one workspace: each workflow's stored
+    counter must reach at least the next number given, together with the executions' records."""
+
+    workspace_id: str
+    next_numbers: dict[str, int]  # workflow id -> the least next execution number to store
+
+
 @dataclass(slots=True)
 class Prepared:
     """One request converted to rows: Arrow tables plus the facts derived from them."""
@@ -91,7 +100,8 @@ class Prepared:
     span_keys: npt.NDArray[np.uint64] | None = None  # per span row (convert.span_key)
     # Set by `Writer.submit`: per span row, whether it may be stored already (None: none may).
     candidates: npt.NDArray[np.bool_] | None = None
-    extra: Any = None  # the submitter's facts for `Writer.transaction_hooks` (not telemetry)
+    # Catalog counters to commit in the same transaction as these rows (TelemetryWriter.submit).
+    execution_numbers: ExecutionNumbers | None = None
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from typing import Protocol, runtime_checkable
 
 from flowscope.storage.batches import ExportOutcome, WriteRequest
+from flowscope.storage.catalog import Catalog
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.executions import ExecutionReader
 from flowscope.storage.metrics import CollectorMetrics
@@ -52,6 +53,11 @@ class TelemetryWriter(Protocol):
         copies are counted as duplicates and dropped with the facts derived from them.
         Requests are committed in submission order; each commit is announced on the change
         feed after it is durable.
+        A request whose prepared batch carries `execution_numbers` (`batches.ExecutionNumbers`:
+        the numbers the API gave the executions it records) also raises each named workflow's
+        `next_execution_number` in the catalog to at least the number given, never lowering it
+        and ignoring workflows not in the catalog, atomically with the request's rows: the
+        future resolves when both are durable, and a failure stores neither.
         """
         ...
 
@@ -95,6 +101,7 @@ class Store(Protocol):
     metrics: CollectorMetrics
     schema_version: int
     # --- readers
+    catalog: Catalog
     executions: ExecutionReader
     tables: TableReader
     workflow_metrics: WorkflowMetricsReader

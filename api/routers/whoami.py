@@ -4,7 +4,6 @@ shows or hides write controls by it)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from flowscope.api.catalog import workspaces
 from flowscope.api.deps import Context, ViewerContext
 from flowscope.api.schemas.overview import Caller
 
@@ -15,7 +14,7 @@ router = APIRouter(tags=["session"])
 def whoami(ctx: ViewerContext, app: Context) -> Caller:
     """The request's workspace (header, query parameter, else the token's, else `default`)
     and role (`admin` when auth is off)."""
-    ws = workspaces.get(app.store.cursor(), ctx.workspace_id)
+    ws = app.store.catalog.get_workspace(ctx.workspace_id)
     return Caller(
         workspace_id=ctx.workspace_id,
         workspace_slug=ws.slug if ws else None,

@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from flowscope.api import runs
-from flowscope.api.catalog import projects
-from flowscope.api.catalog import workflows as catalog
 from flowscope.api.definitions import validate_or_422
 from flowscope.api.deps import Context, EditorContext, ViewerContext
 from flowscope.api.errors import or_404
@@ -20,24 +18,26 @@ from flowscope.api.schemas.workflows import (
     WorkflowPublic,
     WorkflowUpdate,
 )
+from flowscope.api.timefmt import ns_to_dt
+from flowscope.storage.catalog import Workflow
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
 
-def _public(wf: catalog.Workflow) -> WorkflowPublic:
+def _public(wf: Workflow) -> WorkflowPublic:
     steps = wf.definition.get("steps")
     step_count = len(steps) if isinstance(steps, list) else 0
     return WorkflowPublic(
         id=wf.id, workspace_id=wf.workspace_id, project_id=wf.project_id, name=wf.name,
         description=wf.description, version=wf.version, step_count=step_count,
         execution_count=wf.next_execution_number - 1, definition=wf.definition,
-        created_at=wf.created_at, updated_at=wf.updated_at,
+        created_at=ns_to_dt(wf.created_ns), updated_at=ns_to_dt(wf.updated_ns),
     )  # fmt: skip
 
 
 def _check_project(app: Context, workspace_id: str, project_id: str | None) -> None:
     if project_id is not None:
-        or_404(projects.get(app.store.cursor(), workspace_id, project_id), "Project", project_id)
+        or_404(app.store.catalog.get_project(workspace_id, project_id), "Project", project_id)
 
 
 @router.post("", response_model=WorkflowPublic, status_code=201)
@@ -45,8 +45,8 @@ def create_workflow(body: WorkflowCreate, ctx: EditorContext, app: Context) -> W
     """Create a workflow from a definition; 422 lists every problem with its location."""
     validate_or_422(app, body.definition)
     _check_project(app, ctx.workspace_id, body.project_id)
-    wf = catalog.create(
-        app.store.cursor(), ctx.workspace_id, project_id=body.project_id,
+    wf = app.store.catalog.create_workflow(
+        ctx.workspace_id, project_id=body.project_id,
         name=body.name or str(body.definition["name"]),
         description=body.description if body.description is not None else body.definition.get("description"),
         definition=body.definition,
@@ -64,13 +64,15 @@ def list_workflows(
     limit: Annotated[int, Query(ge=0, le=100)] = 50,
 ) -> WorkflowPage:
     """The workspace's workflows, newest first."""
-    items, total = catalog.list_page(app.store.cursor(), ctx.workspace_id, project_id, name, skip, limit)
+    items, total = app.store.catalog.workflows(
+        ctx.workspace_id, project_id=project_id, name=name, skip=skip, limit=limit
+    )
     return WorkflowPage(items=[_public(w) for w in items], total=total, skip=skip, limit=limit)
 
 
 @router.get("/{workflow_id}", response_model=WorkflowPublic)
 def get_workflow(workflow_id: str, ctx: ViewerContext, app: Context) -> WorkflowPublic:
-    wf = catalog.get(app.store.cursor(), ctx.workspace_id, workflow_id)
+    wf = app.store.catalog.get_workflow(ctx.workspace_id, workflow_id)
     return _public(or_404(wf, "Workflow", workflow_id))
 
 
@@ -87,14 +89,14 @@ def update_workflow(
         changes.pop("definition", None)
     if "project_id" in changes:
         _check_project(app, ctx.workspace_id, changes["project_id"])
-    wf = catalog.update(app.store.cursor(), ctx.workspace_id, workflow_id, changes)
+    wf = app.store.catalog.update_workflow(ctx.workspace_id, workflow_id, changes)
     return _public(or_404(wf, "Workflow", workflow_id))
 
 
 @router.delete("/{workflow_id}", status_code=204, response_class=Response)
 def delete_workflow(workflow_id: str, ctx: EditorContext, app: Context) -> Response:
     """Remove the workflow from the catalog; its executions stay queryable."""
-    if not catalog.delete(app.store.cursor(), ctx.workspace_id, workflow_id):
+    if not app.store.catalog.delete_workflow(ctx.workspace_id, workflow_id):
         or_404(None, "Workflow", workflow_id)
     return Response(status_code=204)
 

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import duckdb
 from flowscope.storage.changes import EventBus
+from flowscope.storage.duckdb.catalog import DuckDBCatalog
 from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.tables import DuckDBTables
@@ -27,8 +28,6 @@ from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEFAULT_WORKSPACE_ID = "default"
 
 
 class Store:
@@ -71,6 +70,7 @@ class Store:
         self._retention_stop = threading.Event()
         self._closed = False
         # --- readers (one attribute per area; contracts in storage/interfaces.py)
+        self.catalog = DuckDBCatalog(self)
         self.executions = DuckDBExecutions(self)
         self.tables = DuckDBTables(self)
         self.workflow_metrics = DuckDBWorkflowMetrics(self)
@@ -113,17 +113,6 @@ class Store:
             self._con = con
             self._generation += 1
         return con.cursor()
-
-    # --- workspaces (the tenancy root; every row carries one) -----------------------
-
-    def find_workspace(self, *, workspace_id: str | None = None, slug: str | None = None) -> str | None:
-        """The id of the workspace with this id or slug, or None."""
-        cur = self.cursor()
-        if workspace_id is not None:
-            row = cur.execute("SELECT id FROM workspaces WHERE id = ?", [workspace_id]).fetchone()
-        else:
-            row = cur.execute("SELECT id FROM workspaces WHERE slug = ?", [slug]).fetchone()
-        return row[0] if row else None
 
     # --- retention -------------------------------------------------------------------
 

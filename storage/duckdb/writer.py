@@ -27,6 +27,7 @@ from flowscope.storage.batches import (
     BLOBLESS_SPAN_COLUMNS,
     EXEC_COLUMNS,
     EXEC_SCHEMA,
+    ExecutionNumbers,
     ExportOutcome,
     Prepared,
     Rows,
@@ -85,9 +86,6 @@ class Writer:
         self._seen = SpanFilter()
         self._seen_lock = threading.Lock()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
-        # Work of other parts in the same transaction as the telemetry, called before each
-        # commit with the `Prepared.extra` of its requests (the API's execution numbers).
-        self.transaction_hooks: list[Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
@@ -295,11 +293,12 @@ class Writer:
             rows.scopes.update(p.scopes)
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
-        return self._write(spans, logs, rows, candidates, [p.extra for p in parts if p.extra is not None])
+        numbers = [p.execution_numbers for p in parts if p.execution_numbers is not None]
+        return self._write(spans, logs, rows, candidates, numbers)
 
     def _write(
         self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows,
-        candidates: npt.NDArray[np.bool_] | None, extras: list[Any] | None = None,
+        candidates: npt.NDArray[np.bool_] | None, numbers: list[ExecutionNumbers] | None = None,
     ) -> CommittedBatch:  # fmt: skip
         """One transaction: dedupe, insert, fold the execution facts, commit.
 
@@ -345,9 +344,8 @@ class Writer:
                 for statement in statements("ingest/merge_executions"):
                     con.execute(statement)
                 con.unregister("exec_batch")
-            if extras:
-                for hook in self.transaction_hooks:
-                    hook(con, extras)
+            if numbers:
+                _persist_execution_numbers(con, numbers)
             try:
                 con.execute("COMMIT")
             except duckdb.FatalException as exc:
@@ -534,6 +532,19 @@ def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]
             seen.add(key)
             keep.append(True)
     return keep
+
+
+def _persist_execution_numbers(con: duckdb.DuckDBPyConnection, numbers: list[ExecutionNumbers]) -> None:
+    """Raise the workflows' counters past the numbers taken, in the current transaction."""
+    taken = [(n.workspace_id, wf, next_number) for n in numbers for wf, next_number in n.next_numbers.items()]
+    con.execute(
+        sql("ingest/persist_execution_numbers"),
+        {
+            "workspace_ids": [t[0] for t in taken],
+            "workflow_ids": [t[1] for t in taken],
+            "next_numbers": [t[2] for t in taken],
+        },
+    )
 
 
 def _new_facts(facts: list[tuple[Any, ...]], dup_spans: set[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -53,7 +53,7 @@ async def _subscribe(url: str) -> str:
 def test_tokens_never_reach_the_log_and_rest_refuses_them_in_the_url(tmp_path: Path) -> None:
     db = tmp_path / "flowscope.duckdb"
     store = Store(db)  # the token is made on the file before serve (one process per file)
-    secret, _ = create_token(store, "default", "viewer")
+    secret, _ = create_token(store.catalog, "default", "viewer")
     store.close()
     bogus = "fst_" + uuid.uuid4().hex
     server = start_server(db, "--auth", "token", "--log-level", "debug")

@@ -11,8 +11,6 @@ from typing import Any
 import orjson
 import pytest
 from flowscope.api.auth import create_token
-from flowscope.api.catalog import workflows as workflow_catalog
-from flowscope.api.catalog import workspaces as workspace_catalog
 from flowscope.storage.duckdb.store import Store
 from websockets.exceptions import ConnectionClosed
 
@@ -35,13 +33,12 @@ class AuthSetup:
 def auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthSetup]:
     db = tmp_path_factory.mktemp("auth") / "flowscope.duckdb"
     store = Store(db)  # prepared before serve: DuckDB allows one process per file
-    cur = store.cursor()
-    team_b = workspace_catalog.create(cur, "team-b", "Team B").id
-    b_workflow = workflow_catalog.create(
-        cur, team_b, project_id=None, name="b-flow", description=None, definition={"steps": []}
+    team_b = store.catalog.create_workspace("team-b", "Team B").id
+    b_workflow = store.catalog.create_workflow(
+        team_b, project_id=None, name="b-flow", description=None, definition={"steps": []}
     ).id
     tokens = [
-        create_token(store, ws, role)[0]
+        create_token(store.catalog, ws, role)[0]
         for ws, role in (("default", "viewer"), ("default", "editor"), (team_b, "viewer"), (team_b, "editor"))
     ]
     store.close()
