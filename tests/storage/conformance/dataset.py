@@ -12,7 +12,8 @@ Workspace A (`WS_A`):
 - workflow `wf-report` ("report"): R1 #1 completed, T0+30 min .. +5 s, one step; R2 #2
   completed, queued and started at the same times as R1 (a tie), .. +7 s.
 - workflow `wf-midrun`: MIDRUN, a foreign tracer mid-run (one step span, nothing else), T0+4 h.
-- a plain (non-workflow) trace of service `api-gateway` and a plain log record, T0+10 min.
+- a plain (non-workflow) trace of service `api-gateway`, one of whose spans calls service
+  `inventory`, and a plain log record, T0+10 min.
 
 Workspace B (`WS_B`) reuses E1's execution id (ids are unique only within a workspace) for a
 failed execution of its own `wf-etl`, and has a workflow of its own, `wf-b-only` (B_ONLY #1
@@ -215,6 +216,9 @@ PLAIN_SPANS = (
     SpanSpec(PLAIN_TRACE, "ab00000000000002", "SELECT orders", PLAIN_START + 10_000_000,
              PLAIN_START + 60_000_000, "ab00000000000001", attributes={"db.system": "postgresql"}),
 )  # fmt: skip
+# A call from api-gateway into another service (one service-to-service dependency).
+INVENTORY_SPAN = SpanSpec(PLAIN_TRACE, "ab00000000000003", "GET /stock", PLAIN_START + 65_000_000,
+                          PLAIN_START + 75_000_000, "ab00000000000001", kind=SERVER)  # fmt: skip
 PLAIN_RECORD = RecordSpec(PLAIN_START + 20_000_000, "order 42 shipped", PLAIN_TRACE, "ab00000000000001")
 
 
@@ -232,4 +236,5 @@ def load(store: Store) -> None:
                 write(store, traces(spans_of(run)), workspace_id)
     write(store, logs([APP_RECORD]), WS_A)
     write(store, traces(PLAIN_SPANS, service="api-gateway"), WS_A)
+    write(store, traces([INVENTORY_SPAN], service="inventory"), WS_A)
     write(store, logs([PLAIN_RECORD], service="api-gateway"), WS_A)
