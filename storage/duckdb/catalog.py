@@ -61,9 +61,6 @@ class DuckDBCatalog:
     def generation(self) -> int:
         return self._generation
 
-    def _changed(self) -> None:
-        self._generation = next(self._changes)
-
     # --- plumbing ---------------------------------------------------------------------
 
     def _all(self, name: str, params: Mapping[str, Any]) -> list[Row]:
@@ -73,6 +70,19 @@ class DuckDBCatalog:
     def _one(self, name: str, params: Mapping[str, Any]) -> Row | None:
         rows = self._all(name, params)
         return rows[0] if rows else None
+
+    def _write(self, name: str, params: Mapping[str, Any]) -> list[Row]:
+        """One statement, serialized with every other catalog write of this store."""
+        with self._write_lock:
+            return self._all(name, params)
+
+    def _change(self, name: str, params: Mapping[str, Any]) -> bool:
+        """A write that may leave a cached workflow or token stale (`generation`): whether it
+        changed a row (the statement returns the rows it changed)."""
+        changed = bool(self._write(name, params))
+        if changed:
+            self._generation = next(self._changes)
+        return changed
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[None]:
@@ -105,8 +115,7 @@ class DuckDBCatalog:
     def create_workspace(self, slug: str, name: str) -> Workspace:
         workspace_id = new_id("ws_")
         try:
-            with self._write_lock:
-                self._all("workspace_insert", {"id": workspace_id, "slug": slug, "name": name})
+            self._write("workspace_insert", {"id": workspace_id, "slug": slug, "name": name})
         except duckdb.ConstraintException:
             raise Conflict(f"workspace slug {slug!r} is already taken") from None
         return _found(self.get_workspace(workspace_id))
@@ -123,18 +132,15 @@ class DuckDBCatalog:
     def create_project(self, workspace_id: str, name: str, description: str | None) -> Project:
         project_id = new_id("prj_")
         params = {"id": project_id, "workspace_id": workspace_id, "name": name, "description": description}
-        with self._write_lock:
-            self._all("project_insert", params)
+        self._write("project_insert", params)
         return _found(self.get_project(workspace_id, project_id))
 
     def update_project(
         self, workspace_id: str, project_id: str, changes: Mapping[str, Any]
     ) -> Project | None:
         params = {**_set_flags(changes, PROJECT_FIELDS), "workspace_id": workspace_id, "id": project_id}
-        if changes:
-            with self._write_lock:
-                if not self._all("project_update", params):
-                    return None
+        if changes and not self._write("project_update", params):
+            return None
         return self.get_project(workspace_id, project_id)
 
     def delete_project(self, workspace_id: str, project_id: str) -> bool:
@@ -174,8 +180,7 @@ class DuckDBCatalog:
             "id": workflow_id, "workspace_id": workspace_id, "project_id": project_id, "name": name,
             "description": description, "definition": orjson.dumps(definition).decode(),
         }  # fmt: skip
-        with self._write_lock:
-            self._all("workflow_insert", params)
+        self._write("workflow_insert", params)
         return _found(self.get_workflow(workspace_id, workflow_id))
 
     def update_workflow(
@@ -184,19 +189,12 @@ class DuckDBCatalog:
         params = _set_flags(changes, WORKFLOW_FIELDS)
         if "definition" in changes:
             params["definition"] = orjson.dumps(changes["definition"]).decode()
-        with self._write_lock:
-            found = self._all("workflow_update", {**params, "workspace_id": workspace_id, "id": workflow_id})
-        if not found:
+        if not self._change("workflow_update", {**params, "workspace_id": workspace_id, "id": workflow_id}):
             return None
-        self._changed()
         return self.get_workflow(workspace_id, workflow_id)
 
     def delete_workflow(self, workspace_id: str, workflow_id: str) -> bool:
-        with self._write_lock:
-            found = self._all("workflow_delete", {"workspace_id": workspace_id, "id": workflow_id})
-        if found:
-            self._changed()
-        return bool(found)
+        return self._change("workflow_delete", {"workspace_id": workspace_id, "id": workflow_id})
 
     # --- tokens -------------------------------------------------------------------------------
 
@@ -208,8 +206,7 @@ class DuckDBCatalog:
             "name": name, "server_admin": server_admin,
         }  # fmt: skip
         try:
-            with self._write_lock:
-                row = _found(self._one("token_insert", params))
+            (row,) = self._write("token_insert", params)
         except duckdb.ConstraintException:
             raise Conflict("a token with this secret is already stored") from None
         return Token(*row)
@@ -222,11 +219,7 @@ class DuckDBCatalog:
         return [Token(*r) for r in self._all("tokens", {"workspace_id": workspace_id})]
 
     def revoke_token(self, workspace_id: str, token_id: str) -> bool:
-        with self._write_lock:
-            found = self._all("token_revoke", {"workspace_id": workspace_id, "id": token_id})
-        if found:
-            self._changed()
-        return bool(found)
+        return self._change("token_revoke", {"workspace_id": workspace_id, "id": token_id})
 
 
 def _found(value: T | None) -> T:
