@@ -6,6 +6,8 @@ import threading
 from dataclasses import replace
 
 import pytest
+from flowscope.collector.prepare import prepared_request
+from flowscope.storage.batches import ExecutionNumbers
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.errors import WriterStopped
 from flowscope.storage.executions import ExecutionRow
@@ -168,3 +170,25 @@ def test_an_empty_queue_takes_a_request_of_any_size(store: Store) -> None:
     too_many = store.writer.max_queue_items + 1
     assert store.writer.has_room(too_many)
     assert store.ping()
+
+
+def test_execution_numbers_are_raised_with_the_rows(store: Store) -> None:
+    ws = store.catalog.create_workspace("numbers", "Numbers")
+    workflow = store.catalog.create_workflow(
+        ws.id, project_id=None, name="w", description=None, definition={}
+    )
+
+    def write_numbered(trace: str, numbers: dict[str, int]) -> None:
+        message = traces(_spans(trace, 1))
+        request = prepared_request("traces", message, ws.id, 1)
+        assert request.prepared is not None
+        request.prepared.execution_numbers = ExecutionNumbers(ws.id, numbers)
+        assert store.writer.submit(request).result(ACK_TIMEOUT).accepted == 1
+
+    write_numbered("b1" * 16, {workflow.id: 5, "wf-not-catalogued": 3})
+    stored = store.catalog.get_workflow(ws.id, workflow.id)
+    assert stored is not None and stored.next_execution_number == 5
+    assert store.catalog.get_workflow(ws.id, "wf-not-catalogued") is None  # ignored, not created
+    write_numbered("b2" * 16, {workflow.id: 3})  # never lowered
+    stored = store.catalog.get_workflow(ws.id, workflow.id)
+    assert stored is not None and stored.next_execution_number == 5
