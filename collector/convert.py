@@ -23,8 +23,9 @@ from flowscope import conventions as c
 _INT64_MAX = 2**63 - 1
 _MAX_NAME_IN_ERROR = 100  # characters of a span name quoted in an error message
 
-# Attribute keys that make a span (or log record) a workflow one; their values are decoded.
-_WORKFLOW_PREFIXES = ("workflow.", "cicd.pipeline.")
+# The rule of conventions.is_workflow_attribute, inlined in the per-attribute loop (hot path).
+_WORKFLOW_PREFIXES = c.WORKFLOW_ATTRIBUTE_PREFIXES
+_WORKFLOW_KEYS = c.WORKFLOW_ATTRIBUTE_KEYS
 _STEP_MARKERS = (c.STEP_ID, c.CICD_TASK_NAME)
 
 
@@ -54,7 +55,7 @@ def _workflow_attributes(attributes: Any) -> dict[str, Any] | None:
     found: dict[str, Any] | None = None
     for kv in attributes:
         key = kv.key
-        if key.startswith(_WORKFLOW_PREFIXES) or key == c.ERROR_TYPE or key == c.EVENT_NAME:
+        if key.startswith(_WORKFLOW_PREFIXES) or key in _WORKFLOW_KEYS:
             if found is None:
                 found = {}
             found[key] = any_value_to_python(kv.value)

@@ -100,6 +100,16 @@ STATUS_CODE_UNSET: Final = 0
 STATUS_CODE_OK: Final = 1
 STATUS_CODE_ERROR: Final = 2
 
+# Attribute keys that make a span (or log record) a workflow one: the collector decodes these
+# (and only these) for the change feed, and a replay reads the same ones back.
+WORKFLOW_ATTRIBUTE_PREFIXES: Final = ("workflow.", "cicd.pipeline.")
+WORKFLOW_ATTRIBUTE_KEYS: Final = frozenset({ERROR_TYPE, EVENT_NAME})
+
+
+def is_workflow_attribute(key: str) -> bool:
+    """Whether the collector decodes this attribute of a workflow span or record."""
+    return key.startswith(WORKFLOW_ATTRIBUTE_PREFIXES) or key in WORKFLOW_ATTRIBUTE_KEYS
+
 
 def execution_status(workflow_status: str | None, pipeline_result: str | None, status_code: int) -> str:
     """Final status of an execution from its root span (DESIGN.md "Status")."""

@@ -27,7 +27,9 @@ from flowscope.storage.catalog import Catalog
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.executions import ExecutionReader
 from flowscope.storage.metrics import CollectorMetrics
+from flowscope.storage.replay import ReplayReader
 from flowscope.storage.tables import TableReader
+from flowscope.storage.traces import TraceReader
 from flowscope.storage.workflow_metrics import WorkflowMetricsReader
 from prometheus_client import CollectorRegistry
 
@@ -101,6 +103,8 @@ class Store(Protocol):
     metrics: CollectorMetrics
     schema_version: int
     # --- readers
+    traces: TraceReader
+    replay: ReplayReader
     catalog: Catalog
     executions: ExecutionReader
     tables: TableReader

@@ -13,7 +13,8 @@ import json
 import re
 import shlex
 import time
-from dataclasses import dataclass, field
+
+from flowscope.storage.traces import TraceQuery
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1500  # bounds the work of one search, whatever a client asks for
@@ -120,18 +121,6 @@ def _int_param(name: str, value: str) -> int:
     if abs(number) > _MAX_PARAM:
         raise ParamError(f"{name} out of range: {value[:64]!r}")
     return number
-
-
-@dataclass(frozen=True)
-class TraceQuery:
-    service: str
-    operation: str | None
-    tags: dict[str, str] = field(default_factory=dict)
-    start_ns: int = 0
-    end_ns: int = 0
-    min_duration_ns: int | None = None
-    max_duration_ns: int | None = None
-    limit: int = DEFAULT_LIMIT
 
 
 def parse_trace_query(params: dict[str, list[str]], now_ns: int | None = None) -> TraceQuery:

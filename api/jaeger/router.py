@@ -2,8 +2,9 @@
 
 Responses use jaeger-query's envelope `{data, total, limit, offset, errors}`; errors
 (bad parameters, unknown trace, workspace access) keep that envelope too, because
-Grafana and the Jaeger UI read `errors[].msg`. Handlers are sync: DuckDB calls block,
-so they run in the thread pool, each thread on its own cursor.
+Grafana and the Jaeger UI read `errors[].msg`. Handlers are sync: store reads block, so
+they run in the thread pool. The reads are the store's (`store.traces`, a `TraceReader`);
+this module parses parameters and shapes Jaeger's JSON.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from flowscope.api.deps import Context, ViewerContext
-from flowscope.api.jaeger import reader
+from flowscope.api.jaeger.model import operation_json, trace_json
 from flowscope.api.jaeger.params import (
     ParamError,
     normalize_trace_id,
@@ -65,14 +66,14 @@ def _max_spans(app: Any) -> int:
 @router.get("/services")
 def get_services(ctx: ViewerContext, app: Context) -> Response:
     """Service names (resource `service.name`) with spans in this workspace."""
-    return envelope(app.store.read(lambda cur: reader.services(cur, ctx.workspace_id)))
+    return envelope(app.store.traces.services(ctx.workspace_id))
 
 
 @router.get("/services/{service:path}/operations")
 def get_service_operations(service: str, ctx: ViewerContext, app: Context) -> Response:
     """Span names of one service (Jaeger's legacy endpoint, the one Grafana calls)."""
-    ops = app.store.read(lambda cur: reader.operations(cur, ctx.workspace_id, service))
-    return envelope(sorted({op["name"] for op in ops}))
+    ops = app.store.traces.operations(ctx.workspace_id, service)
+    return envelope(sorted({op.name for op in ops}))
 
 
 @router.get("/operations")
@@ -80,9 +81,8 @@ def get_operations(ctx: ViewerContext, app: Context, service: str = "", spanKind
     """[{name, spanKind}] of one service, optionally of one kind (server, client, ...)."""
     if not service:
         return error(400, "parameter 'service' is required")
-    return envelope(
-        app.store.read(lambda cur: reader.operations(cur, ctx.workspace_id, service, spanKind or None))
-    )
+    ops = [operation_json(op) for op in app.store.traces.operations(ctx.workspace_id, service)]
+    return envelope([op for op in ops if not spanKind or op["spanKind"] == spanKind])
 
 
 @router.get("/traces")
@@ -94,18 +94,13 @@ def search_traces(request: Request, ctx: ViewerContext, app: Context) -> Respons
     try:
         if "traceID" in params:  # jaeger-query: ?traceID=a&traceID=b fetches those traces
             ids = [normalize_trace_id(t) for t in params["traceID"]]
-            return envelope(
-                app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, ids, _max_spans(app)))
-            )
-        query = parse_trace_query(params)
+            traces = app.store.traces.get_traces(ctx.workspace_id, ids, _max_spans(app))
+        else:
+            query = parse_trace_query(params)
+            traces = app.store.traces.find_traces(ctx.workspace_id, query, _max_spans(app))
     except ParamError as exc:
         return error(400, str(exc))
-
-    def search(cur: Any) -> list[dict[str, Any]]:
-        found = reader.find_trace_ids(cur, ctx.workspace_id, query)
-        return reader.load_traces(cur, ctx.workspace_id, found, _max_spans(app))
-
-    return envelope(app.store.read(search))
+    return envelope([trace_json(t) for t in traces])
 
 
 @router.get("/traces/{trace_id}")
@@ -115,10 +110,10 @@ def get_trace(trace_id: str, ctx: ViewerContext, app: Context) -> Response:
         tid = normalize_trace_id(trace_id)
     except ParamError as exc:
         return error(400, str(exc))
-    traces = app.store.read(lambda cur: reader.load_traces(cur, ctx.workspace_id, [tid], _max_spans(app)))
+    traces = app.store.traces.get_traces(ctx.workspace_id, [tid], _max_spans(app))
     if not traces:
         return error(404, "trace not found")
-    return envelope(traces)
+    return envelope([trace_json(t) for t in traces])
 
 
 @router.get("/dependencies")
@@ -130,4 +125,5 @@ def get_dependencies(
         start_ns, end_ns = parse_dependency_window(endTs, lookback)
     except ParamError as exc:
         return error(400, str(exc))
-    return envelope(app.store.read(lambda cur: reader.dependencies(cur, ctx.workspace_id, start_ns, end_ns)))
+    calls = app.store.traces.dependencies(ctx.workspace_id, start_ns, end_ns)
+    return envelope([{"parent": d.parent, "child": d.child, "callCount": d.call_count} for d in calls])

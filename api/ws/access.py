@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from flowscope.api.deps import AccessDenied, resolve_access
 from flowscope.api.throttle import AuthThrottle
-from flowscope.storage.duckdb.store import Store
+from flowscope.storage.interfaces import Store
 
 
 class FeedDenied(Exception):
@@ -37,7 +37,7 @@ def authorize_feed(
     peer: str | None = None,
     throttle: AuthThrottle | None = None,
 ) -> str:
-    """The workspace id the feed reads from, or FeedDenied (runs DuckDB queries: call off-loop)."""
+    """The workspace id the feed reads from, or FeedDenied (reads the store: call off-loop)."""
     try:
         ctx = resolve_access(store, auth_required, headers, query, "viewer", peer=peer, throttle=throttle)
     except AccessDenied as exc:

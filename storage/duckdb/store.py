@@ -19,8 +19,10 @@ import duckdb
 from flowscope.storage.changes import EventBus
 from flowscope.storage.duckdb.catalog import DuckDBCatalog
 from flowscope.storage.duckdb.executions import DuckDBExecutions
+from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.tables import DuckDBTables
+from flowscope.storage.duckdb.traces import DuckDBTraces
 from flowscope.storage.duckdb.workflow_metrics import DuckDBWorkflowMetrics
 from flowscope.storage.duckdb.writer import Writer
 from flowscope.storage.metrics import CollectorMetrics
@@ -70,6 +72,8 @@ class Store:
         self._retention_stop = threading.Event()
         self._closed = False
         # --- readers (one attribute per area; contracts in storage/interfaces.py)
+        self.traces = DuckDBTraces(self)
+        self.replay = DuckDBReplay(self)
         self.catalog = DuckDBCatalog(self)
         self.executions = DuckDBExecutions(self)
         self.tables = DuckDBTables(self)

@@ -1,0 +1,80 @@
+"""`ReplayReader` on DuckDB: a workflow's recent executions, SQL in sql/queries/replay/,
+span and record blobs decoded here into the change feed's objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowscope.collector.anyvalue import any_value_to_python
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.duckdb.errors import mapped_errors
+from flowscope.storage.duckdb.snapshot import snapshot
+from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.replay import WorkflowHistory
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from flowscope import conventions as c
+
+if TYPE_CHECKING:
+    from flowscope.storage.duckdb.store import Store
+
+
+def _workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any]:
+    """The attributes the change feed carries (the collector decodes the same ones)."""
+    return {kv.key: any_value_to_python(kv.value) for kv in attributes if c.is_workflow_attribute(kv.key)}
+
+
+class DuckDBReplay:
+    """The replay reads of one DuckDB `Store`, on the calling thread's cursor."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def workflow_history(
+        self,
+        workspace_id: str,
+        workflow_id: str,
+        since_ns: int,
+        event_names: Sequence[str],
+        max_executions: int,
+    ) -> WorkflowHistory:
+        names = list(event_names)
+        with mapped_errors():
+            cur = self._store.cursor()
+            with snapshot(cur):
+                rows = cur.execute(
+                    sql("queries/replay/active_executions"),
+                    {
+                        "workspace_id": workspace_id,
+                        "workflow_id": workflow_id,
+                        "since": since_ns,
+                        "event_names": names,
+                        "limit": max_executions + 1,
+                    },
+                ).fetchall()
+                ids = [r[0] for r in rows[:max_executions]]
+                if not ids:
+                    return WorkflowHistory([], [], len(rows) > max_executions)
+                params: dict[str, Any] = {"workspace_id": workspace_id, "execution_ids": ids}
+                span_rows = cur.execute(sql("queries/replay/workflow_spans"), params).fetchall()
+                record_rows = cur.execute(
+                    sql("queries/replay/lifecycle_records"), {**params, "event_names": names}
+                ).fetchall()
+        spans = [
+            WorkflowSpan(
+                workspace_id, trace_id, span_id, parent, name, role, start, end, code, message,
+                _workflow_attributes(Span.FromString(blob).attributes),
+            )
+            for trace_id, span_id, parent, name, role, start, end, code, message, blob in span_rows
+        ]  # fmt: skip
+        records = [
+            WorkflowLogRecord(
+                workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body,
+                _workflow_attributes(LogRecord.FromString(blob).attributes),
+            )
+            for record_hash, event_name, time_ns, trace_id, span_id, body, blob in record_rows
+        ]  # fmt: skip
+        return WorkflowHistory(spans, records, len(rows) > max_executions)
