@@ -115,9 +115,9 @@ def api_settings(s: Settings) -> ApiSettings:
 
 def live_config(s: Settings) -> LiveConfig:
     return LiveConfig(
-        reorder_window_seconds=s.ws_reorder_window_seconds,
+        reorder_window_seconds=s.ws_reorder_window,
         queue_messages=s.ws_queue_messages,
-        close_timeout_seconds=s.ws_close_timeout_seconds,
+        close_timeout_seconds=s.ws_close_timeout,
         replay_max_executions=s.ws_replay_max_executions,
         replay_max_events=s.ws_replay_max_events,
     )

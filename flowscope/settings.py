@@ -16,12 +16,9 @@ MiB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    # populate_by_name: fields whose environment variable predates their name (the WebSocket
-    # options) take an alias, and still take their name as a keyword. An empty variable
-    # counts as unset, as the live feeds' variables always did.
-    model_config = SettingsConfigDict(
-        env_prefix="FLOWSCOPE_", extra="ignore", populate_by_name=True, env_ignore_empty=True
-    )
+    # Each field's variable is FLOWSCOPE_ + its name, no exceptions (startup errors name it so).
+    # An empty variable counts as unset, as the live feeds' variables always did.
+    model_config = SettingsConfigDict(env_prefix="FLOWSCOPE_", extra="ignore", env_ignore_empty=True)
 
     host: str = Field("127.0.0.1", description="Address every listener binds to.")
     api_port: int = Field(8000, ge=0, le=65535, description="REST/WebSocket/Jaeger/metrics port (0 = any).")
@@ -145,11 +142,10 @@ class Settings(BaseSettings):
     max_steps: int = Field(
         10_000, ge=1, le=10_000, description="Most steps per workflow definition (more: 422); at most 10,000."
     )
-    # Live WebSocket feeds (api/ws): their variables keep their names from before they were settings.
-    ws_reorder_window_seconds: float = Field(
+    # Live WebSocket feeds (api/ws): named after the variables they had before they were settings.
+    ws_reorder_window: float = Field(
         1.0,
         ge=0,
-        validation_alias="FLOWSCOPE_WS_REORDER_WINDOW",
         description="Seconds a live event waits for a missing predecessor (a lifecycle record not yet "
         "arrived) before that predecessor is synthesized from the span.",
     )
@@ -158,10 +154,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Messages queued per feed connection; a client further behind is closed (1013).",
     )
-    ws_close_timeout_seconds: float = Field(
+    ws_close_timeout: float = Field(
         5.0,
         gt=0,
-        validation_alias="FLOWSCOPE_WS_CLOSE_TIMEOUT",
         description="Seconds a server-initiated close of a feed may wait for a congested client.",
     )
     ws_replay_max_executions: int = Field(
