@@ -16,7 +16,7 @@ from flowscope.api.context import ApiSettings, AppContext
 from flowscope.api.demo import run_demo
 from flowscope.api.ingest_auth import ingest_authorizer, with_internal_token
 from flowscope.api.intake import Intake
-from flowscope.api.startup import close_interrupted
+from flowscope.api.recovery import close_interrupted
 from flowscope.api.throttle import AuthThrottle
 from flowscope.api.visibility import CommitWatcher
 from flowscope.api.ws.config import LiveConfig

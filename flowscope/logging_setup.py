@@ -14,7 +14,7 @@ import re
 REDACTED = "[REDACTED]"
 _RULES: list[tuple[re.Pattern[str], str]] = [
     # User tokens (api/auth.py TOKEN_PREFIX) and the engine's internal credential
-    # (api/startup.py), wherever they appear: the prefix stays, to tell which kind leaked.
+    # (flowscope/compose.py), wherever they appear: the prefix stays, to tell which kind leaked.
     (re.compile(r"\b(fs[ti]_)[A-Za-z0-9_-]+"), rf"\1{REDACTED}"),
     # Query parameters named token, access_token, api-token...
     (re.compile(r"(?i)\b([\w-]*token=)[^&\s\"'#]+"), rf"\1{REDACTED}"),

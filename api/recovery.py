@@ -1,5 +1,5 @@
 """Recovery at start: executions a crash left open are closed through the engine
-(`flowscope serve` runs it once the engine is up: flowscope/compose.py)."""
+(`flowscope serve` runs it once the engine is up: flowscope/compose.py `start_engine`)."""
 
 from __future__ import annotations
 
