@@ -18,6 +18,8 @@ change feed, readers and lifecycle), never through SQL or cursors.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from flowscope.storage.duckdb.store import Store as DuckDBStore
 from flowscope.storage.interfaces import Store
 
 from tests.storage.conformance import dataset
+from tests.storage.conformance.otlp import ACK_TIMEOUT, SpanSpec, traces, write
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,55 @@ def open_store(factory: StoreFactory, tmp_path: Path) -> Iterator[OpenStore]:
 
 
 @pytest.fixture
-def store(open_store: OpenStore) -> Store:
-    """A new, empty, started store."""
+def new_store(open_store: OpenStore) -> Store:
+    """A new, empty, started store, for tests about the whole store (lifecycle, counters)."""
     return open_store()
+
+
+@pytest.fixture(scope="session")
+def shared(factory: StoreFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    # One store for most tests: opening a new one costs more than a test (DuckDB migrates it).
+    store = factory.open(tmp_path_factory.mktemp(f"{factory.name}-shared"))
+    store.start()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def store(shared: Store) -> Store:
+    """A started store shared with other tests: write only into `workspace` (or workspaces
+    you create in the catalog). Every commit of earlier tests is announced before the test
+    starts, so a subscription made now sees only the test's own commits."""
+    _settle(shared)
+    return shared
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def workspace() -> str:
+    """A workspace id no other test writes to (telemetry needs no catalog entry)."""
+    return f"ws-test-{next(_numbers)}"
+
+
+def _settle(store: Store) -> None:
+    """Return once every commit made so far was announced. Commits are announced in commit
+    order, so it is enough to see the announcement of a marker written now (an ack may come
+    before the announcement of its commit)."""
+    trace_id = f"fe{next(_numbers):030x}"
+    seen = threading.Event()
+
+    def watch(batch: CommittedBatch) -> None:
+        if batch.spans is not None and trace_id in batch.spans.column("trace_id").to_pylist():
+            seen.set()
+
+    unsubscribe = store.changes.subscribe(watch)
+    try:
+        write(store, traces([SpanSpec(trace_id, "fe00000000000001", "marker", 1, 2)]), "ws-feed-marker")
+        assert seen.wait(ACK_TIMEOUT), "the change feed did not announce a commit"
+    finally:
+        unsubscribe()
 
 
 @pytest.fixture

@@ -1,31 +1,25 @@
 """Catalog (`store.catalog`, storage/catalog.py): workspaces, projects, workflows, tokens.
 
-The tests share one store per module: each creates the workspaces it writes to (ids are the
-store's), so none sees another's rows; only the first test looks at the whole store.
+The tests share one store: each creates the workspaces it writes to (ids are the store's), so
+none sees another's rows; only the first test looks at a whole (new) store.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID, Catalog, Workspace
 from flowscope.storage.errors import Conflict
 from flowscope.storage.interfaces import Store
 
-from tests.storage.conformance.conftest import StoreFactory
-
 DEFINITION = {"name": "etl", "steps": [{"id": "initialize", "action": {"type": "noop"}}]}
 
 
-@pytest.fixture(scope="module")
-def catalog(factory: StoreFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    store = factory.open(tmp_path_factory.mktemp("catalog"))
-    store.start()
-    yield store.catalog
-    store.close()
+@pytest.fixture
+def catalog(store: Store) -> Catalog:
+    return store.catalog
 
 
 _count = iter(range(10**6))
@@ -40,7 +34,8 @@ def _recent(ns: int) -> bool:
     return abs(time.time_ns() - ns) < 600 * 10**9
 
 
-def test_a_new_store_has_the_default_workspace(store: Store) -> None:
+def test_a_new_store_has_the_default_workspace(new_store: Store) -> None:
+    store = new_store
     [default] = store.catalog.workspaces()
     assert default.id == DEFAULT_WORKSPACE_ID
     assert store.catalog.find_workspace(slug=default.slug) == DEFAULT_WORKSPACE_ID

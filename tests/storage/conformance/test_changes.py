@@ -21,20 +21,20 @@ def _request(k: int) -> object:
     return traces([SpanSpec(trace, f"c{k:015x}", f"op {k}", T + k, T + k + 10)])
 
 
-def test_a_commit_is_announced_after_its_ack_with_what_it_stored(store: Store) -> None:
+def test_a_commit_is_announced_after_its_ack_with_what_it_stored(store: Store, workspace: str) -> None:
     run = dataset.RUNS_A[0]
     message = traces(dataset.spans_of(run))
-    request = prepared_request("traces", message, dataset.WS_A, items(message))
+    request = prepared_request("traces", message, workspace, items(message))
     seen: list[tuple[bool, CommittedBatch]] = []
     visible: list[ExecutionRow | None] = []
 
     def subscriber(batch: CommittedBatch) -> None:
         seen.append((request.future.done(), batch))
-        visible.append(store.executions.execution(dataset.WS_A, dataset.E1))
+        visible.append(store.executions.execution(workspace, dataset.E1))
 
     unsubscribe = store.changes.subscribe(subscriber)
     store.writer.submit(request).result(ACK_TIMEOUT)
-    write(store, logs(dataset.records_of(run)), dataset.WS_A)
+    write(store, logs(dataset.records_of(run)), workspace)
     store.changes.flush()
     unsubscribe()
     assert [acked for acked, _ in seen] == [True, True]
@@ -48,7 +48,7 @@ def test_a_commit_is_announced_after_its_ack_with_what_it_stored(store: Store) -
     ]  # fmt: skip
     root = next(s for s in spans.workflow_spans if s.role == "execution")
     assert (root.workspace_id, root.trace_id, root.span_id) == (
-        dataset.WS_A,
+        workspace,
         dataset.E1,
         dataset.span_id(dataset.E1, 0),
     )
@@ -61,14 +61,14 @@ def test_a_commit_is_announced_after_its_ack_with_what_it_stored(store: Store) -
     ]  # fmt: skip
 
 
-def test_every_subscriber_sees_every_commit_in_order(store: Store) -> None:
+def test_every_subscriber_sees_every_commit_in_order(store: Store, workspace: str) -> None:
     first: list[int] = []
     second: list[int] = []
     unsubscribe = [
         store.changes.subscribe(lambda b, out=out: out.append(b.commit_seq)) for out in (first, second)
     ]
     for k in range(10):
-        write(store, _request(k), "w")  # one commit each: every ack waits for its commit
+        write(store, _request(k), workspace)  # one commit each: every ack waits for its commit
     store.changes.flush()
     assert first == second
     assert len(first) == 10 and first == sorted(set(first))
@@ -77,26 +77,26 @@ def test_every_subscriber_sees_every_commit_in_order(store: Store) -> None:
         u()
 
 
-def test_an_unsubscribed_callback_gets_nothing_more(store: Store) -> None:
+def test_an_unsubscribed_callback_gets_nothing_more(store: Store, workspace: str) -> None:
     got: list[CommittedBatch] = []
     unsubscribe = store.changes.subscribe(got.append)
-    write(store, _request(1), "w")
+    write(store, _request(1), workspace)
     store.changes.flush()
     unsubscribe()
-    write(store, _request(2), "w")
+    write(store, _request(2), workspace)
     store.changes.flush()
     assert len(got) == 1
 
 
-def test_a_stuck_subscriber_never_stalls_the_writer(store: Store) -> None:
+def test_a_stuck_subscriber_never_stalls_the_writer(store: Store, workspace: str) -> None:
     release = threading.Event()
     unsubscribe = store.changes.subscribe(lambda batch: release.wait(ACK_TIMEOUT))
     got: list[int] = []
     unsubscribe_other = store.changes.subscribe(lambda batch: got.append(batch.commit_seq))
     try:
         for k in range(5):
-            write(store, _request(k), "w")  # each ack comes while the first subscriber is stuck
-        futures = [submit(store, _request(k), "w") for k in range(5, 10)]
+            write(store, _request(k), workspace)  # each ack comes while the first subscriber is stuck
+        futures = [submit(store, _request(k), workspace) for k in range(5, 10)]
         assert all(f.result(ACK_TIMEOUT).accepted == 1 for f in futures)
     finally:
         release.set()
@@ -106,7 +106,7 @@ def test_a_stuck_subscriber_never_stalls_the_writer(store: Store) -> None:
     unsubscribe_other()
 
 
-def test_a_failing_subscriber_does_not_break_the_feed(store: Store) -> None:
+def test_a_failing_subscriber_does_not_break_the_feed(store: Store, workspace: str) -> None:
     calls: list[int] = []
     got: list[int] = []
 
@@ -119,7 +119,7 @@ def test_a_failing_subscriber_does_not_break_the_feed(store: Store) -> None:
         store.changes.subscribe(lambda b: got.append(b.commit_seq)),
     ]
     for k in range(3):
-        write(store, _request(k), "w")
+        write(store, _request(k), workspace)
     store.changes.flush()
     assert calls == got and len(got) == 3  # the failing one is still called for every commit
     for u in unsubscribe:

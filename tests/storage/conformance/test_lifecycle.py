@@ -43,9 +43,10 @@ def test_a_started_store_answers_ping(store: Store) -> None:
     assert store.ping()
 
 
-def test_retention_deletes_what_started_before_the_cutoff_and_keeps_the_rest(
-    store: Store, feed: list[CommittedBatch]
-) -> None:
+def test_retention_deletes_what_started_before_the_cutoff_and_keeps_the_rest(new_store: Store) -> None:
+    store = new_store  # retention deletes in every workspace
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
     now = time.time_ns()
     old, new, old_logs, new_logs = _old_and_new(now)
     for message in (old, new, old_logs, new_logs):
@@ -69,7 +70,8 @@ def test_retention_deletes_what_started_before_the_cutoff_and_keeps_the_rest(
     assert _stored_now(store, feed) == (3, 2)
 
 
-def test_periodic_retention_runs_until_close(store: Store) -> None:
+def test_periodic_retention_runs_until_close(new_store: Store) -> None:
+    store = new_store
     run = Run("d6" + "0" * 30, "wf-r", "r", 1, time.time_ns() - 10 * DAY, (STEP,), "completed", 1)
     write(store, traces(spans_of(run)), "w")
     assert store.executions.execution("w", run.execution_id) is not None

@@ -112,8 +112,8 @@ def test_workflow_summaries_by_name(loaded: Store) -> None:
     ]  # fmt: skip
 
 
-def test_a_catalogued_workflow_is_summarized_with_its_catalog_name(store: Store) -> None:
-    ws = store.catalog.create_workspace("summaries", "Summaries")
+def test_a_catalogued_workflow_is_summarized_with_its_catalog_name(store: Store, workspace: str) -> None:
+    ws = store.catalog.create_workspace(workspace, "Summaries")
     listed = store.catalog.create_workflow(
         ws.id, project_id=None, name="Alpha", description="d", definition={}
     )

@@ -43,17 +43,20 @@ def _counter(store: Store, name: str, signal: str) -> float:
     return value or 0.0
 
 
-def test_an_ack_counts_valid_items_and_describes_invalid_ones(store: Store) -> None:
+def test_an_ack_counts_valid_items_and_describes_invalid_ones(store: Store, workspace: str) -> None:
     good = _spans("a1" * 16, 3)
     bad = SpanSpec("a1" * 16, "00" * 8, "zero span id", T, T + 1)  # an all-zero span id is invalid
-    outcome = write(store, traces([*good, bad]), "w")
+    outcome = write(store, traces([*good, bad]), workspace)
     assert (outcome.accepted, outcome.rejected) == (3, 1)
     assert "span_id" in outcome.error_message
-    outcome = write(store, logs(_records(2)), "w")
+    outcome = write(store, logs(_records(2)), workspace)
     assert (outcome.accepted, outcome.rejected, outcome.error_message) == (2, 0, "")
 
 
-def test_a_request_sent_again_stores_nothing_new(store: Store, feed: list[CommittedBatch]) -> None:
+def test_a_request_sent_again_stores_nothing_new(new_store: Store) -> None:
+    store = new_store  # a new store: its counters count only this test's writes
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
     spans, records = traces(_spans("a2" * 16, 5)), logs(_records(4))
     for _ in range(2):  # an exporter's retry: the same bytes again
         assert write(store, spans, "w").accepted == 5  # a duplicate is accepted, not rejected
@@ -63,44 +66,55 @@ def test_a_request_sent_again_stores_nothing_new(store: Store, feed: list[Commit
     assert [_counter(store, "duplicated", s) for s in ("traces", "logs")] == [5, 4]
 
 
-def test_a_span_repeated_within_one_request_is_stored_once(store: Store, feed: list[CommittedBatch]) -> None:
+def test_a_span_repeated_within_one_request_is_stored_once(
+    store: Store, workspace: str, feed: list[CommittedBatch]
+) -> None:
     spans = _spans("a3" * 16, 2)
-    assert write(store, traces([*spans, spans[0]]), "w").accepted == 3
+    assert write(store, traces([*spans, spans[0]]), workspace).accepted == 3
     assert committed(store, feed) == (2, 0)
 
 
-def test_the_first_version_of_a_span_wins_with_its_facts(store: Store, feed: list[CommittedBatch]) -> None:
+def test_the_first_version_of_a_span_wins_with_its_facts(
+    store: Store, workspace: str, feed: list[CommittedBatch]
+) -> None:
     """A later span with the same ids (other content, even another start time) is dropped,
     and so are the workflow facts derived from it."""
     run = dataset.RUNS_A[0]
-    write(store, traces(dataset.spans_of(run)), "w")
+    write(store, traces(dataset.spans_of(run)), workspace)
     store.changes.flush()
     first = {s.span_id for b in feed for s in b.workflow_spans}
     assert len(first) == len(dataset.spans_of(run))
-    before = store.executions.execution("w", run.execution_id)
+    before = store.executions.execution(workspace, run.execution_id)
     assert before is not None and before.status == "completed"
     feed.clear()
     moved = [
         replace(s, name=s.name + " v2", start_ns=s.start_ns + 7, attributes={**s.attributes, **FAILED})
         for s in dataset.spans_of(run)
     ]
-    write(store, traces(moved), "w")
+    write(store, traces(moved), workspace)
     assert committed(store, feed) == (0, 0)
     assert [s for b in feed for s in b.workflow_spans] == []
-    assert store.executions.execution("w", run.execution_id) == before
+    assert store.executions.execution(workspace, run.execution_id) == before
 
 
-def test_the_same_ids_in_two_workspaces_are_two_spans(store: Store, feed: list[CommittedBatch]) -> None:
+def test_the_same_ids_in_two_workspaces_are_two_spans(
+    store: Store, workspace: str, feed: list[CommittedBatch]
+) -> None:
     spans, records = traces(_spans("a4" * 16, 3)), logs(_records(2))
-    for workspace_id in ("w1", "w2"):
+    for workspace_id in (f"{workspace}-1", f"{workspace}-2"):
         write(store, spans, workspace_id)
         write(store, records, workspace_id)
     assert committed(store, feed) == (6, 4)
-    assert {b.spans.column("workspace_id")[0].as_py() for b in feed if b.spans is not None} == {"w1", "w2"}
+    assert {b.spans.column("workspace_id")[0].as_py() for b in feed if b.spans is not None} == {
+        f"{workspace}-1",
+        f"{workspace}-2",
+    }
 
 
-def test_requests_commit_in_submission_order(store: Store, feed: list[CommittedBatch]) -> None:
-    futures = [submit(store, traces(_spans(f"{k:02x}" * 16, 2)), "w") for k in range(1, 21)]
+def test_requests_commit_in_submission_order(
+    store: Store, workspace: str, feed: list[CommittedBatch]
+) -> None:
+    futures = [submit(store, traces(_spans(f"{k:02x}" * 16, 2)), workspace) for k in range(1, 21)]
     for future in futures:
         future.result(30)
     store.changes.flush()
@@ -110,14 +124,17 @@ def test_requests_commit_in_submission_order(store: Store, feed: list[CommittedB
     assert order == [f"{k:02x}" * 16 for k in range(1, 21) for _ in range(2)]
 
 
-def test_an_ack_means_every_reader_sees_the_rows(store: Store) -> None:
+def test_an_ack_means_every_reader_sees_the_rows(store: Store, workspace: str) -> None:
     """Durable, for any store: once the future resolved, readers on any thread see the rows."""
     run = dataset.RUNS_A[0]
-    write(store, logs(dataset.records_of(run)), "w")
-    write(store, traces(dataset.spans_of(run)), "w")
+    write(store, logs(dataset.records_of(run)), workspace)
+    write(store, traces(dataset.spans_of(run)), workspace)
     seen: list[ExecutionRow | None] = []
-    threads = [threading.Thread(target=lambda: seen.append(store.executions.execution("w", run.execution_id)))
-               for _ in range(4)]  # fmt: skip
+
+    def read() -> None:  # on a thread of its own
+        seen.append(store.executions.execution(workspace, run.execution_id))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -158,22 +175,22 @@ def test_close_commits_everything_already_submitted(factory: StoreFactory, open_
         assert _counter(again, "duplicated", "traces") == 90
 
 
-def test_a_closed_store_takes_no_writes_and_closes_once(store: Store) -> None:
-    store.close()
-    store.close()  # idempotent
+def test_a_closed_store_takes_no_writes_and_closes_once(new_store: Store) -> None:
+    new_store.close()
+    new_store.close()  # idempotent
     with pytest.raises(WriterStopped):
-        submit(store, traces(_spans("a6" * 16, 1)), "w")
+        submit(new_store, traces(_spans("a6" * 16, 1)), "w")
 
 
-def test_an_empty_queue_takes_a_request_of_any_size(store: Store) -> None:
-    assert store.writer.queued_items == 0
-    too_many = store.writer.max_queue_items + 1
-    assert store.writer.has_room(too_many)
-    assert store.ping()
+def test_an_empty_queue_takes_a_request_of_any_size(new_store: Store) -> None:
+    assert new_store.writer.queued_items == 0
+    too_many = new_store.writer.max_queue_items + 1
+    assert new_store.writer.has_room(too_many)
+    assert new_store.ping()
 
 
-def test_execution_numbers_are_raised_with_the_rows(store: Store) -> None:
-    ws = store.catalog.create_workspace("numbers", "Numbers")
+def test_execution_numbers_are_raised_with_the_rows(store: Store, workspace: str) -> None:
+    ws = store.catalog.create_workspace(workspace, "Numbers")
     workflow = store.catalog.create_workflow(
         ws.id, project_id=None, name="w", description=None, definition={}
     )
