@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import duckdb
 import httpx
 import typer
 from flowscope.api import seed as seed_module
+from flowscope.storage.errors import StoreOpenError
 
 if TYPE_CHECKING:
     from flowscope.storage.catalog import Catalog
@@ -55,7 +55,7 @@ def _open_store(ctx: typer.Context, db: Path | None):  # type: ignore[no-untyped
     path = db or defaults.db()
     try:
         return Store(path)
-    except duckdb.IOException as exc:
+    except StoreOpenError as exc:
         if "lock" in str(exc).lower():
             raise _fail(
                 f"{path} is in use by a running server: "

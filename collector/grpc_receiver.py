@@ -154,6 +154,9 @@ def create_server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            # gRPC sets SO_REUSEPORT by default: a second server on a busy port would share it
+            # with the first (each getting part of the connections) instead of failing to start.
+            ("grpc.so_reuseport", 0),
             *connection_options(limits),
         ],
         compression=None,

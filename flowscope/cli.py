@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ import typer
 from flowscope.api import commands as api_commands
 from flowscope.engine import commands as engine_commands
 from flowscope.settings import Settings
+from flowscope.startup_errors import EXIT_STATUS, Problem, StartupError, load_settings
+from flowscope.storage.errors import StoreOpenError
 
 app = typer.Typer(
     help="Flowscope: OpenTelemetry-native telemetry for workflow executions.", no_args_is_help=True
@@ -169,7 +172,7 @@ def serve(
         "max_pending_per_workspace": max_pending_per_workspace, "max_steps": max_steps,
         "max_bulk_executions": max_bulk_executions,
     }  # fmt: skip
-    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    settings = load_settings(given)
     from flowscope.compose import preflight
     from flowscope.server import serve as run_server
 
@@ -181,11 +184,36 @@ def serve(
 
 
 engine_commands.register(app)  # run, validate, schema
-api_commands.register(app, api_commands.FileDefaults(db=lambda: Settings().db))  # token, seed
+api_commands.register(app, api_commands.FileDefaults(db=lambda: load_settings({}).db))  # token, seed
+
+
+def _flags() -> dict[str, str]:
+    """Each setting's `serve` flag: the parameter's name, dashed; a list setting takes its
+    singular, repeated (--cors-origin for cors_origins). Settings without one have none."""
+    fields = Settings.model_fields
+    return {
+        name if name in fields else name + "s": "--" + name.replace("_", "-")
+        for name in inspect.signature(serve).parameters
+    }
+
+
+def _names(problem: Problem) -> str:
+    """What to change: the flag or the environment variable the value came from, else both."""
+    env = f"FLOWSCOPE_{problem.setting.upper()}"
+    flag = _flags().get(problem.setting)
+    if flag is None or problem.source == "environment":
+        return env
+    return flag if problem.source == "flag" else f"{flag} / {env}"
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (StartupError, StoreOpenError) as exc:
+        # A setting to change, not a bug: one line naming it, no traceback (flowscope/startup_errors.py).
+        problems = exc.problems if isinstance(exc, StartupError) else (Problem("db", str(exc)),)
+        typer.echo("flowscope: " + "; ".join(f"{_names(p)}: {p.text}" for p in problems), err=True)
+        raise SystemExit(EXIT_STATUS) from None
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from flowscope.http_guard import PromptWebSocketProtocol, guarded_http_protocol
 from flowscope.limits import ACCEPT_BATCH, connection_limits
 from flowscope.logging_setup import configure_logging
 from flowscope.settings import Settings
+from flowscope.startup_errors import cannot_listen
 
 log = logging.getLogger("flowscope")
 
@@ -38,13 +39,17 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, setting: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP
     # (accepted sockets inherit it); without it every API response waited ~40 ms for an ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # taken, privileged, not this host's address: the user's to change
+        sock.close()
+        raise cannot_listen(exc, host, port, setting) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -64,8 +69,11 @@ async def serve(settings: Settings) -> None:
     authorize = compose.authorizer(settings, store, throttle, engine_token)
     ingest = IngestService(store)
 
-    api_sock = _bind(settings.host, settings.api_port)
-    http_sock = _bind(settings.host, settings.otlp_http_port)
+    api_sock = _bind(settings.host, settings.api_port, "api_port")
+    http_sock = _bind(settings.host, settings.otlp_http_port, "otlp_http_port")
+    # gRPC binds its own socket and, when that fails, logs from its C core before raising:
+    # a busy port is found here first, as one clear error.
+    _bind(settings.host, settings.otlp_grpc_port, "otlp_grpc_port").close()
     api_port = api_sock.getsockname()[1]
     http_port = http_sock.getsockname()[1]
 

@@ -12,6 +12,11 @@ class StorageUnavailable(Exception):
     nothing of the request was stored; a reader may raise it too. Clients should retry later."""
 
 
+class StoreOpenError(StorageUnavailable):
+    """The store cannot be opened: its file is locked by another process, unreadable, or not a
+    database of this store's kind. str() says which, in one line; at startup the user's to fix."""
+
+
 class WriterStopped(Exception):
     """The writer is shutting down and takes no new requests."""
 

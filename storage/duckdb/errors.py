@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 import duckdb
-from flowscope.storage.errors import StorageUnavailable
+from flowscope.storage.errors import StorageUnavailable, StoreOpenError
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -24,3 +24,14 @@ def mapped_errors() -> Iterator[None]:
         if is_fatal(exc):
             raise StorageUnavailable(f"storage unavailable: {exc}") from exc
         raise
+
+
+@contextlib.contextmanager
+def opening(path: str) -> Iterator[None]:
+    """Around opening the database file (and making its folder): DuckDB's reason it cannot,
+    such as another process holding the file's lock, surfaces as `StoreOpenError`."""
+    try:
+        yield
+    except (duckdb.IOException, OSError) as exc:
+        reason = " ".join(str(exc).removeprefix("IO Error: ").split())
+        raise StoreOpenError(f"cannot open the database {path}: {reason}") from exc

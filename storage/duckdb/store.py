@@ -18,6 +18,7 @@ from typing import TypeVar
 import duckdb
 from flowscope.storage.changes import EventBus
 from flowscope.storage.duckdb.catalog import DuckDBCatalog
+from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.schema import migrate
@@ -45,13 +46,14 @@ class Store:
         checkpoint_threshold: str = "64MB",
     ) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # A larger checkpoint threshold than DuckDB's 16 MiB default: automatic
         # checkpoints stall a commit for 100-250 ms, and at 64 MiB they happen 4x less
         # often while WAL replay after a crash stays around a second.
         self._config = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
-        self._con = duckdb.connect(self.path, config=self._config)
+        with opening(self.path):  # locked by another process, unreadable, ...: StoreOpenError
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(self.path, config=self._config)
         self._generation = 0  # bumped when the file is reopened: thread cursors are then renewed
         self.schema_version = migrate(self._con)
         self.registry = registry if registry is not None else CollectorRegistry()
