@@ -57,7 +57,7 @@ OpenStore = Callable[[], Store]
 # dataset is loaded once per store.
 @pytest.fixture(scope="session", params=FACTORIES, ids=lambda f: f.name)
 def factory(request: pytest.FixtureRequest) -> StoreFactory:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 @pytest.fixture

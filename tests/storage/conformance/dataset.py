@@ -2,7 +2,7 @@
 "What makes a span a workflow span"; attributes as engine/execution_telemetry.py sets them),
 with fixed ids and times, so reader tests can assert exact values.
 
-Workspace A (`WS_A`):
+Workspace A (`WS_A`, the default workspace, which every store has):
 - workflow `wf-etl` ("etl", project `proj-1`, steps initialize → process → finalize):
   - E1 #1 completed: queued T0-2 s, ran T0 .. T0+150.5 s; `process` failed its first
     attempt and succeeded on the second (retry_count 1), which logged APP_RECORD;
@@ -26,12 +26,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID
 from flowscope.storage.interfaces import Store
 
 from flowscope import conventions as c
 from tests.storage.conformance.otlp import ERROR, SERVER, RecordSpec, SpanSpec, logs, traces, write
 
-WS_A, WS_B = "ws-conformance-a", "ws-conformance-b"
+WS_A, WS_B = DEFAULT_WORKSPACE_ID, "ws-conformance-b"  # A exists in every catalog: the API serves it
 S = 10**9
 T0 = 1_705_312_800 * S  # 2024-01-15T10:00:00Z, the spec's example time
 HOUR = 3600 * S

@@ -73,11 +73,11 @@ def traces(specs: Iterable[SpanSpec], service: str = "etl-runner") -> ExportTrac
     for s in specs:
         span = ss.spans.add(
             trace_id=bytes.fromhex(s.trace_id), span_id=bytes.fromhex(s.span_id),
-            parent_span_id=bytes.fromhex(s.parent_span_id), name=s.name, kind=s.kind,  # type: ignore[arg-type]
+            parent_span_id=bytes.fromhex(s.parent_span_id), name=s.name, kind=s.kind,
             start_time_unix_nano=s.start_ns, end_time_unix_nano=s.end_ns,
         )  # fmt: skip
         span.attributes.extend(_attributes(s.attributes))
-        span.status.code = s.status_code  # type: ignore[assignment]
+        span.status.code = s.status_code
         span.status.message = s.status_message
     return request
 
@@ -91,7 +91,7 @@ def logs(specs: Iterable[RecordSpec], service: str = "etl-runner") -> ExportLogs
     for r in specs:
         record = sl.log_records.add(
             time_unix_nano=r.time_ns, observed_time_unix_nano=r.time_ns,
-            severity_number=r.severity_number, event_name=r.event_name,  # type: ignore[arg-type]
+            severity_number=r.severity_number, event_name=r.event_name,
             trace_id=bytes.fromhex(r.trace_id), span_id=bytes.fromhex(r.span_id),
         )  # fmt: skip
         record.body.string_value = r.body
