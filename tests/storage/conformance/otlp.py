@@ -64,12 +64,18 @@ def _attributes(values: Mapping[str, Any]) -> list[KeyValue]:
     return [KeyValue(key=k, value=_value(v)) for k, v in values.items()]
 
 
+def _scope(resource_item: Any, scopes: Any, service: str) -> Any:
+    """Name the resource's service; add and return its one scope (the engine's)."""
+    resource_item.resource.attributes.extend(_attributes({"service.name": service}))
+    scope = scopes.add()
+    scope.scope.name = "flowscope.engine"
+    return scope
+
+
 def traces(specs: Iterable[SpanSpec], service: str = "etl-runner") -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     rs = request.resource_spans.add()
-    rs.resource.attributes.extend(_attributes({"service.name": service}))
-    ss = rs.scope_spans.add()
-    ss.scope.name = "flowscope.engine"
+    ss = _scope(rs, rs.scope_spans, service)
     for s in specs:
         span = ss.spans.add(
             trace_id=bytes.fromhex(s.trace_id), span_id=bytes.fromhex(s.span_id),
@@ -85,9 +91,7 @@ def traces(specs: Iterable[SpanSpec], service: str = "etl-runner") -> ExportTrac
 def logs(specs: Iterable[RecordSpec], service: str = "etl-runner") -> ExportLogsServiceRequest:
     request = ExportLogsServiceRequest()
     rl = request.resource_logs.add()
-    rl.resource.attributes.extend(_attributes({"service.name": service}))
-    sl = rl.scope_logs.add()
-    sl.scope.name = "flowscope.engine"
+    sl = _scope(rl, rl.scope_logs, service)
     for r in specs:
         record = sl.log_records.add(
             time_unix_nano=r.time_ns, observed_time_unix_nano=r.time_ns,
