@@ -22,4 +22,5 @@ class WriterStopped(Exception):
 
 
 class Conflict(Exception):
-    """A write would break a uniqueness rule of the catalog (a name or slug taken)."""
+    """A write would break a rule of the catalog (a slug taken, a project deleted while workflows
+    belong to it); nothing was changed, and the message is meant for the client."""
