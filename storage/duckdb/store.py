@@ -66,7 +66,9 @@ class Store:
             max_queue_items=max_queue_items,
             max_batch_items=max_batch_items,
             commit_delay_seconds=commit_delay_seconds,
-            reopen=self._reopen,
+            # ":memory:" opened again is a new, empty database without the schema: every
+            # acknowledged row would be lost and every read fail. Writes fail instead.
+            reopen=None if self.path == ":memory:" else self._reopen,
         )
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
