@@ -7,7 +7,6 @@ before workflows (`/api/workflows/{workflow_id}`).
 
 from __future__ import annotations
 
-import duckdb
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -85,9 +84,7 @@ def create_app(context: AppContext) -> FastAPI:
         docs_url=None, redoc_url=None,
     )  # fmt: skip
     app.state.context = context
-    # StorageUnavailable: what every store raises; the DuckDB ones until every read maps its errors.
-    for error in (StorageUnavailable, duckdb.FatalException, duckdb.ConnectionException):
-        app.add_exception_handler(error, _storage_unavailable)
+    app.add_exception_handler(StorageUnavailable, _storage_unavailable)
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
     origins = list(context.settings.cors_origins)
     if origins:
