@@ -5,6 +5,7 @@ layer (and the engine's `sql` action) imports duckdb."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,4 +26,5 @@ def test_import_contracts_are_kept(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Contracts: 3 kept, 0 broken." in done.stdout, done.stdout
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken", done.stdout)
+    assert kept and int(kept.group(1)) >= 3, done.stdout  # the contracts were read and checked
