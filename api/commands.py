@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 import httpx
 import typer
 from flowscope.api import seed as seed_module
-from flowscope.storage.errors import StoreOpenError
+from flowscope.storage.errors import StoreLocked
 
 if TYPE_CHECKING:
     from flowscope.storage.catalog import Catalog
+    from flowscope.storage.interfaces import Store
 
 token_app = typer.Typer(help="Access tokens (scoped to one workspace, with a role).", no_args_is_help=True)
 
@@ -45,23 +46,20 @@ class FileDefaults:
 
     db: Callable[[], Path]
     """The database file when --db is not given (FLOWSCOPE_DB, else the server's default)."""
+    open_store: Callable[[Path], Store]
+    """Opens the store kept in that file (the root knows which store it is)."""
 
 
-def _open_store(ctx: typer.Context, db: Path | None):  # type: ignore[no-untyped-def]
-    from flowscope.storage.duckdb.store import Store
-
+def _open_store(ctx: typer.Context, db: Path | None) -> Store:
     defaults = ctx.find_object(FileDefaults)
     assert defaults is not None, "registered without FileDefaults"
     path = db or defaults.db()
     try:
-        return Store(path)
-    except StoreOpenError as exc:
-        if "lock" in str(exc).lower():
-            raise _fail(
-                f"{path} is in use by a running server: "
-                f"use --api http://HOST:PORT --token <admin token>\n({exc})"
-            ) from None
-        raise
+        return defaults.open_store(path)
+    except StoreLocked as exc:
+        raise _fail(
+            f"{path} is in use by a running server: use --api http://HOST:PORT --token <admin token>\n({exc})"
+        ) from None
 
 
 def _find_workspace(catalog: Catalog, workspace: str) -> str | None:

@@ -25,7 +25,7 @@ from flowscope.api.auth import bearer, role_allows, verify_token
 from flowscope.api.context import AppContext
 from flowscope.api.throttle import AuthThrottle, Throttled, retry_after_header
 from flowscope.storage.catalog import DEFAULT_WORKSPACE_ID, Token
-from flowscope.storage.duckdb.store import Store
+from flowscope.storage.interfaces import Store
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 

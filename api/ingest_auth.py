@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from flowscope.api.deps import AccessDenied, resolve_access
 from flowscope.api.throttle import AuthThrottle, Throttled
 from flowscope.collector.tenancy import PEER_KEY, Authorizer, IngestDenied, WorkspaceResolver
-from flowscope.storage.duckdb.store import Store
+from flowscope.storage.interfaces import Store
 
 _TTL_SECONDS = 5.0
 _MAX_ENTRIES = 10_000

@@ -11,8 +11,8 @@ from collections import deque
 from flowscope.collector.decode import count_items
 from flowscope.collector.prepare import prepare
 from flowscope.storage.batches import ExportOutcome, WriteRequest
-from flowscope.storage.duckdb.store import Store
 from flowscope.storage.errors import QueueFull
+from flowscope.storage.interfaces import Store
 from google.protobuf.message import Message
 
 MIN_RETRY_SECONDS = 1.0

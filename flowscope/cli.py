@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from flowscope.engine import commands as engine_commands
 from flowscope.settings import Settings
 from flowscope.startup_errors import EXIT_STATUS, Problem, StartupError, load_settings
 from flowscope.storage.errors import StoreOpenError
+
+if TYPE_CHECKING:
+    from flowscope.storage.interfaces import Store
 
 app = typer.Typer(
     help="Flowscope: OpenTelemetry-native telemetry for workflow executions.", no_args_is_help=True
@@ -184,7 +187,15 @@ def serve(
 
 
 engine_commands.register(app)  # run, validate, schema
-api_commands.register(app, api_commands.FileDefaults(db=lambda: load_settings({}).db))  # token, seed
+def _open_file_store(path: Path) -> Store:
+    from flowscope import compose  # imported when used: it loads the whole server
+
+    return compose.open_file_store(path)
+
+
+api_commands.register(  # token, seed
+    app, api_commands.FileDefaults(db=lambda: load_settings({}).db, open_store=_open_file_store)
+)
 
 
 def _flags() -> dict[str, str]:

@@ -9,6 +9,7 @@ The API never imports this layer: it declares what it reads (`ApiSettings`, `Liv
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -38,6 +39,11 @@ def preflight(settings: Settings) -> str | None:
     except SandboxDirError as exc:
         return str(exc)
     return None
+
+
+def open_file_store(path: Path) -> Store:
+    """The store in `path`, for the commands that work on the file while no server runs."""
+    return Store(path)
 
 
 def open_store(settings: Settings, registry: CollectorRegistry) -> Store:

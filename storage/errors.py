@@ -17,6 +17,10 @@ class StoreOpenError(StorageUnavailable):
     database of this store's kind. str() says which, in one line; at startup the user's to fix."""
 
 
+class StoreLocked(StoreOpenError):
+    """Another process (a running server) holds the store's file."""
+
+
 class WriterStopped(Exception):
     """The writer is shutting down and takes no new requests."""
 

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 import duckdb
-from flowscope.storage.errors import StorageUnavailable, StoreOpenError
+from flowscope.storage.errors import StorageUnavailable, StoreLocked, StoreOpenError
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -34,4 +34,6 @@ def opening(path: str) -> Iterator[None]:
         yield
     except (duckdb.IOException, OSError) as exc:
         reason = " ".join(str(exc).removeprefix("IO Error: ").split())
-        raise StoreOpenError(f"cannot open the database {path}: {reason}") from exc
+        # DuckDB says so in its message only: "Could not set lock on file ... Conflicting lock".
+        error = StoreLocked if "lock" in reason.lower() else StoreOpenError
+        raise error(f"cannot open the database {path}: {reason}") from exc
