@@ -66,6 +66,8 @@ def matches(span: TraceSpan, resource: Attributes, wanted: Mapping[str, str]) ->
 def typed_value(value: AttributeValue) -> tuple[str, AttributeValue]:
     """Jaeger's tag type and value: string, bool, int64, float64 or binary (base64); arrays
     and maps as JSON text, non-finite floats as text (JSON has neither), no value as ''."""
+    if isinstance(value, str):
+        return "string", value
     if isinstance(value, bool):
         return "bool", value
     if isinstance(value, int):
@@ -76,7 +78,7 @@ def typed_value(value: AttributeValue) -> tuple[str, AttributeValue]:
         return "binary", base64.b64encode(value).decode()
     if isinstance(value, list | dict):
         return "string", orjson.dumps(to_jsonable(value)).decode()
-    return "string", "" if value is None else value
+    return "string", ""  # an AnyValue without a value
 
 
 def tag_text(value: AttributeValue) -> str:

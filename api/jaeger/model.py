@@ -19,6 +19,8 @@ Tag = dict[str, Any]
 
 def to_tag(key: str, value: AttributeValue) -> Tag:
     """A typed Jaeger tag."""
+    if value.__class__ is str:  # most tags: typed_value's first case, without the call
+        return {"key": key, "type": "string", "value": value}
     kind, shown = typed_value(value)
     return {"key": key, "type": kind, "value": shown}
 
