@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator, Mapping
 
 import orjson
-from flowscope.collector.anyvalue import to_jsonable
+from flowscope.storage.anyvalue import to_jsonable
 from flowscope.storage.traces import Attributes, AttributeValue, TraceSpan
 
 SPAN_KIND_TAG = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collector.anyvalue import any_value_to_python
+from flowscope.storage.anyvalue import any_value_to_python
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot

@@ -1,0 +1,71 @@
+"""OTLP AnyValue / KeyValue to plain Python values, for the few places that need them.
+
+The store keeps attributes as protobuf bytes; these helpers decode them when read (trace
+and replay reads, step input/output) or when the collector promotes a workflow attribute.
+They live in the storage layer so that both the store and the collector above it can use them.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+# Bounds for rendering hostile input: nesting depth beyond which values are elided.
+MAX_DEPTH = 32
+
+
+def any_value_to_python(value: AnyValue, depth: int = 0) -> Any:
+    """Convert an AnyValue to str/bool/int/float/bytes/list/dict/None."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "double_value":
+        return value.double_value
+    if which is None:
+        return None
+    if depth >= MAX_DEPTH:
+        return "…(nested too deep)"
+    if which == "array_value":
+        return [any_value_to_python(v, depth + 1) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: any_value_to_python(kv.value, depth + 1) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return value.bytes_value
+    return None
+
+
+def attributes_to_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
+    return {kv.key: any_value_to_python(kv.value) for kv in attributes}
+
+
+def to_jsonable(value: Any) -> Any:
+    """Make a decoded value JSON-serialisable (bytes as base64, non-finite floats as text)."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def any_value_to_text(value: AnyValue) -> str | None:
+    """A log body as text: strings as they are, anything else as compact JSON."""
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "string_value":
+        return value.string_value
+    import orjson
+
+    return orjson.dumps(to_jsonable(any_value_to_python(value))).decode()
