@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flowscope.collector.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
 from flowscope.collector.wire import item_slices
 from flowscope.storage.anyvalue import any_value_to_python, any_value_to_text
 from flowscope.storage.batches import ConvertResult, Rows
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 

@@ -25,7 +25,7 @@ from flowscope.api.schemas.executions import (
 from flowscope.api.schemas.timeline import WorkflowExecutionTimeline, WorkflowStepTimelineEntry
 from flowscope.api.summaries import as_object, parse_json, summarize
 from flowscope.api.timefmt import ns_to_dt
-from flowscope.collector.anyvalue import to_jsonable
+from flowscope.storage.anyvalue import to_jsonable
 from flowscope.storage.executions import (
     Attempt,
     ExecutionRecords,

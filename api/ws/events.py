@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from flowscope.api.ws.facts import Fact, Kind
-from flowscope.collector.columns import as_int
+from flowscope.storage.columns import as_int
 
 from flowscope import conventions as c
 

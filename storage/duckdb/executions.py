@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
-from flowscope.collector.anyvalue import attributes_to_dict
-from flowscope.collector.columns import as_int
+from flowscope.storage.anyvalue import attributes_to_dict
+from flowscope.storage.columns import as_int
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql

@@ -3,7 +3,7 @@
 `workflow.step.retry_count` = 2^31 used to fail the whole request (HTTP 500, gRPC
 UNKNOWN) and lose the valid root span beside it. Now the span is rejected through
 OTLP partial_success, naming the attribute, and everything else in the request is
-stored. The same rule holds for every promoted value (collector/columns.py): span
+stored. The same rule holds for every promoted value (storage/columns.py): span
 kind, status code, retry count, execution number (on root spans and lifecycle records).
 
 Requests are what the OpenTelemetry SDK puts on the wire (its own encoder), sent over
