@@ -46,6 +46,8 @@ from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
     from flowscope.engine.engine import QueuedBatch
+    from flowscope.engine.host import EngineHost
+    from flowscope.engine.plan import WorkflowPlan
 
 # Cached workflows and plans: bounded by count and by plan size (a 10k-step plan is megabytes).
 _CACHED_WORKFLOWS = 1024
@@ -57,7 +59,7 @@ class Target:
     """A workflow of the catalog and the engine's plan of its definition."""
 
     workflow: Workflow
-    plan: Any  # engine.plan.WorkflowPlan
+    plan: WorkflowPlan
 
 
 class RecordRefused(Exception):
@@ -65,7 +67,7 @@ class RecordRefused(Exception):
 
 
 class Intake:
-    def __init__(self, store: Store, engine: Any, *, direct: bool) -> None:
+    def __init__(self, store: Store, engine: EngineHost, *, direct: bool) -> None:
         self._store = store
         self._engine = engine
         self.direct = direct  # the engine exports to this server's own collector
