@@ -6,13 +6,27 @@ variables, then the defaults below (DESIGN.md "Running it").
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, IPvAnyNetwork, SecretStr
+from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+
+
+# A size as DuckDB reads one: a number, then an optional unit (B, KB, MiB, g, ...) or %.
+_DATA_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(%|b|bytes|[kmgt]i?b?)?\s*", re.IGNORECASE)
+
+
+def _data_size(value: str) -> str:
+    if not _DATA_SIZE.fullmatch(value):
+        raise ValueError("expected a size such as 2GB, 512MiB or 80%")
+    return value
+
+
+DataSize = Annotated[str, AfterValidator(_data_size)]
 
 
 class Settings(BaseSettings):
@@ -61,8 +75,10 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(
         300.0, gt=0, description="How often retention runs (seconds), when --retention-days is set."
     )
-    memory_limit: str = Field("2GB", description="DuckDB memory limit.")
-    checkpoint_threshold: str = Field(
+    memory_limit: DataSize = Field(
+        "2GB", description="DuckDB memory limit (e.g. 2GB, 512MiB, 80%)."
+    )
+    checkpoint_threshold: DataSize = Field(
         "64MB", description="WAL size at which DuckDB checkpoints into the database file."
     )
     auth: Literal["none", "token"] = Field(

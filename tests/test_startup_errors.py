@@ -113,8 +113,10 @@ def test_database_that_cannot_be_opened(
         (("--auth", "maybe"), {}, ("--auth", "'maybe'", "'none' or 'token'")),
         (("--max-steps", "0"), {}, ("--max-steps", "greater than or equal to 1")),
         ((), {"FLOWSCOPE_CORS_ORIGINS": "https://a.example"}, ("FLOWSCOPE_CORS_ORIGINS", "JSON")),
+        # Checked before DuckDB sees it (which answered with a traceback).
+        (("--memory-limit", "lots"), {}, ("--memory-limit", "'lots'", "2GB")),
     ],
-    ids=["variable", "flag", "flag-range", "list-variable"],
+    ids=["variable", "flag", "flag-range", "list-variable", "memory-size"],
 )
 def test_invalid_setting(
     tmp_path: Path, args: tuple[str, ...], env: dict[str, str], names: tuple[str, ...]
