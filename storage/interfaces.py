@@ -28,6 +28,7 @@ from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.executions import ExecutionReader
 from flowscope.storage.metrics import CollectorMetrics
 from flowscope.storage.replay import ReplayReader
+from flowscope.storage.span_metrics import SpanMetricsReader
 from flowscope.storage.tables import TableReader
 from flowscope.storage.traces import TraceReader
 from flowscope.storage.workflow_metrics import WorkflowMetricsReader
@@ -103,6 +104,7 @@ class Store(Protocol):
     metrics: CollectorMetrics
     schema_version: int
     # --- readers
+    span_metrics: SpanMetricsReader
     traces: TraceReader
     replay: ReplayReader
     catalog: Catalog

@@ -22,6 +22,7 @@ from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.schema import migrate
+from flowscope.storage.duckdb.span_metrics import DuckDBSpanMetrics
 from flowscope.storage.duckdb.tables import DuckDBTables
 from flowscope.storage.duckdb.traces import DuckDBTraces
 from flowscope.storage.duckdb.workflow_metrics import DuckDBWorkflowMetrics
@@ -76,6 +77,7 @@ class Store:
         self._retention_stop = threading.Event()
         self._closed = False
         # --- readers (one attribute per area; contracts in storage/interfaces.py)
+        self.span_metrics = DuckDBSpanMetrics(self)
         self.traces = DuckDBTraces(self)
         self.replay = DuckDBReplay(self)
         self.catalog = DuckDBCatalog(self)
