@@ -1,7 +1,9 @@
 """Trace reads: what the Jaeger query API needs from a store (`store.traces`).
 
-Modelled on Jaeger's `tracestore.Reader`: services, operations, trace search, traces by id
-and the service call graph. The shared rules of `flowscope.storage.interfaces` hold
+Modelled on Jaeger's `tracestore.Reader`: services, operations, trace search, traces by id,
+trace summaries and the service call graph; traces are read decoded (`Trace`, for Jaeger's
+v1 JSON) or as the OTLP bytes their clients sent (`StoredTrace`, for the OTLP JSON of the
+query API v3). The shared rules of `flowscope.storage.interfaces` hold
 (tenancy, [] for not found, Unix ns times, plain rows, one committed state per call); what
 is particular to each method is written beside it. Turning these spans into Jaeger's JSON
 is the API's job; which tags a span has, for search and display alike, is decided once in
@@ -104,6 +106,76 @@ class Dependency:
     call_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """A resource or an instrumentation scope as stored: its OTLP protobuf bytes
+    (`opentelemetry.proto.resource.v1.Resource` or `common.v1.InstrumentationScope`) and the
+    schema URL its `ResourceSpans` or `ScopeSpans` carried."""
+
+    message: bytes
+    schema_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSpan:
+    """One span as its client sent it."""
+
+    span: bytes
+    """Its `opentelemetry.proto.trace.v1.Span` protobuf bytes, unknown fields included."""
+    resource: int
+    """Index of its resource in `StoredTrace.resources`."""
+    scope: int
+    """Index of its scope in `StoredTrace.scopes`."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTrace:
+    """One trace as stored (or its first spans when it has more than a read's cap)."""
+
+    trace_id: str
+    spans: tuple[StoredSpan, ...]
+    """The spans `get_traces` returns, in its order (start time, then span id)."""
+    resources: tuple[StoredPart, ...]
+    """Each distinct resource of these spans, in the order of first use (a resource the
+    store no longer knows is empty bytes)."""
+    scopes: tuple[StoredPart, ...]
+    """Each distinct scope of these spans, in the order of first use (the same)."""
+    total_spans: int
+    """How many spans the trace has stored: more than `len(spans)` when it was cut."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    """The spans of one service in a trace."""
+
+    name: str
+    span_count: int
+    error_span_count: int
+    """Its spans with status code ERROR."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """One trace in numbers, for a list of search results (Jaeger's `TraceSummary`)."""
+
+    trace_id: str
+    root_service: str
+    """The service of its earliest-starting span without a parent ('' when it has none)."""
+    root_operation: str
+    """That span's name ('' when it has none)."""
+    start_ns: int
+    """The earliest start of its spans."""
+    end_ns: int
+    """The latest end of its spans."""
+    span_count: int
+    error_span_count: int
+    """Its spans with status code ERROR."""
+    orphan_span_count: int
+    """Its spans whose parent span is not in the trace (a partial trace)."""
+    services: tuple[ServiceSummary, ...]
+    """One entry per service of its spans, sorted by name."""
+
+
 @dataclass(frozen=True)
 class TraceQuery:
     """Trace search criteria; one span must meet all of them."""
@@ -154,6 +226,21 @@ class TraceReader(Protocol):
 
         Each holds at most `max_spans` spans: its roots first, then the earliest to start (ties
         by span id), so the top of the tree stays whole; `total_spans` tells a cut trace."""
+        ...
+
+    def get_stored_traces(self, workspace_id: str, trace_ids: list[str], max_spans: int) -> list[StoredTrace]:
+        """`get_traces` as stored: the same traces, spans, order and cut, each span the bytes
+        its client sent, with its resource and scope (bytes and schema URL)."""
+        ...
+
+    def find_stored_traces(self, workspace_id: str, query: TraceQuery, max_spans: int) -> list[StoredTrace]:
+        """The traces `find_traces` finds, in its order, each read as `get_stored_traces`
+        reads it."""
+        ...
+
+    def find_trace_summaries(self, workspace_id: str, query: TraceQuery) -> list[TraceSummary]:
+        """A summary of each trace `find_traces` finds, in its order, counting every span the
+        trace has stored (no cap)."""
         ...
 
     def dependencies(self, workspace_id: str, start_ns: int, end_ns: int) -> list[Dependency]:

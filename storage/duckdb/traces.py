@@ -14,6 +14,7 @@ from flowscope.storage.anyvalue import any_value_to_python
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.duckdb.stored_traces import fetch_parts, load_stored, summarize
 from flowscope.storage.trace_tags import matches
 from flowscope.storage.traces import (
     Attributes,
@@ -22,9 +23,11 @@ from flowscope.storage.traces import (
     Scope,
     SpanEvent,
     SpanLink,
+    StoredTrace,
     Trace,
     TraceQuery,
     TraceSpan,
+    TraceSummary,
 )
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -75,21 +78,17 @@ class _Catalog:
         self._resources: dict[int, Attributes] = {}
         self._scopes: dict[int, Scope] = {}
 
-    def _fetch(self, name: str, ids: set[int]) -> dict[int, bytes]:
-        placeholders = ", ".join("?" * len(ids))  # only markers are spliced in, never values
-        statement = sql(f"queries/traces/{name}").format(placeholders=placeholders)
-        return dict(self._cur.execute(statement, list(ids)).fetchall())
-
     def load(self, resource_ids: set[int], scope_ids: set[int]) -> None:
         """Fetch the ones not known yet (an unknown id decodes as empty)."""
         if missing := resource_ids - self._resources.keys():
-            found = self._fetch("resources", missing)
+            found = fetch_parts(self._cur, "resources", missing)
             for rid in missing:
-                self._resources[rid] = _attributes(Resource.FromString(found.get(rid, b"")).attributes)
+                blob = found[rid].message if rid in found else b""
+                self._resources[rid] = _attributes(Resource.FromString(blob).attributes)
         if missing := scope_ids - self._scopes.keys():
-            found = self._fetch("scopes", missing)
+            found = fetch_parts(self._cur, "scopes", missing)
             for sid in missing:
-                scope = InstrumentationScope.FromString(found.get(sid, b""))
+                scope = InstrumentationScope.FromString(found[sid].message if sid in found else b"")
                 self._scopes[sid] = Scope(scope.name, scope.version)
 
     def resource(self, resource_id: int) -> Attributes:
@@ -121,15 +120,31 @@ class DuckDBTraces:
         with mapped_errors():
             cur = self._store.cursor()
             with snapshot(cur):
-                find = _find_by_tags if query.tags else _find
-                ids = find(cur, workspace_id, query)
-                return _load_traces(cur, workspace_id, ids, max_spans)
+                return _load_traces(cur, workspace_id, _found(cur, workspace_id, query), max_spans)
+
+    def find_stored_traces(self, workspace_id: str, query: TraceQuery, max_spans: int) -> list[StoredTrace]:
+        with mapped_errors():
+            cur = self._store.cursor()
+            with snapshot(cur):
+                return load_stored(cur, workspace_id, _found(cur, workspace_id, query), max_spans)
+
+    def find_trace_summaries(self, workspace_id: str, query: TraceQuery) -> list[TraceSummary]:
+        with mapped_errors():
+            cur = self._store.cursor()
+            with snapshot(cur):
+                return summarize(cur, workspace_id, _found(cur, workspace_id, query))
 
     def get_traces(self, workspace_id: str, trace_ids: list[str], max_spans: int) -> list[Trace]:
         with mapped_errors():
             cur = self._store.cursor()
             with snapshot(cur):
                 return _load_traces(cur, workspace_id, trace_ids, max_spans)
+
+    def get_stored_traces(self, workspace_id: str, trace_ids: list[str], max_spans: int) -> list[StoredTrace]:
+        with mapped_errors():
+            cur = self._store.cursor()
+            with snapshot(cur):
+                return load_stored(cur, workspace_id, trace_ids, max_spans)
 
     def dependencies(self, workspace_id: str, start_ns: int, end_ns: int) -> list[Dependency]:
         params = {"workspace_id": workspace_id, "start_ns": start_ns, "end_ns": end_ns}
@@ -149,6 +164,12 @@ def _criteria(workspace_id: str, query: TraceQuery) -> dict[str, Any]:
         "min_duration_ns": query.min_duration_ns,
         "max_duration_ns": query.max_duration_ns,
     }
+
+
+def _found(cur: duckdb.DuckDBPyConnection, workspace_id: str, query: TraceQuery) -> list[str]:
+    """Ids of the traces a search finds, newest first (`TraceReader.find_traces`)."""
+    find = _find_by_tags if query.tags else _find
+    return find(cur, workspace_id, query)
 
 
 def _find(cur: duckdb.DuckDBPyConnection, workspace_id: str, query: TraceQuery) -> list[str]:

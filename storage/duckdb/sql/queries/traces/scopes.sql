@@ -1,2 +1,2 @@
--- Stored instrumentation scopes by id ({placeholders}: one `?` per id).
-SELECT id, any_value(scope) FROM scopes WHERE id IN ({placeholders}) GROUP BY id;
+-- Stored instrumentation scopes by id ({placeholders}: one `?` per id): their bytes and schema URL.
+SELECT id, any_value(scope), any_value(schema_url) FROM scopes WHERE id IN ({placeholders}) GROUP BY id;
