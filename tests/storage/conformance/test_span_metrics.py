@@ -1,6 +1,6 @@
 """SpanMetricsReader (`store.span_metrics`, storage/span_metrics.py): windows over span end
 times, left end excluded and right end included, exact counts and interpolated quantiles
-for a crafted set of spans, series grouping and ordering, kinds, tenancy."""
+for the crafted spans of span_metrics_data.py, series grouping and ordering, kinds, tenancy."""
 
 from __future__ import annotations
 
@@ -11,35 +11,12 @@ from flowscope.storage.interfaces import Store
 from flowscope.storage.span_metrics import SpanMetricsQuery, SpanSeries, WindowStats
 
 from tests.storage.conformance import dataset as d
-from tests.storage.conformance.otlp import ERROR, INTERNAL, SERVER, SpanSpec, traces, write
+from tests.storage.conformance.otlp import INTERNAL, SERVER, traces, write
+from tests.storage.conformance.span_metrics_data import BILLING, CHECKOUT, MS, S, T
 
-S, MS = d.S, 1_000_000
-T = d.T0 + 24 * d.HOUR  # clear of the shared store's other writes
 SERVERS = (SERVER,)
 # Evaluation times T+10 s, T+20 s, T+30 s; each one's window is the 20 s before it.
 QUERY = SpanMetricsQuery(("checkout",), SERVERS, T + 10 * S, 10 * S, 3, 20 * S, False, 0.5)
-
-
-def _span(
-    n: int, name: str, end_s: float, duration_ms: int, kind: int = SERVER, error: bool = False
-) -> SpanSpec:
-    end = T + int(end_s * S)
-    return SpanSpec(
-        f"{n:032x}", f"{n:016x}", name, end - duration_ms * MS, end, kind=kind,
-        status_code=ERROR if error else 0,
-    )  # fmt: skip
-
-
-CHECKOUT = (
-    _span(1, "GET /a", 5, 100),
-    _span(2, "GET /a", 10, 300, error=True),  # on T+10 s: in that window (right end included)
-    _span(3, "GET /a", 25, 200),
-    _span(4, "POST /b", 12, 1000, error=True),
-    _span(5, "work", 15, 50, kind=INTERNAL),  # another kind
-    _span(6, "GET /a", -10, 70),  # on T-10 s, the first window's left end: excluded
-    _span(7, "GET /a", 31, 90),  # after the last evaluation time
-)
-BILLING = (_span(8, "charge", 20, 40),)
 
 
 @pytest.fixture
