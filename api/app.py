@@ -27,9 +27,11 @@ from flowscope.api.routers import (
     workflows,
     workspaces,
 )
+from flowscope.api.unknown_paths import unknown_path
 from flowscope.api.webui import install_ui
 from flowscope.api.ws import feeds_router
 from flowscope.storage.errors import StorageUnavailable
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 def _routers(app: FastAPI) -> None:
@@ -87,6 +89,7 @@ def create_app(context: AppContext) -> FastAPI:
     )  # fmt: skip
     app.state.context = context
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    app.add_exception_handler(StarletteHTTPException, unknown_path)  # unrouted /api/ paths: family shapes
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
     origins = list(context.settings.cors_origins)
     if origins:
