@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from flowscope.api.context import AppContext
 from flowscope.api.jaeger.metrics import router as jaeger_metrics_router
 from flowscope.api.jaeger.router import router as jaeger_router
+from flowscope.api.jaeger_v3.router import router as jaeger_v3_router
 from flowscope.api.metrics_access import metrics_response
 from flowscope.api.prometheus_metrics import install_workflow_metrics
 from flowscope.api.routers import (
@@ -44,6 +45,7 @@ def _routers(app: FastAPI) -> None:
     app.include_router(feeds_router(app.state.context))  # live WebSocket feeds (api/ws)
     app.include_router(jaeger_router)  # Jaeger query API for Grafana's Jaeger data source
     app.include_router(jaeger_metrics_router)  # Jaeger's Monitor (SPM) metrics from the spans
+    app.include_router(jaeger_v3_router)  # Jaeger query API v3 (OTLP JSON): Jaeger UI 2.x, Grafana
     app.include_router(grafana_tables.router)  # flat tables for Grafana's Infinity data source
     app.include_router(overview.router)  # web UI read models: workflow summaries, durations
     app.include_router(attempts.router)  # every step's attempts of an execution (the Gantt)

@@ -9,13 +9,10 @@ this module parses parameters and shapes Jaeger's JSON.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Request, Response
 from flowscope.api.deps import Context, ViewerContext
 from flowscope.api.jaeger.model import operation_json, trace_json
 from flowscope.api.jaeger.params import (
@@ -24,6 +21,7 @@ from flowscope.api.jaeger.params import (
     parse_dependency_window,
     parse_trace_query,
 )
+from flowscope.api.route_errors import errors_shaped_by
 
 
 def envelope(data: Any, status: int = 200, errors: list[dict[str, Any]] | None = None) -> Response:
@@ -36,23 +34,8 @@ def error(status: int, message: str) -> Response:
     return envelope(None, status, [{"code": status, "msg": message}])
 
 
-class JaegerRoute(APIRoute):
-    """Turns every error, including those of dependencies (workspace, token), into the envelope."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except HTTPException as exc:
-                response = error(exc.status_code, str(exc.detail))
-                response.headers.update(exc.headers or {})  # Retry-After of a 429
-                return response
-            except RequestValidationError as exc:
-                return error(400, str(exc.errors()))
-
-        return route
+JaegerRoute = errors_shaped_by(error)
+"""Every error, including those of dependencies (workspace, token), in the envelope."""
 
 
 router = APIRouter(prefix="/api", tags=["jaeger"], route_class=JaegerRoute)
