@@ -81,6 +81,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/api/traces"): ("viewer", 200),
     ("GET", "/api/traces/{trace_id}"): ("viewer", 200),
     ("GET", "/api/dependencies"): ("viewer", 200),
+    ("GET", "/api/metrics/latencies"): ("viewer", 200),
+    ("GET", "/api/metrics/calls"): ("viewer", 200),
+    ("GET", "/api/metrics/errors"): ("viewer", 200),
+    ("GET", "/api/metrics/minstep"): ("viewer", 200),
     ("GET", "/api/grafana/executions"): ("viewer", 200),
     ("GET", "/api/grafana/executions/{execution_id}/steps"): ("viewer", 200),
     ("GET", "/api/overview"): ("viewer", 200),
@@ -182,6 +186,8 @@ def _populate(server: RunningServer, http: httpx.Client, ws: Workspace) -> None:
         "workspace_id": ws.id, "project_id": project["id"], "service": service, "trace_id": trace_id,
     }  # fmt: skip
     ws.queries = {"/api/operations": {"service": service}, "/api/traces": {"service": service}}
+    for metric in ("calls", "errors", "latencies"):  # Monitor metrics of the service (quantile: latencies)
+        ws.queries[f"/api/metrics/{metric}"] = {"service": service, "quantile": "0.95"}
     token_ids = {t["id"] for t in _ok(http.get("/api/tokens", headers=admin))}
     ws.ids["token_id"] = next(iter(token_ids))
     ws.markers = {execution_id, workflow["id"], project["id"], ws.id, service, trace_id, f"wf-{ws.slug}",
