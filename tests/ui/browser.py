@@ -8,11 +8,14 @@ injected `alert`), and any request that leaves this machine (the UI must work of
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, Route
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, Route, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -20,6 +23,16 @@ ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by Playwright (a test package shares one)."""
+    assert os.path.exists(CHROMIUM), "chromium is missing: run `bash scripts/system-deps.sh`"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
 
 
 @dataclass

@@ -7,26 +7,22 @@ WebSocket suites) would fail until the session ended."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.api.client import TERMINAL, Api
 from tests.support.server import RunningServer, start_server
-from tests.ui.browser import ARGS, CHROMIUM, Tab, new_tab
+from tests.ui.browser import Tab, chromium, new_tab
 
 DEMO_NAMES = ["Basic Sequence", "Conditional Workflow", "Data Pipeline", "Parallel Processing"]
 
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    assert os.path.exists(CHROMIUM), "chromium is missing: run `bash scripts/system-deps.sh`"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="package")

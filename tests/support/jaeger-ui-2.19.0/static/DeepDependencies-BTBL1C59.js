@@ -1,0 +1,1 @@
+import{a as e,i as t,n,o as r,r as i}from"./index-CIDAeknr.js";export{i as DeepDependencyGraphPageImpl,n as default,t as mapDispatchToProps,e as mapStateToProps,r as useDdgViewModifierBridgeProps};
