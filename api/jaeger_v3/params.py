@@ -65,13 +65,15 @@ def malformed(name: str, reason: str) -> ParamError:
 def parse_time(value: str, name: str) -> int:
     """An RFC 3339 time as Unix nanoseconds."""
     m = _RFC3339.fullmatch(value)
+    if m is None:
+        raise malformed(name, f'parsing time "{value}" as "{GO_RFC3339_NANO}"')
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     try:
-        if m is None:
-            raise ValueError("not RFC 3339")
-        year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
         moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError:
-        raise malformed(name, f"parsing time {value!r} as {GO_RFC3339_NANO!r}") from None
+    except ValueError:  # Go names the first field out of range
+        limits = {"month": 1 <= month <= 12, "hour": hour < 24, "minute": minute < 60, "second": second < 60}
+        field = next((label for label, within in limits.items() if not within), "day")
+        raise malformed(name, f'parsing time "{value}": {field} out of range') from None
     fraction, zone = m.group(7) or "", m.group(8)
     nanos = int(fraction[:9].ljust(9, "0")) if fraction else 0
     offset = 0

@@ -92,7 +92,7 @@ def get_operations(request: Request, ctx: ViewerContext, app: Context) -> Respon
     return _json(operations_json(app.store.traces.operations(ctx.workspace_id, service), kind))
 
 
-@router.get("/traces/{trace_id}")
+@router.get("/traces/{trace_id:path}")  # a base64 id may hold a '/' (sent as %2F)
 def get_trace(trace_id: str, request: Request, ctx: ViewerContext, app: Context) -> Response:
     """One trace. `startTime`/`endTime` (aliases `start_time`/`end_time`) are checked and, as
     hints to narrow the lookup, moot: the store finds a trace by its id alone."""

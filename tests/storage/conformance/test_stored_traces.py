@@ -8,12 +8,12 @@ from typing import Any
 from flowscope.storage.interfaces import Store
 from flowscope.storage.traces import ServiceSummary, StoredTrace, TraceQuery, TraceSummary
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.storage.conformance import dataset as d
-from tests.storage.conformance.otlp import SpanSpec, traces, write
+from tests.storage.conformance.otlp import SpanSpec, every_field, traces, write
 
 EVER = (0, 2**63 - 1)
 UNKNOWN = "0123456789abcdef" * 2
@@ -39,48 +39,10 @@ def _query(**criteria: Any) -> TraceQuery:
     )
 
 
-def _rich_request() -> ExportTraceServiceRequest:
-    """Two resources, two scopes (with attributes and schema URLs), and spans carrying every
-    field and value type OTLP has, an unknown field included."""
-    request = ExportTraceServiceRequest()
-    for service, version in (("shop", "1.0"), ("stock", "2.0")):
-        rs = request.resource_spans.add(schema_url=f"https://opentelemetry.io/schemas/{version}")
-        rs.resource.attributes.add(key="service.name").value.string_value = service
-        rs.resource.dropped_attributes_count = 1
-        for scope_name in ("http", "db"):
-            ss = rs.scope_spans.add(schema_url="https://example.com/scope")
-            ss.scope.name, ss.scope.version = scope_name, version
-            ss.scope.attributes.add(key="scope.attr").value.int_value = 7
-            span = ss.spans.add(
-                trace_id=bytes.fromhex(TID),
-                span_id=bytes.fromhex(f"{len(service):02x}{len(scope_name):014x}"),
-                name=f"{service} {scope_name}", kind=3, start_time_unix_nano=1_700_000_000_000_000_000,
-                end_time_unix_nano=1_700_000_000_250_000_000, trace_state="k=v", flags=0x301,
-                dropped_attributes_count=2, dropped_events_count=3, dropped_links_count=4,
-            )  # fmt: skip
-            span.status.code, span.status.message = 2, "boom"
-            values = {
-                "s": AnyValue(string_value="text"), "b": AnyValue(bool_value=True),
-                "i": AnyValue(int_value=-(2**63)), "d": AnyValue(double_value=float("nan")),
-                "y": AnyValue(bytes_value=b"\x00\xff"),
-                "kv": AnyValue(kvlist_value=KeyValueList(values=[])), "none": AnyValue(),
-            }  # fmt: skip
-            for key, value in values.items():
-                span.attributes.add(key=key).value.CopyFrom(value)
-            span.attributes.add(key="a").value.array_value.values.add().int_value = 1
-            event = span.events.add(name="exception", time_unix_nano=1_700_000_000_100_000_000)
-            event.attributes.add(key="exception.message").value.string_value = "boom"
-            link = span.links.add(
-                trace_id=bytes(range(16)), span_id=bytes(range(8)), trace_state="x=1", flags=1
-            )
-            link.attributes.add(key="link.kind").value.string_value = "follows"
-    return request
-
-
 def test_a_trace_as_stored_is_every_span_as_sent_with_its_resource_and_scope(
     store: Store, workspace: str
 ) -> None:
-    request = _rich_request()
+    request = every_field(TID)
     unknown = Span.FromString(_sent_spans(request)[0])
     unknown.MergeFromString(b"\xf8\x06\x2a")  # field 111 = 42: a field this protobuf version lacks
     request.resource_spans[0].scope_spans[0].spans[0].CopyFrom(unknown)
