@@ -165,7 +165,8 @@ def test_compose_services() -> None:
     image, _, tag = grafana["image"].partition(":")
     assert image == "grafana/grafana" and re.fullmatch(r"\d+\.\d+\.\d+", tag), "pin Grafana's version"
     genv = grafana["environment"]
-    assert re.fullmatch(r"yesoreyeram-infinity-datasource \d+\.\d+\.\d+", genv["GF_INSTALL_PLUGINS"])
+    # GF_INSTALL_PLUGINS is deprecated (Grafana 12+ packaging/docker/run.sh): preinstall_sync, id@version
+    assert re.fullmatch(r"yesoreyeram-infinity-datasource@\d+\.\d+\.\d+", genv["GF_PLUGINS_PREINSTALL_SYNC"])
     assert genv["GF_AUTH_ANONYMOUS_ENABLED"] == "true" and genv["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
 
 
