@@ -14,9 +14,9 @@ What the UI asks for, from its sources (jaegertracing/jaeger-ui@v2.19.0, package
   operations table, `groupByOperation=true` (components/Monitor/ServicesView/index.tsx).
 
 The expected traces come from the v1 API over the same store (conftest `traces`). Duration
-filters follow Jaeger's rule: a trace matches when one of its spans lies within the bounds
-(jaegertracing/jaeger, internal/storage/v2/memstore/tenant.go `findTraceAndIds` / v1
-memstore `validSpan`)."""
+filters follow Jaeger's rule: a trace matches when one of its spans lies within the bounds,
+inclusive (jaegertracing/jaeger@v2.19.0, internal/storage/v2/memory/tenant.go `validTrace`,
+`validSpan`)."""
 
 from __future__ import annotations
 
