@@ -42,7 +42,7 @@ class SpanMetricsQuery:
     """Between evaluation times (> 0)."""
     points: int
     """How many evaluation times: first_ns + k * step_ns for k in range(points), at least 1,
-    at most MAX_POINTS."""
+    at most MAX_POINTS, each within signed 64 bits (a window may start before -2**63)."""
     window_ns: int
     """The width of each evaluation time's window (> 0)."""
     by_operation: bool

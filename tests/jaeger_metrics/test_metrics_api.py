@@ -213,6 +213,13 @@ def test_tokens_with_auth_on(get_with_auth: Get, token_b: str, loaded: Loaded) -
 def test_a_query_past_the_store_budget_is_a_bad_request(get: Get, monkeypatch: pytest.MonkeyPatch) -> None:
     from flowscope.storage.duckdb import span_metrics
 
-    monkeypatch.setattr(span_metrics, "MAX_WINDOW_PAIRS", 5)  # 4 spans x 2 windows each
+    # The reference query's pairs: spans ending at T+5 s, T+10 s and T+12 s in two windows
+    # each, at T+25 s in one.
+    monkeypatch.setattr(span_metrics, "MAX_WINDOW_PAIRS", 7)
+    assert _ok(get, "calls")["metrics"][0]["metricPoints"] == _points(0.1, 0.15, 0.1)
+    monkeypatch.setattr(span_metrics, "MAX_WINDOW_PAIRS", 6)
     message = _error(get, "/api/metrics/calls", {"service": "checkout", **REFERENCE})
-    assert "(span, window) pairs" in message and "use a longer step" in message
+    assert message == (
+        "the query would aggregate 7 (span, window) pairs, more than 6: "
+        "use a longer step, a shorter ratePer or lookback"
+    )

@@ -106,3 +106,15 @@ def test_the_dataset_by_workspace(loaded: Store) -> None:
         SpanSeries("etl-runner", "RUN b-only", run(1, 0, 1)),
         SpanSeries("etl-runner", "RUN etl-b", run(1, 1, 20)),
     ]
+
+
+def test_far_apart_times_and_windows_reaching_before_the_64_bit_range(store: Store, crafted: str) -> None:
+    # Times 2**62 ns apart; the first window starts below -2**63 ns.
+    first = T + 30 * S - 2**62
+    query = replace(QUERY, first_ns=first, step_ns=2**62, points=2, window_ns=2**62 + 40 * S)
+    assert store.span_metrics.series(crafted, query) == [
+        SpanSeries("checkout", None, (
+            WindowStats(first, 0, 0, None),
+            WindowStats(T + 30 * S, 5, 2, 200 * MS),  # every server span but #7 (T+31 s)
+        )),
+    ]  # fmt: skip
