@@ -6,6 +6,8 @@ belongs to, so that the family's clients can still parse it (issue 16 item 3):
   Grafana read `errors[].msg` from. (jaeger-query itself answers an unregistered `/api/`
   path with the text "404 page not found", cmd/jaeger/internal/extension/jaegerquery/
   internal/server.go; the message is kept, in the envelope every other error uses.)
+- the query API v3 (`/api/v3/...`) answers its gateway's `{"error": {httpCode, message}}`
+  (api/jaeger_v3/router.py, from apiv3/http_gateway.go `tryHandleError`).
 - everything else, our REST API included, answers FastAPI's `{"detail": "Not Found"}`.
 
 A 404 a route raises itself (an unknown execution, trace, workspace) is the route's own
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from fastapi import Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from flowscope.api.jaeger.router import error as jaeger_error
+from flowscope.api.jaeger_v3.router import error as v3_error
 from starlette.exceptions import HTTPException
 
 ErrorResponse = Callable[[int, str], Response]
@@ -29,7 +32,7 @@ JAEGER_SEGMENTS = (
     "services", "operations", "traces", "dependencies", "metrics", "archive", "transform",
     "deep-dependencies", "quality-metrics",
 )  # fmt: skip
-FAMILIES: dict[str, ErrorResponse] = dict.fromkeys(JAEGER_SEGMENTS, jaeger_error)
+FAMILIES: dict[str, ErrorResponse] = {**dict.fromkeys(JAEGER_SEGMENTS, jaeger_error), "v3": v3_error}
 
 
 def family_error(path: str) -> ErrorResponse | None:

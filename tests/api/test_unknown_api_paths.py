@@ -5,6 +5,8 @@
   serves) answer jaeger-query's `{data, total, limit, offset, errors: [{code, msg}]}`
   envelope (its `handleError`), with the text its server.go answers an unregistered /api/
   path with;
+- the query API v3 answers its gateway's `{"error": {"httpCode", "message"}}` as text/plain
+  with a newline (apiv3/http_gateway.go `tryHandleError`, Go's `http.Error`);
 - our REST API and anything else answer FastAPI's `{"detail": "Not Found"}`;
 - a 404 a route raises itself (an unknown execution or trace) is unchanged.
 The API runs in process on an empty in-memory store."""
@@ -29,6 +31,7 @@ JAEGER_404 = {
     "errors": [{"code": 404, "msg": "404 page not found"}],
 }  # fmt: skip
 FASTAPI_404 = {"detail": "Not Found"}
+V3_404 = '{"error":{"httpCode":404,"message":"404 page not found"}}\n'
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +73,13 @@ def test_unknown_jaeger_paths_answer_the_jaeger_envelope(app: object, path: str)
     response = _request(app, "GET", path)
     assert (response.status_code, response.json()) == (404, JAEGER_404)
     assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("path", ["/api/v3", "/api/v3/", "/api/v3/dependencies", "/api/v3/services/x"])
+def test_unknown_v3_paths_answer_the_gateway_error(app: object, path: str) -> None:
+    response = _request(app, "GET", path)
+    assert (response.status_code, response.text) == (404, V3_404)
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
 
 
 def test_any_method(app: object) -> None:
