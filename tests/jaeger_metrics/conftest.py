@@ -3,25 +3,19 @@ the API on it in process (auth off, and auth on with tokens)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
-from flowscope.api.app import create_app
 from flowscope.api.auth import create_token
-from flowscope.engine.config import EngineConfig
 from flowscope.storage.duckdb.store import Store
-from prometheus_client import CollectorRegistry
 
-from flowscope.compose import app_context, auth_throttle
 from flowscope.settings import Settings
 from tests.storage.conformance.dataset import WS_A
 from tests.storage.conformance.otlp import traces, write
 from tests.storage.conformance.span_metrics_data import BILLING, CHECKOUT, T, span
+from tests.support.asgi import Get, api_getter
 
-Get = Callable[..., httpx.Response]
 # Workspace B's `checkout`: one failed server call, so its answers differ from A's.
 B_SPANS = (span(9, "GET /a", 20, 500, error=True),)
 
@@ -44,32 +38,16 @@ def loaded() -> Iterator[Loaded]:
     store.close()
 
 
-def _getter(settings: Settings, store: Store) -> Get:
-    app = create_app(
-        app_context(settings, store, CollectorRegistry(), auth_throttle(settings), EngineConfig())
-    )
-
-    async def fetch(path: str, params: object, headers: dict[str, str] | None) -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://spm") as client:
-            return await client.get(path, params=params, headers=headers)  # type: ignore[arg-type]
-
-    def get(path: str, params: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        return asyncio.run(fetch(path, params, headers))
-
-    return get
-
-
 @pytest.fixture(scope="session")
 def get(loaded: Loaded) -> Get:
     """GET on the API (auth off): `get(path, params, headers)`."""
-    return _getter(Settings(), loaded.store)
+    return api_getter(Settings(), loaded.store)
 
 
 @pytest.fixture(scope="session")
 def get_with_auth(loaded: Loaded) -> Get:
     """GET on the API with token auth on."""
-    return _getter(Settings(auth="token"), loaded.store)
+    return api_getter(Settings(auth="token"), loaded.store)
 
 
 @pytest.fixture(scope="session")
