@@ -21,8 +21,14 @@ client alone: the load generator against a sink that answers 200 without work, t
 (b) again into a database that already holds 10M spans (built once through the same
     writer code, cached under bench/.cache/).
 
+Then (a) and (b) for the product's own workloads (issue 11; bench/workloads.py), same batch
+size, client setup and durable acks, every batch new:
+- engine-shaped: workflow spans plus lifecycle records, as `flowscope run` sends them
+  (32 executions of 7 steps per 512-span batch, and a logs request with their 320 records);
+- foreign-shaped: workflow spans only (64 executions per batch, each a root plus 7 steps).
+
 Prints spans/s for each, the ratio (b)/(a), ingest into the big database vs the
-empty one, and the server's peak RSS.
+empty one, the server's peak RSS, and each workflow shape's spans/s against generic spans'.
 """
 
 from __future__ import annotations
@@ -51,12 +57,14 @@ from flowscope.collector.prepare import prepare, prepared_request
 from flowscope.storage.batches import WriteRequest
 from flowscope.storage.duckdb.schema import migrations
 from flowscope.storage.duckdb.store import Store
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from bench.common import SPANS_PER_BATCH, make_batches, start_serve
+from bench.workloads import LOGS, TRACES, Unit, make_units
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 DAY_NS = 86_400 * 10**9
@@ -65,26 +73,35 @@ DAY_NS = 86_400 * 10**9
 # --- (a) in-process -------------------------------------------------------------------
 
 
-def in_process(batches: list[bytes], db: Path, inflight: int = 64) -> float:
+def in_process(batches: list[bytes] | list[Unit], db: Path, inflight: int = 64) -> float:
     """Decode and convert each batch (`prepare`) and hand it to the writer, as a receiver does,
-    without HTTP; spans/s once everything is committed."""
+    without HTTP; spans/s once everything is committed. Batches are span request bodies, or
+    units of a workload (bench/workloads.py: a logs request may come with the spans)."""
     store = Store(db)
     store.start()
     pending = []
     started = time.perf_counter()
-    for body in batches:
-        message = ExportTraceServiceRequest.FromString(body)
-        prepared = prepare("traces", message, "default", body)
-        pending.append(
-            store.writer.submit(WriteRequest("traces", None, "default", SPANS_PER_BATCH, prepared=prepared))
-        )
-        if len(pending) >= inflight:
+    for batch in batches:
+        for path, body in [(TRACES, batch)] if isinstance(batch, bytes) else batch:
+            pending.append(store.writer.submit(_prepared_request(path, body)))
+        while len(pending) >= inflight:
             pending.pop(0).result()
     for future in pending:
         future.result()
     elapsed = time.perf_counter() - started
     store.close()
     return len(batches) * SPANS_PER_BATCH / elapsed
+
+
+def _prepared_request(path: str, body: bytes) -> WriteRequest:
+    """What a receiver hands the writer for one OTLP/HTTP request body."""
+    if path == LOGS:
+        logs = ExportLogsServiceRequest.FromString(body)
+        items = sum(len(sl.log_records) for rl in logs.resource_logs for sl in rl.scope_logs)
+        return WriteRequest("logs", None, "default", items, prepared=prepare("logs", logs, "default", body))
+    message = ExportTraceServiceRequest.FromString(body)
+    prepared = prepare("traces", message, "default", body)
+    return WriteRequest("traces", None, "default", SPANS_PER_BATCH, prepared=prepared)
 
 
 # --- load generator (separate processes) -------------------------------------------------
@@ -97,40 +114,48 @@ class ClientResult:
     retries: int
 
 
-def _post_all(url: str, bodies: list[bytes], results: list[ClientResult], lock: threading.Lock) -> None:
+def _post_all(url: str, units: list[Unit], results: list[ClientResult], lock: threading.Lock) -> None:
+    """POST each unit's requests in turn; a unit's 512 spans count once all its requests are acked."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
     headers = {"Content-Type": "application/x-protobuf"}
     acked = errors = retries = 0
-    for body in bodies:
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                conn.request("POST", "/v1/traces", body, headers)
-                response = conn.getresponse()
-                response.read()
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+    for unit in units:
+        ok = True
+        for path, body in unit:
+            tries = 0
+            while True:
+                tries += 1
+                try:
+                    conn.request("POST", path, body, headers)
+                    response = conn.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+                    errors += 1
+                    ok = False
+                    break
+                if response.status == 200:
+                    break
+                if response.status in (429, 503) and tries < 100:
+                    retries += 1
+                    time.sleep(float(response.getheader("Retry-After") or 1) / 10)
+                    continue
                 errors += 1
+                ok = False
                 break
-            if response.status == 200:
-                acked += SPANS_PER_BATCH
-                break
-            if response.status in (429, 503) and tries < 100:
-                retries += 1
-                time.sleep(float(response.getheader("Retry-After") or 1) / 10)
-                continue
-            errors += 1
-            break
+        if ok:
+            acked += SPANS_PER_BATCH
     conn.close()
     with lock:
         results.append(ClientResult(acked, errors, retries))
 
 
-def client_process(url: str, n_batches: int, seed: int, connections: int, ready, go, out) -> None:  # type: ignore[no-untyped-def]
-    bodies = make_batches(n_batches, seed=seed)
+def client_process(  # type: ignore[no-untyped-def]
+    url: str, n_batches: int, seed: int, connections: int, ready, go, out, workload: str = "generic"
+) -> None:
+    bodies = make_units(workload, n_batches, seed=seed)
     ready.put(len(bodies))
     go.wait()
     results: list[ClientResult] = []
@@ -152,13 +177,18 @@ def client_process(url: str, n_batches: int, seed: int, connections: int, ready,
     )
 
 
-def drive(url: str, spans: int, clients: int, connections: int) -> tuple[float, ClientResult]:
-    """Post `spans` spans (in 512-span batches) from `clients` processes; spans/s acknowledged."""
+def drive(
+    url: str, spans: int, clients: int, connections: int, workload: str = "generic"
+) -> tuple[float, ClientResult]:
+    """Post `spans` spans (in 512-span batches, of `workload`: bench/workloads.py) from `clients`
+    processes; spans/s acknowledged."""
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     per_client = max(1, spans // SPANS_PER_BATCH // clients)
     procs = [
-        ctx.Process(target=client_process, args=(url, per_client, 1000 + k, connections, ready, go, out))
+        ctx.Process(
+            target=client_process, args=(url, per_client, 1000 + k, connections, ready, go, out, workload)
+        )
         for k in range(clients)
     ]
     for p in procs:
@@ -273,12 +303,12 @@ class EndToEnd:
     result: ClientResult
 
 
-def end_to_end(db: Path, spans: int, clients: int, connections: int) -> EndToEnd:
+def end_to_end(db: Path, spans: int, clients: int, connections: int, workload: str = "generic") -> EndToEnd:
     before = count_spans(db) if db.exists() else 0
     server = start_serve(db)
     rss = PeakRss(server.process.pid)
     try:
-        rate, result = drive(server.urls["otlp_http"], spans, clients, connections)
+        rate, result = drive(server.urls["otlp_http"], spans, clients, connections, workload)
     finally:
         code = server.stop()
         peak = rss.stop()
@@ -388,6 +418,8 @@ def main() -> None:
             _report(f"(b) end-to-end, db with {prefill / 1e6:g}M spans", big)
             print(f"    {prefill / 1e6:g}M-span db vs empty                 {big.rate / empty.rate:>10.0%}")
 
+        shapes = _workflow_shapes(workdir, spans, args.clients, args.connections, empty.rate)
+
         print()
         print("goals (2-core machine): (b) >= 40,000 spans/s and >= 50% of (a); big db >= 80% of empty")
         print(f"  (b) = {empty.rate:,.0f} spans/s: {'met' if empty.rate >= 40_000 else 'NOT met'}")
@@ -395,8 +427,30 @@ def main() -> None:
         if big is not None:
             ok = big.rate >= 0.8 * empty.rate
             print(f"  big/empty = {big.rate / empty.rate:.0%}: {'met' if ok else 'NOT met'}")
+        print("goals (issue 11): (b) of each workflow shape >= 80% of generic (b), and >= 40,000 spans/s")
+        for shape, run in shapes.items():
+            ratio = run.rate / empty.rate
+            print(f"  (b) {shape}-shaped/generic = {ratio:.0%}: {'met' if ratio >= 0.8 else 'NOT met'}")
+            met = "met" if run.rate >= 40_000 else "NOT met"
+            print(f"  (b) {shape}-shaped = {run.rate:,.0f} spans/s: {met}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _workflow_shapes(
+    workdir: Path, spans: int, clients: int, connections: int, generic: float
+) -> dict[str, EndToEnd]:
+    """(a) and (b) for the engine's and a foreign tracer's workflow telemetry, against generic (b)."""
+    runs: dict[str, EndToEnd] = {}
+    for shape in ("engine", "foreign"):
+        units = make_units(shape, spans // SPANS_PER_BATCH, seed=7)
+        a = in_process(units, workdir / f"inprocess-{shape}.duckdb")
+        del units
+        print(f"{f'(a) in-process, {shape}-shaped workflow':<42s}{a:>10,.0f} spans/s", flush=True)
+        runs[shape] = run = end_to_end(workdir / f"{shape}.duckdb", spans, clients, connections, shape)
+        _report(f"(b) end-to-end, {shape}-shaped workflow", run)
+        print(f"{f'    {shape}-shaped (b) / generic (b)':<42s}{run.rate / generic:>10.0%}", flush=True)
+    return runs
 
 
 def _report(label: str, run: EndToEnd) -> None:
