@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import grpc
 import httpx
+import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.support.otlp import trace_request
@@ -38,6 +39,8 @@ def _send_grpc(stub: trace_service_pb2_grpc.TraceServiceStub, request: object) -
     return True
 
 
+# 20 kill/restart cycles: about a minute, over two on a loaded machine (the default is 120 s).
+@pytest.mark.timeout(360)
 def test_sigkill_during_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
     db = tmp_path / "crash.duckdb"
     rng = random.Random(7)

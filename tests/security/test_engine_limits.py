@@ -24,7 +24,8 @@ from tests.support.server import RunningServer, start_server
 
 SLOW = 4.0  # seconds each of the busy workspace's executions takes
 BIG = 5_000  # steps: what a 2-core CI machine runs a few times in seconds
-HEALTHZ_BOUND = 1.0  # seconds: "not blocked", not a benchmark
+# seconds: "not blocked" (the stall was seconds), not a benchmark; a loaded machine took 1.1 s
+HEALTHZ_BOUND = 2.0
 
 
 def _delay_workflow(name: str, seconds: float, steps: int = 1, **top: Any) -> dict[str, Any]:
