@@ -55,7 +55,6 @@ EXEC_COLUMNS: tuple[str, ...] = tuple(EXEC_SCHEMA.names)
 BLOBLESS_SPAN_COLUMNS = [c for c in SPAN_COLUMNS if c != "span"]
 
 
-
 @dataclass(slots=True)
 class ExportOutcome:
     accepted: int
@@ -100,6 +99,8 @@ class Prepared:
     span_keys: npt.NDArray[np.uint64] | None = None  # per span row (convert.span_key)
     # Set by `Writer.submit`: per span row, whether it may be stored already (None: none may).
     candidates: npt.NDArray[np.bool_] | None = None
+    # Set by `Writer.submit`: whether any log record may be stored already (False: all are new).
+    record_candidates: bool = True
     # Catalog counters to commit in the same transaction as these rows (TelemetryWriter.submit).
     execution_numbers: ExecutionNumbers | None = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,8 +35,9 @@ from flowscope.storage.batches import (
     WriteRequest,
 )
 from flowscope.storage.changes import CommittedBatch, EventBus
+from flowscope.storage.duckdb import execution_summaries
 from flowscope.storage.duckdb.errors import is_fatal
-from flowscope.storage.duckdb.sqlfiles import sql, statements
+from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from flowscope.storage.metrics import CollectorMetrics
 from flowscope.storage.seen import SpanFilter
@@ -84,6 +86,12 @@ class Writer:
         # Span ids stored or queued (a Bloom filter): the dedupe looks up only spans it may have
         # seen. Submitters screen their spans against it (off the writer thread), in queue order.
         self._seen = SpanFilter()
+        # Log record hashes stored or queued, likewise: a commit whose records are all new (an
+        # execution the API records, most foreign logs) skips the duplicate query (~5 ms).
+        self._seen_records = SpanFilter()
+        # Executions with a stored summary (writer thread only): facts about new executions
+        # only (the API's triggers) skip taking the stored summaries out of the table.
+        self._seen_executions = SpanFilter()
         self._seen_lock = threading.Lock()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
@@ -105,15 +113,17 @@ class Writer:
         Built outside the lock (submitters keep screening against the old one meanwhile);
         called on the writer thread or before it runs, so nothing commits while it builds and
         every span screened since is still in the queue when the new filter takes over."""
-        reader = con.sql(sql("ingest/span_keys")).to_arrow_reader(1 << 20)
-        fresh = SpanFilter()
-        fresh.rebuild(np.concatenate([b.column(0).to_numpy() for b in reader] or [_NO_KEYS]))
+        fresh, fresh_records = _stored_keys(con, "ingest/span_keys"), _stored_keys(con, "ingest/record_keys")
         with self._seen_lock, self._queue.mutex:
             for request in self._queue.queue:
-                keys = request.prepared.span_keys if isinstance(request, WriteRequest) else None
-                if keys is not None:
-                    fresh.add(keys)
-            self._seen = fresh
+                if not isinstance(request, WriteRequest) or request.prepared is None:
+                    continue
+                if request.prepared.span_keys is not None:
+                    fresh.add(request.prepared.span_keys)
+                if request.prepared.logs is not None:
+                    fresh_records.add(_record_keys(request.prepared.logs))
+            self._seen, self._seen_records = fresh, fresh_records
+        self._seen_executions = _stored_keys(con, "ingest/execution_keys")
 
     def spans_deleted(self, con: duckdb.DuckDBPyConnection) -> None:
         """After retention deleted spans (on the writer thread): rebuild the span filter once it
@@ -145,6 +155,7 @@ class Writer:
             with self._lock:
                 self._check_room(request.items)
             _screen(self._seen, request.prepared)
+            _screen_records(self._seen_records, request.prepared)
             with self._lock:
                 self._check_room(request.items)  # (the writer only frees room meanwhile)
                 self._queued_items += request.items
@@ -294,11 +305,13 @@ class Writer:
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
         numbers = [p.execution_numbers for p in parts if p.execution_numbers is not None]
-        return self._write(spans, logs, rows, candidates, numbers)
+        may_repeat_logs = any(p.record_candidates for p in parts if p.logs is not None)
+        return self._write(spans, logs, rows, candidates, numbers, may_repeat_logs)
 
     def _write(
         self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows,
         candidates: npt.NDArray[np.bool_] | None, numbers: list[ExecutionNumbers] | None = None,
+        may_repeat_logs: bool = True,
     ) -> CommittedBatch:  # fmt: skip
         """One transaction: dedupe, insert, fold the execution facts, commit.
 
@@ -323,7 +336,7 @@ class Writer:
             if spans is not None:
                 con.register("span_batch", spans)
             dup_logs: set[tuple[Any, ...]] = set()
-            if logs is not None:
+            if logs is not None and may_repeat_logs:
                 logs, dup_logs = self._dedupe_logs(logs)
             new_resources = self._insert_catalog("resource", rows.resources) if rows.resources else []
             new_scopes = self._insert_catalog("scope", rows.scopes) if rows.scopes else []
@@ -337,13 +350,7 @@ class Writer:
                 con.unregister("log_batch")
             facts = _new_facts(rows.executions, dup_spans)
             if facts:
-                execs = pa.Table.from_pylist(
-                    [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in facts], schema=EXEC_SCHEMA
-                )
-                con.register("exec_batch", execs)
-                for statement in statements("ingest/merge_executions"):
-                    con.execute(statement)
-                con.unregister("exec_batch")
+                self._merge_executions(facts)
             if numbers:
                 _persist_execution_numbers(con, numbers)
             try:
@@ -415,6 +422,17 @@ class Writer:
             con.unregister("candidate_batch")
         return found
 
+    def _merge_executions(self, facts: list[tuple[Any, ...]]) -> None:
+        """Fold the facts into the executions' summaries; when the filter says none of these
+        executions is stored (new ones: the API's triggers), without looking them up."""
+        keys = execution_summaries.touched(facts)
+        screened, complete = _execution_keys(keys)
+        stored = []
+        if not complete or self._seen_executions.may_contain(screened).any():
+            stored = _take_executions(self._con, keys)
+        self._seen_executions.add(screened)
+        _insert_summaries(self._con, stored, facts)
+
     def _remember_catalog(self, kind: str, ids: list[int]) -> None:
         known = self._known_catalog[kind]
         if len(known) + len(ids) > _CATALOG_CACHE_IDS:
@@ -471,6 +489,7 @@ _CATALOG_CACHE_IDS = 100_000
 _SPAN_KEY = ("workspace_id", "trace_id", "span_id")
 _TRACES_PER_LOOKUP = 500  # trace ids per indexed lookup (DuckDB scans the table past ~2,000 rows)
 _NO_KEYS = np.zeros(0, dtype=np.uint64)
+_TRACE_ID = re.compile("[0-9a-f]{32}")
 _EXEC_WORKSPACE = EXEC_COLUMNS.index("workspace_id")
 _EXEC_ID = EXEC_COLUMNS.index("execution_id")
 _EXEC_ROOT_SPAN = EXEC_COLUMNS.index("root_span_id")
@@ -519,6 +538,29 @@ def _screen(seen: SpanFilter, prepared: Prepared) -> None:
     prepared.candidates = maybe if maybe.any() else None
 
 
+def _screen_records(seen: SpanFilter, prepared: Prepared) -> None:
+    """Whether any of the request's log records may be stored or queued already (then the
+    commit looks them up), and add them. A request repeating a record of its own counts."""
+    if prepared.logs is None or not prepared.logs.num_rows:
+        prepared.record_candidates = False
+        return
+    keys = _record_keys(prepared.logs)
+    prepared.record_candidates = bool(seen.may_contain(keys).any()) or np.unique(keys).size != keys.size
+    seen.add(keys)
+
+
+def _record_keys(logs: pa.Table) -> npt.NDArray[np.uint64]:
+    return logs.column("record_hash").to_numpy().astype(np.uint64, copy=False)
+
+
+def _stored_keys(con: duckdb.DuckDBPyConnection, query: str) -> SpanFilter:
+    """A filter holding the keys `query` gives (one UBIGINT column), read in chunks."""
+    reader = con.sql(sql(query)).to_arrow_reader(1 << 20)
+    fresh = SpanFilter()
+    fresh.rebuild(np.concatenate([b.column(0).to_numpy() for b in reader] or [_NO_KEYS]))
+    return fresh
+
+
 def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]) -> list[bool] | None:
     """Mask keeping the first occurrence of each key not already stored; None = keep all."""
     if not stored and len(set(keys)) == len(keys):
@@ -534,9 +576,47 @@ def _first_occurrences(keys: list[tuple[Any, ...]], stored: set[tuple[Any, ...]]
     return keep
 
 
+def _take_executions(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
+    """Delete the stored summaries of these (workspace, execution) and return them."""
+    cursor = con.execute(
+        sql("ingest/take_executions"),
+        {"workspace_ids": [k[0] for k in keys], "execution_ids": [k[1] for k in keys]},
+    )
+    names = [d[0] for d in cursor.description]
+    order = [names.index(c) for c in EXEC_COLUMNS]
+    return [tuple(row[i] for i in order) for row in cursor.fetchall()]
+
+
+def _execution_keys(keys: list[tuple[str, str]]) -> tuple[npt.NDArray[np.uint64], bool]:
+    """Filter keys of the trace-id execution ids (as ingest/execution_keys.sql computes them),
+    and whether every id was one (others cannot be screened: they are always looked up)."""
+    hexes = [e for _, e in keys if _TRACE_ID.fullmatch(e)]
+    return np.array([int(e[16:], 16) for e in hexes], dtype=np.uint64), len(hexes) == len(keys)
+
+
+def _insert_summaries(
+    con: duckdb.DuckDBPyConnection, stored: list[tuple[Any, ...]], facts: list[tuple[Any, ...]]
+) -> None:
+    """Insert the facts folded into the stored summaries (storage/duckdb/execution_summaries.py)."""
+    summaries = execution_summaries.fold(stored, facts)
+    table = pa.Table.from_pylist(
+        [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in summaries], schema=EXEC_SCHEMA
+    )
+    con.register("exec_batch", table)
+    try:
+        con.execute(sql("ingest/insert_executions"))
+    finally:
+        con.unregister("exec_batch")
+
+
 def _persist_execution_numbers(con: duckdb.DuckDBPyConnection, numbers: list[ExecutionNumbers]) -> None:
     """Raise the workflows' counters past the numbers taken, in the current transaction."""
-    taken = [(n.workspace_id, wf, next_number) for n in numbers for wf, next_number in n.next_numbers.items()]
+    largest: dict[tuple[str, str], int] = {}
+    for n in numbers:
+        for wf, next_number in n.next_numbers.items():
+            key = (n.workspace_id, wf)
+            largest[key] = max(largest.get(key, next_number), next_number)
+    taken = [(ws, wf, next_number) for (ws, wf), next_number in largest.items()]
     con.execute(
         sql("ingest/persist_execution_numbers"),
         {

@@ -209,3 +209,25 @@ def test_execution_numbers_are_raised_with_the_rows(store: Store, workspace: str
     write_numbered("b2" * 16, {workflow.id: 3})  # never lowered
     stored = store.catalog.get_workflow(ws.id, workflow.id)
     assert stored is not None and stored.next_execution_number == 5
+
+
+def test_an_execution_stored_before_a_reopen_is_summarised_once(
+    factory: StoreFactory, open_store: OpenStore
+) -> None:
+    """Facts about an execution stored before the store was opened (its records) fold into
+    that summary when its root span arrives: one execution, finished, with both sides' facts."""
+    if not factory.persistent:
+        pytest.skip("an in-memory store keeps nothing across close")
+    run = dataset.RUNS_A[0]
+    store = open_store()
+    write(store, logs(dataset.records_of(run)), "w")
+    pending = store.executions.execution("w", run.execution_id)
+    assert pending is not None and pending.status != "completed"
+    store.close()
+    again = open_store()
+    write(again, traces(dataset.spans_of(run)), "w")
+    done = again.executions.execution("w", run.execution_id)
+    assert done is not None and done.status == "completed"
+    assert done.queued_ns == pending.queued_ns and done.execution_number == run.number
+    page = again.executions.page("w", run.workflow_id, limit=100)
+    assert [row.execution_id for row in page.items] == [run.execution_id] and page.total == 1

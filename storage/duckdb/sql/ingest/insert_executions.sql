@@ -1,0 +1,1 @@
+INSERT INTO executions BY NAME SELECT * FROM exec_batch;
