@@ -31,7 +31,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 test: setup system-deps lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30
 
 bench: setup
 	$(BIN)/python bench/ingest.py --quick
