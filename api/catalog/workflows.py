@@ -3,12 +3,44 @@ yet seen in the telemetry are shown pending, in definition order)."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
+
 from flowscope.api.queries.steps import DefinedStep
 from flowscope.storage.catalog import Catalog
+
+# The steps of recently read workflows, valid while the catalog's generation is unchanged: the
+# details of every unfinished execution need them, and reading the workflow was a fourth query
+# (~25% of a details GET right after a trigger).
+_CACHED = 256  # workflows per catalog
+_Entries = OrderedDict[tuple[str, str], tuple[int, list[DefinedStep]]]
+_caches: weakref.WeakKeyDictionary[Catalog, _Entries] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
 
 
 def defined_steps(catalog: Catalog, workspace_id: str, workflow_id: str) -> list[DefinedStep] | None:
     """The steps the catalog definition declares, in definition order; None if not in the catalog."""
+    key = (workspace_id, workflow_id)
+    generation = catalog.generation()  # read first: a change meanwhile makes the entry stale
+    with _cache_lock:
+        cache = _caches.setdefault(catalog, OrderedDict())
+        hit = cache.get(key)
+        if hit is not None and hit[0] == generation:
+            cache.move_to_end(key)
+            return list(hit[1])
+    steps = _read_steps(catalog, workspace_id, workflow_id)
+    if steps is None:  # not cached: creating a workflow leaves the generation as it is
+        return None
+    with _cache_lock:
+        cache[key] = (generation, steps)
+        cache.move_to_end(key)
+        while len(cache) > _CACHED:
+            cache.popitem(last=False)
+    return list(steps)
+
+
+def _read_steps(catalog: Catalog, workspace_id: str, workflow_id: str) -> list[DefinedStep] | None:
     workflow = catalog.get_workflow(workspace_id, workflow_id)
     if workflow is None:
         return None

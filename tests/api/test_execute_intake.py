@@ -259,3 +259,17 @@ def test_through_a_collector_readability_falls_back_to_a_bounded_wait(tmp_path: 
         finally:
             assert server.terminate() == 0
     assert re.search(r"flowscope ready", server.log)
+
+
+def test_an_unfinished_execution_shows_the_current_definitions_pending_steps(ws: Api) -> None:
+    """Details list the steps not seen yet from the catalog definition (cached per catalog
+    generation): a changed definition shows at once."""
+    wf = ws.create_workflow(SLOW)
+    started = ws.execute(wf["id"])
+    steps = [s["step_id"] for s in ws.details(started["id"])["step_executions"]]
+    assert steps == ["quick", "long", "after"]
+    renamed = {**SLOW, "steps": [*SLOW["steps"][:2], step("last", depends_on=["long"])]}
+    ws.ok(ws.patch(f"/api/workflows/{wf['id']}", json={"definition": renamed}))
+    steps = [s["step_id"] for s in ws.details(started["id"])["step_executions"]]
+    assert steps == ["quick", "long", "last"]
+    ws.ok(ws.post(f"/api/workflows/executions/{started['id']}/cancel"), 202)
