@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from flowscope.collector.wire import item_slices
-from flowscope.storage.anyvalue import any_value_to_python, any_value_to_text
+from flowscope.storage.anyvalue import add_exception_text, any_value_to_python, any_value_to_text
 from flowscope.storage.batches import ConvertResult, Rows
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 from flowscope.storage.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
@@ -234,7 +234,9 @@ def convert_traces(
     return result
 
 
-_WORKFLOW_COLUMNS = ("span_role", "workflow_id", "execution_id", "step_id", "step_status", "retry_count")
+_WORKFLOW_COLUMNS = (
+    "span_role", "workflow_id", "execution_id", "step_id", "step_status", "retry_count", "error_message",
+)  # fmt: skip
 
 
 def _promote_span(
@@ -268,13 +270,17 @@ def _promote_span(
         )
     else:
         resolved = "failed" if code == c.STATUS_CODE_ERROR else "completed"
+    add_exception_text(attrs, span.events)
     rows.workflow_spans.append(
         WorkflowSpan(workspace_id, trace_id, span_id, parent, name, role, start, end, code, message, attrs)
     )
+    if role == "execution":
+        error = c.execution_error(resolved, attrs, message)
+    elif role == "step":
+        error = c.step_error(resolved, attrs, message)
+    else:
+        error = None
     if role == "execution" and workflow_id:
-        error = _as_str(attrs.get(c.WORKFLOW_ERROR))
-        if error is None and resolved != "completed":
-            error = message or None
         rows.executions.append((
             workspace_id, trace_id, workflow_id,
             _as_str(attrs.get(c.WORKFLOW_NAME)) or _as_str(attrs.get(c.CICD_PIPELINE_NAME)),
@@ -284,7 +290,7 @@ def _promote_span(
             _as_str(attrs.get(c.WORKFLOW_INPUT)), _as_str(attrs.get(c.WORKFLOW_RESULTS)),
             error, span_id, service, now_ns,
         ))  # fmt: skip
-    return (role, workflow_id, trace_id, step_id, resolved, retry_count)
+    return (role, workflow_id, trace_id, step_id, resolved, retry_count, error)
 
 
 _LIFECYCLE_STATUS = {c.EVENT_EXECUTION_QUEUED: ("pending", 1), c.EVENT_EXECUTION_STARTED: ("running", 2)}

@@ -8,7 +8,8 @@ each other.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 # --- Execution (root) span -------------------------------------------------
 WORKFLOW_ID: Final = "workflow.id"
@@ -47,6 +48,13 @@ STEP_RETRY_DELAY: Final = "workflow.step.retry_delay_seconds"  # extra: on workf
 CICD_TASK_NAME: Final = "cicd.pipeline.task.name"
 CICD_TASK_RUN_ID: Final = "cicd.pipeline.task.run.id"
 CICD_TASK_RUN_RESULT: Final = "cicd.pipeline.task.run.result"
+
+# --- Span events (OTel semantic conventions: exceptions) ------------------------
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_TYPE: Final = "exception.type"
+# Span events are not in the change feed: the attributes it carries for a workflow span hold,
+# under EXCEPTION_MESSAGE, the text of the span's last `exception` event (`exception_text`).
 
 # --- Lifecycle log records (event.name) ---------------------------------------
 EVENT_NAME: Final = "event.name"
@@ -127,3 +135,61 @@ def step_status(step_status_attr: str | None, task_result: str | None, status_co
     if task_result in STEP_STATUS_BY_TASK_RESULT:
         return STEP_STATUS_BY_TASK_RESULT[task_result]
     return "failed" if status_code == STATUS_CODE_ERROR else "completed"
+
+
+# Statuses whose end is an error: their error message falls back beyond the explicit attribute.
+UNSUCCESSFUL_STATUSES: Final = frozenset({"failed", "cancelled", "timeout"})
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def exception_text(events: Iterable[tuple[str, Mapping[str, Any]]]) -> str | None:
+    """The text of a span's last `exception` event, from (event name, attributes) pairs:
+    "Type: message" as Python prints an exception, or whichever of the two it has."""
+    found = None
+    for name, attributes in events:
+        if name == EXCEPTION_EVENT:
+            kind, message = _text(attributes.get(EXCEPTION_TYPE)), _text(attributes.get(EXCEPTION_MESSAGE))
+            found = f"{kind}: {message}" if kind and message else kind or message or found
+    return found
+
+
+def error_message(
+    status: str, explicit: Any, status_message: str | None, exception: Any, error_type: Any, result: Any
+) -> str | None:
+    """The error message of an execution or a step: the one rule every reader follows
+    (README "Error messages").
+
+    The emitter's own message (`workflow.error` of an execution, `workflow.step.error` of a
+    step) whatever the status. Otherwise, only when it ended failed, cancelled or timed out:
+    the span's status message, else its last `exception` event's message (or type), else
+    its `error.type`, else (not for a cancellation, which is no error of its own) its
+    `cicd.pipeline.result` / `cicd.pipeline.task.run.result` ("failure", "error",
+    "timeout"). None when there is none of these."""
+    text = _text(explicit)
+    if text is not None or status not in UNSUCCESSFUL_STATUSES:
+        return text
+    text = _text(status_message) or _text(exception) or _text(error_type)
+    return text if text is not None or status == "cancelled" else _text(result)
+
+
+def execution_error(status: str, attrs: Mapping[str, Any], status_message: str | None) -> str | None:
+    """`error_message` of an execution from its root span's attributes (as the change feed
+    carries them: with EXCEPTION_MESSAGE) and status message."""
+    return error_message(
+        status, attrs.get(WORKFLOW_ERROR), status_message, attrs.get(EXCEPTION_MESSAGE),
+        attrs.get(ERROR_TYPE), attrs.get(CICD_PIPELINE_RESULT),
+    )  # fmt: skip
+
+
+def step_error(status: str, attrs: Mapping[str, Any], status_message: str | None) -> str | None:
+    """`error_message` of a step from its span's attributes (as the change feed carries them:
+    with EXCEPTION_MESSAGE) and status message."""
+    return error_message(
+        status, attrs.get(STEP_ERROR), status_message, attrs.get(EXCEPTION_MESSAGE),
+        attrs.get(ERROR_TYPE), attrs.get(CICD_TASK_RUN_RESULT),
+    )  # fmt: skip

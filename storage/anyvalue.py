@@ -14,6 +14,8 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from flowscope import conventions as c
+
 # Bounds for rendering hostile input: nesting depth beyond which values are elided.
 MAX_DEPTH = 32
 
@@ -69,3 +71,22 @@ def any_value_to_text(value: AnyValue) -> str | None:
     import orjson
 
     return orjson.dumps(to_jsonable(any_value_to_python(value))).decode()
+
+
+def exception_text(events: Iterable[Any]) -> str | None:
+    """`conventions.exception_text` of OTLP span events (opentelemetry.proto Span.Event)."""
+    wanted = (c.EXCEPTION_MESSAGE, c.EXCEPTION_TYPE)
+    return c.exception_text(
+        (e.name, {kv.key: any_value_to_python(kv.value) for kv in e.attributes if kv.key in wanted})
+        for e in events
+        if e.name == c.EXCEPTION_EVENT
+    )
+
+
+def add_exception_text(attributes: dict[str, Any], events: Iterable[Any]) -> dict[str, Any]:
+    """The change feed's attributes of a workflow span: its decoded workflow attributes plus,
+    under `conventions.EXCEPTION_MESSAGE`, its last `exception` event's text (the collector
+    at ingest and a replay both build them so)."""
+    if events and (text := exception_text(events)) is not None:
+        attributes[c.EXCEPTION_MESSAGE] = text
+    return attributes

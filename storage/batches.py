@@ -30,7 +30,7 @@ SPAN_SCHEMA = pa.schema([
     ("scope_name", pa.string()), ("resource_id", pa.uint64()), ("scope_id", pa.uint64()),
     ("span_role", pa.string()), ("workflow_id", pa.string()), ("execution_id", pa.string()),
     ("step_id", pa.string()), ("step_status", pa.string()), ("retry_count", pa.int32()),
-    ("span", pa.binary()),
+    ("span", pa.binary()), ("error_message", pa.string()),
 ])  # fmt: skip
 LOG_SCHEMA = pa.schema([
     ("workspace_id", pa.string()), ("record_hash", pa.uint64()), ("time_ns", pa.uint64()),

@@ -154,11 +154,9 @@ def workflow_started(info: ExecInfo, time_ns: int, synthesized: bool) -> LiveEve
 
 
 def workflow_ended(info: ExecInfo, fact: Fact) -> LiveEvent:
-    error = None
-    if fact.status != "completed":
-        error = _text(fact.attrs.get(c.WORKFLOW_ERROR)) or fact.status_message or None
-        if error is None:
-            error = f"execution {fact.status}"
+    error = c.execution_error(fact.status, fact.attrs, fact.status_message)
+    if error is None and fact.status != "completed":
+        error = f"execution {fact.status}"  # the feed always says why an execution did not complete
     duration = (fact.time_ns - fact.start_ns) / 1e9
     event = WORKFLOW_END_EVENTS[fact.status]
     return _workflow_event(info, event, "end", fact.time_ns, fact.status, duration, error, False)
@@ -253,11 +251,9 @@ def step_retrying(info: ExecInfo, step: StepInfo, fact: Fact, retry_count: int) 
 def _end_detail(fact: Fact, _: int) -> dict[str, Any]:
     attrs = fact.attrs
     truncated = bool(attrs.get(c.STEP_OUTPUT_TRUNCATED))
-    error = None
-    if fact.status in ("failed", "cancelled"):
-        error = _text(attrs.get(c.STEP_ERROR)) or fact.status_message or None
-        if error is None and fact.status == "failed":
-            error = "step failed"
+    error = c.step_error(fact.status, attrs, fact.status_message)
+    if error is None and fact.status == "failed":
+        error = "step failed"  # the feed always says why a step failed
     out: dict[str, Any] = {
         "duration_seconds": (fact.time_ns - fact.start_ns) / 1e9,
         "output": _json_value(attrs.get(c.STEP_OUTPUT), truncated),

@@ -50,6 +50,7 @@ class _SpanRow(NamedTuple):
     status_code: int
     status_message: str
     workflow_id: str | None
+    error_message: str | None  # computed at ingest (conventions.error_message)
     span: bytes | None  # only for the root and step spans
 
 
@@ -190,20 +191,18 @@ def _str(value: Any) -> str | None:
 def _step(row: _SpanRow, attempts: tuple[Attempt, ...]) -> ExecutionStep:
     span = Span.FromString(row.span or b"")
     attrs = attributes_to_dict(span.attributes)
-    error = _str(attrs.get(c.STEP_ERROR))
-    if error is None and row.step_status in ("failed", "cancelled"):
-        error = row.status_message or None
+    status = row.step_status or "completed"
     depends = attrs.get(c.STEP_DEPENDS_ON)
     return ExecutionStep(
         step_id=row.step_id or row.name,
         name=_str(attrs.get(c.STEP_NAME)) or row.name,
-        status=row.step_status or "completed",
+        status=status,
         order=as_int(attrs.get(c.STEP_ORDER)),  # the collector's rule: a "²" is no integer
         span_id=row.span_id,
         start_ns=row.start_ns,
         end_ns=row.end_ns,
         retry_count=row.retry_count or 0,
-        error_message=error,
+        error_message=row.error_message,
         input_text=_str(attrs.get(c.STEP_INPUT)),
         output_text=_str(attrs.get(c.STEP_OUTPUT)),
         input_truncated=attrs.get(c.STEP_INPUT_TRUNCATED) is True,

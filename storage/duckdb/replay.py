@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.storage.anyvalue import any_value_to_python
+from flowscope.storage.anyvalue import add_exception_text, any_value_to_python
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 def _workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     """The attributes the change feed carries (the collector decodes the same ones)."""
     return {kv.key: any_value_to_python(kv.value) for kv in attributes if c.is_workflow_attribute(kv.key)}
+
+
+def _span_attributes(span: Span) -> dict[str, Any]:
+    return add_exception_text(_workflow_attributes(span.attributes), span.events)
 
 
 class DuckDBReplay:
@@ -66,7 +70,7 @@ class DuckDBReplay:
         spans = [
             WorkflowSpan(
                 workspace_id, trace_id, span_id, parent, name, role, start, end, code, message,
-                _workflow_attributes(Span.FromString(blob).attributes),
+                _span_attributes(Span.FromString(blob)),
             )
             for trace_id, span_id, parent, name, role, start, end, code, message, blob in span_rows
         ]  # fmt: skip
