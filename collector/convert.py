@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from flowscope.collector.wire import item_slices
-from flowscope.storage.anyvalue import add_exception_text, any_value_to_python, any_value_to_text
+from flowscope.storage.anyvalue import add_exception_text, any_value_to_text, workflow_attributes
 from flowscope.storage.batches import ConvertResult, Rows
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 from flowscope.storage.columns import INT_RANGES, KIND, STATUS_CODE, Unstorable, check_int, promoted_int
@@ -23,9 +23,6 @@ from flowscope import conventions as c
 _INT64_MAX = 2**63 - 1
 _MAX_NAME_IN_ERROR = 100  # characters of a span name quoted in an error message
 
-# The rule of conventions.is_workflow_attribute, inlined in the per-attribute loop (hot path).
-_WORKFLOW_PREFIXES = c.WORKFLOW_ATTRIBUTE_PREFIXES
-_WORKFLOW_KEYS = c.WORKFLOW_ATTRIBUTE_KEYS
 _STEP_MARKERS = (c.STEP_ID, c.CICD_TASK_NAME)
 
 
@@ -49,17 +46,6 @@ def _service_name(resource_attributes: Any) -> str:
         if kv.key == "service.name":
             return kv.value.string_value
     return "unknown_service"
-
-
-def _workflow_attributes(attributes: Any) -> dict[str, Any] | None:
-    found: dict[str, Any] | None = None
-    for kv in attributes:
-        key = kv.key
-        if key.startswith(_WORKFLOW_PREFIXES) or key in _WORKFLOW_KEYS:
-            if found is None:
-                found = {}
-            found[key] = any_value_to_python(kv.value)
-    return found
 
 
 def _label(name: str) -> str:
@@ -247,7 +233,7 @@ def _promote_span(
 
     Raises Unstorable (before recording anything) when a promoted value does not fit its column.
     """
-    attrs = _workflow_attributes(span.attributes)
+    attrs = workflow_attributes(span.attributes)
     role = _span_role(attrs, kind, parent) if attrs else None
     if role is None:
         return None
@@ -319,7 +305,7 @@ def convert_logs(
                     result.reject(f"log record: span_id must be empty or 8 bytes (got {len(spid_b)})")
                     continue
                 raw = record.SerializeToString(deterministic=True)
-                attrs = _workflow_attributes(record.attributes)
+                attrs = workflow_attributes(record.attributes)
                 event_name = record.event_name or (_as_str(attrs.get(c.EVENT_NAME)) if attrs else None) or ""
                 trace_id = tid_b.hex() if tid_b.strip(b"\0") else ""
                 span_id = spid_b.hex() if spid_b.strip(b"\0") else ""

@@ -114,11 +114,6 @@ WORKFLOW_ATTRIBUTE_PREFIXES: Final = ("workflow.", "cicd.pipeline.")
 WORKFLOW_ATTRIBUTE_KEYS: Final = frozenset({ERROR_TYPE, EVENT_NAME})
 
 
-def is_workflow_attribute(key: str) -> bool:
-    """Whether the collector decodes this attribute of a workflow span or record."""
-    return key.startswith(WORKFLOW_ATTRIBUTE_PREFIXES) or key in WORKFLOW_ATTRIBUTE_KEYS
-
-
 def execution_status(workflow_status: str | None, pipeline_result: str | None, status_code: int) -> str:
     """Final status of an execution from its root span (DESIGN.md "Status")."""
     if workflow_status in TERMINAL_EXECUTION_STATUSES:

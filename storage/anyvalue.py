@@ -73,6 +73,24 @@ def any_value_to_text(value: AnyValue) -> str | None:
     return orjson.dumps(to_jsonable(any_value_to_python(value))).decode()
 
 
+_WORKFLOW_PREFIXES = c.WORKFLOW_ATTRIBUTE_PREFIXES
+_WORKFLOW_KEYS = c.WORKFLOW_ATTRIBUTE_KEYS
+
+
+def workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any] | None:
+    """The attributes of a span or log record that the change feed carries
+    (`conventions.WORKFLOW_ATTRIBUTE_PREFIXES` / `_KEYS`), decoded; None when it has none. The collector
+    decodes them at ingest, a replay reads them back the same way."""
+    found: dict[str, Any] | None = None
+    for kv in attributes:
+        key = kv.key
+        if key.startswith(_WORKFLOW_PREFIXES) or key in _WORKFLOW_KEYS:
+            if found is None:
+                found = {}
+            found[key] = any_value_to_python(kv.value)
+    return found
+
+
 def exception_text(events: Iterable[Any]) -> str | None:
     """`conventions.exception_text` of OTLP span events (opentelemetry.proto Span.Event)."""
     wanted = (c.EXCEPTION_MESSAGE, c.EXCEPTION_TYPE)

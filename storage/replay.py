@@ -45,6 +45,6 @@ class ReplayReader(Protocol):
         `max_executions` most recently active (by the latest of their queued, started and
         ended times, span ends and record times) are read whole: every execution and step
         span and every record of `event_names`, also those before `since_ns`, with the
-        attributes the change feed carries (`conventions.is_workflow_attribute`).
+        attributes the change feed carries (`anyvalue.workflow_attributes`).
         An unknown workflow, or none active, has an empty history."""
         ...

@@ -3,32 +3,24 @@ span and record blobs decoded here into the change feed's objects."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.storage.anyvalue import add_exception_text, any_value_to_python
+from flowscope.storage.anyvalue import add_exception_text, workflow_attributes
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.replay import WorkflowHistory
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-from flowscope import conventions as c
 
 if TYPE_CHECKING:
     from flowscope.storage.duckdb.store import Store
 
 
-def _workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any]:
-    """The attributes the change feed carries (the collector decodes the same ones)."""
-    return {kv.key: any_value_to_python(kv.value) for kv in attributes if c.is_workflow_attribute(kv.key)}
-
-
 def _span_attributes(span: Span) -> dict[str, Any]:
-    return add_exception_text(_workflow_attributes(span.attributes), span.events)
+    return add_exception_text(workflow_attributes(span.attributes) or {}, span.events)
 
 
 class DuckDBReplay:
@@ -77,7 +69,7 @@ class DuckDBReplay:
         records = [
             WorkflowLogRecord(
                 workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body,
-                _workflow_attributes(LogRecord.FromString(blob).attributes),
+                workflow_attributes(LogRecord.FromString(blob).attributes) or {},
             )
             for record_hash, event_name, time_ns, trace_id, span_id, body, blob in record_rows
         ]  # fmt: skip
