@@ -1,8 +1,7 @@
 """Live feed benchmark (issue 5): delivery latency, and what subscribers cost ingest.
 
     .venv/bin/python bench/ws_latency.py            # full run (~4 min)
-    .venv/bin/python bench/ws_latency.py --quick    # ~2.5 min
-    .venv/bin/python bench/ws_latency.py --quick --parts others,facts   # one part or some
+    .venv/bin/python bench/ws_latency.py --quick    # ~1.5 min
 
 Against `flowscope serve` subprocesses (fresh database each):
 
@@ -15,12 +14,6 @@ latency: a driver sends workflow executions over OTLP/HTTP, one fact per request
 ingest: client processes POST 512-span batches (bench/common.py, as bench/ingest.py)
     as fast as the server acknowledges them, with the driver running alongside, once
     with no subscribers and once with 1,000 (alternated twice in the full run).
-others (issue 11): ingest of workflow telemetry (bench/workloads.py's engine shape) with 100
-    subscribers of workflows it does not name, against none: what interest costs telemetry
-    nobody watches (goal >= 90%).
-facts: in-process, the live feeds' ordering (`api.ws.ordering.Ordering.on_commit`) of the
-    commits the store's writer publishes for that telemetry: microseconds per span or record
-    with 100 other workflows watched (none is ordered), and with its workflows watched.
 
 Subscribers are raw RFC 6455 clients in a separate process (uvloop), without
 permessage-deflate unless --deflate, so that they cost the shared CPUs little. Goals:
@@ -52,22 +45,15 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
-from flowscope.api.ws.config import LiveConfig
-from flowscope.api.ws.ordering import Ordering
-from flowscope.storage.changes import CommittedBatch
-from flowscope.storage.duckdb.store import Store
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from bench.common import start_serve
-from bench.ingest import _prepared_request, drive
-from bench.workloads import make_units
+from bench.ingest import drive
 from flowscope import conventions as c
 
 WORKFLOW_ID = "bench-live-feed"
-WORKLOAD = "engine"  # the workflow telemetry of the "other workflows" measurements
-PARTS = ("latency", "ingest", "others", "facts")
 STEPS = 3  # events per execution: 2 + 2 * STEPS
 SETTLE_SECONDS = 2.0  # after connecting: let the server's GC pauses from 1,000 new connections pass
 
@@ -238,9 +224,7 @@ class _Feed(asyncio.Protocol):
             self.closed_code = struct.unpack_from("!H", payload)[0] if len(payload) >= 2 else 1005
 
 
-def subscriber_process(
-    api: str, count: int, workflows: list[str], deflate: bool, ready_q: Any, stop_ev: Any, out_q: Any
-) -> None:
+def subscriber_process(api: str, count: int, deflate: bool, ready_q: Any, stop_ev: Any, out_q: Any) -> None:
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -251,15 +235,13 @@ def subscriber_process(
         loop = asyncio.get_running_loop()
         sink: dict[str, list[float]] = defaultdict(list)
         feeds: list[_Feed] = []
+        path = f"/ws/workflows/{WORKFLOW_ID}"
         for first in range(0, count, 100):  # connect in waves
             waits = []
             for _ in range(min(100, count - first)):
                 ready = loop.create_future()
-                path = f"/ws/workflows/{workflows[len(feeds) % len(workflows)]}"
                 _, feed = await loop.create_connection(
-                    lambda r=ready, p=path: _Feed(parts.netloc, p, deflate, sink, r),
-                    parts.hostname,
-                    parts.port,
+                    lambda r=ready: _Feed(parts.netloc, path, deflate, sink, r), parts.hostname, parts.port
                 )
                 feeds.append(feed)
                 waits.append(ready)
@@ -276,15 +258,13 @@ def subscriber_process(
 
 
 class Subscribers:
-    """`count` connections to the feeds of `workflows` (in turn; default: the driver's
-    workflow), in a subscriber process."""
+    """`count` connections to the workflow's feed, in a subscriber process."""
 
-    def __init__(self, api: str, count: int, deflate: bool, workflows: list[str] | None = None) -> None:
+    def __init__(self, api: str, count: int, deflate: bool) -> None:
         ctx = mp.get_context("spawn")
         self._ready, self._out, self._stop = ctx.Queue(), ctx.Queue(), ctx.Event()
         self._proc = ctx.Process(
-            target=subscriber_process,
-            args=(api, count, workflows or [WORKFLOW_ID], deflate, self._ready, self._stop, self._out),
+            target=subscriber_process, args=(api, count, deflate, self._ready, self._stop, self._out)
         )
         self._proc.start()
         connected = self._ready.get(timeout=120)
@@ -342,87 +322,29 @@ def measure_latency(api: str, otlp: str, subscribers: int, args: Any, seconds: f
 
 
 def measure_ingest(
-    workdir: Path,
-    name: str,
-    subscribers: int,
-    spans: int,
-    args: Any,
-    workload: str = "generic",
-    workflows: list[str] | None = None,
+    workdir: Path, name: str, subscribers: int, spans: int, args: Any
 ) -> tuple[float, Latency | None]:
-    """Spans/s of `workload` (bench/workloads.py) acknowledged by a fresh server (after a
-    warm-up), with the driver running alongside; `subscribers` watch the driver's workflow, or
-    `workflows` (then the latency meanwhile is not measured)."""
+    """Spans/s acknowledged by a fresh server (after a warm-up), with the driver running alongside."""
     server = start_serve(workdir / f"{name}.duckdb")
     try:
         api, otlp = server.urls["api"], server.urls["otlp_http"]
-        drive(otlp, spans // 4, args.clients, args.connections, workload)  # warm-up, not measured
-        subs = Subscribers(api, subscribers, args.deflate, workflows) if subscribers else None
+        drive(otlp, spans // 4, args.clients, args.connections)  # warm-up, not measured
+        subs = Subscribers(api, subscribers, args.deflate) if subscribers else None
         time.sleep(SETTLE_SECONDS)
         driver = Driver(otlp, args.rate)
         driver.start(3600)
         try:
-            spans_per_s, _ = drive(otlp, spans, args.clients, args.connections, workload)
+            spans_per_s, _ = drive(otlp, spans, args.clients, args.connections)
         finally:
             driver.stop()
         time.sleep(0.5)
         during = None
         if subs is not None:
             received, _ = subs.finish()
-            if workflows is None:
-                during = latency(driver.acks, received, subscribers)
+            during = latency(driver.acks, received, subscribers)
         return spans_per_s, during
     finally:
         server.stop()
-
-
-def measure_others(workdir: Path, spans: int, args: Any, rounds: int) -> float:
-    """Ingest of workflow telemetry (`WORKLOAD`) with `args.others` subscribers of workflows it
-    does not name, against none (issue 11): what interest in other workflows costs."""
-    others = [f"bench-other-{k}" for k in range(args.others)]
-    bases, loadeds = [], []
-    for r in range(rounds):
-        base, _ = measure_ingest(workdir, f"others0-{r}", 0, spans, args, WORKLOAD)
-        bases.append(base)
-        print(f"ingest {WORKLOAD}, no subscribers               {base:>10,.0f} spans/s", flush=True)
-        loaded, _ = measure_ingest(workdir, f"others1-{r}", args.others, spans, args, WORKLOAD, others)
-        loadeds.append(loaded)
-        print(
-            f"ingest {WORKLOAD}, {args.others:,} subscribers of other workflows {loaded:>10,.0f} spans/s",
-            flush=True,
-        )
-    ratio = sum(loadeds) / sum(bases)
-    print(f"ingest {WORKLOAD} with {args.others:,} subscribers of other workflows / without {ratio:>6.0%}")
-    return ratio
-
-
-def fact_costs(workdir: Path, others: int, units: int = 40) -> tuple[float, float]:
-    """Microseconds per committed workflow span or lifecycle record in the live feeds' ordering,
-    in-process: with `others` workflows watched that the telemetry does not name, and with its
-    own workflows watched. The commits are those the store's writer publishes for `units`
-    batches of `WORKLOAD` telemetry."""
-    store = Store(workdir / "facts.duckdb")
-    store.start()
-    batches: list[CommittedBatch] = []
-    store.changes.subscribe(batches.append)
-    for unit in make_units(WORKLOAD, units):
-        for path, body in unit:
-            store.writer.submit(_prepared_request(path, body)).result()
-    store.changes.flush()
-    store.close()
-    facts = sum(len(b.workflow_spans) + len(b.workflow_logs) for b in batches)
-    named = {w for b in batches for s in b.workflow_spans if (w := s.attributes.get(c.WORKFLOW_ID))}
-
-    def per_fact(watched: list[str]) -> float:
-        ordering = Ordering(LiveConfig(), lambda _events: None, lambda: None)
-        for workflow_id in watched:
-            ordering.watch(("default", workflow_id))
-        started = time.perf_counter()
-        for batch in batches:
-            ordering.on_commit(batch)
-        return (time.perf_counter() - started) / facts * 1e6
-
-    return per_fact([f"bench-other-{k}" for k in range(others)]), per_fact(sorted(named))
 
 
 def _print_latency(label: str, lat: Latency) -> None:
@@ -445,12 +367,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="ingest client processes [2]")
     parser.add_argument("--connections", type=int, default=4, help="connections per ingest client [4]")
     parser.add_argument("--deflate", action="store_true", help="subscribers negotiate permessage-deflate")
-    parser.add_argument("--others", type=int, default=100, help="subscribers of other workflows [100]")
-    parser.add_argument(
-        "--parts", default=",".join(PARTS), help=f"what to measure, comma-separated [{','.join(PARTS)}]"
-    )
     args = parser.parse_args()
-    parts = set(args.parts.split(","))
     seconds = args.seconds or (8.0 if args.quick else 20.0)
     spans = args.spans or (102_400 if args.quick else 409_600)
     many = args.subscribers
@@ -462,57 +379,34 @@ def main() -> None:
             f"per OTLP request; permessage-deflate {'on' if args.deflate else 'off'}",
             flush=True,
         )
-        lots = ratio = others = None
-        if "latency" in parts:
-            server = start_serve(workdir / "latency.duckdb")
-            try:
-                api, otlp = server.urls["api"], server.urls["otlp_http"]
-                one = measure_latency(api, otlp, 1, args, seconds)
-                _print_latency("latency, ack -> client, 1 subscriber", one)
-                lots = measure_latency(api, otlp, many, args, seconds)
-                _print_latency(f"latency, ack -> client, {many:,} subscribers", lots)
-            finally:
-                server.stop()
+        server = start_serve(workdir / "latency.duckdb")
+        try:
+            api, otlp = server.urls["api"], server.urls["otlp_http"]
+            one = measure_latency(api, otlp, 1, args, seconds)
+            _print_latency("latency, ack -> client, 1 subscriber", one)
+            lots = measure_latency(api, otlp, many, args, seconds)
+            _print_latency(f"latency, ack -> client, {many:,} subscribers", lots)
+        finally:
+            server.stop()
 
         rounds = 1 if args.quick else 2  # alternated, so drift affects both sides alike
-        if "ingest" in parts:
-            bases, loadeds = [], []
-            for r in range(rounds):
-                base, _ = measure_ingest(workdir, f"ingest0-{r}", 0, spans, args)
-                bases.append(base)
-                print(f"ingest, no subscribers                       {base:>10,.0f} spans/s", flush=True)
-                loaded, during = measure_ingest(workdir, f"ingest1-{r}", many, spans, args)
-                loadeds.append(loaded)
-                print(f"ingest, {many:,} subscribers                  {loaded:>10,.0f} spans/s", flush=True)
-                if during is not None:
-                    _print_latency("  latency meanwhile", during)
-            ratio = sum(loadeds) / sum(bases)
-            print(f"ingest with {many:,} subscribers / without      {ratio:>10.0%}  (mean of {rounds} each)")
-
-        if "others" in parts:
-            others = measure_others(workdir, spans, args, rounds)
-        if "facts" in parts:
-            unwatched, watched = fact_costs(workdir, args.others)
-            print(
-                f"in-process, per fact of {WORKLOAD} telemetry, {args.others:,} other workflows watched: "
-                f"{unwatched:6.2f} us (none ordered)"
-            )
-            print(
-                f"in-process, per fact of {WORKLOAD} telemetry, its workflows watched: "
-                f"{watched:6.2f} us (each ordered)"
-            )
+        bases, loadeds = [], []
+        for r in range(rounds):
+            base, _ = measure_ingest(workdir, f"ingest0-{r}", 0, spans, args)
+            bases.append(base)
+            print(f"ingest, no subscribers                       {base:>10,.0f} spans/s", flush=True)
+            loaded, during = measure_ingest(workdir, f"ingest1-{r}", many, spans, args)
+            loadeds.append(loaded)
+            print(f"ingest, {many:,} subscribers                  {loaded:>10,.0f} spans/s", flush=True)
+            if during is not None:
+                _print_latency("  latency meanwhile", during)
+        ratio = sum(loadeds) / sum(bases)
+        print(f"ingest with {many:,} subscribers / without      {ratio:>10.0%}  (mean of {rounds} each)")
 
         print()
-        if lots is not None:
-            ok_latency = lots.p99 < 100 and lots.missing == 0
-            print(f"goal p99 < 100 ms with {many:,} subscribers: {lots.p99:.1f} ms -> {_met(ok_latency)}")
-        if ratio is not None:
-            print(f"goal ingest >= 80% with {many:,} subscribers: {ratio:.0%} -> {_met(ratio >= 0.8)}")
-        if others is not None:
-            print(
-                f"goal ingest >= 90% with {args.others:,} subscribers of other workflows: {others:.0%} -> "
-                f"{_met(others >= 0.9)}"
-            )
+        ok_latency = lots.p99 < 100 and lots.missing == 0
+        print(f"goal p99 < 100 ms with {many:,} subscribers: {lots.p99:.1f} ms -> {_met(ok_latency)}")
+        print(f"goal ingest >= 80% with {many:,} subscribers: {ratio:.0%} -> {_met(ratio >= 0.8)}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -143,7 +143,7 @@ def app_context(
         engine_config=config,
         throttle=throttle,
         commit_watcher=CommitWatcher(store.changes),
-        hub=Hub(store.changes, live_config(settings), registry, history=store.replay),
+        hub=Hub(store.changes, live_config(settings), registry),
     )
 
 

@@ -13,9 +13,7 @@ only from committed data: a span's end gives `*_completed|failed|...`, lifecycle
 records give `*_started` and `step_retrying` (`api.ws.sequencer` states the ordering
 guarantee). Any tracer that follows the conventions streams, not only our engine.
 A client whose handshake has completed is subscribed: everything committed from then
-on reaches it. Only workflows with a subscriber are ordered, off the event loop
-(`api.ws.ordering`); a workflow's first subscriber has the workflow's recent history read
-before its handshake completes, so executions under way go on without repeated starts.
+on reaches it.
 
 Access: workspace by `X-Workspace-Id`/`X-Workspace-Slug` header or `workspace_id`/
 `workspace_slug` query parameter; with auth on, a token by `Authorization: Bearer` or

@@ -7,12 +7,11 @@ database), so both produce identical events.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from flowscope.storage.changes import CommittedBatch, WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 
 from flowscope import conventions as c
 
@@ -51,11 +50,6 @@ class Fact:
     attrs: dict[str, Any]
     record_hash: int = 0
     deadline: float = 0.0  # set by the sequencer: when waiting for predecessors ends
-    state: int = 0  # the sequencer's: NEW, PARKED (waits for a predecessor), SETTLED (sent or dropped)
-
-
-Admit = Callable[[str, str, str | None], bool]
-"""(workspace_id, execution_id, workflow_id if named) -> whether the facts of it are wanted."""
 
 
 def sort_key(fact: Fact) -> tuple[int, int]:
@@ -77,38 +71,30 @@ def step_id_of(attrs: dict[str, Any]) -> str | None:
     return _text(attrs.get(c.STEP_ID)) or _text(attrs.get(c.CICD_TASK_NAME))
 
 
-def from_span(span: WorkflowSpan, admit: Admit | None = None) -> Fact | None:
-    """An end fact for execution and step spans; None for attempt spans (not events), and for
-    spans `admit` refuses."""
+def from_span(span: WorkflowSpan) -> Fact | None:
+    """An end fact for execution and step spans; None for attempt spans (not events)."""
     attrs = span.attributes
-    role = span.role
-    if role == "execution":
+    if span.role == "execution":
         kind = Kind.EXEC_ENDED
-    elif role == "step":
-        kind = Kind.STEP_ENDED
-    else:
-        return None
-    workflow_id = workflow_id_of(attrs)
-    if admit is not None and not admit(span.workspace_id, span.trace_id, workflow_id):
-        return None
-    if kind == Kind.EXEC_ENDED:
         status = c.execution_status(
             _text(attrs.get(c.WORKFLOW_STATUS)), _text(attrs.get(c.CICD_PIPELINE_RESULT)), span.status_code
         )
-    else:
+    elif span.role == "step":
+        kind = Kind.STEP_ENDED
         status = c.step_status(
             _text(attrs.get(c.STEP_STATUS)), _text(attrs.get(c.CICD_TASK_RUN_RESULT)), span.status_code
         )
+    else:
+        return None
     return Fact(
-        kind, span.workspace_id, span.trace_id, workflow_id,
+        kind, span.workspace_id, span.trace_id, workflow_id_of(attrs),
         step_id_of(attrs) if kind == Kind.STEP_ENDED else None, span.span_id,
         span.start_ns, max(span.end_ns, span.start_ns), status, span.status_message, span.name, attrs,
     )  # fmt: skip
 
 
-def from_record(record: WorkflowLogRecord, admit: Admit | None = None) -> Fact | None:
-    """A start/retry fact for lifecycle records; None for any other record, and for records
-    `admit` refuses."""
+def from_record(record: WorkflowLogRecord) -> Fact | None:
+    """A start/retry fact for lifecycle records; None for any other record."""
     kind = _RECORD_KINDS.get(record.event_name)
     if kind is None:
         return None
@@ -116,26 +102,8 @@ def from_record(record: WorkflowLogRecord, admit: Admit | None = None) -> Fact |
     execution_id = record.trace_id or _text(attrs.get(c.WORKFLOW_EXECUTION_ID))
     if not execution_id:
         return None
-    workflow_id = workflow_id_of(attrs)
-    if admit is not None and not admit(record.workspace_id, execution_id, workflow_id):
-        return None
     return Fact(
-        kind, record.workspace_id, execution_id, workflow_id,
+        kind, record.workspace_id, execution_id, workflow_id_of(attrs),
         step_id_of(attrs) if kind != Kind.EXEC_STARTED else None, record.span_id,
         record.time_ns, record.time_ns, "", "", record.body or "", attrs, record.record_hash,
     )  # fmt: skip
-
-
-def batch_facts(batch: CommittedBatch, admit: Admit | None = None) -> list[Fact]:
-    """The facts of one commit that `admit` wants. It is asked before a fact is built: on a busy
-    server most workflow telemetry belongs to workflows nobody watches, and costs only this."""
-    facts: list[Fact] = []
-    for span in batch.workflow_spans:
-        fact = from_span(span, admit)
-        if fact is not None:
-            facts.append(fact)
-    for record in batch.workflow_logs:
-        fact = from_record(record, admit)
-        if fact is not None:
-            facts.append(fact)
-    return facts

@@ -1,31 +1,24 @@
 """The hub: one event-bus subscription for the whole process, fanned out to every connection.
 
-The collector's writer publishes each commit's workflow spans and lifecycle records; the
-ordering (`api.ws.ordering`, on the bus's delivery thread) turns those of watched workflows
-into facts and orders them per execution, off the event loop; the hub, on the loop,
-appends each released event (serialized once, by the first connection that sends it) to
-the queue of every connection subscribed to its workflow (or to its step). Cost per event
-is one lookup plus one deque append per interested connection, so idle and unrelated
-connections cost nothing, and telemetry of workflows nobody watches costs a lookup.
+The collector's writer publishes each commit's workflow spans and lifecycle records;
+the hub turns them into facts, orders them per execution (`Sequencer`), serializes
+each resulting event once and appends it to the queue of every connection subscribed
+to its workflow (or to its step). Cost per event is one lookup plus one deque append
+per interested connection, so idle and unrelated connections cost nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
 
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.events import LiveEvent
-from flowscope.api.ws.facts import Fact
-from flowscope.api.ws.ordering import Ordering
-from flowscope.api.ws.replay import recent_facts
+from flowscope.api.ws.facts import Fact, from_record, from_span
+from flowscope.api.ws.sequencer import Sequencer
 from flowscope.api.ws.subscriber import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN, Subscriber
-from flowscope.storage.changes import EventBus
-from flowscope.storage.replay import ReplayReader
+from flowscope.storage.changes import AsyncSubscription, CommittedBatch, EventBus
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 log = logging.getLogger(__name__)
@@ -46,49 +39,49 @@ class _Metrics:
         )
 
 
+def batch_facts(batch: CommittedBatch) -> list[Fact]:
+    facts: list[Fact] = []
+    for span in batch.workflow_spans:
+        fact = from_span(span)
+        if fact is not None:
+            facts.append(fact)
+    for record in batch.workflow_logs:
+        fact = from_record(record)
+        if fact is not None:
+            facts.append(fact)
+    return facts
+
+
 class Hub:
-    def __init__(
-        self,
-        bus: EventBus,
-        config: LiveConfig,
-        registry: CollectorRegistry | None = None,
-        history: ReplayReader | None = None,
-    ) -> None:
-        """`history`: where a workflow's first subscriber has its ordering state read from
-        (without it, ordering a workflow starts with its first subscriber: an execution
-        under way then may get synthesized starts)."""
+    def __init__(self, bus: EventBus, config: LiveConfig, registry: CollectorRegistry | None = None) -> None:
         self.config = config
         self._bus = bus
-        self._history = history
+        self._sequencer = Sequencer(
+            config.reorder_window_seconds,
+            max_executions=config.max_executions,
+            max_finished=config.max_finished,
+            idle_seconds=config.idle_seconds,
+        )
         self._workflows: dict[WorkflowKey, set[Subscriber]] = {}
         self._steps: dict[StepKey, set[Subscriber]] = {}
-        self._watchers: dict[WorkflowKey, int] = {}  # connections per workflow, either channel
-        self._reading: dict[WorkflowKey, asyncio.Future[list[Fact] | None]] = {}  # first subscribers'
         self._subscribers: set[Subscriber] = set()
         self._emptied = asyncio.Event()
-        self._ordering: Ordering | None = None
+        self._subscription: AsyncSubscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_seq: int | None = None
         self.metrics = _Metrics(registry)
         self.closing = False
 
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start ordering what the bus delivers (idempotent); must run on the serving event loop,
-        where the events are handed for the fan-out."""
-        if self._ordering is not None:
+        """Subscribe to the bus (idempotent); must run on the serving event loop."""
+        if self._task is not None:
             return
         loop = asyncio.get_running_loop()
-
-        def on_loop(callback: Callable[..., None], *args: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-                loop.call_soon_threadsafe(callback, *args)
-
-        self._ordering = Ordering(
-            self.config, lambda events: on_loop(self._fanout, events), lambda: on_loop(self._lost_batches)
-        )
-        self._ordering.start(self._bus)
-        for key in self._watchers:  # subscribers added before the start
-            self._ordering.watch(key)
+        # Generous: batches are small; losing one opens a gap (then clients resync, `_gap`).
+        self._subscription = AsyncSubscription(self._bus, loop, maxsize=16_384)
+        self._task = loop.create_task(self._run(self._subscription), name="flowscope-ws-hub")
 
     async def shutdown(self, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
         """Close every connection with `code` and wait (bounded) until their handlers end."""
@@ -103,48 +96,22 @@ class Hub:
                 log.warning("%d WebSocket connections did not close in time", len(self._subscribers))
 
     async def stop(self) -> None:
-        ordering, self._ordering = self._ordering, None
-        if ordering is not None:
-            await asyncio.to_thread(ordering.stop)
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     # --- subscriptions ----------------------------------------------------------------
 
-    async def subscribe(self, sub: Subscriber) -> None:
-        """`add`, after reading the history that ordering the workflow starts from if it is
-        the workflow's first subscriber (a read failure only costs that: it is logged)."""
-        key = (sub.workspace_id, sub.workflow_id)
-        seed = None
-        if self._history is not None and not self._watchers.get(key):
-            # Clients often connect at once (a dashboard, a reconnect wave): one read for them all.
-            reading = self._reading.get(key)
-            if reading is None:
-                reading = self._reading[key] = asyncio.ensure_future(self._read_history(key))
-                reading.add_done_callback(lambda _: self._reading.pop(key, None))
-            seed = await asyncio.shield(reading)
-        self.add(sub, seed)
-
-    async def _read_history(self, key: WorkflowKey) -> list[Fact] | None:
-        assert self._history is not None
-        try:
-            return await asyncio.to_thread(recent_facts, self._history, self.config, *key, time.time_ns())
-        except Exception:
-            log.exception("live feed: reading the history of workflow %r failed", key[1])
-            return None
-
-    def add(self, sub: Subscriber, seed: list[Fact] | None = None) -> None:
-        """Register `sub`; everything committed from now on reaches it. `seed`: the workflow's
-        stored history, read before this call (see `subscribe`); used if `sub` is its first."""
+    def add(self, sub: Subscriber) -> None:
         self._subscribers.add(sub)
         if sub.step_id is None:
             self._workflows.setdefault((sub.workspace_id, sub.workflow_id), set()).add(sub)
         else:
             key = (sub.workspace_id, sub.workflow_id, sub.step_id)
             self._steps.setdefault(key, set()).add(sub)
-        workflow = (sub.workspace_id, sub.workflow_id)
-        watchers = self._watchers.get(workflow, 0)
-        self._watchers[workflow] = watchers + 1
-        if watchers == 0 and self._ordering is not None:
-            self._ordering.watch(workflow, seed)
         self.metrics.connections.inc()
 
     def remove(self, sub: Subscriber) -> None:
@@ -161,12 +128,6 @@ class Hub:
             subs.discard(sub)
             if not subs:
                 del index[key]
-        workflow = (sub.workspace_id, sub.workflow_id)
-        watchers = self._watchers.pop(workflow) - 1
-        if watchers:
-            self._watchers[workflow] = watchers
-        elif self._ordering is not None:
-            self._ordering.unwatch(workflow)
         if sub.close_code == CLOSE_TRY_AGAIN:
             self.metrics.slow.inc()
         self.metrics.connections.dec()
@@ -177,7 +138,43 @@ class Hub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    # --- on the loop, from the ordering ---------------------------------------------------
+    # --- the loop ---------------------------------------------------------------------
+
+    async def _run(self, subscription: AsyncSubscription) -> None:
+        queue = subscription.queue
+        sequencer = self._sequencer
+        while True:
+            batch: CommittedBatch | None = None
+            if queue.empty():
+                deadline = sequencer.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    async with asyncio.timeout(timeout):
+                        batch = await queue.get()
+                except TimeoutError:
+                    pass
+            else:
+                batch = queue.get_nowait()
+            try:
+                if subscription.overflowed or (batch is not None and self._gap(batch.commit_seq)):
+                    subscription.overflowed = False
+                    self._lost_batches()
+                now = time.monotonic()
+                released: list[LiveEvent] = []
+                if batch is not None and (batch.workflow_spans or batch.workflow_logs):
+                    facts = batch_facts(batch)
+                    if facts:
+                        released = sequencer.feed(facts, now)
+                released.extend(sequencer.expire(now))
+                if released:
+                    self._fanout(released)
+            except Exception:  # a bug in one batch must not stop every feed
+                log.exception("live feed hub failed on a batch")
+
+    def _gap(self, commit_seq: int) -> bool:
+        """Commits are numbered 1, 2, 3, ...: a number skipped is a batch the bus dropped for us."""
+        last, self._last_seq = self._last_seq, commit_seq
+        return last is not None and commit_seq > last + 1
 
     def _fanout(self, released: list[LiveEvent]) -> None:
         workflows, steps = self._workflows, self._steps

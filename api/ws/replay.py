@@ -20,7 +20,7 @@ from flowscope.api.ws.events import LiveEvent
 from flowscope.api.ws.facts import LIFECYCLE_EVENT_NAMES, Fact, from_record, from_span
 from flowscope.api.ws.sequencer import Sequencer
 from flowscope.storage.interfaces import Store
-from flowscope.storage.replay import ReplayReader, WorkflowHistory
+from flowscope.storage.replay import WorkflowHistory
 
 
 @dataclass(slots=True)
@@ -32,20 +32,6 @@ class ReplayResult:
 def _facts(history: WorkflowHistory) -> list[Fact]:
     facts = [from_span(span) for span in history.spans] + [from_record(r) for r in history.records]
     return [fact for fact in facts if fact is not None]
-
-
-def recent_facts(
-    history: ReplayReader, config: LiveConfig, workspace_id: str, workflow_id: str, now_ns: int
-) -> list[Fact]:
-    """The facts of the workflow's executions that may still be under way (active within the
-    time an idle execution is remembered): what ordering a workflow for its first subscriber
-    starts from (`Sequencer.seed`), so that it goes on as if it had been ordered all along."""
-    since_ns = now_ns - int(config.idle_seconds * 1e9)
-    return _facts(
-        history.workflow_history(
-            workspace_id, workflow_id, since_ns, LIFECYCLE_EVENT_NAMES, config.replay_max_executions
-        )
-    )
 
 
 def replay(

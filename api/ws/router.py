@@ -104,7 +104,7 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
     )
     # Subscribed before the handshake completes: once a client sees it open, nothing
     # committed afterwards can be missed (and with `since`, nothing before either).
-    await hub.subscribe(sub)
+    hub.add(sub)
     try:
         await websocket.accept()
         await _stream(websocket, hub, context, sub, since_ns)

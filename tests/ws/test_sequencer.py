@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 from typing import Any
 
-import pytest
 from flowscope.api.ws.events import LiveEvent
-from flowscope.api.ws.facts import Fact, batch_facts, from_record, from_span
+from flowscope.api.ws.facts import Fact, from_record, from_span
 from flowscope.api.ws.sequencer import Sequencer
-from flowscope.storage.changes import CommittedBatch, WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 
 from flowscope import conventions as c
 
@@ -214,142 +212,3 @@ def test_step_started_naming_its_dependencies_comes_after_their_end() -> None:
         == []
     )
     assert names(seq.expire(1.2)) == ["step_started:b"]
-
-
-# --- cost: linear in the facts, and nothing for workflows nobody watches ------------------------
-
-
-def counted(seq: Sequencer) -> list[int]:
-    """Count the sequencer's attempts at releasing a fact (its unit of work)."""
-    tries = [0]
-    attempt = seq._try
-
-    def counting(*args: Any) -> None:
-        tries[0] += 1
-        attempt(*args)
-
-    seq._try = counting  # type: ignore[method-assign]
-    return tries
-
-
-def big_execution(steps: int, chained: bool) -> list[Fact]:
-    """An execution of `steps` steps (each with its started record; chained: each depending on
-    the one before) and its root, spread over 1 ms per step."""
-    facts = [record(c.EVENT_EXECUTION_STARTED, T0)]
-    for k in range(steps):
-        sid, name = span_id(), f"s{k}"
-        deps = {c.STEP_DEPENDS_ON: [f"s{k - 1}"]} if chained and k else {}
-        facts.append(record(c.EVENT_STEP_STARTED, T0 + k * MS + 1, sid, **{c.STEP_ID: name}, **deps))
-        facts.append(step(name, sid, T0 + k * MS + 1, T0 + (k + 1) * MS))
-    facts.append(root(end=T0 + (steps + 1) * MS))
-    return facts
-
-
-def test_5000_steps_in_any_order_are_ordered_with_a_bounded_number_of_attempts_per_fact() -> None:
-    """Shuffled and split into 50 commits (all inside the window): every event once, causal, and
-    each fact tried at most a few times (the old sequencer re-sorted and re-tried every held
-    fact on every commit and after every release: quadratic)."""
-    rnd = random.Random(11)
-    for chained in (False, True):
-        facts = big_execution(5000, chained)
-        last = facts.pop()  # the root comes last, as exporters send it
-        rnd.shuffle(facts)
-        seq = Sequencer(1.0)
-        tries = counted(seq)
-        out: list[LiveEvent] = []
-        for i in range(0, len(facts), 200):
-            out += seq.feed(facts[i : i + 200], now=i / 1e6)
-        out += seq.feed([last], now=0.5)
-        got = names(out)
-        assert got[0] == "workflow_started" and got[-1] == "workflow_completed"
-        assert len(got) == len(set(got)) == 2 + 2 * 5000
-        position = {n: i for i, n in enumerate(got)}
-        for k in range(5000):
-            assert position[f"step_started:s{k}"] < position[f"step_completed:s{k}"]
-            if chained and k:
-                assert position[f"step_completed:s{k - 1}"] < position[f"step_started:s{k}"]
-        assert not any(e.data["synthesized"] for e in out)
-        assert tries[0] <= 3 * len(facts), tries[0]
-
-
-def test_spans_waiting_out_the_window_one_commit_each_are_tried_once_or_twice() -> None:
-    """A foreign tracer's long execution: no records, one step span per commit, 1 ms apart; each
-    waits the 1 s window for a start record (so ~1,000 wait at any time). The old sequencer
-    re-sorted and re-tried all of them on every commit: 16 s for these 5,000 steps."""
-    seq = Sequencer(1.0)
-    tries = counted(seq)
-    out: list[LiveEvent] = []
-    for k in range(5000):
-        out += seq.feed([step(f"s{k}", span_id(), T0 + k * MS, T0 + (k + 1) * MS)], now=k / 1000)
-        out += seq.expire(k / 1000)
-    out += seq.feed([root(end=T0 + 5001 * MS)], now=5.0)
-    out += seq.expire(7.0)
-    got = names(out)
-    assert got[0] == "workflow_started" and got[-1] == "workflow_completed" and len(got) == 2 + 2 * 5000
-    assert got[1:-1] == [f"{e}:s{k}" for k in range(5000) for e in ("step_started", "step_completed")]
-    assert tries[0] <= 2 * 5000, tries[0]
-
-
-def test_facts_of_workflows_nobody_watches_are_not_built_or_kept() -> None:
-    watched: set[tuple[str, str]] = set()
-    seq = Sequencer(1.0, wanted=lambda ws, wf: (ws, wf) in watched)
-    a = span_id()
-    named = {c.WORKFLOW_ID: WF}
-    spans = [
-        WorkflowSpan(WS, EX, a, "f" * 16, "a", "step", T0, T0 + 5, 0, "", {**named, c.STEP_ID: "a"}),
-        WorkflowSpan(WS, EX, "f" * 16, "", "RUN", "execution", T0, T0 + 9, 0, "", named),
-    ]
-    logs = [WorkflowLogRecord(WS, 7, c.EVENT_EXECUTION_STARTED, T0, EX, "f" * 16, None, named)]
-    batch = CommittedBatch(1, None, 0, spans, logs)
-    assert batch_facts(batch, seq.admits) == []
-    assert seq.feed(batch_facts(batch), 0.0) == [] and seq.open_executions == 0
-    watched.add((WS, WF))
-    assert len(batch_facts(batch, seq.admits)) == 3
-
-
-def test_an_unnamed_execution_is_held_until_named_then_dropped_if_nobody_watches_it() -> None:
-    seq = Sequencer(1.0, wanted=lambda ws, wf: False)
-    a = span_id()
-    anonymous = WorkflowSpan(WS, EX, a, "f" * 16, "build", "step", T0, T0 + 5, 0, "", {c.CICD_TASK_NAME: "b"})
-    assert seq.feed(batch_facts(CommittedBatch(1, None, 0, [anonymous]), seq.admits), 0.0) == []
-    assert seq.open_executions == 1  # may belong to a watched workflow: held
-    assert seq.feed([root()], 0.1) == [] and seq.open_executions == 0
-    assert not seq.admits(WS, EX, None)  # the rest of it costs a lookup
-
-
-def test_a_workflow_watched_mid_execution_goes_on_from_its_history() -> None:
-    """As if it had been ordered all along: no workflow_started or step_started again, and a
-    step that started before ends at once (no synthesized start, no wait for the window)."""
-    a, b = span_id(), span_id()
-    before = [
-        record(c.EVENT_EXECUTION_STARTED, T0),
-        record(c.EVENT_STEP_STARTED, T0 + 1 * MS, a, **{c.STEP_ID: "a"}),
-        step("a", a, T0 + 1 * MS, T0 + 10 * MS),
-        record(c.EVENT_STEP_STARTED, T0 + 11 * MS, b, **{c.STEP_ID: "b"}),
-    ]
-    after = [step("b", b, T0 + 11 * MS, T0 + 50 * MS), root()]
-    watched: set[tuple[str, str]] = set()
-    seq = Sequencer(1.0, wanted=lambda ws, wf: (ws, wf) in watched)
-    assert seq.feed(copies(before), now=0.0) == []  # nobody watches yet
-    watched.add((WS, WF))
-    seq.seed(copies(before), now=5.0, wall_ns=T0 + 5 * 10**9)  # events of the history are not sent
-    assert names(seq.feed(copies(after), now=5.1)) == ["step_completed:b", "workflow_completed"]
-    # the history may overlap what arrives live: nothing is sent twice
-    seq = Sequencer(1.0, wanted=lambda ws, wf: True)
-    seq.seed(copies(before), now=5.0, wall_ns=T0 + 5 * 10**9)
-    assert names(seq.feed(copies(before[2:] + after), now=5.1)) == ["step_completed:b", "workflow_completed"]
-
-
-def test_a_seeded_fact_younger_than_the_window_waits_the_rest_of_it() -> None:
-    a = span_id()
-    seq = Sequencer(1.0, wanted=lambda ws, wf: True)
-    seq.seed(
-        [record(c.EVENT_EXECUTION_STARTED, T0), step("a", a, T0, T0 + 5)], now=10.0, wall_ns=T0 + 400 * MS
-    )
-    assert seq.next_deadline() == pytest.approx(10.6)
-    assert names(seq.expire(10.7)) == ["step_started:a", "step_completed:a"]
-
-
-def copies(facts: list[Fact]) -> list[Fact]:
-    """Fresh facts (as a new read or commit gives): the sequencer marks those it took."""
-    return [dataclasses.replace(f) for f in facts]
