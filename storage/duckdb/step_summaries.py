@@ -15,7 +15,6 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.workflow_metrics import StepTotals
 
@@ -51,8 +50,6 @@ def window_edges(since_ns: int, until_ns: int) -> dict[str, int]:
 def fold_batch(con: duckdb.DuckDBPyConnection, spans: pa.Table) -> None:
     """Fold the step spans among `spans` (the spans this transaction inserts: duplicates
     already dropped) into the stored summaries."""
-    if not pc.any(pc.equal(spans.column("span_role"), "step")).as_py():  # generic spans: no query
-        return
     con.register("step_spans", spans)
     try:
         batch = con.sql(f"SELECT * FROM step_summary_rows(step_spans, {_EVER})").to_arrow_table()
