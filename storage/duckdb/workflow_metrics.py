@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.sqlfiles import sql
@@ -24,6 +22,13 @@ if TYPE_CHECKING:
     from flowscope.storage.duckdb.store import Store
 
 _EPOCH_DAY = date(1970, 1, 1)
+_STEP_METRICS = sql("queries/step_metrics").replace(
+    "{merge}", step_summaries.merged("SELECT * FROM window_rows")
+)
+
+
+def _seconds(ns: float | None) -> float | None:
+    return ns / 1e9 if ns is not None else None
 
 
 def _workflow_window(workspace_id: str, workflow_id: str, since_ns: int, until_ns: int) -> dict[str, Any]:
@@ -35,8 +40,11 @@ class DuckDBWorkflowMetrics:
         self._store = store
 
     def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self._run(sql(f"queries/{name}"), params)
+
+    def _run(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with mapped_errors():
-            return self._store.cursor().execute(sql(f"queries/{name}"), params).fetchall()
+            return self._store.cursor().execute(statement, params).fetchall()
 
     def workflow_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
@@ -67,32 +75,32 @@ class DuckDBWorkflowMetrics:
     def step_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
     ) -> list[StepTotals]:
-        window = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
-        edges = step_summaries.window_edges(since_ns, until_ns)
-        days = {**window, "first_day": edges.pop("first_day"), "last_day": edges.pop("last_day")}
-        with mapped_errors():
-            cursor = self._store.cursor()
-            cursor.execute("BEGIN TRANSACTION")  # the reads below see one committed state
-            try:
-                stored = cursor.sql(sql("queries/step_metrics"), params=days).to_arrow_table()
-                workflow_time = stored.column("workflow_time")[0].as_py()
-                rows = [stored.drop_columns("workflow_time").filter(pc.is_valid(stored.column("runs")))]
-                if edges["head_until"] > since_ns or edges["tail_since"] < until_ns or self._unnamed(window):
-                    rows.append(
-                        cursor.sql(
-                            sql("queries/step_metrics_edges"), params={**window, **edges}
-                        ).to_arrow_table()
-                    )
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
-        return step_summaries.step_totals(pa.concat_tables(rows, promote_options="permissive"), workflow_time)
-
-    def _unnamed(self, window: dict[str, Any]) -> bool:
-        """Whether the window holds step spans naming no workflow (in the caller's transaction)."""
-        params = {k: window[k] for k in ("workspace_id", "since", "until")}
-        return bool(self._store.cursor().execute(sql("queries/unnamed_steps"), params).fetchall()[0][0])
+        params = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
+        out = []
+        for row in self._run(_STEP_METRICS, params):
+            (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, hist,
+             max_d, in_step, in_workflow) = row  # fmt: skip
+            q = step_summaries.quantiles(hist, (0.5, 0.95))
+            out.append(
+                StepTotals(
+                    step_id=step_id,
+                    step_name=name,
+                    runs=runs,
+                    completed=completed,
+                    failed=failed,
+                    skipped=skipped,
+                    cancelled=cancelled,
+                    retries=int(retries or 0),
+                    runs_with_retries=with_retries,
+                    average_duration_seconds=avg_d,
+                    p50_duration_seconds=_seconds(q[0]),
+                    p95_duration_seconds=_seconds(q[1]),
+                    max_duration_seconds=max_d,
+                    time_in_step_seconds=in_step,
+                    workflow_time_seconds=in_workflow,
+                )
+            )
+        return out
 
     def workflow_summaries(self, workspace_id: str, since_ns: int, until_ns: int) -> list[WorkflowSummaryRow]:
         params = {"workspace_id": workspace_id, "since": since_ns, "until": until_ns}

@@ -86,6 +86,5 @@ SELECT workspace_id, workflow_id, step_id, day,
 FROM buckets
 GROUP BY workspace_id, workflow_id, step_id, day;
 
--- Backfill from the spans already stored, a workflow's rows together (its reads skip the rest).
-INSERT INTO step_summaries SELECT * FROM step_summary_rows(spans, 0, 18446744073709551615)
-ORDER BY workspace_id, workflow_id, step_id, day;
+-- Backfill from the spans already stored.
+INSERT INTO step_summaries SELECT * FROM step_summary_rows(spans, 0, 18446744073709551615);
