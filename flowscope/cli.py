@@ -187,31 +187,10 @@ def serve(
 
 
 engine_commands.register(app)  # run, validate, schema
-
-
 def _open_file_store(path: Path) -> Store:
     from flowscope import compose  # imported when used: it loads the whole server
 
     return compose.open_file_store(path)
-
-
-@app.command()
-def rebuild(
-    db: Annotated[
-        Path | None,
-        typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb]."),
-    ] = None,
-) -> None:
-    """Recompute the summaries kept at ingest (the per-step summaries step metrics read) from
-    the stored spans. Idempotent: run it after restoring spans or when in doubt."""
-    path = db or load_settings({}).db
-    store = _open_file_store(path)
-    try:
-        store.start()
-        rows = store.rebuild_summaries()
-    finally:
-        store.close()
-    typer.echo(f"rebuilt {rows} step summary rows in {path}")
 
 
 api_commands.register(  # token, seed

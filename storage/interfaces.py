@@ -129,12 +129,6 @@ class Store(Protocol):
         """Apply retention every `interval_seconds` until `close`."""
         ...
 
-    def rebuild_summaries(self) -> int:
-        """Recompute the summaries kept at ingest (the per-step summaries step metrics read)
-        from the stored spans, in one transaction between commits; idempotent. Returns how
-        many summary rows there are."""
-        ...
-
     def close(self) -> None:
         """Commit everything already submitted, then release the store. Idempotent."""
         ...

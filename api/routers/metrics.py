@@ -36,11 +36,7 @@ def get_metrics(
 def get_step_metrics(
     workflow_id: str, ctx: ViewerContext, app: Context, since: Since = None, until: Until = None
 ) -> WorkflowStepMetrics:
-    """Per step: runs, failure rate, retries, duration percentiles, share of execution time.
-
-    Read from per-step summaries kept at ingest: counts, averages, maxima and shares are
-    exact; p50/p95 are within 1% (relative) of the exact percentile, and exact when the
-    durations around it differ by more than 1%."""
+    """Per step: runs, failure rate, retries, duration percentiles, share of execution time."""
     result = step_metrics(app.store.workflow_metrics, ctx.workspace_id, workflow_id, since, until)
     if not result.steps and not workflow_known(app, ctx.workspace_id, workflow_id):
         raise not_found("Workflow", workflow_id)

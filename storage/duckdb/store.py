@@ -12,13 +12,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
 from flowscope.storage.changes import EventBus
-from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.catalog import DuckDBCatalog
 from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
@@ -149,7 +147,6 @@ class Store:
                 con.execute(
                     "DELETE FROM executions WHERE status_rank = 3 AND coalesce(ended_ns, 0) < ?", [cutoff]
                 )
-                step_summaries.retain(con, cutoff)
                 con.execute("COMMIT")
             except duckdb.Error:
                 con.execute("ROLLBACK")
@@ -163,27 +160,6 @@ class Store:
 
         self.writer.run_maintenance(task)
         done.wait(600)
-
-    def rebuild_summaries(self) -> int:
-        return self._in_transaction(step_summaries.rebuild)
-
-    def _in_transaction(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """`fn` in one transaction on the writer thread, between commits; its result."""
-        done: Future[T] = Future()
-
-        def task(con: duckdb.DuckDBPyConnection) -> None:
-            try:
-                con.execute("BEGIN")
-                result = fn(con)
-                con.execute("COMMIT")
-            except BaseException as exc:
-                con.execute("ROLLBACK")
-                done.set_exception(exc)
-            else:
-                done.set_result(result)
-
-        self.writer.run_maintenance(task)
-        return done.result()
 
     # --- lifecycle ---------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.workflow_metrics import (
@@ -22,9 +21,6 @@ if TYPE_CHECKING:
     from flowscope.storage.duckdb.store import Store
 
 _EPOCH_DAY = date(1970, 1, 1)
-_STEP_METRICS = sql("queries/step_metrics").replace(
-    "{merge}", step_summaries.merged("SELECT * FROM window_rows")
-)
 
 
 def _seconds(ns: float | None) -> float | None:
@@ -40,11 +36,8 @@ class DuckDBWorkflowMetrics:
         self._store = store
 
     def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return self._run(sql(f"queries/{name}"), params)
-
-    def _run(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with mapped_errors():
-            return self._store.cursor().execute(statement, params).fetchall()
+            return self._store.cursor().execute(sql(f"queries/{name}"), params).fetchall()
 
     def workflow_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
@@ -77,10 +70,10 @@ class DuckDBWorkflowMetrics:
     ) -> list[StepTotals]:
         params = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
         out = []
-        for row in self._run(_STEP_METRICS, params):
-            (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, hist,
+        for row in self._all("step_metrics", params):
+            (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q,
              max_d, in_step, in_workflow) = row  # fmt: skip
-            q = step_summaries.quantiles(hist, (0.5, 0.95))
+            q = q or [None, None]
             out.append(
                 StepTotals(
                     step_id=step_id,

@@ -35,7 +35,7 @@ from flowscope.storage.batches import (
     WriteRequest,
 )
 from flowscope.storage.changes import CommittedBatch, EventBus
-from flowscope.storage.duckdb import execution_summaries, step_summaries
+from flowscope.storage.duckdb import execution_summaries
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
@@ -351,8 +351,6 @@ class Writer:
             facts = _new_facts(rows.executions, dup_spans)
             if facts:
                 self._merge_executions(facts)
-            if spans is not None and spans.num_rows:
-                step_summaries.fold_batch(con, spans)
             if numbers:
                 _persist_execution_numbers(con, numbers)
             try:
