@@ -158,7 +158,7 @@ def test_every_reader_shows_the_same_error(tmp_path: Path) -> None:
 
 
 def test_migration_backfills_what_sql_can_read(tmp_path: Path) -> None:
-    """Spans stored before migration 007 get their error message by the same rule, except
+    """Spans stored before migration 006 get their error message by the same rule, except
     `exception` events (SQL cannot read them from the blob)."""
     db = tmp_path / "backfill.duckdb"
     server = start_server(db)
@@ -169,7 +169,7 @@ def test_migration_backfills_what_sql_can_read(tmp_path: Path) -> None:
         assert server.terminate() == 0
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE spans SET error_message = NULL")
-        backfill = next(s for s in statements("migrations/007_error_messages") if "UPDATE spans" in s)
+        backfill = next(s for s in statements("migrations/006_error_messages") if "UPDATE spans" in s)
         con.execute(backfill)
         rows = dict(
             con.execute(  # type: ignore[arg-type]
