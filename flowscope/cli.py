@@ -187,10 +187,32 @@ def serve(
 
 
 engine_commands.register(app)  # run, validate, schema
+
+
 def _open_file_store(path: Path) -> Store:
     from flowscope import compose  # imported when used: it loads the whole server
 
     return compose.open_file_store(path)
+
+
+@app.command()
+def rebuild(
+    db: Annotated[
+        Path | None,
+        typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb]."),
+    ] = None,
+) -> None:
+    """Recompute the per-step summaries step metrics read (one row per workflow, step and
+    UTC day before today) from the stored spans. Idempotent: run it after restoring spans or
+    when in doubt; a server keeps them up to date by itself."""
+    path = db or load_settings({}).db
+    store = _open_file_store(path)
+    try:
+        store.start()
+        rows = store.rebuild_summaries()
+    finally:
+        store.close()
+    typer.echo(f"rebuilt {rows} step summary rows in {path}")
 
 
 api_commands.register(  # token, seed

@@ -129,6 +129,18 @@ class Store(Protocol):
         """Apply retention every `interval_seconds` until `close`."""
         ...
 
+    def summarize(self) -> int:
+        """Bring the summaries step metrics read (per-step summaries of sealed UTC days) up
+        to date now, as the store's background maintenance does between commits; returns
+        once done, with how many units of work it took. Step metrics answer the same before
+        and after (summaries are a cache of the stored spans, never of anything else)."""
+        ...
+
+    def rebuild_summaries(self) -> int:
+        """Recompute the summaries from the stored spans, in one transaction between commits;
+        idempotent. Returns how many summary rows there are."""
+        ...
+
     def close(self) -> None:
         """Commit everything already submitted, then release the store. Idempotent."""
         ...

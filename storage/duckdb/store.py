@@ -23,6 +23,7 @@ from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.span_metrics import DuckDBSpanMetrics
+from flowscope.storage.duckdb.step_summaries import Maintenance
 from flowscope.storage.duckdb.tables import DuckDBTables
 from flowscope.storage.duckdb.traces import DuckDBTraces
 from flowscope.storage.duckdb.workflow_metrics import DuckDBWorkflowMetrics
@@ -71,6 +72,8 @@ class Store:
             # acknowledged row would be lost and every read fail. Writes fail instead.
             reopen=None if self.path == ":memory:" else self._reopen,
         )
+        self.writer.step_days.load(self._con)
+        self.step_summaries = Maintenance(self.writer)  # sealed days summarized off the commit path
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
@@ -87,6 +90,7 @@ class Store:
 
     def start(self) -> None:
         self.writer.start()
+        self.step_summaries.start()
 
     # --- reads -------------------------------------------------------------------
 
@@ -147,6 +151,7 @@ class Store:
                 con.execute(
                     "DELETE FROM executions WHERE status_rank = 3 AND coalesce(ended_ns, 0) < ?", [cutoff]
                 )
+                self.writer.step_days.retain(con, cutoff)
                 con.execute("COMMIT")
             except duckdb.Error:
                 con.execute("ROLLBACK")
@@ -161,6 +166,14 @@ class Store:
         self.writer.run_maintenance(task)
         done.wait(600)
 
+    # --- step summaries (storage/duckdb/step_summaries.py) --------------------------------
+
+    def summarize(self) -> int:
+        return self.step_summaries.catch_up()
+
+    def rebuild_summaries(self) -> int:
+        return self.step_summaries.rebuild()
+
     # --- lifecycle ---------------------------------------------------------------------
 
     def close(self) -> None:
@@ -169,6 +182,7 @@ class Store:
             return
         self._closed = True
         self._retention_stop.set()
+        self.step_summaries.stop()
         self.writer.stop()
         try:
             self._con.execute("CHECKPOINT")

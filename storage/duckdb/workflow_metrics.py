@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flowscope.storage.duckdb import step_summary_reads
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.workflow_metrics import (
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
     from flowscope.storage.duckdb.store import Store
 
 _EPOCH_DAY = date(1970, 1, 1)
-
-
-def _seconds(ns: float | None) -> float | None:
-    return ns / 1e9 if ns is not None else None
 
 
 def _workflow_window(workspace_id: str, workflow_id: str, since_ns: int, until_ns: int) -> dict[str, Any]:
@@ -68,32 +65,18 @@ class DuckDBWorkflowMetrics:
     def step_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
     ) -> list[StepTotals]:
-        params = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
-        out = []
-        for row in self._all("step_metrics", params):
-            (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q,
-             max_d, in_step, in_workflow) = row  # fmt: skip
-            q = q or [None, None]
-            out.append(
-                StepTotals(
-                    step_id=step_id,
-                    step_name=name,
-                    runs=runs,
-                    completed=completed,
-                    failed=failed,
-                    skipped=skipped,
-                    cancelled=cancelled,
-                    retries=int(retries or 0),
-                    runs_with_retries=with_retries,
-                    average_duration_seconds=avg_d,
-                    p50_duration_seconds=_seconds(q[0]),
-                    p95_duration_seconds=_seconds(q[1]),
-                    max_duration_seconds=max_d,
-                    time_in_step_seconds=in_step,
-                    workflow_time_seconds=in_workflow,
+        with mapped_errors():
+            cursor = self._store.cursor()
+            cursor.execute("BEGIN TRANSACTION")  # both reads see one committed state
+            try:
+                steps = step_summary_reads.read_step_totals(
+                    cursor, workspace_id, workflow_id, since_ns, until_ns
                 )
-            )
-        return out
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        return steps
 
     def workflow_summaries(self, workspace_id: str, since_ns: int, until_ns: int) -> list[WorkflowSummaryRow]:
         params = {"workspace_id": workspace_id, "since": since_ns, "until": until_ns}

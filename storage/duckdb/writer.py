@@ -35,7 +35,7 @@ from flowscope.storage.batches import (
     WriteRequest,
 )
 from flowscope.storage.changes import CommittedBatch, EventBus
-from flowscope.storage.duckdb import execution_summaries
+from flowscope.storage.duckdb import execution_summaries, step_summaries
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
@@ -94,6 +94,7 @@ class Writer:
         self._seen_executions = SpanFilter()
         self._seen_lock = threading.Lock()
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+        self.step_days = step_summaries.SealedDays()  # the summarized days (step_summaries.py)
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
@@ -344,6 +345,7 @@ class Writer:
                 if spans.num_rows:
                     con.execute(sql("ingest/insert_spans"))
                 con.unregister("span_batch")
+                self.step_days.spans_stored(con, spans)  # no statement unless late step runs
             if logs is not None and logs.num_rows:
                 con.register("log_batch", logs)
                 con.execute(sql("ingest/insert_logs"))

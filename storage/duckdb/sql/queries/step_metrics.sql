@@ -1,48 +1,43 @@
--- Per-step aggregates over one workflow's step spans started in [$since, $until): one
--- pass with plain aggregates (FILTER clauses cost several times more at this size).
--- Durations are over steps that ran (completed or failed); steps are listed by their
--- first run, which is definition order for steps that always run.
--- A step span belongs to the workflow it names, or, when it names none (OTel
--- cicd.pipeline.task.* spans carry only the task name), to its execution's workflow.
--- Each row also carries the total duration of the workflow's finished executions started in
--- the same window (the denominator of a step's share of execution time), read in the same
--- statement so both come from one committed state.
-WITH workflow_time AS (
-    SELECT sum(duration_seconds) AS seconds
-    FROM executions
-    WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
-      AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
-), steps AS (
-    SELECT step_id, name, start_ns, step_status, retry_count, duration_ns
-    FROM spans
-    WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND span_role = 'step'
-      AND start_ns >= $since AND start_ns < $until
-    UNION ALL
-    SELECT step_id, name, start_ns, step_status, retry_count, duration_ns
-    FROM spans
-    SEMI JOIN (
-        SELECT execution_id FROM executions WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id
-    ) e USING (execution_id)
-    WHERE workspace_id = $workspace_id AND workflow_id IS NULL AND span_role = 'step'
-      AND start_ns >= $since AND start_ns < $until
+-- One workflow's step metrics over [$since, $until), first read (step_summary_reads.py):
+-- the summary rows of its whole UTC days [$first_day, $last_day) that are summarized
+-- (before the first unsealed day, not stale; migrations/007_step_summaries.sql), for the
+-- caller to merge per step with the rows made from the spans of every other part of the
+-- window (step_metrics_spans.sql), in the same read transaction. Every row, and the one row
+-- with no step (runs NULL) when there are none, also carries:
+-- - the total duration of the workflow's finished executions started in the window (the
+--   denominator of a step's share of execution time);
+-- - the first unsealed day and the workflow's stale days in the window: what the caller
+--   reads from the spans;
+-- - whether the window holds step spans naming no workflow (OTel cicd.pipeline.task.*
+--   spans carry only the task name): they belong to their execution's workflow, which may
+--   arrive after them, so they are never summarized. Cheap when there are none: the
+--   spans' null statistics skip every row group.
+WITH sealed AS (
+    SELECT coalesce(until_day, -2147483648) AS until_day FROM step_summaries_sealed
+), stale AS (
+    SELECT day FROM step_summaries_stale
+    WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND day >= $first_day AND day < $last_day
+), head AS (
+    SELECT
+        (SELECT sum(duration_seconds) FROM executions
+         WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
+           AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
+        ) AS workflow_time,
+        (SELECT until_day FROM sealed) AS until_day,
+        (SELECT list(day ORDER BY day) FROM stale) AS stale_days,
+        EXISTS (
+            SELECT 1 FROM spans
+            WHERE workspace_id = $workspace_id AND workflow_id IS NULL AND span_role = 'step'
+              AND start_ns >= $since AND start_ns < $until
+        ) AS unnamed
 )
-SELECT
-    step_id,
-    arg_max(name, start_ns)                                                        AS step_name,
-    count(*)                                                                       AS runs,
-    sum((step_status = 'completed')::INTEGER)                                      AS completed,
-    sum((step_status = 'failed')::INTEGER)                                         AS failed,
-    sum((step_status = 'skipped')::INTEGER)                                        AS skipped,
-    sum((step_status = 'cancelled')::INTEGER)                                      AS cancelled,
-    -- A step span without a retry count (foreign tracers) had no retry.
-    sum(coalesce(retry_count, 0))                                                  AS retries,
-    sum((coalesce(retry_count, 0) > 0)::INTEGER)                                   AS runs_with_retries,
-    avg(CASE WHEN step_status IN ('completed', 'failed') THEN duration_ns END) / 1e9  AS avg_duration,
-    quantile_cont(CASE WHEN step_status IN ('completed', 'failed') THEN duration_ns END, [0.5, 0.95])
-                                                                                   AS quantiles,
-    max(CASE WHEN step_status IN ('completed', 'failed') THEN duration_ns END) / 1e9  AS max_duration,
-    sum(duration_ns) / 1e9                                                         AS time_in_step,
-    (SELECT seconds FROM workflow_time)                                            AS workflow_time
-FROM steps
-GROUP BY step_id
-ORDER BY min(start_ns), step_id;
+SELECT s.*, h.workflow_time, h.until_day, h.stale_days, h.unnamed
+FROM head h
+LEFT JOIN (
+    SELECT step_id, runs, completed, failed, skipped, cancelled, retries, runs_with_retries, ran,
+           ran_ns::DOUBLE AS ran_ns, ran_max_ns, total_ns::DOUBLE AS total_ns, first_start_ns, last_start_ns,
+           last_name, histogram
+    FROM step_summaries
+    WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND day >= $first_day AND day < $last_day
+      AND day < (SELECT until_day FROM sealed) AND day NOT IN (SELECT day FROM stale)
+) s ON true

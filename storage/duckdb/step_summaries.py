@@ -1,0 +1,227 @@
+"""Per-step summaries of sealed days, kept off the commit path (schema and definition:
+sql/migrations/007_step_summaries.sql; the reads: step_summary_reads.py).
+
+A commit never writes a summary: each DuckDB statement costs a commit milliseconds, and the
+writer is the ingest bottleneck. Instead the writer's maintenance (between commits, on its
+thread) summarizes each UTC day once it is over, one day per run, and catches up after a
+backfill a day at a time so that ingest never waits long. The one thing a commit does is
+`SealedDays.spans_stored`: in Python, whether any of its step spans started before the
+first unsealed day (a late run); only then (rare) it marks those days stale, which readers
+take from the spans until the maintenance summarizes them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from flowscope.storage.duckdb.sqlfiles import sql, statements
+
+if TYPE_CHECKING:
+    from flowscope.storage.duckdb.writer import Writer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DAY_NS = 86_400 * 10**9
+INTERVAL_SECONDS = 60.0  # how often the scheduler looks for a newly sealed day or stale days
+
+
+def today() -> int:
+    """The current UTC day (days since the epoch): the first day that is not over."""
+    return time.time_ns() // DAY_NS
+
+
+class SealedDays:
+    """The writer's view of what is summarized (writer thread only, but `has_work`)."""
+
+    def __init__(self) -> None:
+        self.until_day: int | None = None  # every day before it is summarized (but stale ones)
+        self.stale = True  # stale days may be marked (unknown until the maintenance looked)
+
+    def load(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Read the committed state (when the store opens, before any commit)."""
+        self.until_day = con.execute("SELECT until_day FROM step_summaries_sealed").fetchall()[0][0]
+        self.stale = True
+
+    def spans_stored(self, con: duckdb.DuckDBPyConnection, spans: pa.Table) -> None:
+        """The writer's hook, in the transaction storing `spans` (duplicates dropped): mark
+        the summarized days its step spans start on stale. No statement unless some span of
+        the batch started before the first unsealed day."""
+        if self.until_day is None or not spans.num_rows:
+            return
+        boundary = self.until_day * DAY_NS
+        if pc.min(spans.column("start_ns")).as_py() >= boundary:  # the common case
+            return
+        named_steps = pc.and_(
+            pc.equal(spans.column("span_role"), "step"), pc.is_valid(spans.column("workflow_id"))
+        )
+        late = spans.filter(
+            pc.and_(named_steps, pc.less(spans.column("start_ns"), pa.scalar(boundary, pa.uint64())))
+        )
+        if not late.num_rows:
+            return
+        days = pc.cast(pc.divide(late.column("start_ns"), pa.scalar(DAY_NS, pa.uint64())), pa.int32())
+        con.register("late_batch", late.select(["workspace_id", "workflow_id"]).append_column("day", days))
+        try:
+            con.execute(sql("summaries/mark_stale"))
+        finally:
+            con.unregister("late_batch")
+        self.stale = True
+
+    def has_work(self, day: int) -> bool:
+        return self.stale or self.until_day is None or self.until_day < day
+
+    def summarize_once(self, con: duckdb.DuckDBPyConnection, day: int) -> bool:
+        """One unit of work, in its own transaction: the stale rows of one day, else the first
+        unsealed day before `day`. Returns whether more work remains."""
+        if self.stale:
+            stale_day = con.execute("SELECT min(day) FROM step_summaries_stale").fetchall()[0][0]
+            if stale_day is not None:
+                _in_transaction(con, lambda: _resummarize(con, stale_day))
+                return True
+            self.stale = False
+        start = self.until_day
+        if start is None:  # nothing summarized yet: start at the first day with step runs
+            start = _first_step_day(con, 0, day)
+        elif start < day:
+            start = _first_step_day(con, start, day)  # skip days without runs
+        start = day if start is None else start
+        if start < day:
+            _in_transaction(con, lambda: _seal(con, start, start + 1))
+            self.until_day = start + 1
+        elif start != self.until_day:  # no runs left before `day`: nothing to summarize
+            _in_transaction(con, lambda: _set_sealed(con, start))
+            self.until_day = start
+        return self.has_work(day)
+
+    def retain(self, con: duckdb.DuckDBPyConnection, cutoff_ns: int) -> None:
+        """After retention deleted the spans started before `cutoff_ns` (same transaction)."""
+        for statement in statements("summaries/retain"):
+            con.execute(statement, {"day": max(cutoff_ns, 0) // DAY_NS})
+        self.stale = True
+
+    def rebuild(self, con: duckdb.DuckDBPyConnection, day: int) -> int:
+        """Recompute every summary row of the days before `day` from the stored spans, in one
+        transaction; returns how many rows there are."""
+
+        def recompute() -> int:
+            con.execute("DELETE FROM step_summaries")
+            con.execute("DELETE FROM step_summaries_stale")
+            con.execute(sql("summaries/summarize_day"), {"from_ns": 0, "until_ns": day * DAY_NS})
+            _set_sealed(con, day)
+            return int(con.execute("SELECT count(*) FROM step_summaries").fetchall()[0][0])
+
+        rows = _in_transaction(con, recompute)
+        self.until_day, self.stale = day, False
+        return rows
+
+
+def _seal(con: duckdb.DuckDBPyConnection, first: int, until: int) -> None:
+    con.execute(sql("summaries/summarize_day"), {"from_ns": first * DAY_NS, "until_ns": until * DAY_NS})
+    _set_sealed(con, until)
+
+
+def _set_sealed(con: duckdb.DuckDBPyConnection, until_day: int) -> None:
+    con.execute("UPDATE step_summaries_sealed SET until_day = ?", [until_day])
+
+
+def _resummarize(con: duckdb.DuckDBPyConnection, day: int) -> None:
+    params = {"day": day, "from_ns": day * DAY_NS, "until_ns": (day + 1) * DAY_NS}
+    con.execute(sql("summaries/drop_stale_rows"), {"day": day})
+    con.execute(sql("summaries/resummarize_stale"), params)
+    con.execute("DELETE FROM step_summaries_stale WHERE day = ?", [day])
+
+
+def _first_step_day(con: duckdb.DuckDBPyConnection, from_day: int, until_day: int) -> int | None:
+    params = {"from_ns": from_day * DAY_NS, "until_ns": until_day * DAY_NS}
+    return con.execute(sql("summaries/first_step_day"), params).fetchall()[0][0]
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
+    con.execute("BEGIN")
+    try:
+        result = fn()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return result
+
+
+class Maintenance:
+    """Schedules the summaries' maintenance on the writer thread: when the store starts, every
+    `interval_seconds` while there is work, and again right after each run that left some
+    (commits queued meanwhile go first)."""
+
+    def __init__(self, writer: Writer, interval_seconds: float = INTERVAL_SECONDS) -> None:
+        self._writer = writer
+        self._days = writer.step_days
+        self._interval = interval_seconds
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self.last_run_seconds = 0.0  # how long the last run held the writer
+
+    def start(self) -> None:
+        self.schedule()
+
+        def loop() -> None:
+            while not self._stop.wait(self._interval):
+                self.schedule()
+
+        threading.Thread(target=loop, name="flowscope-step-summaries", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def schedule(self) -> None:
+        with self._lock:
+            if self._scheduled or not self._days.has_work(today()):
+                return
+            self._scheduled = True
+        self._writer.run_maintenance(self._run)
+
+    def _run(self, con: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            self._scheduled = False
+        started = time.perf_counter()
+        more = self._days.summarize_once(con, today())
+        self.last_run_seconds = time.perf_counter() - started
+        if more and not self._stop.is_set():
+            self.schedule()
+
+    def run_now(self, fn: Callable[[duckdb.DuckDBPyConnection], int]) -> int:
+        """`fn` on the writer thread, between commits; its result (blocking)."""
+        done: Future[int] = Future()
+
+        def task(con: duckdb.DuckDBPyConnection) -> None:
+            try:
+                done.set_result(fn(con))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        self._writer.run_maintenance(task)
+        return done.result()
+
+    def catch_up(self) -> int:
+        """Summarize every sealed day and stale day now (blocking); returns the runs taken."""
+
+        def until_done(con: duckdb.DuckDBPyConnection) -> int:
+            runs, day = 0, today()
+            while self._days.has_work(day):
+                runs += 1
+                self._days.summarize_once(con, day)
+            return runs
+
+        return self.run_now(until_done)
+
+    def rebuild(self) -> int:
+        return self.run_now(lambda con: self._days.rebuild(con, today()))

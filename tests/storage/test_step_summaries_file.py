@@ -1,0 +1,117 @@
+"""The per-step summaries of a DuckDB file (storage/duckdb/step_summaries.py): step metrics of
+summarized days read them, not the spans; an older file is migrated without a backfill (the
+maintenance summarizes it), a crash keeps summaries and spans consistent, and `flowscope
+rebuild` recomputes them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+from flowscope.storage.duckdb.store import Store
+
+from tests.storage.conformance.test_step_summaries import (
+    DAY,
+    EVER,
+    MIDNIGHT,
+    RUNS,
+    WF,
+    WINDOWS,
+    _expected,
+    _write,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _open(db: Path) -> Store:
+    store = Store(db)
+    store.start()
+    return store
+
+
+def _check(db: Path, summarize: bool = True) -> None:
+    store = _open(db)
+    try:
+        if summarize:
+            store.summarize()
+        for since, until in WINDOWS:
+            assert store.workflow_metrics.step_totals("w", WF, since, until) == _expected(RUNS, since, until)
+    finally:
+        store.close()
+
+
+def test_summarized_days_are_read_from_the_summaries(tmp_path: Path) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    store = _open(db)
+    _write(store, "w", *RUNS)
+    store.summarize()
+    store.close()
+    with duckdb.connect(str(db)) as con:  # the spans of a whole summarized day go (not as users do)
+        con.execute("DELETE FROM spans WHERE start_ns >= ? AND start_ns < ?", [MIDNIGHT, MIDNIGHT + DAY])
+    store = _open(db)
+    try:
+        whole_day = store.workflow_metrics.step_totals("w", WF, MIDNIGHT, MIDNIGHT + DAY)
+        edges = store.workflow_metrics.step_totals("w", WF, MIDNIGHT + 1, MIDNIGHT + DAY)
+    finally:
+        store.close()
+    assert whole_day == _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)  # from its summary rows
+    assert edges == []  # a partial day: from the spans
+
+
+def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(tmp_path: Path) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    store = _open(db)
+    _write(store, "w", *RUNS[:4])
+    _write(store, "w", *RUNS[3:])
+    store.close()
+    with duckdb.connect(str(db)) as con:  # as the version before the summaries left it
+        for table in ("step_summaries", "step_summaries_sealed", "step_summaries_stale"):
+            con.execute(f"DROP TABLE {table}")
+        con.execute("DROP MACRO TABLE step_summary_rows")
+        con.execute("DROP MACRO step_duration_bucket")
+        con.execute("DELETE FROM schema_version WHERE version = 7")
+    _check(db, summarize=False)  # migrated, nothing summarized yet: the spans answer
+    _check(db)  # summarized
+
+    with duckdb.connect(str(db)) as con:  # summaries lost or wrong: the rebuild repairs them
+        con.execute("DELETE FROM step_summaries WHERE day % 2 = 0")
+        con.execute("UPDATE step_summaries SET runs = runs + 5")
+    for _ in range(2):  # idempotent
+        done = subprocess.run(
+            [sys.executable, "-m", "flowscope", "rebuild", "--db", str(db)],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"rebuilt 4 step summary rows in {db}"  # one step, four days
+    _check(db, summarize=False)
+
+
+def test_a_crash_keeps_summaries_of_committed_spans_only(tmp_path: Path) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    script = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from flowscope.storage.duckdb.store import Store
+        from tests.storage.conformance.test_step_summaries import RUNS, _write
+        store = Store(Path({str(db)!r}))
+        store.start()
+        _write(store, "w", *RUNS[2:])
+        store.summarize()
+        _write(store, "w", *RUNS[:2])  # late runs: their day goes stale in their commit
+        os._exit(0)  # no close, no checkpoint: what the WAL holds is what was committed
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    _check(db, summarize=False)
+    _check(db)
+    store = _open(db)
+    try:
+        assert store.workflow_metrics.step_totals("w", WF, *EVER) == _expected(RUNS, *EVER)
+    finally:
+        store.close()
