@@ -20,8 +20,8 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from flowscope.storage.duckdb.sqlfiles import sql, statements
 
 if TYPE_CHECKING:
@@ -39,12 +39,19 @@ def today() -> int:
     return time.time_ns() // DAY_NS
 
 
+Key = tuple[str, str, int]  # (workspace, workflow, day)
+
+
 class SealedDays:
     """The writer's view of what is summarized (writer thread only, but `has_work`)."""
 
     def __init__(self) -> None:
         self.until_day: int | None = None  # every day before it is summarized (but stale ones)
         self.stale = True  # stale days may be marked (unknown until the maintenance looked)
+        # Days found marked stale by an earlier commit (committed), until the maintenance
+        # summarizes them: later late runs on them (a historical import, a skewed clock)
+        # need no statement.
+        self._marked: set[Key] = set()
 
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         """Read the committed state (when the store opens, before any commit)."""
@@ -53,27 +60,36 @@ class SealedDays:
 
     def spans_stored(self, con: duckdb.DuckDBPyConnection, spans: pa.Table) -> None:
         """The writer's hook, in the transaction storing `spans` (duplicates dropped): mark
-        the summarized days its step spans start on stale. No statement unless some span of
-        the batch started before the first unsealed day."""
+        the summarized days its step spans start on stale. No statement unless some step span
+        of the batch started on a summarized day not marked stale yet."""
         if self.until_day is None or not spans.num_rows:
             return
         boundary = self.until_day * DAY_NS
-        if pc.min(spans.column("start_ns")).as_py() >= boundary:  # the common case
+        starts = spans.column("start_ns").to_numpy()
+        if int(starts.min()) >= boundary:  # the common case (~10 us)
             return
-        named_steps = pc.and_(
-            pc.equal(spans.column("span_role"), "step"), pc.is_valid(spans.column("workflow_id"))
-        )
-        late = spans.filter(
-            pc.and_(named_steps, pc.less(spans.column("start_ns"), pa.scalar(boundary, pa.uint64())))
-        )
-        if not late.num_rows:
+        # Python over the late rows: pyarrow's compute calls cost ~100 us each on a small batch.
+        late = np.flatnonzero(starts < boundary)
+        columns = spans.select(["workspace_id", "workflow_id", "span_role"]).take(late)
+        keys = {
+            (ws, wf, int(start) // DAY_NS)
+            for ws, wf, role, start in zip(
+                *(c.to_pylist() for c in columns.columns), starts[late], strict=True
+            )
+            if role == "step" and wf is not None
+        }
+        new = keys - self._marked
+        if not new:
             return
-        days = pc.cast(pc.divide(late.column("start_ns"), pa.scalar(DAY_NS, pa.uint64())), pa.int32())
-        con.register("late_batch", late.select(["workspace_id", "workflow_id"]).append_column("day", days))
-        try:
-            con.execute(sql("summaries/mark_stale"))
-        finally:
-            con.unregister("late_batch")
+        ordered = sorted(new)
+        inserted = con.execute(
+            sql("summaries/mark_stale"),
+            {"workspace_ids": [k[0] for k in ordered], "workflow_ids": [k[1] for k in ordered],
+             "days": [k[2] for k in ordered]},
+        ).fetchall()  # fmt: skip
+        # Marks found in the table were committed before (this transaction only adds): known
+        # from now on. Those it adds are known once a later commit finds them there.
+        self._marked |= new - {tuple(row) for row in inserted}
         self.stale = True
 
     def has_work(self, day: int) -> bool:
@@ -86,6 +102,7 @@ class SealedDays:
             stale_day = con.execute("SELECT min(day) FROM step_summaries_stale").fetchall()[0][0]
             if stale_day is not None:
                 _in_transaction(con, lambda: _resummarize(con, stale_day))
+                self._marked = {k for k in self._marked if k[2] != stale_day}
                 return True
             self.stale = False
         start = self.until_day
@@ -106,7 +123,7 @@ class SealedDays:
         """After retention deleted the spans started before `cutoff_ns` (same transaction)."""
         for statement in statements("summaries/retain"):
             con.execute(statement, {"day": max(cutoff_ns, 0) // DAY_NS})
-        self.stale = True
+        self.stale, self._marked = True, set()
 
     def rebuild(self, con: duckdb.DuckDBPyConnection, day: int) -> int:
         """Recompute every summary row of the days before `day` from the stored spans, in one
@@ -120,7 +137,7 @@ class SealedDays:
             return int(con.execute("SELECT count(*) FROM step_summaries").fetchall()[0][0])
 
         rows = _in_transaction(con, recompute)
-        self.until_day, self.stale = day, False
+        self.until_day, self.stale, self._marked = day, False, set()
         return rows
 
 

@@ -118,6 +118,16 @@ def test_late_runs_into_summarized_days_are_counted(store: Store, workspace: str
     _check_windows(store, workspace, RUNS)
 
 
+def test_late_runs_into_a_day_already_stale_are_counted(store: Store, workspace: str) -> None:
+    _write(store, workspace, *RUNS[2:])
+    store.summarize()
+    for n, run in enumerate(RUNS[1::-1], start=1):  # one commit each, both on the day before MIDNIGHT
+        _write(store, workspace, run)
+        _check_windows(store, workspace, RUNS[2 - n :])
+    _write(store, workspace, StepRun(8, MIDNIGHT + 2 * HOUR, 9.0))  # and another day in a third
+    _check_before_and_after_summarizing(store, workspace, [*RUNS, StepRun(8, MIDNIGHT + 2 * HOUR, 9.0)])
+
+
 def test_a_duplicate_span_is_counted_once(store: Store, workspace: str) -> None:
     _write(store, workspace, *RUNS)
     store.summarize()
