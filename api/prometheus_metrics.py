@@ -42,7 +42,7 @@ from flowscope.storage.changes import CommittedBatch
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +273,9 @@ class WorkflowMetrics(Collector):
             self._span_durations.observe((ws, svc, name, kind, status), dur / 1e6)
             if wf is None:
                 continue
-            if role == "execution":
+            if role == m.EXECUTION:
                 self._execution_durations.observe((ws, wf, step_status or "unknown"), dur / 1e9)
-            elif role == "step":
+            elif role == m.STEP:
                 step = step or ""
                 self._step_durations.observe((ws, wf, step, step_status or "unknown"), dur / 1e9)
                 self._retries.get((ws, wf, step))[0] += retries or 0
@@ -292,7 +292,7 @@ class WorkflowMetrics(Collector):
         )
         spans = spans.set_column(2, "step_id", pc.fill_null(spans.column("step_id"), ""))
         spans = spans.set_column(3, "step_status", pc.fill_null(spans.column("step_status"), "unknown"))
-        executions = spans.filter(pc.and_(pc.equal(role, "execution"), has_workflow))
+        executions = spans.filter(pc.and_(pc.equal(role, m.EXECUTION), has_workflow))
         if executions.num_rows:
             seconds = pc.divide(pc.cast(executions.column("duration_ns"), pa.float64()), 1e9)
             self._execution_durations.add(executions, ["workspace_id", "workflow_id", "step_status"], seconds)
@@ -314,15 +314,14 @@ class WorkflowMetrics(Collector):
     def _learn_names(self, batch: CommittedBatch) -> None:
         """workflow id -> name, for the `flowscope_workflow_info` join (names are not labels elsewhere)."""
         for span in batch.workflow_spans:
-            if span.role == "execution":
+            if span.role == m.EXECUTION:
                 self._remember(span.workspace_id, span.attributes)
         for record in batch.workflow_logs:
             self._remember(record.workspace_id, record.attributes)
 
     def _remember(self, workspace: str, attrs: dict[str, Any]) -> None:
-        workflow = attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME)
-        name = attrs.get(c.WORKFLOW_NAME) or attrs.get(c.CICD_PIPELINE_NAME)
-        if isinstance(workflow, str) and isinstance(name, str):
+        workflow, name = m.workflow_id(attrs), m.workflow_name(attrs)
+        if workflow and name:
             self._workflows.get((workspace, workflow))[0] = name  # in overflow: not shown
 
     # --- scrape side -------------------------------------------------------------

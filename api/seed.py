@@ -18,8 +18,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flowscope import conventions as c
+
 DEFAULT_API = "http://127.0.0.1:8000"
-TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+TERMINAL = c.TERMINAL_EXECUTION_STATUSES
 console = Console(stderr=True)
 
 

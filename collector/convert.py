@@ -19,11 +19,10 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 _INT64_MAX = 2**63 - 1
 _MAX_NAME_IN_ERROR = 100  # characters of a span name quoted in an error message
-
-_STEP_MARKERS = (c.STEP_ID, c.CICD_TASK_NAME)
 
 
 def content_hash(*parts: bytes) -> int:
@@ -53,24 +52,6 @@ def _label(name: str) -> str:
     return repr(name if len(name) <= _MAX_NAME_IN_ERROR else name[:_MAX_NAME_IN_ERROR] + "…")
 
 
-def _as_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _span_role(attrs: dict[str, Any], kind: int, parent: str) -> str | None:
-    if c.STEP_ATTEMPT in attrs:
-        return "attempt"
-    if any(m in attrs for m in _STEP_MARKERS):
-        return "step"
-    is_workflow = c.WORKFLOW_ID in attrs or c.WORKFLOW_EXECUTION_ID in attrs or c.CICD_PIPELINE_NAME in attrs
-    # The execution span is the trace root, or a SERVER span continuing a remote parent.
-    if is_workflow and (not parent or kind == 2):
-        return "execution"
-    return None
-
-
 def _register(table: dict[int, tuple[bytes, str]], message: Any, schema_url: str) -> int:
     raw = message.SerializeToString(deterministic=True)
     key = content_hash(raw, schema_url.encode())
@@ -81,7 +62,7 @@ def _register(table: dict[int, tuple[bytes, str]], message: Any, schema_url: str
 
 _ZERO_TRACE = b"\0" * 16
 _ZERO_SPAN = b"\0" * 8
-_MARKERS = (b"workflow.", b"cicd.pipeline.")
+_MARKERS = tuple(prefix.encode() for prefix in c.WORKFLOW_ATTRIBUTE_PREFIXES)
 
 
 def _may_be_workflow(data: bytes) -> bool:
@@ -234,52 +215,33 @@ def _promote_span(
     Raises Unstorable (before recording anything) when a promoted value does not fit its column.
     """
     attrs = workflow_attributes(span.attributes)
-    role = _span_role(attrs, kind, parent) if attrs else None
+    role = m.span_role(attrs, kind, bool(parent)) if attrs else None
     if role is None:
         return None
     assert attrs is not None
     retry_count = promoted_int(c.STEP_RETRY_COUNT, attrs.get(c.STEP_RETRY_COUNT))
+    is_execution = role == m.EXECUTION
     number = (
         promoted_int(c.WORKFLOW_EXECUTION_NUMBER, attrs.get(c.WORKFLOW_EXECUTION_NUMBER))
-        if role == "execution"
+        if is_execution
         else None
     )
-    workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
-    step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
-    if role == "execution":
-        resolved = c.execution_status(
-            _as_str(attrs.get(c.WORKFLOW_STATUS)), _as_str(attrs.get(c.CICD_PIPELINE_RESULT)), code
-        )
-    elif role == "step":
-        resolved = c.step_status(
-            _as_str(attrs.get(c.STEP_STATUS)), _as_str(attrs.get(c.CICD_TASK_RUN_RESULT)), code
-        )
-    else:
-        resolved = "failed" if code == c.STATUS_CODE_ERROR else "completed"
+    workflow_id = m.workflow_id(attrs)
+    resolved = m.span_status(role, attrs, code)
     add_exception_text(attrs, span.events)
     rows.workflow_spans.append(
         WorkflowSpan(workspace_id, trace_id, span_id, parent, name, role, start, end, code, message, attrs)
     )
-    if role == "execution":
-        error = c.execution_error(resolved, attrs, message)
-    elif role == "step":
-        error = c.step_error(resolved, attrs, message)
-    else:
-        error = None
-    if role == "execution" and workflow_id:
+    error = m.span_error(role, resolved, attrs, message)
+    if is_execution and workflow_id:
         rows.executions.append((
-            workspace_id, trace_id, workflow_id,
-            _as_str(attrs.get(c.WORKFLOW_NAME)) or _as_str(attrs.get(c.CICD_PIPELINE_NAME)),
-            _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)),
-            number,
-            resolved, 3, None, start, end, duration / 1e9,
-            _as_str(attrs.get(c.WORKFLOW_INPUT)), _as_str(attrs.get(c.WORKFLOW_RESULTS)),
+            workspace_id, trace_id, workflow_id, m.workflow_name(attrs),
+            m.text(attrs.get(c.WORKFLOW_PROJECT_ID)), number,
+            resolved, m.status_rank(resolved), None, start, end, duration / 1e9,
+            m.text(attrs.get(c.WORKFLOW_INPUT)), m.text(attrs.get(c.WORKFLOW_RESULTS)),
             error, span_id, service, now_ns,
         ))  # fmt: skip
-    return (role, workflow_id, trace_id, step_id, resolved, retry_count, error)
-
-
-_LIFECYCLE_STATUS = {c.EVENT_EXECUTION_QUEUED: ("pending", 1), c.EVENT_EXECUTION_STARTED: ("running", 2)}
+    return (role, workflow_id, trace_id, m.step_id(attrs), resolved, retry_count, error)
 
 
 def convert_logs(
@@ -306,18 +268,18 @@ def convert_logs(
                     continue
                 raw = record.SerializeToString(deterministic=True)
                 attrs = workflow_attributes(record.attributes)
-                event_name = record.event_name or (_as_str(attrs.get(c.EVENT_NAME)) if attrs else None) or ""
+                event_name = m.record_event(record.event_name, attrs)
                 trace_id = tid_b.hex() if tid_b.strip(b"\0") else ""
                 span_id = spid_b.hex() if spid_b.strip(b"\0") else ""
                 time_ns = record.time_unix_nano or record.observed_time_unix_nano
                 body = any_value_to_text(record.body)
                 workflow_id = step_id = execution_id = number = None
-                lifecycle = _LIFECYCLE_STATUS.get(event_name)
+                announced = m.announced_status(event_name)
                 if attrs:
-                    workflow_id = _as_str(attrs.get(c.WORKFLOW_ID) or attrs.get(c.CICD_PIPELINE_NAME))
-                    step_id = _as_str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME))
-                    execution_id = trace_id or _as_str(attrs.get(c.WORKFLOW_EXECUTION_ID))
-                    if lifecycle and workflow_id and execution_id:  # promoted into executions
+                    workflow_id = m.workflow_id(attrs)
+                    step_id = m.step_id(attrs)
+                    execution_id = m.execution_id(trace_id, attrs)
+                    if announced and workflow_id and execution_id:  # promoted into executions
                         try:
                             number = promoted_int(
                                 c.WORKFLOW_EXECUTION_NUMBER, attrs.get(c.WORKFLOW_EXECUTION_NUMBER)
@@ -351,12 +313,13 @@ def convert_logs(
                         workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body, attrs
                     )
                 )
-                if lifecycle and workflow_id:
-                    status, rank = lifecycle
+                if announced and workflow_id:
+                    queued = time_ns if announced == m.PENDING else None
+                    started = time_ns if announced == m.RUNNING else None
                     rows.executions.append((
-                        workspace_id, execution_id, workflow_id, _as_str(attrs.get(c.WORKFLOW_NAME)),
-                        _as_str(attrs.get(c.WORKFLOW_PROJECT_ID)), number, status, rank,
-                        time_ns if rank == 1 else None, time_ns if rank == 2 else None, None, None,
-                        _as_str(attrs.get(c.WORKFLOW_INPUT)), None, None, None, service, now_ns,
+                        workspace_id, execution_id, workflow_id, m.workflow_name(attrs),
+                        m.text(attrs.get(c.WORKFLOW_PROJECT_ID)), number, announced, m.status_rank(announced),
+                        queued, started, None, None, m.text(attrs.get(c.WORKFLOW_INPUT)), None, None, None,
+                        service, now_ns,
                     ))  # fmt: skip
     return result

@@ -1,15 +1,15 @@
-"""Attribute names, event names and status mappings shared by the engine and the collector.
+"""Attribute names, event names and status vocabularies shared by the engine and the collector.
 
-This module is the contract of DESIGN.md "What makes a span a workflow span" and
-"Status". It imports nothing of ours so that both sides (the engine, which emits,
+This module names the contract of DESIGN.md "What makes a span a workflow span" and
+"Status"; `flowscope.workflow_meaning` reads it (recognition, ids, status, errors,
+retries). It imports nothing of ours so that both sides (the engine, which emits,
 and the collector/api, which recognise) can depend on it without depending on
 each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Final
 
 # --- Execution (root) span -------------------------------------------------
 WORKFLOW_ID: Final = "workflow.id"
@@ -78,14 +78,6 @@ PIPELINE_RESULT_BY_STATUS: Final = {
     "cancelled": "cancellation",
     "timeout": "timeout",
 }
-# cicd.pipeline.result -> workflow.status (for foreign tracers that only set cicd.*)
-STATUS_BY_PIPELINE_RESULT: Final = {
-    "success": "completed",
-    "failure": "failed",
-    "error": "failed",
-    "timeout": "timeout",
-    "cancellation": "cancelled",
-}
 # workflow.step.status -> cicd.pipeline.task.run.result
 TASK_RESULT_BY_STEP_STATUS: Final = {
     "completed": "success",
@@ -93,14 +85,6 @@ TASK_RESULT_BY_STEP_STATUS: Final = {
     "cancelled": "cancellation",
     "skipped": "skip",
     "timeout": "timeout",
-}
-STEP_STATUS_BY_TASK_RESULT: Final = {
-    "success": "completed",
-    "failure": "failed",
-    "error": "failed",
-    "timeout": "failed",
-    "cancellation": "cancelled",
-    "skip": "skipped",
 }
 
 # OTLP span status codes (opentelemetry.proto.trace.v1.Status.StatusCode)
@@ -112,79 +96,3 @@ STATUS_CODE_ERROR: Final = 2
 # (and only these) for the change feed, and a replay reads the same ones back.
 WORKFLOW_ATTRIBUTE_PREFIXES: Final = ("workflow.", "cicd.pipeline.")
 WORKFLOW_ATTRIBUTE_KEYS: Final = frozenset({ERROR_TYPE, EVENT_NAME})
-
-
-def execution_status(workflow_status: str | None, pipeline_result: str | None, status_code: int) -> str:
-    """Final status of an execution from its root span (DESIGN.md "Status")."""
-    if workflow_status in TERMINAL_EXECUTION_STATUSES:
-        return workflow_status
-    if pipeline_result in STATUS_BY_PIPELINE_RESULT:
-        return STATUS_BY_PIPELINE_RESULT[pipeline_result]
-    return "failed" if status_code == STATUS_CODE_ERROR else "completed"
-
-
-def step_status(step_status_attr: str | None, task_result: str | None, status_code: int) -> str:
-    """Final status of a step from its span."""
-    if step_status_attr in STEP_STATUSES:
-        return step_status_attr
-    if task_result in STEP_STATUS_BY_TASK_RESULT:
-        return STEP_STATUS_BY_TASK_RESULT[task_result]
-    return "failed" if status_code == STATUS_CODE_ERROR else "completed"
-
-
-# Statuses whose end is an error: their error message falls back beyond the explicit attribute.
-UNSUCCESSFUL_STATUSES: Final = frozenset({"failed", "cancelled", "timeout"})
-
-
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def exception_text(events: Iterable[tuple[str, Mapping[str, Any]]]) -> str | None:
-    """The text of a span's last `exception` event, from (event name, attributes) pairs:
-    "Type: message" as Python prints an exception, or whichever of the two it has."""
-    found = None
-    for name, attributes in events:
-        if name == EXCEPTION_EVENT:
-            kind, message = _text(attributes.get(EXCEPTION_TYPE)), _text(attributes.get(EXCEPTION_MESSAGE))
-            found = f"{kind}: {message}" if kind and message else kind or message or found
-    return found
-
-
-def error_message(
-    status: str, explicit: Any, status_message: str | None, exception: Any, error_type: Any, result: Any
-) -> str | None:
-    """The error message of an execution or a step: the one rule every reader follows
-    (README "Error messages").
-
-    The emitter's own message (`workflow.error` of an execution, `workflow.step.error` of a
-    step) whatever the status. Otherwise, only when it ended failed, cancelled or timed out:
-    the span's status message, else its last `exception` event's message (or type), else
-    its `error.type`, else (not for a cancellation, which is no error of its own) its
-    `cicd.pipeline.result` / `cicd.pipeline.task.run.result` ("failure", "error",
-    "timeout"). None when there is none of these."""
-    text = _text(explicit)
-    if text is not None or status not in UNSUCCESSFUL_STATUSES:
-        return text
-    text = _text(status_message) or _text(exception) or _text(error_type)
-    return text if text is not None or status == "cancelled" else _text(result)
-
-
-def execution_error(status: str, attrs: Mapping[str, Any], status_message: str | None) -> str | None:
-    """`error_message` of an execution from its root span's attributes (as the change feed
-    carries them: with EXCEPTION_MESSAGE) and status message."""
-    return error_message(
-        status, attrs.get(WORKFLOW_ERROR), status_message, attrs.get(EXCEPTION_MESSAGE),
-        attrs.get(ERROR_TYPE), attrs.get(CICD_PIPELINE_RESULT),
-    )  # fmt: skip
-
-
-def step_error(status: str, attrs: Mapping[str, Any], status_message: str | None) -> str | None:
-    """`error_message` of a step from its span's attributes (as the change feed carries them:
-    with EXCEPTION_MESSAGE) and status message."""
-    return error_message(
-        status, attrs.get(STEP_ERROR), status_message, attrs.get(EXCEPTION_MESSAGE),
-        attrs.get(ERROR_TYPE), attrs.get(CICD_TASK_RUN_RESULT),
-    )  # fmt: skip

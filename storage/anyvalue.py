@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 # Bounds for rendering hostile input: nesting depth beyond which values are elided.
 MAX_DEPTH = 32
@@ -92,9 +93,9 @@ def workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any] | None
 
 
 def exception_text(events: Iterable[Any]) -> str | None:
-    """`conventions.exception_text` of OTLP span events (opentelemetry.proto Span.Event)."""
+    """`workflow_meaning.exception_text` of OTLP span events (opentelemetry.proto Span.Event)."""
     wanted = (c.EXCEPTION_MESSAGE, c.EXCEPTION_TYPE)
-    return c.exception_text(
+    return m.exception_text(
         (e.name, {kv.key: any_value_to_python(kv.value) for kv in e.attributes if kv.key in wanted})
         for e in events
         if e.name == c.EXCEPTION_EVENT

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from flowscope import conventions as c
+from flowscope.workflow_meaning import attribute_int
 
 KIND: Final = "kind"
 STATUS_CODE: Final = "status.code"
@@ -32,31 +33,9 @@ INT_RANGES: Final[dict[str, tuple[int, int]]] = {
     c.WORKFLOW_EXECUTION_NUMBER: (0, 2**63 - 1),  # executions.execution_number BIGINT
 }
 
-_MAX_DIGITS = 20  # longer digit strings are out of every range (and int() of huge ones is slow)
-
 
 class Unstorable(ValueError):
     """A promoted value does not fit its column: the span or record carrying it is rejected."""
-
-
-def attribute_int(value: Any) -> int | str | None:
-    """An attribute value read as an integer: an int (not a bool), or a string of ASCII digits
-    (returned as is when longer than any column holds); None for anything else. Readers that
-    decode attributes from stored spans use it too (`as_int`), so every reader agrees."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdecimal():
-        # ("²".isdigit() is true but int("²") fails; huge digit strings make int() slow)
-        return value if len(value) > _MAX_DIGITS else int(value)
-    return None
-
-
-def as_int(value: Any) -> int | None:
-    """`attribute_int` for readers: None also for digit strings too long to be a count."""
-    number = attribute_int(value)
-    return number if isinstance(number, int) else None
 
 
 def promoted_int(name: str, value: Any) -> int | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 T = TypeVar("T")
 
@@ -69,10 +70,9 @@ class Attempt:
     def of(
         cls, span_id: str, parent_span_id: str, start_ns: int, end_ns: int, status: str | None, message: str
     ) -> Attempt:
-        """An attempt from its span's columns: no status means completed; the span's status
-        message is its error only when it failed."""
-        error = (message or None) if status == "failed" else None
-        return cls(span_id, parent_span_id, start_ns, end_ns, status or "completed", error)
+        """An attempt from its span's columns (no status means completed)."""
+        status = status or "completed"
+        return cls(span_id, parent_span_id, start_ns, end_ns, status, m.attempt_error(status, message))
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from flowscope.storage.executions import (
 )
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 
 def step_attempt(number: int, a: Attempt) -> StepAttempt:
@@ -132,25 +133,18 @@ def log_page(page: Page[LogRow], skip: int, limit: int) -> ExecutionLogPage:
 
 
 def status_history(records: ExecutionRecords) -> list[StatusTransition]:
-    """Each status the execution went through, in order: pending (queued record), running
-    (started record, or the root span's start), then its terminal status (root span end)."""
-    row = records.row
-    history: list[StatusTransition] = []
+    """Each status the execution went through, in order (`workflow_meaning.status_history`)."""
     queued = next((r for r in records.lifecycle if r.event_name == c.EVENT_EXECUTION_QUEUED), None)
     started = next((r for r in records.lifecycle if r.event_name == c.EVENT_EXECUTION_STARTED), None)
-    if queued is not None:
-        history.append(StatusTransition(status="pending", timestamp=ns_to_dt(queued.time_ns), source="log"))
-    if started is not None:
-        history.append(StatusTransition(status="running", timestamp=ns_to_dt(started.time_ns), source="log"))
-    elif queued is None and row.started_ns:
-        # No lifecycle records (a tracer that only sends spans): it ran from the root span's start.
-        # With a queued record but no started one, it never ran (e.g. cancelled while pending).
-        history.append(StatusTransition(status="running", timestamp=ns_to_dt(row.started_ns), source="span"))
-    if row.terminal:
-        history.append(
-            StatusTransition(status=row.status, timestamp=ns_to_dt(row.ended_ns), source="span")  # type: ignore[arg-type]
-        )
-    return history
+    row = records.row
+    history = m.status_history(
+        queued.time_ns if queued else None, started.time_ns if started else None, row.started_ns, row.status,
+        row.ended_ns,
+    )  # fmt: skip
+    return [
+        StatusTransition(status=status, timestamp=ns_to_dt(time_ns), source=source)  # type: ignore[arg-type]
+        for status, time_ns, source in history
+    ]
 
 
 def _step_execution(execution_id: str, run: ExecutionStep) -> StepExecution:
@@ -249,9 +243,7 @@ def step_details(
     run = max(matches, key=lambda r: r.start_ns or 0)
     base = _step_execution(records.row.execution_id, run)
     input_data, _ = parse_json(run.input_text)
-    attempts = [
-        step_attempt(i + 1, a) for i, a in enumerate(sorted(run.attempts, key=lambda a: a.start_ns))
-    ]
+    attempts = [step_attempt(i + 1, a) for i, a in enumerate(sorted(run.attempts, key=lambda a: a.start_ns))]
     return StepExecutionDetails(
         **base.model_dump(),
         input_data=input_data,

@@ -6,11 +6,11 @@ in step order, with queue/run/wait times and the critical path.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from flowscope.storage.executions import ExecutionRecords, ExecutionStep
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 # A predecessor may end a hair after its successor's start (clocks, rounding).
 _TOLERANCE_NS = 1_000_000
@@ -25,36 +25,34 @@ class DefinedStep:
     depends_on: tuple[str, ...]
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _running_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[ExecutionStep]:
-    """Steps announced by a started record whose span has not arrived (running)."""
+def _announced_steps(records: ExecutionRecords, seen_spans: set[str]) -> list[ExecutionStep]:
+    """Steps announced by a started record whose span has not arrived: running, or, once the
+    execution ended without them, unfinished (`workflow_meaning.announced_step`)."""
+    status, error = m.announced_step(records.row.status)
     started: dict[str, ExecutionStep] = {}
-    retries: dict[str, int] = {}
+    retries: dict[str, set[int]] = {}
     for rec in records.lifecycle:
         key = rec.span_id or rec.step_id or ""
         if rec.event_name == c.EVENT_STEP_RETRYING:
-            retries[key] = retries.get(key, 0) + 1
+            m.new_retry(retries.setdefault(key, set()), rec.attributes)
         if rec.event_name != c.EVENT_STEP_STARTED or rec.span_id in seen_spans:
             continue
         attrs = rec.attributes
-        step_id = rec.step_id or str(attrs.get(c.STEP_ID) or attrs.get(c.CICD_TASK_NAME) or "")
+        step_id = rec.step_id or m.step_id(attrs)
         if not step_id or key in started:
             continue
-        depends = attrs.get(c.STEP_DEPENDS_ON)
         started[key] = ExecutionStep(
             step_id=step_id,
-            name=str(attrs.get(c.STEP_NAME) or step_id),
-            status="running",
-            order=_int(attrs.get(c.STEP_ORDER)),
+            name=m.step_name(attrs) or step_id,
+            status=status,
+            order=m.integer(attrs.get(c.STEP_ORDER)),
             span_id=rec.span_id or None,
             start_ns=rec.time_ns,
-            input_text=attrs.get(c.STEP_INPUT) if isinstance(attrs.get(c.STEP_INPUT), str) else None,
-            depends_on=tuple(str(d) for d in depends) if isinstance(depends, list) else (),
+            error_message=error,
+            input_text=m.text(attrs.get(c.STEP_INPUT)),
+            depends_on=m.string_list(attrs.get(c.STEP_DEPENDS_ON)),
         )
-    return [replace(run, retry_count=retries.get(key, 0)) for key, run in started.items()]
+    return [replace(run, retry_count=len(retries.get(key, ()))) for key, run in started.items()]
 
 
 def _with_definition(run: ExecutionStep, defined: tuple[int, DefinedStep] | None) -> ExecutionStep:
@@ -68,20 +66,14 @@ def _with_definition(run: ExecutionStep, defined: tuple[int, DefinedStep] | None
 def execution_steps(records: ExecutionRecords, definition: list[DefinedStep] | None) -> list[ExecutionStep]:
     """Every step of the execution, ordered by step order (then start)."""
     seen_spans = {r.span_id for r in records.steps if r.span_id}
-    unfinished = _running_steps(records, seen_spans)
-    if records.row.terminal:
-        # Started, but the execution ended without the step's span (the process died):
-        # the step did not finish.
-        status = "cancelled" if records.row.status == "cancelled" else "failed"
-        error = f"step did not finish: the execution ended ({records.row.status}) first"
-        unfinished = [replace(run, status=status, error_message=error) for run in unfinished]
-    runs = [*records.steps, *unfinished]
+    runs = [*records.steps, *_announced_steps(records, seen_spans)]
     defined = {d.id: (i + 1, d) for i, d in enumerate(definition or [])}
     seen_ids = {r.step_id for r in runs}
-    if not records.row.terminal:
+    unseen = m.unseen_step_status(records.row.status)
+    if unseen is not None:
         for step_id, (order, d) in defined.items():
             if step_id not in seen_ids:
-                runs.append(ExecutionStep(step_id, d.name, "pending", order, depends_on=d.depends_on))
+                runs.append(ExecutionStep(step_id, d.name, unseen, order, depends_on=d.depends_on))
     runs = [_with_definition(run, defined.get(run.step_id)) for run in runs]
     # Foreign tracers may not say the order: number those steps by start time, after the rest.
     unordered = sorted((r for r in runs if r.order is None), key=lambda r: (r.start_ns or 2**64, r.name))
@@ -90,6 +82,11 @@ def execution_steps(records: ExecutionRecords, definition: list[DefinedStep] | N
     runs = [replace(run, order=numbered[id(run)]) if id(run) in numbered else run for run in runs]
     runs.sort(key=lambda r: (r.order or 0, r.start_ns or 2**64, r.span_id or ""))
     return runs
+
+
+def _never_ran(run: ExecutionStep) -> bool:
+    """Skipped steps, and steps cancelled before they ran, have no queue or run time."""
+    return m.step_never_ran(run.status, run.start_ns, run.end_ns)
 
 
 def _latest_by_step(runs: list[ExecutionStep]) -> dict[str, ExecutionStep]:
@@ -126,7 +123,7 @@ def timings(
     origin = execution_start_ns or (min(starts) if starts else None)
     out: dict[int, tuple[float | None, float | None, float | None]] = {}
     for run in runs:
-        if run.start_ns is None or run.status == "skipped":  # skipped steps never ran
+        if run.start_ns is None or _never_ran(run):
             continue
         pred = _predecessor(run, ended, deps_known)
         ready = pred.end_ns if pred is not None else origin
@@ -147,7 +144,7 @@ def timings(
 def critical_path(runs: list[ExecutionStep], deps_known: bool) -> list[str]:
     """Step ids from the first to the last-finishing step along the chain of
     predecessors that each step waited for."""
-    ended = _latest_by_step([r for r in runs if r.status != "skipped"])
+    ended = _latest_by_step([r for r in runs if not _never_ran(r)])
     if not ended:
         return []
     current: ExecutionStep | None = max(ended.values(), key=lambda r: r.end_ns or 0)

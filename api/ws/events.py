@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 from flowscope.api.ws.facts import Fact, Kind
-from flowscope.storage.columns import as_int
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 WORKFLOW_END_EVENTS = {
     "completed": "workflow_completed",
@@ -78,16 +78,6 @@ def iso(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
 
 
-def _int(value: Any) -> int | None:
-    return as_int(value)  # the collector's rule (a "²" is no integer: int() would raise)
-
-
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
 def _json_value(value: Any, truncated: bool) -> Any:
     """JSON-text attributes as objects; a value cut to its size cap stays text."""
     if not isinstance(value, str) or truncated:
@@ -113,9 +103,9 @@ class ExecInfo:
             self.workflow_id = fact.workflow_id
         attrs = fact.attrs
         if self.workflow_name is None:
-            self.workflow_name = _text(attrs.get(c.WORKFLOW_NAME)) or _text(attrs.get(c.CICD_PIPELINE_NAME))
+            self.workflow_name = m.workflow_name(attrs)
         if self.execution_number is None:
-            self.execution_number = _int(attrs.get(c.WORKFLOW_EXECUTION_NUMBER))
+            self.execution_number = m.execution_number(attrs)
 
 
 def _workflow_data(
@@ -154,7 +144,7 @@ def workflow_started(info: ExecInfo, time_ns: int, synthesized: bool) -> LiveEve
 
 
 def workflow_ended(info: ExecInfo, fact: Fact) -> LiveEvent:
-    error = c.execution_error(fact.status, fact.attrs, fact.status_message)
+    error = m.execution_error(fact.status, fact.attrs, fact.status_message)
     if error is None and fact.status != "completed":
         error = f"execution {fact.status}"  # the feed always says why an execution did not complete
     duration = (fact.time_ns - fact.start_ns) / 1e9
@@ -171,12 +161,11 @@ class StepInfo:
     ended: bool = False
     started_by_record: bool = False
     retries: int = 0  # retrying events released
-    retry_keys: set[Any] | None = None
+    retry_keys: set[int] | None = None  # the retry numbers released (workflow_meaning.new_retry)
 
     def learn(self, fact: Fact) -> None:
         if self.step_name is None:
-            attrs = fact.attrs
-            self.step_name = _text(attrs.get(c.STEP_NAME)) or _text(attrs.get(c.CICD_TASK_NAME))
+            self.step_name = m.step_name(fact.attrs)
             if self.step_name is None and fact.kind == Kind.STEP_ENDED:  # named after its step
                 self.step_name = fact.name or None
         if not self.span_id and fact.span_id and fact.kind in (Kind.STEP_STARTED, Kind.STEP_ENDED):
@@ -232,12 +221,11 @@ def step_started(info: ExecInfo, step: StepInfo, time_ns: int, synthesized: bool
 
 def _retry_detail(fact: Fact, retry_count: int) -> dict[str, Any]:
     attrs = fact.attrs
-    delay = attrs.get(c.STEP_RETRY_DELAY)
     return {
-        "error": _text(attrs.get(c.STEP_ERROR)) or fact.name or None,  # name: the record's body
+        "error": m.retry_error(attrs, fact.name),  # name: the record's body
         "retry_count": retry_count,
-        "attempt": _int(attrs.get(c.STEP_ATTEMPT)) or retry_count + 1,  # the attempt about to run
-        "delay_seconds": float(delay) if isinstance(delay, int | float) else None,
+        "attempt": m.attempt_number(attrs, retry_count),  # the attempt about to run
+        "delay_seconds": m.number(attrs.get(c.STEP_RETRY_DELAY)),
     }
 
 
@@ -250,8 +238,8 @@ def step_retrying(info: ExecInfo, step: StepInfo, fact: Fact, retry_count: int) 
 
 def _end_detail(fact: Fact, _: int) -> dict[str, Any]:
     attrs = fact.attrs
-    truncated = bool(attrs.get(c.STEP_OUTPUT_TRUNCATED))
-    error = c.step_error(fact.status, attrs, fact.status_message)
+    truncated = m.flag(attrs.get(c.STEP_OUTPUT_TRUNCATED))
+    error = m.step_error(fact.status, attrs, fact.status_message)
     if error is None and fact.status == "failed":
         error = "step failed"  # the feed always says why a step failed
     out: dict[str, Any] = {
@@ -259,11 +247,11 @@ def _end_detail(fact: Fact, _: int) -> dict[str, Any]:
         "output": _json_value(attrs.get(c.STEP_OUTPUT), truncated),
         "output_truncated": truncated,
         "error": error,
-        "retry_count": _int(attrs.get(c.STEP_RETRY_COUNT)) or 0,
+        "retry_count": m.retry_count(attrs),
     }
     if fact.status == "skipped":
-        out["reason"] = _text(attrs.get(c.STEP_SKIP_REASON))
-    order = _int(attrs.get(c.STEP_ORDER))
+        out["reason"] = m.text(attrs.get(c.STEP_SKIP_REASON))
+    order = m.integer(attrs.get(c.STEP_ORDER))
     if order is not None:
         out["step_order"] = order
     return out

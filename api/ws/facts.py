@@ -14,6 +14,7 @@ from typing import Any
 from flowscope.storage.changes import WorkflowLogRecord, WorkflowSpan
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 
 class Kind(IntEnum):
@@ -57,39 +58,21 @@ def sort_key(fact: Fact) -> tuple[int, int]:
     return (fact.time_ns, fact.kind)
 
 
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def workflow_id_of(attrs: dict[str, Any]) -> str | None:
-    return _text(attrs.get(c.WORKFLOW_ID)) or _text(attrs.get(c.CICD_PIPELINE_NAME))
-
-
-def step_id_of(attrs: dict[str, Any]) -> str | None:
-    return _text(attrs.get(c.STEP_ID)) or _text(attrs.get(c.CICD_TASK_NAME))
-
-
 def from_span(span: WorkflowSpan) -> Fact | None:
     """An end fact for execution and step spans; None for attempt spans (not events)."""
-    attrs = span.attributes
-    if span.role == "execution":
+    role = span.role
+    if role == m.EXECUTION:
         kind = Kind.EXEC_ENDED
-        status = c.execution_status(
-            _text(attrs.get(c.WORKFLOW_STATUS)), _text(attrs.get(c.CICD_PIPELINE_RESULT)), span.status_code
-        )
-    elif span.role == "step":
+    elif role == m.STEP:
         kind = Kind.STEP_ENDED
-        status = c.step_status(
-            _text(attrs.get(c.STEP_STATUS)), _text(attrs.get(c.CICD_TASK_RUN_RESULT)), span.status_code
-        )
     else:
         return None
+    attrs = span.attributes
     return Fact(
-        kind, span.workspace_id, span.trace_id, workflow_id_of(attrs),
-        step_id_of(attrs) if kind == Kind.STEP_ENDED else None, span.span_id,
-        span.start_ns, max(span.end_ns, span.start_ns), status, span.status_message, span.name, attrs,
+        kind, span.workspace_id, span.trace_id, m.workflow_id(attrs),
+        m.step_id(attrs) if kind == Kind.STEP_ENDED else None, span.span_id, span.start_ns,
+        max(span.end_ns, span.start_ns), m.span_status(role, attrs, span.status_code), span.status_message,
+        span.name, attrs,
     )  # fmt: skip
 
 
@@ -99,11 +82,11 @@ def from_record(record: WorkflowLogRecord) -> Fact | None:
     if kind is None:
         return None
     attrs = record.attributes
-    execution_id = record.trace_id or _text(attrs.get(c.WORKFLOW_EXECUTION_ID))
+    execution_id = m.execution_id(record.trace_id, attrs)
     if not execution_id:
         return None
     return Fact(
-        kind, record.workspace_id, execution_id, workflow_id_of(attrs),
-        step_id_of(attrs) if kind != Kind.EXEC_STARTED else None, record.span_id,
+        kind, record.workspace_id, execution_id, m.workflow_id(attrs),
+        m.step_id(attrs) if kind != Kind.EXEC_STARTED else None, record.span_id,
         record.time_ns, record.time_ns, "", "", record.body or "", attrs, record.record_hash,
     )  # fmt: skip

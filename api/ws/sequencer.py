@@ -42,6 +42,7 @@ from flowscope.api.ws.events import ExecInfo, LiveEvent, StepInfo
 from flowscope.api.ws.facts import Fact, Kind, sort_key
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 ExecKey = tuple[str, str]  # (workspace_id, execution_id)
 # Facts kept for one execution that cannot be released yet (most likely: its workflow id
@@ -62,32 +63,13 @@ class _Execution:
         self.last_seen = now
 
 
-def _retry_number(fact: Fact, step: StepInfo) -> int:
-    """Which retry a `workflow.step.retrying` record announces (1 = the second attempt)."""
-    value = fact.attrs.get(c.STEP_RETRY_COUNT)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    value = fact.attrs.get(c.STEP_ATTEMPT)  # the attempt about to run
-    if isinstance(value, int) and not isinstance(value, bool) and value > 1:
-        return value - 1
-    return step.retries + 1
-
-
 def _awaits_dependencies(ex: _Execution, fact: Fact) -> bool:
     """A step_started record naming its dependencies waits for their end events."""
-    deps = fact.attrs.get(c.STEP_DEPENDS_ON)
-    if not isinstance(deps, list):
-        return False
-    for dep in deps:
-        step = ex.steps.get(dep) if isinstance(dep, str) else None
+    for dep in m.string_list(fact.attrs.get(c.STEP_DEPENDS_ON)):
+        step = ex.steps.get(dep)
         if step is None or not step.ended:
             return True
     return False
-
-
-def _span_retry_count(fact: Fact) -> int:
-    value = fact.attrs.get(c.STEP_RETRY_COUNT)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class Sequencer:
@@ -234,20 +216,16 @@ class Sequencer:
                             continue
                         out.append(ev.step_started(info, step, fact.time_ns, synthesized=True))
                         step.started = True
-                    number = _retry_number(fact, step)
-                    seen = step.retry_keys if step.retry_keys is not None else set()
-                    step.retry_keys = seen
-                    if number not in seen:
-                        seen.add(number)
+                    if step.retry_keys is None:
+                        step.retry_keys = set()
+                    number = m.new_retry(step.retry_keys, fact.attrs)
+                    if number is not None:
                         step.retries += 1
                         out.append(ev.step_retrying(info, step, fact, number))
                         progress = True
                     continue
-                # STEP_ENDED. Skipped steps never start; nor do steps cancelled before they ran
-                # (zero-length spans): neither has a step_started to wait for.
-                never_ran = fact.status == "skipped" or (
-                    fact.status == "cancelled" and fact.start_ns == fact.time_ns
-                )
+                # STEP_ENDED. A step that never ran has no step_started to wait for.
+                never_ran = m.step_never_ran(fact.status, fact.start_ns, fact.time_ns)
                 if not never_ran and not step.started:
                     if not expired:
                         keep.append(fact)
@@ -255,7 +233,7 @@ class Sequencer:
                     if fact.status != "cancelled":
                         out.append(ev.step_started(info, step, fact.start_ns, synthesized=True))
                         step.started = True
-                if step.started_by_record and step.retries < _span_retry_count(fact) and not expired:
+                if step.started_by_record and step.retries < m.retry_count(fact.attrs) and not expired:
                     keep.append(fact)  # its step_retrying records are still on their way
                     continue
                 out.append(ev.step_ended(info, step, fact))

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 from flowscope.storage.anyvalue import attributes_to_dict
-from flowscope.storage.columns import as_int
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql
@@ -30,6 +29,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from flowscope import conventions as c
+from flowscope import workflow_meaning as m
 
 if TYPE_CHECKING:
     from flowscope.storage.duckdb.store import Store
@@ -50,7 +50,7 @@ class _SpanRow(NamedTuple):
     status_code: int
     status_message: str
     workflow_id: str | None
-    error_message: str | None  # computed at ingest (conventions.error_message)
+    error_message: str | None  # computed at ingest (workflow_meaning.error_message)
     span: bytes | None  # only for the root and step spans
 
 
@@ -145,16 +145,16 @@ def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: st
             return None
     attempts: dict[str, list[Attempt]] = {}
     for a in spans:
-        if a.span_role == "attempt":
+        if a.span_role == m.ATTEMPT:
             attempts.setdefault(a.parent_span_id, []).append(
                 Attempt.of(a.span_id, a.parent_span_id, a.start_ns, a.end_ns, a.step_status, a.status_message)
             )
     root_attributes: dict[str, Any] = {}
     steps = []
     for s in spans:
-        if s.span_role == "execution" and s.span_id == (row.root_span_id or s.span_id) and s.span:
+        if s.span_role == m.EXECUTION and s.span_id == (row.root_span_id or s.span_id) and s.span:
             root_attributes = attributes_to_dict(Span.FromString(s.span).attributes)
-        elif s.span_role == "step":
+        elif s.span_role == m.STEP:
             steps.append(_step(s, tuple(attempts.get(s.span_id, ()))))
     # Record attributes (read from the blob) name and order running steps; a finished
     # execution needs only the promoted columns (reading the blob costs a decompression).
@@ -174,8 +174,8 @@ def _synthetic_row(execution_id: str, spans: list[_SpanRow]) -> ExecutionRow | N
         return None
     start = min(s.start_ns for s in spans)
     return ExecutionRow(
-        execution_id, workflow_id, None, None, None, "running", 2, None, start, None, None, None, None,
-        None, None, None,
+        execution_id, workflow_id, None, None, None, m.RUNNING, m.status_rank(m.RUNNING), None, start, None,
+        None, None, None, None, None, None,
     )  # fmt: skip
 
 
@@ -184,32 +184,27 @@ def _record_attributes(blob: bytes | None) -> dict[str, Any]:
     return attributes_to_dict(LogRecord.FromString(blob).attributes) if blob else {}
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else value if isinstance(value, str) else str(value)
-
-
 def _step(row: _SpanRow, attempts: tuple[Attempt, ...]) -> ExecutionStep:
     span = Span.FromString(row.span or b"")
     attrs = attributes_to_dict(span.attributes)
     status = row.step_status or "completed"
-    depends = attrs.get(c.STEP_DEPENDS_ON)
     return ExecutionStep(
         step_id=row.step_id or row.name,
-        name=_str(attrs.get(c.STEP_NAME)) or row.name,
+        name=m.step_name(attrs) or row.name,
         status=status,
-        order=as_int(attrs.get(c.STEP_ORDER)),  # the collector's rule: a "²" is no integer
+        order=m.integer(attrs.get(c.STEP_ORDER)),
         span_id=row.span_id,
         start_ns=row.start_ns,
         end_ns=row.end_ns,
         retry_count=row.retry_count or 0,
         error_message=row.error_message,
-        input_text=_str(attrs.get(c.STEP_INPUT)),
-        output_text=_str(attrs.get(c.STEP_OUTPUT)),
-        input_truncated=attrs.get(c.STEP_INPUT_TRUNCATED) is True,
-        output_truncated=attrs.get(c.STEP_OUTPUT_TRUNCATED) is True,
-        depends_on=tuple(str(d) for d in depends) if isinstance(depends, list) else (),
+        input_text=m.text(attrs.get(c.STEP_INPUT)),
+        output_text=m.text(attrs.get(c.STEP_OUTPUT)),
+        input_truncated=m.flag(attrs.get(c.STEP_INPUT_TRUNCATED)),
+        output_truncated=m.flag(attrs.get(c.STEP_OUTPUT_TRUNCATED)),
+        depends_on=m.string_list(attrs.get(c.STEP_DEPENDS_ON)),
         depends_declared=c.STEP_DEPENDS_ON in attrs,
-        skip_reason=_str(attrs.get(c.STEP_SKIP_REASON)),
+        skip_reason=m.text(attrs.get(c.STEP_SKIP_REASON)),
         attempts=attempts,
         events=tuple(
             SpanEvent(e.name, e.time_unix_nano, attributes_to_dict(e.attributes)) for e in span.events

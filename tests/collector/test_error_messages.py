@@ -1,6 +1,7 @@
-"""The one error-message rule (conventions.error_message, README "Error messages"): the
-same answer from REST, the live feed and the spec's SQL views, for our engine's spans and
-for foreign tracers' (exception events, error.type, cicd.* results)."""
+"""The one error-message rule (workflow_meaning.error_message, README "Error messages"; its
+table is tested in tests/test_workflow_meaning.py): the same answer from REST, the live feed
+and the spec's SQL views, for our engine's spans and for foreign tracers' (exception events,
+error.type, cicd.* results)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 
 import duckdb
 import httpx
-import pytest
 from flowscope.api.ws.events import iso
 from flowscope.storage.duckdb.sqlfiles import statements
 from opentelemetry import trace
@@ -24,42 +24,6 @@ from opentelemetry.trace import Status, StatusCode
 from flowscope import conventions as c
 from tests.support.server import start_server
 from tests.ws.support import Feed, open_feed, ws_url
-
-
-@pytest.mark.parametrize(
-    ("status", "explicit", "message", "exception", "error_type", "result", "expected"),
-    [
-        ("failed", "disk full", "status text", "exc", "E", "failure", "disk full"),  # the emitter's own
-        ("completed", "kept anyway", "", None, None, None, "kept anyway"),  # whatever the status
-        ("completed", None, "status text", "exc", "E", "success", None),  # no fallbacks when it succeeded
-        ("failed", None, "status text", "exc", "E", "failure", "status text"),
-        ("failed", "", "", "exc", "E", "failure", "exc"),  # empty texts count as none
-        ("timeout", None, "", None, "TimeoutError", "timeout", "TimeoutError"),
-        ("failed", None, "", None, None, "failure", "failure"),
-        ("cancelled", None, "", None, None, "cancellation", None),  # a cancellation is no error of its own
-        ("cancelled", None, "stopped by user", None, None, None, "stopped by user"),
-        ("skipped", None, "", "exc", None, "skip", None),
-        ("failed", None, "", None, None, None, None),
-        ("failed", 42, "", None, None, None, "42"),  # non-string attribute values as text
-    ],
-)
-def test_rule(
-    status: str, explicit: Any, message: str, exception: Any, error_type: Any, result: Any, expected: Any
-) -> None:
-    assert c.error_message(status, explicit, message, exception, error_type, result) == expected
-
-
-def test_exception_text_is_the_last_exception_events_type_and_message() -> None:
-    events = [
-        ("exception", {c.EXCEPTION_MESSAGE: "first", c.EXCEPTION_TYPE: "ValueError"}),
-        ("log", {c.EXCEPTION_MESSAGE: "not an exception event"}),
-        ("exception", {c.EXCEPTION_TYPE: "KeyError"}),  # no message: its type
-    ]
-    assert c.exception_text(events) == "KeyError"
-    assert c.exception_text(events[:2]) == "ValueError: first"
-    assert c.exception_text([("exception", {c.EXCEPTION_MESSAGE: "no type"})]) == "no type"
-    assert c.exception_text([]) is None
-
 
 # What a foreign tracer sends (plain OTel SDK), and the error each reader must show.
 EXPECTED_STEPS = {
