@@ -13,11 +13,12 @@ take from the spans until the maintenance summarizes them again.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -32,6 +33,10 @@ T = TypeVar("T")
 
 DAY_NS = 86_400 * 10**9
 INTERVAL_SECONDS = 60.0  # how often the scheduler looks for a newly sealed day or stale days
+# A run summarizes about this many step spans (a day is split into parts by workflow): ~100 ms
+# at 2-4 us a span plus ~30 ms a statement. Late runs' stale days: this many workflows a run.
+SPANS_PER_RUN = 20_000
+STALE_WORKFLOWS_PER_RUN = 16
 
 
 def today() -> int:
@@ -47,6 +52,9 @@ class SealedDays:
 
     def __init__(self) -> None:
         self.until_day: int | None = None  # every day before it is summarized (but stale ones)
+        self.floor_day: int | None = None  # retention's cutoff day: summaries only after it
+        self.parts: int | None = None  # until_day is being summarized in this many parts
+        self.next_part = 0
         self.stale = True  # stale days may be marked (unknown until the maintenance looked)
         # Days found marked stale by an earlier commit (committed), until the maintenance
         # summarizes them: later late runs on them (a historical import, a skewed clock)
@@ -55,8 +63,10 @@ class SealedDays:
 
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         """Read the committed state (when the store opens, before any commit)."""
-        self.until_day = con.execute("SELECT until_day FROM step_summaries_sealed").fetchall()[0][0]
-        self.stale = True
+        [(self.until_day, self.floor_day, self.parts, next_part)] = con.execute(
+            "SELECT until_day, floor_day, parts, next_part FROM step_summaries_sealed"
+        ).fetchall()
+        self.next_part, self.stale = next_part or 0, True
 
     def spans_stored(self, con: duckdb.DuckDBPyConnection, spans: pa.Table) -> None:
         """The writer's hook, in the transaction storing `spans` (duplicates dropped): mark
@@ -64,7 +74,8 @@ class SealedDays:
         of the batch started on a summarized day not marked stale yet."""
         if self.until_day is None or not spans.num_rows:
             return
-        boundary = self.until_day * DAY_NS
+        # Parts of the day being summarized may be done already: its late runs count too.
+        boundary = (self.until_day + (1 if self.parts else 0)) * DAY_NS
         starts = spans.column("start_ns").to_numpy()
         if int(starts.min()) >= boundary:  # the common case (~10 us)
             return
@@ -96,34 +107,40 @@ class SealedDays:
         return self.stale or self.until_day is None or self.until_day < day
 
     def summarize_once(self, con: duckdb.DuckDBPyConnection, day: int) -> bool:
-        """One unit of work, in its own transaction: the stale rows of one day, else the first
-        unsealed day before `day`. Returns whether more work remains."""
+        """One run, in its own transaction: a few stale workflows of the first stale day, else
+        one part of the first day not sealed before `day`. Returns whether work remains."""
         if self.stale:
-            stale_day = con.execute("SELECT min(day) FROM step_summaries_stale").fetchall()[0][0]
-            if stale_day is not None:
-                _in_transaction(con, lambda: _resummarize(con, stale_day))
-                self._marked = {k for k in self._marked if k[2] != stale_day}
+            keys = con.execute(sql("summaries/stale_keys"), {"limit": STALE_WORKFLOWS_PER_RUN}).fetchall()
+            if keys:
+                _in_transaction(con, lambda: _resummarize(con, keys))
+                self._marked -= {tuple(k) for k in keys}
                 return True
             self.stale = False
         start = self.until_day
-        if start is None:  # nothing summarized yet: start at the first day with step runs
-            start = _first_step_day(con, 0, day)
-        elif start < day:
+        if start is None or (self.floor_day is not None and start <= self.floor_day):
+            start = _first_step_day(con, 0 if self.floor_day is None else self.floor_day + 1, day)
+        elif start < day and self.parts is None and not _day_step_spans(con, start):
             start = _first_step_day(con, start, day)  # skip days without runs
-        start = day if start is None else start
-        if start < day:
-            _in_transaction(con, lambda: _seal(con, start, start + 1))
-            self.until_day = start + 1
-        elif start != self.until_day:  # no runs left before `day`: nothing to summarize
-            _in_transaction(con, lambda: _set_sealed(con, start))
-            self.until_day = start
+        start = day if start is None else min(start, day)
+        if start >= day:  # no runs left before `day`: nothing to summarize
+            if start != self.until_day:
+                _in_transaction(con, lambda: _set_sealed(con, start, None, 0))
+                self.until_day, self.parts, self.next_part = start, None, 0
+            return self.has_work(day)
+        parts = self.parts if start == self.until_day and self.parts else _parts(con, start)
+        part = self.next_part if start == self.until_day and self.parts else 0
+        done = part + 1 == parts
+        state = (start + 1, None, 0) if done else (start, parts, part + 1)
+        _in_transaction(con, lambda: _seal(con, start, part, parts, state))
+        self.until_day, self.parts, self.next_part = state
         return self.has_work(day)
 
     def retain(self, con: duckdb.DuckDBPyConnection, cutoff_ns: int) -> None:
         """After retention deleted the spans started before `cutoff_ns` (same transaction)."""
-        for statement in statements("summaries/retain"):
-            con.execute(statement, {"day": max(cutoff_ns, 0) // DAY_NS})
-        self.stale, self._marked = True, set()
+        cutoff_day = max(cutoff_ns, 0) // DAY_NS
+        _execute_all(con, "summaries/retain", {"day": cutoff_day})
+        self.floor_day = max(cutoff_day, self.floor_day if self.floor_day is not None else cutoff_day)
+        self._marked = set()
 
     def rebuild(self, con: duckdb.DuckDBPyConnection, day: int) -> int:
         """Recompute every summary row of the days before `day` from the stored spans, in one
@@ -132,29 +149,57 @@ class SealedDays:
         def recompute() -> int:
             con.execute("DELETE FROM step_summaries")
             con.execute("DELETE FROM step_summaries_stale")
-            con.execute(sql("summaries/summarize_day"), {"from_ns": 0, "until_ns": day * DAY_NS})
-            _set_sealed(con, day)
+            _execute_all(con, "summaries/summarize_day", _days(0, day) | {"part": 0, "parts": 1})
+            _set_sealed(con, day, None, 0)
             return int(con.execute("SELECT count(*) FROM step_summaries").fetchall()[0][0])
 
         rows = _in_transaction(con, recompute)
-        self.until_day, self.stale, self._marked = day, False, set()
+        self.until_day, self.parts, self.next_part, self.stale, self._marked = day, None, 0, False, set()
         return rows
 
 
-def _seal(con: duckdb.DuckDBPyConnection, first: int, until: int) -> None:
-    con.execute(sql("summaries/summarize_day"), {"from_ns": first * DAY_NS, "until_ns": until * DAY_NS})
-    _set_sealed(con, until)
+def _seal(
+    con: duckdb.DuckDBPyConnection, day: int, part: int, parts: int, state: tuple[int, int | None, int]
+) -> None:
+    _execute_all(con, "summaries/summarize_day", _days(day, day + 1) | {"part": part, "parts": parts})
+    _set_sealed(con, *state)
 
 
-def _set_sealed(con: duckdb.DuckDBPyConnection, until_day: int) -> None:
-    con.execute("UPDATE step_summaries_sealed SET until_day = ?", [until_day])
+def _days(first: int, until: int) -> dict[str, int]:
+    return {"from_day": first, "until_day": until, "from_ns": first * DAY_NS, "until_ns": until * DAY_NS}
 
 
-def _resummarize(con: duckdb.DuckDBPyConnection, day: int) -> None:
-    params = {"day": day, "from_ns": day * DAY_NS, "until_ns": (day + 1) * DAY_NS}
-    con.execute(sql("summaries/drop_stale_rows"), {"day": day})
-    con.execute(sql("summaries/resummarize_stale"), params)
-    con.execute("DELETE FROM step_summaries_stale WHERE day = ?", [day])
+def _set_sealed(con: duckdb.DuckDBPyConnection, until_day: int, parts: int | None, next_part: int) -> None:
+    con.execute(
+        "UPDATE step_summaries_sealed SET until_day = ?, parts = ?, next_part = ?",
+        [until_day, parts, next_part],
+    )
+
+
+def _resummarize(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str, int]]) -> None:
+    day = keys[0][2]
+    params = {
+        "day": day, "from_ns": day * DAY_NS, "until_ns": (day + 1) * DAY_NS,
+        "workspace_ids": [k[0] for k in keys], "workflow_ids": [k[1] for k in keys],
+    }  # fmt: skip
+    _execute_all(con, "summaries/resummarize_stale", params)
+
+
+def _execute_all(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> None:
+    """Each statement of a multi-statement file, with the parameters its code names (DuckDB
+    refuses others)."""
+    for statement in statements(name):
+        code = re.sub(r"--[^\n]*", "", statement)
+        con.execute(statement, {k: v for k, v in params.items() if re.search(rf"\${k}\b", code)})
+
+
+def _day_step_spans(con: duckdb.DuckDBPyConnection, day: int) -> int:
+    params = {"from_ns": day * DAY_NS, "until_ns": (day + 1) * DAY_NS}
+    return int(con.execute(sql("summaries/day_step_spans"), params).fetchall()[0][0])
+
+
+def _parts(con: duckdb.DuckDBPyConnection, day: int) -> int:
+    return max(1, -(-_day_step_spans(con, day) // SPANS_PER_RUN))
 
 
 def _first_step_day(con: duckdb.DuckDBPyConnection, from_day: int, until_day: int) -> int | None:

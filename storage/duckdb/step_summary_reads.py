@@ -71,10 +71,12 @@ def read_step_totals(
     stored = cursor.sql(sql("queries/step_metrics"), params={**window, "first_day": first, "last_day": last})
     summary = stored.to_arrow_table()
     head = summary.slice(0, 1).to_pylist()[0]
-    rows = [summary.drop_columns(["workflow_time", "until_day", "stale_days", "unnamed"])]
+    rows = [summary.drop_columns(["workflow_time", "until_day", "floor_day", "stale_days", "unnamed"])]
     rows[0] = rows[0].filter(pc.is_valid(rows[0].column("runs")))
     ranges = span_ranges(
-        since_ns, until_ns, summarized_days(first, last, head["until_day"], head["stale_days"] or [])
+        since_ns,
+        until_ns,
+        summarized_days(max(first, head["floor_day"] + 1), last, head["until_day"], head["stale_days"] or []),
     )
     if ranges or head["unnamed"]:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"

@@ -11,15 +11,19 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pytest
+from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.store import Store
 
 from tests.storage.conformance.test_step_summaries import (
     DAY,
     EVER,
+    HOUR,
     MIDNIGHT,
     RUNS,
     WF,
     WINDOWS,
+    StepRun,
     _expected,
     _write,
 )
@@ -113,5 +117,43 @@ def test_a_crash_keeps_summaries_of_committed_spans_only(tmp_path: Path) -> None
     store = _open(db)
     try:
         assert store.workflow_metrics.step_totals("w", WF, *EVER) == _expected(RUNS, *EVER)
+    finally:
+        store.close()
+
+
+def test_a_day_summarized_in_parts_answers_the_same_after_every_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(step_summaries, "SPANS_PER_RUN", 4)  # several runs a day
+    db = tmp_path / "flowscope.duckdb"
+    workspaces = [f"w{n}" for n in range(4)]  # workflows spread over the parts by hash
+    store = _open(db)
+    for ws in workspaces:
+        _write(store, ws, *RUNS)
+    store.close()
+    with duckdb.connect(str(db)) as con:  # an older file: nothing summarized (the start's run did)
+        con.execute("UPDATE step_summaries_sealed SET until_day = NULL, parts = NULL, next_part = NULL")
+        con.execute("DELETE FROM step_summaries_stale")
+    store = Store(db)
+    store.writer.start()  # without the background maintenance: this test runs it, a run at a time
+    days = store.writer.step_days
+    late = [StepRun(9, MIDNIGHT - 2 * HOUR, 2.0), StepRun(10, MIDNIGHT - DAY, 1.0)]
+    runs = {ws: list(RUNS) for ws in workspaces}
+    in_parts = 0
+    try:
+        for n in range(200):
+            for ws in workspaces:
+                for since, until in WINDOWS:
+                    got = store.workflow_metrics.step_totals(ws, WF, since, until)
+                    assert got == _expected(runs[ws], since, until), (n, ws, since, until)
+            in_parts += days.parts is not None and days.next_part > 0
+            if n == 3:  # late runs into the day whose parts are being summarized, and the day before
+                assert days.parts is not None and days.next_part > 0
+                for ws in workspaces[:2]:
+                    _write(store, ws, *late)
+                    runs[ws] += late
+            if not store.step_summaries.run_now(lambda con: days.summarize_once(con, step_summaries.today())):
+                break
+        assert in_parts > 3 and days.until_day == step_summaries.today() and not days.stale
     finally:
         store.close()

@@ -40,13 +40,17 @@ CREATE TABLE step_summaries (
     histogram          STRUCT(b SMALLINT, n BIGINT, s DOUBLE)[] NOT NULL  -- ordered by b
 );
 
--- Every UTC day before `until_day` is summarized (a day without rows had no step runs),
--- except the stale (workspace, workflow, day)s below. One row; NULL until the first run.
-CREATE TABLE step_summaries_sealed (until_day INTEGER);
-INSERT INTO step_summaries_sealed VALUES (NULL);
+-- What is summarized (one row). Every UTC day before `until_day` and after `floor_day` has
+-- its summary rows (a day without rows had no step runs), except the stale (workspace,
+-- workflow, day)s below. `floor_day` is retention's cutoff day (part of its spans went; the
+-- days before have none): readers take it from the spans. The maintenance summarizes the day
+-- `until_day` in `parts` runs (workflows split by hash), `next_part` being the next one; the
+-- rows of the parts done are not read until the day is sealed. NULLs until the first run.
+CREATE TABLE step_summaries_sealed (until_day INTEGER, floor_day INTEGER, parts INTEGER, next_part INTEGER);
+INSERT INTO step_summaries_sealed VALUES (NULL, NULL, NULL, NULL);
 
--- Summarized days that step spans committed since (late runs, retention's cutoff day):
--- readers take them from the spans until the maintenance summarizes them again.
+-- Summarized days that step spans were committed to since (late runs): readers take them
+-- from the spans until the maintenance summarizes them again.
 CREATE TABLE step_summaries_stale (
     workspace_id VARCHAR NOT NULL,
     workflow_id  VARCHAR NOT NULL,
