@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -65,76 +64,131 @@ def summarized_days(first: int, last: int, until_day: int, stale: Sequence[int])
 def read_step_totals(
     cursor: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
 ) -> list[StepTotals]:
-    """Both reads, in the caller's read transaction, merged."""
+    """The reads, in the caller's read transaction, merged."""
     window = {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
+    [(workflow_time, until_day, floor_day, stale, unnamed)] = cursor.execute(
+        sql("queries/step_metrics"), window
+    ).fetchall()
     first, last = whole_days(since_ns, until_ns)
-    stored = cursor.sql(sql("queries/step_metrics"), params={**window, "first_day": first, "last_day": last})
-    summary = stored.to_arrow_table()
-    head = summary.slice(0, 1).to_pylist()[0]
-    rows = [summary.drop_columns(["workflow_time", "until_day", "floor_day", "stale_days", "unnamed"])]
-    rows[0] = rows[0].filter(pc.is_valid(rows[0].column("runs")))
-    ranges = span_ranges(
-        since_ns,
-        until_ns,
-        summarized_days(max(first, head["floor_day"] + 1), last, head["until_day"], head["stale_days"] or []),
-    )
-    if ranges or head["unnamed"]:
+    days = summarized_days(max(first, floor_day + 1), last, until_day, stale or [])
+    parts = []
+    if days:
+        params = {
+            "workspace_id": workspace_id, "workflow_id": workflow_id,
+            "first_day": days[0][0], "last_day": days[-1][1], "stale_days": stale or [],
+        }  # fmt: skip
+        parts.append(cursor.sql(sql("queries/step_metrics_summaries"), params=params).to_arrow_table())
+    ranges = span_ranges(since_ns, until_ns, days)
+    if ranges or unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
         statement = sql("queries/step_metrics_spans").replace("{ranges}", condition)
-        statement = statement.replace("{unnamed}", "true" if head["unnamed"] else "false")
-        rows.append(cursor.sql(statement, params=window).to_arrow_table())
-    return merge(pa.concat_tables(rows, promote_options="permissive"), head["workflow_time"])
+        statement = statement.replace("{unnamed}", "true" if unnamed else "false")
+        spans = cursor.sql(statement, params=window).to_arrow_table()
+        if spans.num_rows:
+            parts.append(span_rows(spans))
+    return merge(parts, workflow_time)
 
 
-def merge(rows: pa.Table, workflow_time: float | None) -> list[StepTotals]:
-    """Merge a window's summary rows per step, ordered by each step's first start, then id."""
-    if not rows.num_rows:
-        return []
-    steps: dict[str | None, dict[str, Any]] = {}
-    step_of_row = []
-    columns = [c for c in rows.column_names if c != "histogram"]
-    for row in rows.select(columns).to_pylist():
-        step = steps.get(row["step_id"])
-        if step is None:
-            step = steps[row["step_id"]] = {**row, "index": len(steps)}
-        else:
-            for key in _SUMS:
-                step[key] += row[key]
-            if row["ran_max_ns"] is not None and (
-                step["ran_max_ns"] is None or row["ran_max_ns"] > step["ran_max_ns"]
-            ):
-                step["ran_max_ns"] = row["ran_max_ns"]
-            step["first_start_ns"] = min(step["first_start_ns"], row["first_start_ns"])
-            if row["last_start_ns"] > step["last_start_ns"]:
-                step["last_start_ns"], step["last_name"] = row["last_start_ns"], row["last_name"]
-        step_of_row.append(step["index"])
-    histograms = _histograms(rows.column("histogram"), np.array(step_of_row, dtype=np.int64))
-    out = []
-    for step in sorted(steps.values(), key=lambda s: (s["first_start_ns"], s["step_id"] or "")):
-        ran = step["ran"]
-        p50, p95 = quantiles(*histograms.get(step["index"], (_NONE, _NONE)), (0.5, 0.95))
-        out.append(
-            StepTotals(
-                step_id=step["step_id"],
-                step_name=step["last_name"],
-                runs=step["runs"],
-                completed=step["completed"],
-                failed=step["failed"],
-                skipped=step["skipped"],
-                cancelled=step["cancelled"],
-                retries=step["retries"],
-                runs_with_retries=step["runs_with_retries"],
-                average_duration_seconds=step["ran_ns"] / ran / 1e9 if ran else None,
-                p50_duration_seconds=p50 / 1e9 if p50 is not None else None,
-                p95_duration_seconds=p95 / 1e9 if p95 is not None else None,
-                max_duration_seconds=step["ran_max_ns"] / 1e9 if step["ran_max_ns"] is not None else None,
-                time_in_step_seconds=step["total_ns"] / 1e9,
-                workflow_time_seconds=workflow_time,
-            )
-        )
+ROW_SCHEMA = pa.schema([
+    ("step_id", pa.string()), ("runs", pa.int64()), ("completed", pa.int64()), ("failed", pa.int64()),
+    ("skipped", pa.int64()), ("cancelled", pa.int64()), ("retries", pa.int64()),
+    ("runs_with_retries", pa.int64()), ("ran", pa.int64()), ("ran_ns", pa.float64()),
+    ("ran_max_ns", pa.int64()), ("total_ns", pa.float64()), ("first_start_ns", pa.uint64()),
+    ("last_start_ns", pa.uint64()), ("last_name", pa.string()),
+    ("histogram", pa.list_(pa.struct([("b", pa.int16()), ("n", pa.int64()), ("s", pa.float64())]))),
+])  # fmt: skip
+"""A summary row (queries/step_metrics_summaries.sql)."""
+
+_LN_BUCKET = math.log(1.01)
+
+
+def buckets(durations: npt.NDArray[np.int64]) -> npt.NDArray[np.int16]:
+    """The histogram bucket of each duration (as the migration's step_duration_bucket)."""
+    positive = durations > 0
+    out = np.full(durations.shape, -1, dtype=np.int16)
+    out[positive] = np.floor(np.log(durations[positive]) / _LN_BUCKET).astype(np.int16)
     return out
 
 
+def span_rows(spans: pa.Table) -> pa.Table:
+    """One summary row per step span (queries/step_metrics_spans.sql), vectorized: the spans
+    of a window's edges and unsealed days can be tens of thousands."""
+    status = spans.column("step_status")
+    counts = {k: pc.cast(pc.fill_null(pc.equal(status, k), False), pa.int64()) for k in _STATUSES}
+    retries = pc.fill_null(spans.column("retry_count"), 0).to_numpy().astype(np.int64)
+    duration = pc.fill_null(spans.column("duration_ns"), 0).to_numpy().astype(np.int64)
+    ran = (counts["completed"].to_numpy() + counts["failed"].to_numpy()).astype(bool)
+    offsets = np.concatenate([[0], np.cumsum(ran)]).astype(np.int32)
+    entries = pa.StructArray.from_arrays(
+        [pa.array(buckets(duration[ran])), pa.array(np.ones(int(ran.sum()), np.int64)),
+         pa.array(duration[ran].astype(np.float64))],
+        fields=list(ROW_SCHEMA.field("histogram").type.value_type),
+    )  # fmt: skip
+    columns = {
+        "step_id": spans.column("step_id"),
+        "runs": pa.array(np.ones(spans.num_rows, np.int64)),
+        **counts,
+        "retries": pa.array(retries),
+        "runs_with_retries": pa.array((retries > 0).astype(np.int64)),
+        "ran": pa.array(ran.astype(np.int64)),
+        "ran_ns": pa.array(np.where(ran, duration, 0).astype(np.float64)),
+        "ran_max_ns": pa.array(duration, mask=~ran),
+        "total_ns": pa.array(duration.astype(np.float64)),
+        "first_start_ns": spans.column("start_ns"),
+        "last_start_ns": spans.column("start_ns"),
+        "last_name": spans.column("name"),
+        "histogram": pa.ListArray.from_arrays(pa.array(offsets), entries),
+    }
+    return pa.table({f.name: columns[f.name] for f in ROW_SCHEMA}).cast(ROW_SCHEMA)
+
+
+def merge(parts: list[pa.Table], workflow_time: float | None) -> list[StepTotals]:
+    """Merge summary rows per step (pyarrow's group-by; histograms with numpy), ordered by
+    each step's first start, then id."""
+    if not parts:
+        return []
+    rows = pa.concat_tables([p.cast(ROW_SCHEMA) for p in parts]).sort_by("last_start_ns")
+    steps = rows.select([c for c in ROW_SCHEMA.names if c != "histogram"]).group_by(
+        "step_id", use_threads=False  # in order: the last name is the one of the run started last
+    ).aggregate([
+        *((k, "sum") for k in _SUMS), ("ran_max_ns", "max"), ("first_start_ns", "min"),
+        ("last_name", "last"),
+    ])  # fmt: skip
+    index = pc.index_in(rows.column("step_id"), value_set=steps.column("step_id"), skip_nulls=False)
+    step_of_row = index.to_numpy(zero_copy_only=False).astype(np.int64)
+    histograms = _histograms(rows.column("histogram"), step_of_row, steps.num_rows)
+    out = []
+    for i, step in enumerate(steps.to_pylist()):
+        ran = step["ran_sum"]
+        p50, p95 = quantiles(*histograms.get(i, (_NONE, _NONE)), (0.5, 0.95))
+        out.append((
+            step["first_start_ns_min"], step["step_id"] or "",
+            StepTotals(
+                step_id=step["step_id"],
+                step_name=step["last_name_last"],
+                runs=step["runs_sum"],
+                completed=step["completed_sum"],
+                failed=step["failed_sum"],
+                skipped=step["skipped_sum"],
+                cancelled=step["cancelled_sum"],
+                retries=step["retries_sum"],
+                runs_with_retries=step["runs_with_retries_sum"],
+                average_duration_seconds=step["ran_ns_sum"] / ran / 1e9 if ran else None,
+                p50_duration_seconds=_seconds(p50),
+                p95_duration_seconds=_seconds(p95),
+                max_duration_seconds=_seconds(step["ran_max_ns_max"]),
+                time_in_step_seconds=step["total_ns_sum"] / 1e9,
+                workflow_time_seconds=workflow_time,
+            ),
+        ))  # fmt: skip
+    return [totals for *_, totals in sorted(out, key=lambda t: (t[0], t[1]))]
+
+
+def _seconds(ns: float | None) -> float | None:
+    return ns / 1e9 if ns is not None else None
+
+
+_STATUSES = ("completed", "failed", "skipped", "cancelled")
 _SUMS = (
     "runs", "completed", "failed", "skipped", "cancelled", "retries", "runs_with_retries",
     "ran", "ran_ns", "total_ns",
@@ -144,27 +198,25 @@ _NONE = np.zeros(0)
 
 
 def _histograms(
-    column: pa.ChunkedArray, step_of_row: npt.NDArray[np.int64]
+    column: pa.ChunkedArray, step_of_row: npt.NDArray[np.int64], steps: int
 ) -> dict[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
     """Per step (by index), the used buckets' counts and sums in bucket order, added up with
-    numpy: the hot workflow's all-time histograms hold ~10^5 entries."""
+    numpy (dense per step: bincount, no sort): a hot workflow's window holds ~10^5 entries."""
     lists = column.combine_chunks()
     entries = lists.flatten()
     lengths = np.diff(lists.offsets.to_numpy())
     slot = np.repeat(step_of_row, lengths) * _BUCKETS + entries.field("b").to_numpy().astype(np.int64) + 1
     if not slot.size:
         return {}
-    slots, inverse = np.unique(slot, return_inverse=True)
-    counts = np.bincount(inverse, weights=entries.field("n").to_numpy())
-    sums = np.bincount(inverse, weights=entries.field("s").to_numpy())
-    steps = slots // _BUCKETS
-    bounds = np.flatnonzero(np.diff(steps)) + 1
-    return {
-        int(part[0]): (c, s)
-        for part, c, s in zip(
-            np.split(steps, bounds), np.split(counts, bounds), np.split(sums, bounds), strict=True
-        )
-    }
+    size = steps * _BUCKETS
+    counts = np.bincount(slot, weights=entries.field("n").to_numpy(), minlength=size)
+    sums = np.bincount(slot, weights=entries.field("s").to_numpy(), minlength=size)
+    out = {}
+    for step in range(steps):
+        used = np.flatnonzero(counts[step * _BUCKETS : (step + 1) * _BUCKETS]) + step * _BUCKETS
+        if used.size:
+            out[step] = (counts[used], sums[used])
+    return out
 
 
 def quantiles(
