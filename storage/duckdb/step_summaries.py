@@ -3,11 +3,12 @@ sql/migrations/007_step_summaries.sql; the reads: step_summary_reads.py).
 
 A commit never writes a summary: each DuckDB statement costs a commit milliseconds, and the
 writer is the ingest bottleneck. Instead the writer's maintenance (between commits, on its
-thread) summarizes each UTC day once it is over, one day per run, and catches up after a
-backfill a day at a time so that ingest never waits long. The one thing a commit does is
-`SealedDays.spans_stored`: in Python, whether any of its step spans started before the
-first unsealed day (a late run); only then (rare) it marks those days stale, which readers
-take from the spans until the maintenance summarizes them again.
+thread) summarizes each UTC day once it is over, in runs of ~SPANS_PER_RUN step spans (a
+day's workflows split by hash), so that ingest never waits long, also while it backfills an
+older file. The one thing a commit does is `SealedDays.spans_stored`: in Python, whether any
+of its spans started before the first unsealed day; only when step spans did (late runs,
+rare) it marks those (workspace, workflow, day)s stale, once each, and readers take them
+from the spans until the maintenance summarizes them again (STALE_WORKFLOWS_PER_RUN a run).
 """
 
 from __future__ import annotations
