@@ -99,8 +99,9 @@ class Prepared:
     span_keys: npt.NDArray[np.uint64] | None = None  # per span row (convert.span_key)
     # Set by `Writer.submit`: per span row, whether it may be stored already (None: none may).
     candidates: npt.NDArray[np.bool_] | None = None
-    # Set by `Writer.submit`: whether any log record may be stored already (False: all are new).
-    record_candidates: bool = True
+    # Set by `Writer.submit`: per log record row, whether it may be stored or queued already
+    # (None: none may).
+    record_candidates: npt.NDArray[np.bool_] | None = None
     # Catalog counters to commit in the same transaction as these rows (TelemetryWriter.submit).
     execution_numbers: ExecutionNumbers | None = None
 

@@ -162,6 +162,8 @@ class Store:
             self.metrics.retention_deleted.labels("logs").inc(logs[0] if logs else 0)
             if spans and spans[0]:
                 self.writer.spans_deleted(con)
+            if logs and logs[0]:
+                self.writer.records_deleted()
 
         self.writer.run_maintenance(task)
         done.wait(600)

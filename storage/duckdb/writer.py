@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Any, TypeVar
 
 import duckdb
@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _STOP = object()
+
+# _BY_NAME: the statements read each batch (an Arrow table) through DuckDB's replacement
+# scan, which finds a table named in the SQL (`span_batch`, `log_batch`, ...) among the
+# calling function's local variables. Hence the locals bound just before each statement.
+# `con.register()` + `unregister()` would add a catalog entry and remove it again in the
+# transaction: about 1.5 ms a table, a third of a trigger's one-row insert.
 
 
 class Writer:
@@ -89,6 +95,10 @@ class Writer:
         # Log record hashes stored or queued, likewise: a commit whose records are all new (an
         # execution the API records, most foreign logs) skips the duplicate query (~5 ms).
         self._seen_records = SpanFilter()
+        # Keys of the log records committed lately (insertion ordered, bounded): a candidate
+        # record found here is a stored duplicate without a query. The engine exports every
+        # execution's queued record again after the API committed it (api/intake.py).
+        self._recent_records: dict[tuple[str, int], None] = {}
         # Executions with a stored summary (writer thread only): facts about new executions
         # only (the API's triggers) skip taking the stored summaries out of the table.
         self._seen_executions = SpanFilter()
@@ -292,12 +302,9 @@ class Writer:
         log_tables = [p.logs for p in parts if p.logs is not None]
         spans = pa.concat_tables(span_tables) if span_tables else None
         logs = pa.concat_tables(log_tables) if log_tables else None
-        candidates = None  # per span row of `spans`: may be stored already (None: none may)
-        if any(p.candidates is not None for p in parts if p.spans is not None):
-            candidates = np.concatenate([
-                p.candidates if p.candidates is not None else np.zeros(p.spans.num_rows, dtype=bool)
-                for p in parts if p.spans is not None
-            ])  # fmt: skip
+        # Per row of `spans` / `logs`: may be stored already (None: none may).
+        candidates = _row_mask([(p.spans, p.candidates) for p in parts])
+        record_candidates = _row_mask([(p.logs, p.record_candidates) for p in parts])
         rows = Rows()
         for p in parts:
             rows.executions.extend(p.executions)
@@ -306,13 +313,12 @@ class Writer:
             rows.workflow_spans.extend(p.workflow_spans)
             rows.workflow_logs.extend(p.workflow_logs)
         numbers = [p.execution_numbers for p in parts if p.execution_numbers is not None]
-        may_repeat_logs = any(p.record_candidates for p in parts if p.logs is not None)
-        return self._write(spans, logs, rows, candidates, numbers, may_repeat_logs)
+        return self._write(spans, logs, rows, candidates, numbers, record_candidates)
 
     def _write(
         self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows,
         candidates: npt.NDArray[np.bool_] | None, numbers: list[ExecutionNumbers] | None = None,
-        may_repeat_logs: bool = True,
+        record_candidates: npt.NDArray[np.bool_] | None = None,
     ) -> CommittedBatch:  # fmt: skip
         """One transaction: dedupe, insert, fold the execution facts, commit.
 
@@ -334,22 +340,19 @@ class Writer:
             dup_spans: set[tuple[Any, ...]] = set()
             if spans is not None and candidates is not None:  # else all new: insert them as they are
                 spans, dup_spans = self._dedupe_spans(spans, candidates)
-            if spans is not None:
-                con.register("span_batch", spans)
             dup_logs: set[tuple[Any, ...]] = set()
-            if logs is not None and may_repeat_logs:
-                logs, dup_logs = self._dedupe_logs(logs)
+            if logs is not None and record_candidates is not None:
+                logs, dup_logs = self._dedupe_logs(logs, record_candidates)
             new_resources = self._insert_catalog("resource", rows.resources) if rows.resources else []
             new_scopes = self._insert_catalog("scope", rows.scopes) if rows.scopes else []
             if spans is not None:
                 if spans.num_rows:
+                    span_batch = spans  # noqa: F841  (scanned by name: see _BY_NAME)
                     con.execute(sql("ingest/insert_spans"))
-                con.unregister("span_batch")
                 self.step_days.spans_stored(con, spans)  # no statement unless late step runs
             if logs is not None and logs.num_rows:
-                con.register("log_batch", logs)
+                log_batch = logs  # noqa: F841
                 con.execute(sql("ingest/insert_logs"))
-                con.unregister("log_batch")
             facts = _new_facts(rows.executions, dup_spans)
             if facts:
                 self._merge_executions(facts)
@@ -366,6 +369,8 @@ class Writer:
                 self._broken = True
             self._remember_catalog("resource", new_resources)
             self._remember_catalog("scope", new_scopes)
+            if logs is not None and logs.num_rows:
+                self._remember_records(logs)
         except BaseException:
             try:
                 con.execute("ROLLBACK")
@@ -406,22 +411,18 @@ class Writer:
         """Ids of the candidate spans that are stored: first in the candidates' start-time
         clusters (cheap: where retries find their copy), then, for the rest, by trace id."""
         con = self._con
-        candidates = candidates.select([*_SPAN_KEY, "start_ns"])
-        con.register("candidate_batch", candidates)
-        try:
-            window, params = _window("start_ns", candidates)
-            statement = sql("ingest/stored_spans_in_window").replace("{time_ranges}", window)
-            found = {tuple(r) for r in con.execute(statement, params).fetchall()}
-            ids = zip(*(candidates.column(k).to_pylist() for k in _SPAN_KEY), strict=True)
-            traces = sorted({trace for ws, trace, span in ids if (ws, trace, span) not in found})
-            for start in range(0, len(traces), _TRACES_PER_LOOKUP):
-                chunk = traces[start : start + _TRACES_PER_LOOKUP]
-                statement = sql("ingest/stored_spans_of_traces").replace(
-                    "{placeholders}", ", ".join("?" * len(chunk))
-                )
-                found.update(tuple(r) for r in con.execute(statement, chunk).fetchall())
-        finally:
-            con.unregister("candidate_batch")
+        candidate_batch = candidates = candidates.select([*_SPAN_KEY, "start_ns"])  # noqa: F841
+        window, params = _window("start_ns", candidates)
+        statement = sql("ingest/stored_spans_in_window").replace("{time_ranges}", window)
+        found = {tuple(r) for r in con.execute(statement, params).fetchall()}
+        ids = zip(*(candidates.column(k).to_pylist() for k in _SPAN_KEY), strict=True)
+        traces = sorted({trace for ws, trace, span in ids if (ws, trace, span) not in found})
+        for start in range(0, len(traces), _TRACES_PER_LOOKUP):
+            chunk = traces[start : start + _TRACES_PER_LOOKUP]
+            statement = sql("ingest/stored_spans_of_traces").replace(
+                "{placeholders}", ", ".join("?" * len(chunk))
+            )
+            found.update(tuple(r) for r in con.execute(statement, chunk).fetchall())
         return found
 
     def _merge_executions(self, facts: list[tuple[Any, ...]]) -> None:
@@ -441,23 +442,36 @@ class Writer:
             known.clear()  # a cache only: the anti-join insert stays correct without it
         known.update(ids)
 
-    def _dedupe_logs(self, table: pa.Table) -> tuple[pa.Table, set[tuple[Any, ...]]]:
-        """Drop log records already stored (exporter retries) and repeats within the batch.
+    def _remember_records(self, logs: pa.Table) -> None:
+        recent = self._recent_records
+        recent.update(dict.fromkeys(_log_keys(logs)))
+        for key in list(islice(recent, max(0, len(recent) - _RECENT_RECORDS))):
+            del recent[key]
 
-        A record's key is the hash of its whole content, time included, so a stored copy
-        has the same time: one query over the batch's time clusters answers both, and in
-        the common case (no duplicate at all) returns nothing.
+    def records_deleted(self) -> None:
+        """After retention deleted log records (on the writer thread): none is known stored."""
+        self._recent_records.clear()
+
+    def _dedupe_logs(
+        self, table: pa.Table, candidates: npt.NDArray[np.bool_]
+    ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
+        """Drop log records already stored (exporter retries, the engine's copies of the
+        records the API committed) and repeats within the batch.
+
+        Candidates committed lately are known stored. For any other candidate one query
+        looks up the batch: a record's key is the hash of its whole content, time included,
+        so a stored copy has the same time, and only the batch's time clusters are read.
         """
-        window, params = _window("time_ns", table)
-        self._con.register("log_batch", table)
-        found = self._con.execute(
-            sql("ingest/log_duplicates").replace("{time_ranges}", window), params
-        ).fetchall()
-        self._con.unregister("log_batch")
-        if not found:
-            return table, set()
-        stored = {tuple(r[1:]) for r in found if r[0] == "stored"}
-        keys = list(zip(*(table.column(k).to_pylist() for k in ("workspace_id", "record_hash")), strict=True))
+        keys = _log_keys(table)
+        recent = self._recent_records
+        stored = {k for k, maybe in zip(keys, candidates.tolist(), strict=True) if maybe and k in recent}
+        if len(stored) < int(candidates.sum()):  # some candidate is not known: ask the table
+            window, params = _window("time_ns", table)
+            log_batch = table  # noqa: F841
+            found = self._con.execute(
+                sql("ingest/log_duplicates").replace("{time_ranges}", window), params
+            ).fetchall()
+            stored.update(tuple(r[1:]) for r in found if r[0] == "stored")
         keep = _first_occurrences(keys, stored)
         if keep is None:
             return table, stored
@@ -475,9 +489,8 @@ class Writer:
             kind: pa.array([entries[k][0] for k in new], pa.binary()),
             "schema_url": pa.array([entries[k][1] for k in new], pa.string()),
         })  # fmt: skip
-        self._con.register(f"{kind}_batch", table)
+        resource_batch = scope_batch = table  # noqa: F841  (the statement scans one of them)
         self._con.execute(sql(f"ingest/insert_{kind}s"))
-        self._con.unregister(f"{kind}_batch")
         return new
 
 
@@ -488,6 +501,7 @@ def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:
 
 
 _CATALOG_CACHE_IDS = 100_000
+_RECENT_RECORDS = 100_000  # keys of committed log records kept (~15 MB): minutes of triggers
 _SPAN_KEY = ("workspace_id", "trace_id", "span_id")
 _TRACES_PER_LOOKUP = 500  # trace ids per indexed lookup (DuckDB scans the table past ~2,000 rows)
 _NO_KEYS = np.zeros(0, dtype=np.uint64)
@@ -544,11 +558,33 @@ def _screen_records(seen: SpanFilter, prepared: Prepared) -> None:
     """Whether any of the request's log records may be stored or queued already (then the
     commit looks them up), and add them. A request repeating a record of its own counts."""
     if prepared.logs is None or not prepared.logs.num_rows:
-        prepared.record_candidates = False
+        prepared.record_candidates = None
         return
     keys = _record_keys(prepared.logs)
-    prepared.record_candidates = bool(seen.may_contain(keys).any()) or np.unique(keys).size != keys.size
+    maybe = seen.may_contain(keys)
+    if np.unique(keys).size != keys.size:  # equal keys: the same record, or (rarely) a collision
+        maybe[:] = True
     seen.add(keys)
+    prepared.record_candidates = maybe if maybe.any() else None
+
+
+def _row_mask(
+    parts: list[tuple[pa.Table | None, npt.NDArray[np.bool_] | None]],
+) -> npt.NDArray[np.bool_] | None:
+    """The requests' row masks over their tables concatenated (a part without one: all
+    False); None when no part has one."""
+    if all(mask is None for table, mask in parts if table is not None):
+        return None
+    return np.concatenate([
+        mask if mask is not None else np.zeros(table.num_rows, dtype=bool)
+        for table, mask in parts if table is not None
+    ])  # fmt: skip
+
+
+def _log_keys(logs: pa.Table) -> list[tuple[str, int]]:
+    """(workspace, record hash) of each row: a stored record's identity."""
+    workspaces, hashes = logs.column("workspace_id").to_pylist(), logs.column("record_hash").to_pylist()
+    return list(zip(workspaces, hashes, strict=True))
 
 
 def _record_keys(logs: pa.Table) -> npt.NDArray[np.uint64]:
@@ -604,11 +640,8 @@ def _insert_summaries(
     table = pa.Table.from_pylist(
         [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in summaries], schema=EXEC_SCHEMA
     )
-    con.register("exec_batch", table)
-    try:
-        con.execute(sql("ingest/insert_executions"))
-    finally:
-        con.unregister("exec_batch")
+    exec_batch = table  # noqa: F841  (scanned by name: see _BY_NAME)
+    con.execute(sql("ingest/insert_executions"))
 
 
 def _persist_execution_numbers(con: duckdb.DuckDBPyConnection, numbers: list[ExecutionNumbers]) -> None:

@@ -66,6 +66,23 @@ def test_a_request_sent_again_stores_nothing_new(new_store: Store) -> None:
     assert [_counter(store, "duplicated", s) for s in ("traces", "logs")] == [5, 4]
 
 
+def test_records_stored_before_are_dropped_from_a_request_mixing_them_with_new_ones(
+    new_store: Store,
+) -> None:
+    """The engine exports the queued record the API committed again, along with new records:
+    only the new ones are stored, and a record repeated within the request is stored once."""
+    store = new_store
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
+    old, new = _records(2, "old"), _records(3, "new")
+    assert write(store, logs(old), "w").accepted == 2
+    assert write(store, logs([*old, *new, new[0]]), "w").accepted == 6
+    assert committed(store, feed) == (0, 5)
+    assert [_counter(store, s, "logs") for s in ("stored", "duplicated")] == [5, 3]
+    assert write(store, logs(old), "w-other").accepted == 2  # another workspace's: stored
+    assert committed(store, feed) == (0, 7)
+
+
 def test_a_span_repeated_within_one_request_is_stored_once(
     store: Store, workspace: str, feed: list[CommittedBatch]
 ) -> None:
