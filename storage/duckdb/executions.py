@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 class _SpanRow(NamedTuple):
-    """A row of sql/queries/execution_spans.sql."""
+    """A workflow span of an execution (sql/queries/execution_spans.sql) and its blob."""
 
     span_id: str
     parent_span_id: str
@@ -52,6 +52,38 @@ class _SpanRow(NamedTuple):
     workflow_id: str | None
     error_message: str | None  # computed at ingest (workflow_meaning.error_message)
     span: bytes | None  # only for the root and step spans
+
+
+class _TraceSpan(NamedTuple):
+    """A row of sql/queries/execution_spans.sql: any span of the trace, without its blob."""
+
+    rowid: int
+    workspace_id: str
+    span_id: str
+    parent_span_id: str
+    span_role: str | None
+    name: str
+    step_id: str | None
+    step_status: str | None
+    retry_count: int | None
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    workflow_id: str | None
+    error_message: str | None
+
+
+class _TraceRecord(NamedTuple):
+    """A row of sql/queries/execution_lifecycle(_columns).sql: any log record of the trace."""
+
+    workspace_id: str
+    event_name: str
+    time_ns: int
+    record_hash: int
+    span_id: str
+    step_id: str | None
+    record: bytes | None
 
 
 class DuckDBExecutions:
@@ -130,15 +162,44 @@ class DuckDBExecutions:
 
 
 def _row(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRow | None:
-    params = {"execution_id": execution_id, "workspace_id": workspace_id}
-    found = cur.execute(sql("queries/execution"), params).fetchone()
-    return ExecutionRow(*found) if found else None
+    found = cur.execute(sql("queries/execution"), {"execution_id": execution_id}).fetchall()
+    return next((ExecutionRow(*r[1:]) for r in found if r[0] == workspace_id), None)
+
+
+def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> list[_SpanRow]:
+    """The workspace's workflow spans of the execution's trace, by start time, with the
+    blobs of the root and step spans (whose attributes are read)."""
+    params = {"execution_id": execution_id}
+    found = [_TraceSpan(*r) for r in cur.execute(sql("queries/execution_spans"), params).fetchall()]
+    found = sorted(
+        (s for s in found if s.workspace_id == workspace_id and s.span_role),
+        key=lambda s: (s.start_ns, s.span_id),
+    )
+    wanted = [s.rowid for s in found if s.span_role in (m.EXECUTION, m.STEP)]
+    blobs = {}
+    if wanted:
+        blobs = dict(cur.execute(sql("queries/span_blobs"), {**params, "rowids": wanted}).fetchall())
+    return [_SpanRow(*s[2:], blobs.get(s.rowid)) for s in found]
+
+
+def _lifecycle(
+    cur: duckdb.DuckDBPyConnection, row: ExecutionRow, workspace_id: str
+) -> tuple[LifecycleRecord, ...]:
+    """The workspace's lifecycle records of the execution, oldest first. Record attributes
+    (read from the blob) name and order running steps; a finished execution needs only the
+    promoted columns (reading the blob costs a decompression)."""
+    query = sql("queries/execution_lifecycle_columns" if row.terminal else "queries/execution_lifecycle")
+    found = [_TraceRecord(*r) for r in cur.execute(query, {"execution_id": row.execution_id}).fetchall()]
+    return tuple(
+        LifecycleRecord(r.time_ns, r.event_name, r.span_id, r.step_id, _record_attributes(r.record))
+        for r in sorted(found, key=lambda r: (r.time_ns, r.record_hash))
+        if r.workspace_id == workspace_id and r.event_name in c.LIFECYCLE_EVENTS
+    )
 
 
 def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
-    params = {"execution_id": execution_id, "workspace_id": workspace_id}
     row = _row(cur, workspace_id, execution_id)
-    spans = [_SpanRow(*r) for r in cur.execute(sql("queries/execution_spans"), params).fetchall()]
+    spans = _spans(cur, workspace_id, execution_id)
     if row is None:
         row = _synthetic_row(execution_id, spans)
         if row is None:
@@ -156,14 +217,7 @@ def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: st
             root_attributes = attributes_to_dict(Span.FromString(s.span).attributes)
         elif s.span_role == m.STEP:
             steps.append(_step(s, tuple(attempts.get(s.span_id, ()))))
-    # Record attributes (read from the blob) name and order running steps; a finished
-    # execution needs only the promoted columns (reading the blob costs a decompression).
-    query = sql("queries/execution_lifecycle_columns" if row.terminal else "queries/execution_lifecycle")
-    lifecycle = tuple(
-        LifecycleRecord(time_ns, event, span_id, step_id, _record_attributes(blob))
-        for time_ns, event, span_id, step_id, blob in cur.execute(query, params).fetchall()
-    )
-    return ExecutionRecords(row, root_attributes, tuple(steps), lifecycle)
+    return ExecutionRecords(row, root_attributes, tuple(steps), _lifecycle(cur, row, workspace_id))
 
 
 def _synthetic_row(execution_id: str, spans: list[_SpanRow]) -> ExecutionRow | None:

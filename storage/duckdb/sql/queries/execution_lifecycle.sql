@@ -1,13 +1,7 @@
--- Lifecycle log records of one execution of the workspace, oldest first, with the
--- record blob (its attributes name and order running steps).
--- MATERIALIZED: the trace id alone filters the scan, so the logs_trace_id index is used.
-WITH trace AS MATERIALIZED (
-    SELECT time_ns, event_name, span_id, step_id, record_hash, workspace_id, record
-    FROM logs WHERE trace_id = $execution_id
-)
-SELECT time_ns, event_name, span_id, step_id, record
-FROM trace
-WHERE workspace_id = $workspace_id
-  AND event_name IN ('workflow.execution.queued', 'workflow.execution.started',
-                     'workflow.step.started', 'workflow.step.retrying')
-ORDER BY time_ns, record_hash;
+-- The log records of one trace (an execution's id), in every workspace, with their blobs:
+-- the reader keeps its workspace's lifecycle records (their attributes name and order
+-- running steps) and orders them (storage/duckdb/executions.py). The trace id is the scan's
+-- sole filter so that DuckDB uses the logs_trace_id index (see execution.sql).
+SELECT workspace_id, event_name, time_ns, record_hash, span_id, step_id, record
+FROM logs
+WHERE trace_id = $execution_id;
