@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -19,7 +20,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from flowscope.storage.duckdb.sqlfiles import sql
-from flowscope.storage.duckdb.step_summaries import DAY_NS
+from flowscope.storage.duckdb.step_summaries import DAY_NS, today
 from flowscope.storage.workflow_metrics import StepTotals
 
 UNBOUNDED_NS = 2**63 - 1  # the readers' "no upper bound"
@@ -66,10 +67,12 @@ def read_step_totals(
 ) -> list[StepTotals]:
     """The reads, in the caller's read transaction, merged."""
     window = {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
+    first, last = whole_days(since_ns, until_ns)
+    if min(last, today()) <= first:  # no day the summaries may hold: one scan (exact quantiles)
+        return _scan(cursor, window)
     [(workflow_time, until_day, floor_day, stale, unnamed)] = cursor.execute(
         sql("queries/step_metrics"), window
     ).fetchall()
-    first, last = whole_days(since_ns, until_ns)
     days = summarized_days(max(first, floor_day + 1), last, until_day, stale or [])
     parts = []
     if days:
@@ -182,6 +185,34 @@ def merge(parts: list[pa.Table], workflow_time: float | None) -> list[StepTotals
             ),
         ))  # fmt: skip
     return [totals for *_, totals in sorted(out, key=lambda t: (t[0], t[1]))]
+
+
+def _scan(cursor: duckdb.DuckDBPyConnection, window: dict[str, Any]) -> list[StepTotals]:
+    out = []
+    for row in cursor.execute(sql("queries/step_metrics_scan"), window).fetchall():
+        (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q,
+         max_d, in_step, in_workflow) = row  # fmt: skip
+        q = q or [None, None]
+        out.append(
+            StepTotals(
+                step_id=step_id,
+                step_name=name,
+                runs=runs,
+                completed=completed,
+                failed=failed,
+                skipped=skipped,
+                cancelled=cancelled,
+                retries=int(retries or 0),
+                runs_with_retries=with_retries,
+                average_duration_seconds=avg_d,
+                p50_duration_seconds=_seconds(q[0]),
+                p95_duration_seconds=_seconds(q[1]),
+                max_duration_seconds=max_d,
+                time_in_step_seconds=in_step,
+                workflow_time_seconds=in_workflow,
+            )
+        )
+    return out
 
 
 def _seconds(ns: float | None) -> float | None:
