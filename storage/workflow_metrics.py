@@ -59,6 +59,10 @@ class StepTotals:
     average_duration_seconds: float | None
     """Over the runs that ran (completed or failed), as p50, p95 and max."""
     p50_duration_seconds: float | None
+    """Continuous percentiles, exact for a window without a whole UTC day before today;
+    otherwise read from per-step summaries, within 1% (relative) of the exact ones: each
+    order statistic may be read as the mean of the durations within 1% of it (exact when it
+    has none). Counts, sums, averages and maxima are exact."""
     p95_duration_seconds: float | None
     max_duration_seconds: float | None
     time_in_step_seconds: float
