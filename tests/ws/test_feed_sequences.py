@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from flowscope import conventions as c
 from tests.support.server import RunningServer
 from tests.ws.support import Execution, Feed, Tracer, names, new_workflow_id, open_feed, ws_url
 
@@ -321,3 +322,24 @@ def test_client_ping_is_answered(shared_server: RunningServer) -> None:
             assert latency < 5
 
     asyncio.run(main())
+
+
+def test_a_step_span_still_saying_running_ends_as_its_span_says(
+    shared_server: RunningServer, tracer: Tracer
+) -> None:
+    """A tracer that set `workflow.step.status = running` when the step began and never changed
+    it: a span that ended is no running step, so its status comes from the span's status
+    (workflow_meaning.step_status). The feed had no end event for 'running' and lost the batch."""
+
+    def emit(workflow_id: str) -> None:
+        ex = Execution(tracer, workflow_id, records=False)
+        span = ex.start_step("only")
+        span.set_attribute(c.STEP_STATUS, "running")
+        span.end()
+        ex.end()
+        tracer.flush()
+
+    messages, _ = run_scenario(shared_server, emit)
+    expected = ["workflow_started", "step_started:only", "step_completed:only", "workflow_completed"]
+    assert names(messages) == expected
+    assert messages[2]["data"]["status"] == "completed"
