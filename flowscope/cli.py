@@ -202,17 +202,26 @@ def rebuild(
         typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb]."),
     ] = None,
 ) -> None:
-    """Recompute the per-step summaries step metrics read (one row per workflow, step and
-    UTC day before today) from the stored spans. Idempotent: run it after restoring spans or
-    when in doubt; a server keeps them up to date by itself."""
+    """Recompute what ingest derives from the stored spans and log records: each one's
+    workflow columns (role, ids, step status, error message) and every execution row, with
+    this version's rules; then the per-step summaries step metrics read (one row per
+    workflow, step and UTC day before today). Idempotent: run it after an upgrade that
+    changed how workflow telemetry is read, after restoring data, or when in doubt; a
+    server keeps all of them up to date by itself."""
+    from flowscope.collector.prepare import prepare
+
     path = db or load_settings({}).db
     store = _open_file_store(path)
     try:
         store.start()
+        counts = store.rebuild_rows(prepare)
         rows = store.rebuild_summaries()
     finally:
         store.close()
-    typer.echo(f"rebuilt {rows} step summary rows in {path}")
+    typer.echo(
+        f"rebuilt {counts.executions} executions ({counts.spans_changed} spans and "
+        f"{counts.records_changed} log records changed) and {rows} step summary rows in {path}"
+    )
 
 
 api_commands.register(  # token, seed

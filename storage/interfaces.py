@@ -27,6 +27,7 @@ from flowscope.storage.catalog import Catalog
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.executions import ExecutionReader
 from flowscope.storage.metrics import CollectorMetrics
+from flowscope.storage.rebuild import Derive, RebuildCounts
 from flowscope.storage.replay import ReplayReader
 from flowscope.storage.span_metrics import SpanMetricsReader
 from flowscope.storage.tables import TableReader
@@ -139,6 +140,13 @@ class Store(Protocol):
     def rebuild_summaries(self) -> int:
         """Recompute the summaries from the stored spans, in one transaction between commits;
         idempotent. Returns how many summary rows there are."""
+        ...
+
+    def rebuild_rows(self, derive: Derive) -> RebuildCounts:
+        """Recompute what ingest derived from the stored spans and log records (their workflow
+        columns, every execution row) by converting the stored bytes again with `derive`, in
+        one transaction between commits: for when the rules of workflow_meaning changed or
+        derived rows were lost. Idempotent; readers see the old rows or the new ones."""
         ...
 
     def close(self) -> None:

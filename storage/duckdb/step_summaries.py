@@ -261,9 +261,9 @@ class Maintenance:
         if more and not self._stop.is_set():
             self.schedule()
 
-    def run_now(self, fn: Callable[[duckdb.DuckDBPyConnection], int]) -> int:
+    def run_now(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`fn` on the writer thread, between commits; its result (blocking)."""
-        done: Future[int] = Future()
+        done: Future[T] = Future()
 
         def task(con: duckdb.DuckDBPyConnection) -> None:
             try:

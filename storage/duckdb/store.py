@@ -20,6 +20,7 @@ from flowscope.storage.changes import EventBus
 from flowscope.storage.duckdb.catalog import DuckDBCatalog
 from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
+from flowscope.storage.duckdb.rebuild import rebuild_rows
 from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.span_metrics import DuckDBSpanMetrics
@@ -29,6 +30,7 @@ from flowscope.storage.duckdb.traces import DuckDBTraces
 from flowscope.storage.duckdb.workflow_metrics import DuckDBWorkflowMetrics
 from flowscope.storage.duckdb.writer import Writer
 from flowscope.storage.metrics import CollectorMetrics
+from flowscope.storage.rebuild import Derive, RebuildCounts
 from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
@@ -175,6 +177,14 @@ class Store:
 
     def rebuild_summaries(self) -> int:
         return self.step_summaries.rebuild()
+
+    def rebuild_rows(self, derive: Derive) -> RebuildCounts:
+        def rebuild(con: duckdb.DuckDBPyConnection) -> RebuildCounts:
+            counts = rebuild_rows(con, derive)
+            self.writer.rows_rebuilt(con)
+            return counts
+
+        return self.step_summaries.run_now(rebuild)
 
     # --- lifecycle ---------------------------------------------------------------------
 

@@ -448,6 +448,11 @@ class Writer:
         for key in list(islice(recent, max(0, len(recent) - _RECENT_RECORDS))):
             del recent[key]
 
+    def rows_rebuilt(self, con: duckdb.DuckDBPyConnection) -> None:
+        """After a rebuild replaced the execution rows (on the writer thread): the filters
+        again hold exactly what is stored, so no stored execution is taken for a new one."""
+        self._load_span_filter(con)
+
     def records_deleted(self) -> None:
         """After retention deleted log records (on the writer thread): none is known stored."""
         self._recent_records.clear()

@@ -1,0 +1,2 @@
+-- Every stored instrumentation scope, to rebuild export requests (rebuild.py).
+SELECT id, scope, schema_url FROM scopes;
