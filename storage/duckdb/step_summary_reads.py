@@ -84,9 +84,7 @@ def read_step_totals(
     ranges = span_ranges(since_ns, until_ns, days)
     if ranges or unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
-        statement = sql("queries/step_metrics_spans").replace("{ranges}", condition)
-        statement = statement.replace("{unnamed}", "true" if unnamed else "false")
-        spans = cursor.sql(statement, params=window).to_arrow_table()
+        spans = cursor.sql(_spans_statement(condition, unnamed), params=window).to_arrow_table()
         if spans.num_rows:
             parts.append(span_rows(spans))
     return merge(parts, workflow_time)
@@ -187,9 +185,20 @@ def merge(parts: list[pa.Table], workflow_time: float | None) -> list[StepTotals
     return [totals for *_, totals in sorted(out, key=lambda t: (t[0], t[1]))]
 
 
+def _spans_statement(ranges: str, unnamed: bool) -> str:
+    """step_metrics_spans.sql for these ranges (SQL) and, or not, the steps naming no workflow."""
+    statement = sql("queries/step_metrics_spans").replace("{ranges}", ranges)
+    return statement.replace("{unnamed}", "true" if unnamed else "false")
+
+
+_SCAN = sql("queries/step_metrics_scan").replace(
+    "{step_spans}", _spans_statement("start_ns >= $since AND start_ns < $until", True)
+)
+
+
 def _scan(cursor: duckdb.DuckDBPyConnection, window: dict[str, Any]) -> list[StepTotals]:
     out = []
-    for row in cursor.execute(sql("queries/step_metrics_scan"), window).fetchall():
+    for row in cursor.execute(_SCAN, window).fetchall():
         (step_id, name, runs, completed, failed, skipped, cancelled, retries, with_retries, avg_d, q,
          max_d, in_step, in_workflow) = row  # fmt: skip
         q = q or [None, None]

@@ -5,7 +5,8 @@
 -- Durations are over steps that ran (completed or failed); steps are listed by their
 -- first run, which is definition order for steps that always run.
 -- A step span belongs to the workflow it names, or, when it names none (OTel
--- cicd.pipeline.task.* spans carry only the task name), to its execution's workflow.
+-- cicd.pipeline.task.* spans carry only the task name), to its execution's workflow:
+-- the spans are step_metrics_spans.sql's, over the whole window.
 -- Each row also carries the total duration of the workflow's finished executions started in
 -- the same window (the denominator of a step's share of execution time), read in the same
 -- statement so both come from one committed state.
@@ -15,18 +16,7 @@ WITH workflow_time AS (
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
       AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
 ), steps AS (
-    SELECT step_id, name, start_ns, step_status, retry_count, duration_ns
-    FROM spans
-    WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND span_role = 'step'
-      AND start_ns >= $since AND start_ns < $until
-    UNION ALL
-    SELECT step_id, name, start_ns, step_status, retry_count, duration_ns
-    FROM spans
-    SEMI JOIN (
-        SELECT execution_id FROM executions WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id
-    ) e USING (execution_id)
-    WHERE workspace_id = $workspace_id AND workflow_id IS NULL AND span_role = 'step'
-      AND start_ns >= $since AND start_ns < $until
+    {step_spans}
 )
 SELECT
     step_id,
