@@ -651,20 +651,16 @@ def _insert_summaries(
 
 def _persist_execution_numbers(con: duckdb.DuckDBPyConnection, numbers: list[ExecutionNumbers]) -> None:
     """Raise the workflows' counters past the numbers taken, in the current transaction."""
-    largest: dict[tuple[str, str], int] = {}
+    largest: dict[str, dict[str, int]] = {}
     for n in numbers:
+        taken = largest.setdefault(n.workspace_id, {})
         for wf, next_number in n.next_numbers.items():
-            key = (n.workspace_id, wf)
-            largest[key] = max(largest.get(key, next_number), next_number)
-    taken = [(ws, wf, next_number) for (ws, wf), next_number in largest.items()]
-    con.execute(
-        sql("ingest/persist_execution_numbers"),
-        {
-            "workspace_ids": [t[0] for t in taken],
-            "workflow_ids": [t[1] for t in taken],
-            "next_numbers": [t[2] for t in taken],
-        },
-    )
+            taken[wf] = max(taken.get(wf, next_number), next_number)
+    for workspace_id, taken in largest.items():
+        con.execute(
+            sql("ingest/persist_execution_numbers"),
+            {"workspace_id": workspace_id, "workflow_ids": list(taken), "next_numbers": list(taken.values())},
+        )
 
 
 def _new_facts(facts: list[tuple[Any, ...]], dup_spans: set[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
