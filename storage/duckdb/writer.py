@@ -623,7 +623,7 @@ def _take_executions(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]
     """Delete the stored summaries of these (workspace, execution) and return them."""
     cursor = con.execute(
         sql("ingest/take_executions"),
-        {"workspace_ids": [k[0] for k in keys], "execution_ids": [k[1] for k in keys]},
+        {"execution_ids": list(dict.fromkeys(k[1] for k in keys)), "keys": [f"{ws}\0{e}" for ws, e in keys]},
     )
     names = [d[0] for d in cursor.description]
     order = [names.index(c) for c in EXEC_COLUMNS]

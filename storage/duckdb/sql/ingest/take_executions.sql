@@ -2,12 +2,12 @@
 -- the writer folds the batch's facts into them (storage/duckdb/execution_summaries.fold) and inserts
 -- the results in the same transaction. Two short statements instead of one aggregate
 -- over the union: planning that aggregate (an arg_max per column) cost ~10 ms a commit.
--- $workspace_ids[i], $execution_ids[i]: the touched executions.
+-- $execution_ids: the touched executions' ids, each once; $keys: workspace_id || chr(0) ||
+-- execution_id of each touched execution (ids are unique only within a workspace).
+-- The id list is the index's probe: DuckDB (2.0) looks `IN (SELECT unnest(...))` up in the
+-- executions_execution_id ART index, while a join on the unnested (workspace, id) pairs
+-- scanned the table (at 300k executions: 8.7 ms for one id, 24 ms for five, against 3-6 ms).
 DELETE FROM executions
-USING (
-    SELECT unnest($workspace_ids::VARCHAR[]) AS workspace_id,
-           unnest($execution_ids::VARCHAR[]) AS execution_id
-) AS touched
-WHERE executions.workspace_id = touched.workspace_id
-  AND executions.execution_id = touched.execution_id
-RETURNING executions.*;
+WHERE execution_id IN (SELECT unnest($execution_ids::VARCHAR[]))
+  AND list_contains($keys, workspace_id || chr(0) || execution_id)
+RETURNING *;
