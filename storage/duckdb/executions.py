@@ -36,11 +36,12 @@ if TYPE_CHECKING:
 
 
 class _SpanRow(NamedTuple):
-    """A workflow span of an execution (sql/queries/execution_spans.sql) and its blob."""
+    """A span of an execution's trace (sql/queries/execution_spans.sql, after the row id and
+    workspace) and, once read, its blob."""
 
     span_id: str
     parent_span_id: str
-    span_role: str
+    span_role: str | None  # None: not a workflow span
     name: str
     step_id: str | None
     step_status: str | None
@@ -51,27 +52,7 @@ class _SpanRow(NamedTuple):
     status_message: str
     workflow_id: str | None
     error_message: str | None  # computed at ingest (workflow_meaning.error_message)
-    span: bytes | None  # only for the root and step spans
-
-
-class _TraceSpan(NamedTuple):
-    """A row of sql/queries/execution_spans.sql: any span of the trace, without its blob."""
-
-    rowid: int
-    workspace_id: str
-    span_id: str
-    parent_span_id: str
-    span_role: str | None
-    name: str
-    step_id: str | None
-    step_status: str | None
-    retry_count: int | None
-    start_ns: int
-    end_ns: int
-    status_code: int
-    status_message: str
-    workflow_id: str | None
-    error_message: str | None
+    span: bytes | None = None  # only for the root and step spans
 
 
 class _TraceRecord(NamedTuple):
@@ -170,16 +151,17 @@ def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str)
     """The workspace's workflow spans of the execution's trace, by start time, with the
     blobs of the root and step spans (whose attributes are read)."""
     params = {"execution_id": execution_id}
-    found = [_TraceSpan(*r) for r in cur.execute(sql("queries/execution_spans"), params).fetchall()]
+    stored = cur.execute(sql("queries/execution_spans"), params).fetchall()
+    rows = [(r[0], r[1], _SpanRow(*r[2:])) for r in stored]  # row id, workspace, span
     found = sorted(
-        (s for s in found if s.workspace_id == workspace_id and s.span_role),
-        key=lambda s: (s.start_ns, s.span_id),
+        ((rowid, s) for rowid, workspace, s in rows if workspace == workspace_id and s.span_role),
+        key=lambda found: (found[1].start_ns, found[1].span_id),
     )
-    wanted = [s.rowid for s in found if s.span_role in (m.EXECUTION, m.STEP)]
+    wanted = [rowid for rowid, s in found if s.span_role in (m.EXECUTION, m.STEP)]
     blobs = {}
     if wanted:
         blobs = dict(cur.execute(sql("queries/span_blobs"), {**params, "rowids": wanted}).fetchall())
-    return [_SpanRow(*s[2:], blobs.get(s.rowid)) for s in found]
+    return [s._replace(span=blobs.get(rowid)) for rowid, s in found]
 
 
 def _lifecycle(
