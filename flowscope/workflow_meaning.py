@@ -101,21 +101,29 @@ def record_event(event_name: str, attrs: Mapping[str, Any] | None) -> str:
 # --- Ids and names ------------------------------------------------------------------------------
 
 
+def _ours_else_cicd(attrs: Mapping[str, Any], ours: str, cicd: str) -> str | None:
+    """`text` of our attribute, else of the CI/CD convention's."""
+    value = attrs.get(ours)
+    if value.__class__ is str and value:  # the common case, without a call (ingest runs it per span)
+        return value
+    return text(value) or text(attrs.get(cicd))
+
+
 def workflow_id(attrs: Mapping[str, Any]) -> str | None:
-    return text(attrs.get(c.WORKFLOW_ID)) or text(attrs.get(c.CICD_PIPELINE_NAME))
+    return _ours_else_cicd(attrs, c.WORKFLOW_ID, c.CICD_PIPELINE_NAME)
 
 
 def workflow_name(attrs: Mapping[str, Any]) -> str | None:
-    return text(attrs.get(c.WORKFLOW_NAME)) or text(attrs.get(c.CICD_PIPELINE_NAME))
+    return _ours_else_cicd(attrs, c.WORKFLOW_NAME, c.CICD_PIPELINE_NAME)
 
 
 def step_id(attrs: Mapping[str, Any]) -> str | None:
-    return text(attrs.get(c.STEP_ID)) or text(attrs.get(c.CICD_TASK_NAME))
+    return _ours_else_cicd(attrs, c.STEP_ID, c.CICD_TASK_NAME)
 
 
 def step_name(attrs: Mapping[str, Any]) -> str | None:
     """The step's name as its span or record says it (callers fall back to the span name or id)."""
-    return text(attrs.get(c.STEP_NAME)) or text(attrs.get(c.CICD_TASK_NAME))
+    return _ours_else_cicd(attrs, c.STEP_NAME, c.CICD_TASK_NAME)
 
 
 def execution_id(trace_id: str, attrs: Mapping[str, Any]) -> str | None:
