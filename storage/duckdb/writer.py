@@ -560,8 +560,9 @@ def _screen(seen: SpanFilter, prepared: Prepared) -> None:
 
 
 def _screen_records(seen: SpanFilter, prepared: Prepared) -> None:
-    """Whether any of the request's log records may be stored or queued already (then the
-    commit looks them up), and add them. A request repeating a record of its own counts."""
+    """Mark the request's log records the filter may have seen (`prepared.record_candidates`:
+    the commit looks them up), then add them. A request repeating a record of its own is
+    looked up whole."""
     if prepared.logs is None or not prepared.logs.num_rows:
         prepared.record_candidates = None
         return
