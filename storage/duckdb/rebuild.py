@@ -9,8 +9,9 @@ bytes are converted again by the same function ingest uses (`derive`, the collec
 again from every fact and replace the table.
 
 One pass on the writer thread (no commit interleaves), one transaction: readers see the old
-rows or the new ones. Everything is read in the transaction, so memory follows the workflow
-facts (a few hundred bytes an execution), not the spans, which are read in batches.
+rows or the new ones. Spans and records are read in batches, and each batch's facts are
+folded into the executions' summaries at once (as ingest folds each commit's), so memory
+follows the executions (one summary each), not the spans.
 
 A fact's `updated_ns` is its arrival time at ingest; a rebuild cannot know arrival times, so
 each fact is dated by its own latest time (queued, started or ended) instead: of two facts
@@ -50,6 +51,7 @@ LOG_DERIVED = ("workflow_id", "execution_id", "step_id")
 _BATCH_ROWS = 20_000
 _TIMES = [EXEC_COLUMNS.index(c) for c in ("queued_ns", "started_ns", "ended_ns")]
 _UPDATED = EXEC_COLUMNS.index("updated_ns")
+_WORKSPACE, _EXECUTION = EXEC_COLUMNS.index("workspace_id"), EXEC_COLUMNS.index("execution_id")
 
 
 def rebuild_rows(con: duckdb.DuckDBPyConnection, derive: Derive) -> RebuildCounts:
@@ -62,10 +64,10 @@ def rebuild_rows(con: duckdb.DuckDBPyConnection, derive: Derive) -> RebuildCount
             {i: (Resource.FromString(b), url) for i, b, url in resources},
             {i: (InstrumentationScope.FromString(b), url) for i, b, url in scopes},
         )
-        facts: list[tuple[Any, ...]] = []
-        spans = _rederive(con, "traces", SPAN_DERIVED, ("trace_id", "span_id"), catalog, derive, facts)
-        records = _rederive(con, "logs", LOG_DERIVED, ("record_hash",), catalog, derive, facts)
-        summaries = execution_summaries.fold([], [_dated(f) for f in facts])
+        executions: dict[tuple[str, str], tuple[Any, ...]] = {}
+        spans = _rederive(con, "traces", SPAN_DERIVED, ("trace_id", "span_id"), catalog, derive, executions)
+        records = _rederive(con, "logs", LOG_DERIVED, ("record_hash",), catalog, derive, executions)
+        summaries = list(executions.values())
         con.execute("DELETE FROM executions")
         exec_batch = pa.Table.from_pylist(  # noqa: F841  (scanned by name, as in writer.py)
             [dict(zip(EXEC_COLUMNS, s, strict=True)) for s in summaries], schema=EXEC_SCHEMA
@@ -85,10 +87,10 @@ def _rederive(
     keys: tuple[str, ...],
     catalog: tuple[dict[int, tuple[Resource, str]], dict[int, tuple[InstrumentationScope, str]]],
     derive: Derive,
-    facts: list[tuple[Any, ...]],
+    executions: dict[tuple[str, str], tuple[Any, ...]],
 ) -> int:
     """Convert the stored items of `query` again, batch by batch; update the rows whose derived
-    columns changed; collect the execution facts. Returns how many rows changed."""
+    columns changed; fold the execution facts into `executions`. Returns how many rows changed."""
     table = "spans" if signal == "traces" else "logs"
     parse = Span.FromString if signal == "traces" else LogRecord.FromString
     resources, scopes = catalog
@@ -98,7 +100,7 @@ def _rederive(
         request = _request(signal, resources[resource_id], scopes[scope_id])
         _items(signal, request).extend(parse(row[4]) for row in group)
         prepared = derive(signal, request, workspace_id)
-        facts.extend(prepared.executions)
+        _fold(executions, prepared.executions)
         fresh = prepared.spans if signal == "traces" else prepared.logs
         if fresh is None:
             continue
@@ -158,6 +160,16 @@ def _items(signal: Signal, request: Any) -> Any:
     if signal == "traces":
         return request.resource_spans[0].scope_spans[0].spans
     return request.resource_logs[0].scope_logs[0].log_records
+
+
+def _fold(executions: dict[tuple[str, str], tuple[Any, ...]], facts: list[tuple[Any, ...]]) -> None:
+    """Fold facts into the summaries of their executions (execution_summaries.fold)."""
+    if not facts:
+        return
+    touched = execution_summaries.touched(facts)
+    stored = [executions[key] for key in touched if key in executions]
+    for summary in execution_summaries.fold(stored, [_dated(f) for f in facts]):
+        executions[(summary[_WORKSPACE], summary[_EXECUTION])] = summary
 
 
 def _dated(fact: tuple[Any, ...]) -> tuple[Any, ...]:
