@@ -63,17 +63,19 @@ async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
     limits = connection_limits(settings)
     registry = CollectorRegistry()
+    # Ports first: a busy one is reported before the database is opened (an opened store has
+    # threads inside DuckDB, which abort the process if it exits under them).
+    api_sock = _bind(settings.host, settings.api_port, "api_port")
+    http_sock = _bind(settings.host, settings.otlp_http_port, "otlp_http_port")
+    # gRPC binds its own socket and, when that fails, logs from its C core before raising:
+    # a busy port is found here first, as one clear error.
+    _bind(settings.host, settings.otlp_grpc_port, "otlp_grpc_port").close()
     store = compose.open_store(settings, registry)
     throttle = compose.auth_throttle(settings)
     engine_token = compose.internal_token(settings)
     authorize = compose.authorizer(settings, store, throttle, engine_token)
     ingest = IngestService(store)
 
-    api_sock = _bind(settings.host, settings.api_port, "api_port")
-    http_sock = _bind(settings.host, settings.otlp_http_port, "otlp_http_port")
-    # gRPC binds its own socket and, when that fails, logs from its C core before raising:
-    # a busy port is found here first, as one clear error.
-    _bind(settings.host, settings.otlp_grpc_port, "otlp_grpc_port").close()
     api_port = api_sock.getsockname()[1]
     http_port = http_sock.getsockname()[1]
 
