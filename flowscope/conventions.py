@@ -23,6 +23,9 @@ WORKFLOW_PROJECT_ID: Final = "workflow.project.id"
 WORKFLOW_ERROR: Final = "workflow.error"  # extra: the execution's error message
 WORKFLOW_INPUT_TRUNCATED: Final = "workflow.input.truncated"  # extra: workflow.input was cut
 WORKFLOW_RESULTS_TRUNCATED: Final = "workflow.results.truncated"  # extra: workflow.results was cut
+# extra: when the run was queued (ns since the epoch), for emitters whose root span starts when it
+# runs (a CI run waiting for a runner); the queued lifecycle record says the same for our engine
+WORKFLOW_QUEUED_TIME: Final = "workflow.execution.queued_time_unix_nano"
 
 CICD_PIPELINE_NAME: Final = "cicd.pipeline.name"
 CICD_PIPELINE_RUN_ID: Final = "cicd.pipeline.run.id"
@@ -44,6 +47,12 @@ STEP_SKIP_REASON: Final = "workflow.step.skip_reason"  # extra: why a step was s
 STEP_ATTEMPT: Final = "workflow.step.attempt"  # on attempt child spans
 STEP_DEPENDS_ON: Final = "workflow.step.depends_on"  # extra: string array of step ids
 STEP_RETRY_DELAY: Final = "workflow.step.retry_delay_seconds"  # extra: on workflow.step.retrying records
+STEP_QUEUED_TIME: Final = "workflow.step.queued_time_unix_nano"  # extra: when a step (CI job) was queued
+
+# --- Recognized spans (issue 13: other emitters read as workflows) -------------------
+# Set on a span whose workflow.* attributes Flowscope derived at ingest from another emitter's
+# own attributes (flowscope.emitters); names the recognizer, e.g. "prefect".
+RECOGNIZER: Final = "flowscope.recognizer"
 
 CICD_TASK_NAME: Final = "cicd.pipeline.task.name"
 CICD_TASK_RUN_ID: Final = "cicd.pipeline.task.run.id"

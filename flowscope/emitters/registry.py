@@ -1,0 +1,29 @@
+"""Which recognizers the collector runs: the built-in emitters, then an operator's mapping file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flowscope.emitters import Recognizer
+
+# The built-in emitters, in the order they are asked (the first that claims a span wins).
+BUILTIN: tuple[Recognizer, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """The recognizers of one server, with the byte markers that make a span worth asking them."""
+
+    recognizers: tuple[Recognizer, ...]
+    markers: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, recognizers: Sequence[Recognizer]) -> Recognition:
+        markers = tuple(dict.fromkeys(marker for r in recognizers for marker in r.markers))
+        return cls(tuple(recognizers), markers)
+
+
+def builtin() -> Recognition:
+    """The built-in emitters alone (no mapping file)."""
+    return Recognition.of(BUILTIN)
