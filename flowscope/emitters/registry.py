@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flowscope.emitters import Recognizer
+from flowscope.emitters.prefect import Prefect
 
 # The built-in emitters, in the order they are asked (the first that claims a span wins).
-BUILTIN: tuple[Recognizer, ...] = ()
+BUILTIN: tuple[Recognizer, ...] = (
+    Prefect(),  # spans with prefect.run.type (Prefect 3's run telemetry)
+)
 
 
 @dataclass(frozen=True, slots=True)
