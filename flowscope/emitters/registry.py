@@ -6,10 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flowscope.emitters import Recognizer
+from flowscope.emitters.github_actions import GitHubActions
+from flowscope.emitters.gitlab import GitLab
+from flowscope.emitters.jenkins import Jenkins
 from flowscope.emitters.prefect import Prefect
 
 # The built-in emitters, in the order they are asked (the first that claims a span wins).
 BUILTIN: tuple[Recognizer, ...] = (
+    GitHubActions(),  # claims only resources whose vcs provider is "github"
+    GitLab(),  # only resources whose vcs provider is "gitlab"
+    Jenkins(),  # spans with the Jenkins plugin's own keys, or its scope's cicd.* root spans
     Prefect(),  # spans with prefect.run.type (Prefect 3's run telemetry)
 )
 
