@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flowscope.emitters import Recognizer
+from flowscope.emitters.airflow import Airflow
 from flowscope.emitters.github_actions import GitHubActions
 from flowscope.emitters.gitlab import GitLab
 from flowscope.emitters.jenkins import Jenkins
@@ -17,6 +18,7 @@ BUILTIN: tuple[Recognizer, ...] = (
     GitLab(),  # only resources whose vcs provider is "gitlab"
     Jenkins(),  # spans with the Jenkins plugin's own keys, or its scope's cicd.* root spans
     Prefect(),  # spans with prefect.run.type (Prefect 3's run telemetry)
+    Airflow(),  # spans with airflow.dag_id (Airflow 3.2/3.3's dag_run and task_run spans)
 )
 
 
