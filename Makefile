@@ -5,8 +5,12 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Prefect, for tests/emitters/test_prefect.py, in a virtualenv of its own: its requirements
+# conflict with constraints.txt (tests/emitters/prefect-requirements.txt says which).
+PREFECT_VENV := $(VENV)/prefect
+PREFECT_STAMP := $(PREFECT_VENV)/.installed
 
-.PHONY: setup run test lint system-deps bench clean
+.PHONY: setup prefect-env run test lint system-deps bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -19,6 +23,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+$(PREFECT_STAMP): tests/emitters/prefect-requirements.txt constraints-prefect.txt | $(STAMP)
+	$(PYTHON) -m venv $(PREFECT_VENV)
+	$(PREFECT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PREFECT_VENV)/bin/python -m pip install --quiet -c constraints-prefect.txt -r tests/emitters/prefect-requirements.txt
+	@# Prefect's local database, migrated once here: the test starts each run from a copy, as a
+	@# fresh one costs ~20 s of CPU in migrations.
+	rm -rf $(PREFECT_VENV)/home
+	PREFECT_HOME=$(PREFECT_VENV)/home $(PREFECT_VENV)/bin/prefect server database upgrade -y >/dev/null
+	touch $(PREFECT_STAMP)
+
+prefect-env: $(PREFECT_STAMP)
+
 run: setup
 	$(BIN)/flowscope serve --demo
 
@@ -30,7 +46,7 @@ system-deps:
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup system-deps lint
+test: setup prefect-env system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30
 
 bench: setup
