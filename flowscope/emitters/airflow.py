@@ -1,13 +1,13 @@
 """Apache Airflow 3 DAG runs and task instances, from Airflow's own OpenTelemetry traces.
 
-Checked against apache-airflow 3.3.2 (current) and 3.2.2 (the release before), whose names are
-the same (3.3 adds `airflow.dag_run.run_type` and `partition_date`, and head sampling), and
-recorded from a real 3.3.2 and 3.2.2 (tests/emitters/fixtures/airflow/README.md). Traces are on
-with `[traces] otel_on = True`; the exporter is the one OTEL_TRACES_EXPORTER names
-(airflow/_shared/observability/traces/__init__.py `configure_otel`).
+Checked against apache-airflow 3.3.2 (current), 3.2.2 (the release before; the same names as
+3.3.2 less `airflow.dag_run.run_type` and `partition_date`) and 3.1.8 (other names: below), and
+recorded from a real run of each (tests/emitters/fixtures/airflow/README.md). Traces are on
+with `[traces] otel_on = True`.
 
-What Airflow 3.2/3.3 send, one trace per DAG run (its id made when the run is created,
-`new_dagrun_trace_carrier`, kept in the run's `context_carrier` column):
+Airflow 3.2 and 3.3 (exporter chosen by OTEL_TRACES_EXPORTER: airflow/_shared/observability/
+traces/__init__.py `configure_otel`) send one trace per DAG run, its id made when the run is
+created (`new_dagrun_trace_carrier`, kept in the run's `context_carrier` column):
 - `dag_run.<dag_id>`: the run, sent once by the scheduler when the run ends
   (airflow/models/dagrun.py `_emit_dagrun_span`, called from `update_state`). Always a trace
   root, kind INTERNAL, started at `queued_at` (else `start_date`), status OK when the run
@@ -33,13 +33,32 @@ What Airflow 3.2/3.3 send, one trace per DAG run (its id made when the run is cr
 - `trigger.<task_id>` (triggerer, while deferred) and, at `task_span_detail_level` > 1,
   detail spans ("parse", "startup", ...) under the worker span.
 
-Mapping: dag_run -> the execution; task_run -> a step; worker, trigger and detail spans are
-left as plain spans (a worker span says nothing of its try's outcome, so as an attempt it would
-read "completed" for a failed try).
+Airflow 3.1 (airflow/traces/otel_tracer.py: OTLP/HTTP to `[traces] otel_host`/`otel_port`)
+keeps spans open in the scheduler (`active_spans`) and ends them with the final attributes:
+- `<dag_id>`: the run, a trace root started at `queued_at` (models/dagrun.py
+  `start_dr_spans_if_needed`) and ended when the run ends (`end_dr_span_if_needed`) with
+  `set_dagrun_span_attrs`: `airflow.category` = "DAG runs", `airflow.dag_run.dag_id`,
+  `.run_id`, `.queued_at`, `.run_start_date`, `.run_end_date`, `.state` (success | failed),
+  `.run_type`, `.conf` (Python repr, not JSON), and `airflow.dag_run.error` = true when failed;
+  status UNSET. After a scheduler handover the run is `<dag_id>_continued`, a child of the
+  first scheduler's root span, which is never sent; a `<dag_id>_recreated` root replaces a lost
+  one (jobs/scheduler_job_runner.py).
+- `<task_id>`: one span per try, started by the executor when it queues the try
+  (executors/base_executor.py `trigger_tasks`), child of the run's span, ended by the scheduler
+  when the executor reports the try (jobs/scheduler_job_runner.py `process_executor_events`)
+  with `set_ti_span_attrs`: `airflow.category` = "scheduler", `airflow.task.task_id`,
+  `.dag_id`, `.state` (the TI's state then), `.try_number`, `.queued_dttm`, `.log_url`, ...;
+  no map index attribute, status UNSET. A try that ends up_for_retry is not sent: by then the
+  TI has the next try's id, under which its span is not found (recorded).
+
+Mapping: the run -> the execution; a task_run span (3.1: a task span) -> a step; worker,
+trigger and detail spans are left as plain spans (a worker span says nothing of its try's
+outcome, so as an attempt it would read "completed" for a failed try).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -49,6 +68,7 @@ from flowscope.emitters import ForeignSpan
 
 NAME: Final = "airflow"
 
+# --- Airflow 3.2 / 3.3 -----------------------------------------------------------------------
 # airflow/models/dagrun.py `dagrun_trace_attributes` / `_emit_dagrun_span` (3.3.2; 3.2.2 the
 # same keys less run_type) and api_fastapi/execution_api/routes/task_instances.py
 # `_emit_task_span` (3.3.2, 3.2.2).
@@ -59,14 +79,33 @@ TASK_ID: Final = "airflow.task_id"
 TRY_NUMBER: Final = "airflow.task_instance.try_number"
 MAP_INDEX: Final = "airflow.task_instance.map_index"
 TI_STATE: Final = "airflow.task_instance.state"
-
 # Span names (same files): f"dag_run.{dag_id}", f"task_run.{task_id}" (+ f"[{map_index}]").
 DAG_RUN_PREFIX: Final = "dag_run."
 TASK_RUN_PREFIX: Final = "task_run."
 
-# airflow/utils/state.py `TaskInstanceState` (3.3.2): the states a try's task_run span can end
-# in (the worker's terminal, retry and success payloads: execution_api/datamodels/
-# taskinstance.py `TITerminalStatePayload`, `TIRetryStatePayload`, `TISuccessStatePayload`).
+# --- Airflow 3.1 ------------------------------------------------------------------------------
+# airflow/models/dagrun.py `set_dagrun_span_attrs` and jobs/scheduler_job_runner.py
+# `set_ti_span_attrs` (3.1.8).
+CATEGORY: Final = "airflow.category"
+CATEGORY_RUN: Final = "DAG runs"
+CATEGORY_TASK: Final = "scheduler"
+V31_DAG_ID: Final = "airflow.dag_run.dag_id"
+V31_RUN_STATE: Final = "airflow.dag_run.state"
+V31_TASK_ID: Final = "airflow.task.task_id"
+V31_TASK_DAG_ID: Final = "airflow.task.dag_id"
+V31_TI_STATE: Final = "airflow.task.state"
+V31_TRY_NUMBER: Final = "airflow.task.try_number"
+V31_QUEUED_DTTM: Final = "airflow.task.queued_dttm"
+V31_LOG_URL: Final = "airflow.task.log_url"
+# models/taskinstance.py `log_url` (3.1.8): .../tasks/{task_id}[/mapped/{map_index}][?try_number=n]
+# is the only place a 3.1 task span names its map index.
+_MAPPED_LOG_URL: Final = re.compile(r"/tasks/[^/?]+/mapped/(\d+)(?:\?|$)")
+
+# airflow/utils/state.py `DagRunState` (3.1.8, 3.3.2): the states a run's span ends in.
+_RUN_STATUS: Final = {"success": "completed", "failed": "failed"}
+# airflow/utils/state.py `TaskInstanceState`, `TerminalTIState`, `IntermediateTIState` (3.3.2;
+# 3.1.8 the same values): the states a try's span ends in (3.2/3.3: the worker's terminal,
+# retry and success payloads, execution_api/datamodels/taskinstance.py).
 _STEP_STATUS: Final = {
     "success": "completed",
     "failed": "failed",
@@ -83,10 +122,10 @@ _SKIP_REASON: Final = {"upstream_failed": "upstream_failed"}
 class Airflow:
     """DAG runs as executions, task instance tries as steps.
 
-    A retried task instance sends one task_run span per try, all with the same span id (see the
-    module docstring): Flowscope stores the first version of a span id and drops later ones,
-    so such a step reads as its FIRST try (state up_for_retry -> failed) until the store keeps
-    the latest version of a recognized span.
+    Airflow 3.2/3.3 send every try of a task instance with the same span id (see the module
+    docstring): Flowscope stores the first version of a span id and drops later ones, so a
+    retried step reads as its FIRST try (up_for_retry -> failed) until the store keeps the
+    latest version of a recognized span. Airflow 3.1 sends only the last try.
     """
 
     @property
@@ -95,63 +134,99 @@ class Airflow:
 
     @property
     def markers(self) -> tuple[bytes, ...]:
-        # Every dag_run, task_run, worker and trigger span carries it (files above).
-        return (DAG_ID.encode(),)
+        # 3.2/3.3: every dag_run, task_run, worker and trigger span carries airflow.dag_id;
+        # 3.1: a run's span airflow.dag_run.dag_id, a task's airflow.task.dag_id (files above).
+        return (DAG_ID.encode(), V31_DAG_ID.encode(), V31_TASK_DAG_ID.encode())
 
     def recognize(self, span: ForeignSpan) -> dict[str, Any] | None:
         attrs = span.attributes
-        dag_id = _text(attrs.get(DAG_ID))
-        if dag_id is None:
-            return None
-        if span.name.startswith(TASK_RUN_PREFIX) and TI_STATE in attrs:
-            return _step(dag_id, attrs)
-        if span.name.startswith(DAG_RUN_PREFIX) and TASK_ID not in attrs and not span.parent_span_id:
-            # dagrun.py `_emit_dagrun_span` forces a root span (context=context.Context());
-            # a parented one would be a later Airflow nesting runs (its TODO, apache/airflow
-            # issue 67210), which this recognizer has not seen: not claimed.
-            return _execution(dag_id, attrs, span.status_code)
+        if DAG_ID in attrs:
+            return _current(span)
+        category = attrs.get(CATEGORY)
+        if category == CATEGORY_TASK:
+            return _v31_task(attrs)
+        if category == CATEGORY_RUN and not span.parent_span_id:
+            # A `<dag_id>_continued` run span (3.1 scheduler handover) has a parent that is
+            # never sent: it cannot be the trace's execution, and is not claimed.
+            return _v31_run(attrs)
         return None
 
 
-def _execution(dag_id: str, attrs: Mapping[str, Any], status_code: int) -> dict[str, Any]:
+def _current(span: ForeignSpan) -> dict[str, Any] | None:
+    """Airflow 3.2 / 3.3."""
+    attrs = span.attributes
+    dag_id = _text(attrs.get(DAG_ID))
+    if dag_id is None:
+        return None
+    if span.name.startswith(TASK_RUN_PREFIX) and TI_STATE in attrs:
+        task_id = _text(attrs.get(TASK_ID))
+        if task_id is None:
+            return None
+        return _step(
+            dag_id, step_id_of(task_id, attrs.get(MAP_INDEX)), attrs.get(TI_STATE), attrs.get(TRY_NUMBER)
+        )
+    if span.name.startswith(DAG_RUN_PREFIX) and TASK_ID not in attrs and not span.parent_span_id:
+        # dagrun.py `_emit_dagrun_span` forces a root span (context=context.Context()); a
+        # parented one would be a later Airflow nesting runs (its TODO, apache/airflow issue
+        # 67210), which this recognizer has not seen: not claimed.
+        # Status: StatusCode.OK if state == DagRunState.SUCCESS else ERROR, sent once the run
+        # is finished (success or failed), so the span status is the run's state.
+        status = "failed" if span.status_code == c.STATUS_CODE_ERROR else "completed"
+        return _execution(dag_id, attrs.get(RUN_ID), status, attrs.get(QUEUED_AT))
+    return None
+
+
+def _v31_run(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Airflow 3.1's run span (`set_dagrun_span_attrs`)."""
+    dag_id = _text(attrs.get(V31_DAG_ID))
+    if dag_id is None:
+        return None
+    status = _RUN_STATUS.get(_text(attrs.get(V31_RUN_STATE)) or "")
+    return _execution(dag_id, attrs.get(RUN_ID), status, attrs.get(QUEUED_AT))
+
+
+def _v31_task(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Airflow 3.1's task span (`set_ti_span_attrs`)."""
+    dag_id, task_id = _text(attrs.get(V31_TASK_DAG_ID)), _text(attrs.get(V31_TASK_ID))
+    if dag_id is None or task_id is None:
+        return None
+    found = _MAPPED_LOG_URL.search(_text(attrs.get(V31_LOG_URL)) or "")
+    step_id = step_id_of(task_id, int(found.group(1)) if found else None)
+    out = _step(dag_id, step_id, attrs.get(V31_TI_STATE), attrs.get(V31_TRY_NUMBER))
+    # 3.1 says when the try was queued (3.2/3.3 start the span then instead).
+    out[c.STEP_QUEUED_TIME] = unix_nano(attrs.get(V31_QUEUED_DTTM))
+    return out
+
+
+def _execution(dag_id: str, run_id: Any, status: str | None, queued_at: Any) -> dict[str, Any]:
     return {
         c.WORKFLOW_ID: dag_id,
         c.WORKFLOW_NAME: dag_id,
-        c.WORKFLOW_EXECUTION_ID: _text(attrs.get(RUN_ID)),
-        # dagrun.py `_emit_dagrun_span`: StatusCode.OK if state == DagRunState.SUCCESS else
-        # ERROR, sent once the run is finished (success or failed: DagRunState has no other
-        # final state), so the span status is the run's state.
-        c.WORKFLOW_STATUS: "failed" if status_code == c.STATUS_CODE_ERROR else "completed",
-        c.WORKFLOW_QUEUED_TIME: unix_nano(attrs.get(QUEUED_AT)),
+        c.WORKFLOW_EXECUTION_ID: _text(run_id),
+        c.WORKFLOW_STATUS: status,
+        c.WORKFLOW_QUEUED_TIME: unix_nano(queued_at),
     }
 
 
-def _step(dag_id: str, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-    task_id = _text(attrs.get(TASK_ID))
-    if task_id is None:
-        return None
-    step_id = step_id_of(task_id, attrs.get(MAP_INDEX))
-    state = _text(attrs.get(TI_STATE))
-    try_number = attrs.get(TRY_NUMBER)
+def _step(dag_id: str, step_id: str, state: Any, try_number: Any) -> dict[str, Any]:
+    state_text = _text(state) or ""
     out: dict[str, Any] = {
         c.STEP_ID: step_id,
         c.STEP_NAME: step_id,
         c.WORKFLOW_ID: dag_id,
-        c.STEP_STATUS: _STEP_STATUS.get(state or ""),
-        c.STEP_SKIP_REASON: _SKIP_REASON.get(state or ""),
+        c.STEP_STATUS: _STEP_STATUS.get(state_text),
+        c.STEP_SKIP_REASON: _SKIP_REASON.get(state_text),
     }
     # try_number counts this try (1 = the first: models/taskinstance.py, incremented when the
     # scheduler queues a try), so the tries before it are the retries.
     if isinstance(try_number, int) and try_number >= 1:
         out[c.STEP_RETRY_COUNT] = try_number - 1
-    # No queued time: the span itself starts at the TI's queued_dttm (`_emit_task_span`
-    # start_time candidates), and the try's start is not on it.
     return out
 
 
 def step_id_of(task_id: str, map_index: Any) -> str:
     """The step of a task instance: its task_id, with `[map_index]` for a mapped task's
-    instance, as Airflow names its span (`_emit_task_span`: map_index -1 = not mapped)."""
+    instance, as Airflow 3.2/3.3 name its span (`_emit_task_span`: map_index -1 = not mapped)."""
     if isinstance(map_index, int) and map_index >= 0:
         return f"{task_id}[{map_index}]"
     return task_id
@@ -159,7 +234,8 @@ def step_id_of(task_id: str, map_index: Any) -> str:
 
 def unix_nano(value: Any) -> int | None:
     """ns since the epoch of an Airflow date attribute: `str(datetime)` of an aware UTC
-    datetime ("2026-12-02 12:31:29.000128+00:00"), or None when absent or unreadable."""
+    datetime ("2026-12-02 12:31:29.000128+00:00"), or None when absent or unreadable (3.1
+    writes "None" for an unset date)."""
     text = _text(value)
     if text is None:
         return None

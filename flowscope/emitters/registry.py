@@ -18,7 +18,7 @@ BUILTIN: tuple[Recognizer, ...] = (
     GitLab(),  # only resources whose vcs provider is "gitlab"
     Jenkins(),  # spans with the Jenkins plugin's own keys, or its scope's cicd.* root spans
     Prefect(),  # spans with prefect.run.type (Prefect 3's run telemetry)
-    Airflow(),  # spans with airflow.dag_id (Airflow 3.2/3.3's dag_run and task_run spans)
+    Airflow(),  # Airflow 3.1-3.3's DAG run and task spans (airflow.dag_id, airflow.dag_run.dag_id, ...)
 )
 
 

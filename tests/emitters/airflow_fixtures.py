@@ -10,7 +10,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from flowscope.emitters import ForeignSpan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "airflow"
-VERSIONS = ("3.3.2", "3.2.2")
+# 3.2 and 3.3 send the same spans (dag_run.*, task_run.*, worker.*); 3.1 others.
+CURRENT = ("3.3.2", "3.2.2")
+V31 = "3.1.8"
+VERSIONS = (*CURRENT, V31)
 
 # What the recorded DAGs did (fixtures/airflow/flowscope_demo.py): each version's recording
 # holds one run of each DAG.

@@ -1,4 +1,4 @@
-"""The Airflow recognizer over the spans real Airflow 3.3.2 and 3.2.2 sent (fixtures/airflow)."""
+"""The Airflow recognizer over the spans real Airflow 3.3.2, 3.2.2 and 3.1.8 sent (fixtures/airflow)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flowscope import workflow_meaning as m
 from flowscope.emitters import ForeignSpan
 from flowscope.emitters.airflow import Airflow, step_id_of, unix_nano
 from flowscope.emitters.registry import BUILTIN
-from tests.emitters.airflow_fixtures import DEMO, OK, VERSIONS, request_bodies, spans
+from tests.emitters.airflow_fixtures import CURRENT, DEMO, OK, V31, VERSIONS, request_bodies, spans
 
 RECOGNIZER = Airflow()
 DEMO_STEPS = {"extract", "transform_a", "transform_b", "flaky", "square[0]", "square[1]", "broken"}
@@ -29,32 +29,38 @@ def _role(span: ForeignSpan, derived: dict[str, Any]) -> str | None:
     return m.span_role(derived, span.kind, bool(span.parent_span_id))
 
 
+def _runs(version: str) -> dict[str, tuple[ForeignSpan, dict[str, Any]]]:
+    """dag_id -> (span, derived) of each execution the recording holds."""
+    found = [(s, d) for s, d in _recognized(version) if _role(s, d) == m.EXECUTION]
+    return {d[c.WORKFLOW_ID]: (s, d) for s, d in found}
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_dag_runs_are_executions(version: str) -> None:
-    runs = {d[c.WORKFLOW_ID]: (s, d) for s, d in _recognized(version) if _role(s, d) == m.EXECUTION}
+    runs = _runs(version)
     assert set(runs) == {DEMO, OK}
     for dag_id, (span, derived) in runs.items():
         assert derived[c.WORKFLOW_NAME] == dag_id
         assert derived[c.WORKFLOW_EXECUTION_ID] == span.attributes["airflow.dag_run.run_id"]
         assert derived[c.WORKFLOW_EXECUTION_ID].startswith("manual__")
-        # dagrun.py starts the span at queued_at: the parsed attribute and the span agree
-        # (to the float rounding of `timestamp() * 1e9`).
+        # Every release starts the run's span at queued_at: the parsed attribute and the span
+        # agree (to the float rounding of `timestamp() * 1e9`).
         assert abs(derived[c.WORKFLOW_QUEUED_TIME] - span.start_ns) < 2_000
     assert runs[DEMO][1][c.WORKFLOW_STATUS] == "failed"  # `broken` failed the run
     assert runs[OK][1][c.WORKFLOW_STATUS] == "completed"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_task_runs_are_steps_of_their_dag(version: str) -> None:
-    roots = {
-        s.trace_id: s.attributes["airflow.dag_id"] for s in spans(version) if s.name.startswith("dag_run.")
-    }
+def test_task_instances_are_steps_of_their_dag(version: str) -> None:
+    dag_of_trace = {span.trace_id: dag_id for dag_id, (span, _) in _runs(version).items()}
     steps: dict[str, list[dict[str, Any]]] = {}
     for span, derived in _recognized(version):
         if _role(span, derived) != m.STEP:
             continue
-        assert derived[c.WORKFLOW_ID] == roots[span.trace_id]  # the run's trace, its dag
-        assert derived[c.STEP_NAME] == derived[c.STEP_ID] == span.name.removeprefix("task_run.")
+        assert derived[c.WORKFLOW_ID] == dag_of_trace[span.trace_id]  # the run's trace, its dag
+        assert derived[c.STEP_NAME] == derived[c.STEP_ID]
+        if version in CURRENT:  # named as Airflow names the span
+            assert derived[c.STEP_ID] == span.name.removeprefix("task_run.")
         steps.setdefault(derived[c.WORKFLOW_ID], []).append(derived)
     by_id = {dag: {d[c.STEP_ID]: d for d in found} for dag, found in steps.items()}
     # `report` never ran (upstream_failed, set by the scheduler): Airflow sends no span for it.
@@ -65,22 +71,22 @@ def test_task_runs_are_steps_of_their_dag(version: str) -> None:
     assert demo["broken"][c.STEP_RETRY_COUNT] == 0
     assert demo["square[1]"][c.STEP_STATUS] == "completed"
     assert all(d[c.STEP_STATUS] == "completed" for d in by_id[OK].values())
-    # The retried task: one span per try; the first ended up_for_retry, the second succeeded.
-    flaky = [d for d in steps[DEMO] if d[c.STEP_ID] == "flaky"]
-    assert [(d[c.STEP_STATUS], d[c.STEP_RETRY_COUNT]) for d in flaky] == [("failed", 0), ("completed", 1)]
+    # The retried task: 3.2/3.3 send each try (the first ended up_for_retry), 3.1 the last.
+    flaky = [(d[c.STEP_STATUS], d[c.STEP_RETRY_COUNT]) for d in steps[DEMO] if d[c.STEP_ID] == "flaky"]
+    assert flaky == ([("failed", 0), ("completed", 1)] if version in CURRENT else [("completed", 1)])
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", CURRENT)
 def test_tries_of_one_task_instance_share_a_span_id(version: str) -> None:
-    """Why a retried step reads as its first try in Flowscope (Airflow's docstring):
-    if a later Airflow makes a span per try, this fails and the note can go."""
+    """Why a retried step reads as its first try in Flowscope (Airflow's docstring): if a later
+    Airflow makes a span per try, this fails and the note can go."""
     flaky = [s for s in spans(version) if s.name == "task_run.flaky"]
     assert [s.attributes["airflow.task_instance.state"] for s in flaky] == ["up_for_retry", "success"]
     assert len({(s.trace_id, s.span_id) for s in flaky}) == 1
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_worker_and_other_spans_are_left_alone(version: str) -> None:
+@pytest.mark.parametrize("version", CURRENT)
+def test_worker_spans_are_left_alone(version: str) -> None:
     everything = spans(version)
     task_runs = {s.span_id for s in everything if s.name.startswith("task_run.")}
     workers = [s for s in everything if s.name.startswith("worker.")]
@@ -94,9 +100,27 @@ def test_worker_and_other_spans_are_left_alone(version: str) -> None:
     assert claimed == {"dag_run", "task_run"}
 
 
+def test_v31_queued_times_and_map_indexes() -> None:
+    for span, derived in _recognized(V31):
+        if _role(span, derived) != m.STEP:
+            continue
+        # set_ti_span_attrs records the same queued_dttm as the `airflow.task.queued` event
+        (queued_event,) = (t for name, t, _ in span.events if name == "airflow.task.queued")
+        assert abs(derived[c.STEP_QUEUED_TIME] - queued_event) < 2_000
+        assert derived[c.STEP_ID].startswith(span.name)  # the task_id, + [map_index] from log_url
+    task = next(s for s in spans(V31) if s.name == "extract")
+    url = "http://localhost:8080/dags/d/runs/manual__x/tasks/g.t/mapped/12?try_number=2"
+    mapped = RECOGNIZER.recognize(
+        dataclasses.replace(task, attributes={**task.attributes, "airflow.task.log_url": url})
+    )
+    assert mapped is not None and mapped[c.STEP_ID] == "extract[12]"
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_claimed_span_holds_a_marker(version: str) -> None:
-    for body in request_bodies(version):
+    bodies = request_bodies(version)
+    assert bodies
+    for body in bodies:
         request = ExportTraceServiceRequest.FromString(body)
         for rs in request.resource_spans:
             for ss in rs.scope_spans:
@@ -106,11 +130,12 @@ def test_every_claimed_span_holds_a_marker(version: str) -> None:
 
 
 def test_only_airflow_shapes_are_claimed() -> None:
-    run = next(s for s in spans(VERSIONS[0]) if s.name.startswith("dag_run."))
-    # A nested dag_run span (not what 3.2/3.3 send) and spans of other tracers are not claimed.
-    assert RECOGNIZER.recognize(dataclasses.replace(run, parent_span_id="ab" * 8)) is None
-    assert RECOGNIZER.recognize(dataclasses.replace(run, attributes={"dag_id": "x"})) is None
-    task = next(s for s in spans(VERSIONS[0]) if s.name.startswith("task_run."))
+    for version in VERSIONS:
+        run, _ = _runs(version)[DEMO]
+        # A parented run span (3.1's `_continued`; a later Airflow's nesting) is not claimed.
+        assert RECOGNIZER.recognize(dataclasses.replace(run, parent_span_id="ab" * 8)) is None
+        assert RECOGNIZER.recognize(dataclasses.replace(run, attributes={"dag_id": "x"})) is None
+    task = next(s for s in spans(CURRENT[0]) if s.name.startswith("task_run."))
     no_task = {k: v for k, v in task.attributes.items() if k != "airflow.task_id"}
     assert RECOGNIZER.recognize(dataclasses.replace(task, attributes=no_task)) is None
 
@@ -125,13 +150,12 @@ def test_only_airflow_shapes_are_claimed() -> None:
     ],
 )
 def test_task_instance_states(state: str, status: str, reason: str | None) -> None:
-    task = next(s for s in spans(VERSIONS[0]) if s.name.startswith("task_run."))
-    derived = RECOGNIZER.recognize(
-        dataclasses.replace(task, attributes={**task.attributes, "airflow.task_instance.state": state})
-    )
-    assert derived is not None
-    assert derived[c.STEP_STATUS] == status
-    assert derived.get(c.STEP_SKIP_REASON) == reason
+    for version, key in ((CURRENT[0], "airflow.task_instance.state"), (V31, "airflow.task.state")):
+        task = next(s for s, d in _recognized(version) if _role(s, d) == m.STEP)
+        derived = RECOGNIZER.recognize(dataclasses.replace(task, attributes={**task.attributes, key: state}))
+        assert derived is not None
+        assert derived[c.STEP_STATUS] == status
+        assert derived.get(c.STEP_SKIP_REASON) == reason
 
 
 def test_step_ids_and_dates() -> None:
@@ -141,7 +165,7 @@ def test_step_ids_and_dates() -> None:
     assert unix_nano("2026-12-02 12:31:29.000128+00:00") == 1_796_214_689_000_128_000
     assert unix_nano("2026-12-02 14:31:29.000128+02:00") == 1_796_214_689_000_128_000
     assert unix_nano("2026-12-02 12:31:29.000128") == 1_796_214_689_000_128_000  # naive = UTC
-    assert unix_nano("None") is None  # Airflow 3.1 wrote str(None) for an unset date
+    assert unix_nano("None") is None  # Airflow 3.1 writes str(None) for an unset date
     assert unix_nano(None) is None
 
 
