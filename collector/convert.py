@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from flowscope.collector.recognize import ResourceAttributes, has_marker, recognize, with_attributes
 from flowscope.collector.wire import item_slices
 from flowscope.storage.anyvalue import add_exception_text, any_value_to_text, workflow_attributes
 from flowscope.storage.batches import ConvertResult, Rows
@@ -20,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from flowscope import conventions as c
 from flowscope import workflow_meaning as m
+from flowscope.emitters.registry import Recognition, builtin
 
 _INT64_MAX = 2**63 - 1
 _MAX_NAME_IN_ERROR = 100  # characters of a span name quoted in an error message
@@ -63,6 +65,7 @@ def _register(table: dict[int, tuple[bytes, str]], message: Any, schema_url: str
 _ZERO_TRACE = b"\0" * 16
 _ZERO_SPAN = b"\0" * 8
 _MARKERS = tuple(prefix.encode() for prefix in c.WORKFLOW_ATTRIBUTE_PREFIXES)
+_BUILTIN = builtin()
 
 
 def _may_be_workflow(data: bytes) -> bool:
@@ -76,14 +79,18 @@ def convert_traces(
     rows: Rows,
     now_ns: int,
     raw: bytes | None = None,
+    recognition: Recognition | None = None,
 ) -> ConvertResult:
     """Append the request's valid spans to `rows`; count and describe invalid ones.
 
     `raw` is the request's protobuf encoding when the caller has it: each span is then
     stored as the exact bytes sent (cut out by `collector.wire`) instead of being
-    re-serialized, and requests without any workflow attribute key skip attribute
-    decoding altogether.
+    re-serialized, and requests without any workflow attribute key or recognizer marker
+    skip attribute decoding altogether. `recognition` says which other emitters' spans are
+    read as workflows (default: the built-in emitters).
     """
+    recognition = recognition or _BUILTIN
+    foreign = recognition.markers
     result = ConvertResult()
     cols = rows.spans
     c_trace, c_span, c_parent, c_name = (
@@ -96,7 +103,11 @@ def convert_traces(
     layout = item_slices(raw) if raw is not None else None
     if layout is not None and len(layout) != len(request.resource_spans):
         layout = None
-    check_workflow = raw is None or _may_be_workflow(raw)
+    check_workflow = raw is None or _may_be_workflow(raw) or has_marker(raw, foreign)
+    # Executions that only their step spans announce so far (a foreign tracer mid-run): trace id
+    # -> the running fact of its earliest step here; dropped where the root span came too.
+    from_steps: dict[str, list[Any]] = {}
+    executions_before = len(rows.executions)
     reject = result.reject
     int64_max = _INT64_MAX
     kind_low, kind_high = INT_RANGES[KIND]
@@ -106,6 +117,7 @@ def convert_traces(
         resource = resource_spans.resource
         service = _service_name(resource.attributes)
         rid = _register(rows.resources, resource, resource_spans.schema_url)
+        resource_attributes = ResourceAttributes(resource)
         scope_layout = layout[r] if layout is not None else None
         if scope_layout is not None and len(scope_layout) != len(resource_spans.scope_spans):
             scope_layout = None
@@ -160,17 +172,19 @@ def convert_traces(
                 elif duration > int64_max:
                     duration = int64_max
                 name = span.name
-                if check_workflow and _may_be_workflow(blob):
+                if check_workflow and (_may_be_workflow(blob) or has_marker(blob, foreign)):
                     try:
                         promoted = _promote_span(
                             rows, span, workspace_id, trace_id, span_id, parent, name, kind, start, end,
-                            duration, code, status.message, service, now_ns,
+                            duration, code, status.message, service, now_ns, blob, recognition,
+                            resource_attributes, scope.name, from_steps,
                         )  # fmt: skip
                     except Unstorable as exc:
                         reject(f"span {_label(name)}: {exc}")
                         continue
                     if promoted is not None:
-                        workflow_rows.append((len(c_trace), promoted))  # the row appended next
+                        values, blob = promoted
+                        workflow_rows.append((len(c_trace), values))  # the row appended next
                 c_trace.append(trace_id)
                 c_span.append(span_id)
                 c_parent.append(parent)
@@ -198,6 +212,9 @@ def convert_traces(
             for row, values in workflow_rows:
                 for name, value in zip(_WORKFLOW_COLUMNS, values, strict=True):
                     cols[name][row] = value
+    if from_steps:
+        announced = {fact[1] for fact in rows.executions[executions_before:]}
+        rows.executions.extend(tuple(f) for trace, f in from_steps.items() if trace not in announced)
     return result
 
 
@@ -209,12 +226,23 @@ _WORKFLOW_COLUMNS = (
 def _promote_span(
     rows: Rows, span: Any, workspace_id: str, trace_id: str, span_id: str, parent: str, name: str,
     kind: int, start: int, end: int, duration: int, code: int, message: str, service: str, now_ns: int,
-) -> tuple[Any, ...] | None:  # fmt: skip
-    """The workflow columns of a workflow span (None for other spans); records bus/executions facts.
+    blob: bytes, recognition: Recognition, resource: ResourceAttributes, scope_name: str,
+    from_steps: dict[str, list[Any]],
+) -> tuple[tuple[Any, ...], bytes] | None:  # fmt: skip
+    """The workflow columns of a workflow span and its bytes to store (None for other spans);
+    records bus/executions facts.
+
+    A span not following our conventions is read as the first recognizer that claims it says
+    (`collector.recognize`): its derived attributes join its own, and its stored bytes.
 
     Raises Unstorable (before recording anything) when a promoted value does not fit its column.
     """
     attrs = workflow_attributes(span.attributes)
+    if recognition.recognizers and not m.is_own(attrs) and has_marker(blob, recognition.markers):
+        derived = recognize(recognition, span, trace_id, span_id, parent, resource, scope_name)
+        if derived is not None:
+            attrs = {**(attrs or {}), **derived}
+            blob = with_attributes(blob, derived)
     role = m.span_role(attrs, kind, bool(parent)) if attrs else None
     if role is None:
         return None
@@ -237,11 +265,36 @@ def _promote_span(
         rows.executions.append((
             workspace_id, trace_id, workflow_id, m.workflow_name(attrs),
             m.text(attrs.get(c.WORKFLOW_PROJECT_ID)), number,
-            resolved, m.status_rank(resolved), None, start, end, duration / 1e9,
+            resolved, m.status_rank(resolved), _queued_ns(attrs), start, end, duration / 1e9,
             m.text(attrs.get(c.WORKFLOW_INPUT)), m.text(attrs.get(c.WORKFLOW_RESULTS)),
             error, span_id, service, now_ns,
         ))  # fmt: skip
-    return (role, workflow_id, trace_id, m.step_id(attrs), resolved, retry_count, error)
+    elif role == m.STEP and workflow_id:
+        _announce_by_step(from_steps, workspace_id, trace_id, workflow_id, start, service, now_ns)
+    return (role, workflow_id, trace_id, m.step_id(attrs), resolved, retry_count, error), blob
+
+
+def _queued_ns(attrs: dict[str, Any]) -> int | None:
+    """When the run was queued, where its emitter says so (`workflow.execution.queued_time_unix_nano`)."""
+    queued = m.integer(attrs.get(c.WORKFLOW_QUEUED_TIME))
+    return queued if queued is not None and 0 < queued <= _INT64_MAX else None
+
+
+def _announce_by_step(
+    from_steps: dict[str, list[Any]], workspace_id: str, trace_id: str, workflow_id: str, start: int,
+    service: str, now_ns: int,
+) -> None:  # fmt: skip
+    """A step span says its execution runs (since its earliest step, at the latest): what makes
+    an execution appear while a tracer that sends no lifecycle records is still running it. Its
+    root span, or our engine's records, say more and outrank it (`execution_summaries.fold`)."""
+    fact = from_steps.get(trace_id)
+    if fact is None:
+        from_steps[trace_id] = [
+            workspace_id, trace_id, workflow_id, None, None, None, m.RUNNING, m.status_rank(m.RUNNING),
+            None, start, None, None, None, None, None, None, service, now_ns,
+        ]
+    elif start < fact[9]:
+        fact[9] = start
 
 
 def convert_logs(

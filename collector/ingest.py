@@ -15,6 +15,8 @@ from flowscope.storage.errors import QueueFull
 from flowscope.storage.interfaces import Store
 from google.protobuf.message import Message
 
+from flowscope.emitters.registry import Recognition, builtin
+
 MIN_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 _DEMAND_WINDOW_SECONDS = 2.0
@@ -22,8 +24,9 @@ _INLINE_PREPARE_ITEMS = 64  # smaller requests are converted on the event loop (
 
 
 class IngestService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, recognition: Recognition | None = None) -> None:
         self.store = store
+        self.recognition = recognition or builtin()
         self.metrics = store.metrics
         self._refused: deque[tuple[float, int]] = deque()  # (when, items) of recent refusals
         self._lock = threading.Lock()
@@ -72,9 +75,11 @@ class IngestService:
             # Conversion happens here, not on the writer thread: the writer's time goes to
             # DuckDB (which releases the GIL), while receivers convert the next requests.
             if items > _INLINE_PREPARE_ITEMS:
-                prepared = await asyncio.to_thread(prepare, signal, message, workspace_id, raw)
+                prepared = await asyncio.to_thread(
+                    prepare, signal, message, workspace_id, raw, None, self.recognition
+                )
             else:
-                prepared = prepare(signal, message, workspace_id, raw)
+                prepared = prepare(signal, message, workspace_id, raw, None, self.recognition)
             future = writer.submit(
                 WriteRequest(signal, None, workspace_id, items, prepared=prepared)  # type: ignore[arg-type]
             )

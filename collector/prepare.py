@@ -17,16 +17,24 @@ from flowscope.storage.batches import (
     arrow_table,
 )
 
+from flowscope.emitters.registry import Recognition
+
 
 def prepare(
-    signal: str, message: Any, workspace_id: str, raw: bytes | None = None, now_ns: int | None = None
+    signal: str,
+    message: Any,
+    workspace_id: str,
+    raw: bytes | None = None,
+    now_ns: int | None = None,
+    recognition: Recognition | None = None,
 ) -> Prepared:
     """Convert one export request into insertable rows. Pure CPU work that needs no database:
-    receivers run it on their own threads, so the writer thread is left with the inserts."""
+    receivers run it on their own threads, so the writer thread is left with the inserts.
+    `recognition`: which other emitters' spans are workflows (default: the built-in ones)."""
     rows = Rows()
     now = now_ns if now_ns is not None else time.time_ns()
     if signal == "traces":
-        result = convert_traces(message, workspace_id, rows, now, raw)
+        result = convert_traces(message, workspace_id, rows, now, raw, recognition)
     else:
         result = convert_logs(message, workspace_id, rows, now)
     return Prepared(

@@ -5,7 +5,8 @@ span" and "Status" (issue 11 item 1).
 reads them, for every reader alike: the collector at ingest, the live feed, REST, `/metrics`.
 Each rule is here once: how an attribute value is read, which spans are executions, steps and
 attempts, their ids and names, their status, error messages, retries and attempts, and what
-lifecycle records say before spans end (pending, running). It imports nothing of ours but
+lifecycle records say before spans end (pending, running), and what other emitters' spans mean
+(`recognize`, by the recognizers of `flowscope.emitters`). It imports nothing of ours but
 `conventions`, so every layer can use it.
 
 `attrs` is always a span's or record's workflow attributes as a dict (decoded OTLP values:
@@ -14,8 +15,9 @@ str, int, float, bool, list, dict), e.g. `storage.anyvalue.workflow_attributes`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
 from flowscope import conventions as c
 
@@ -356,3 +358,72 @@ def retry_error(attrs: Mapping[str, Any], body: str | None) -> str | None:
     """Why a step is retried, from its `workflow.step.retrying` record: its `workflow.step.error`,
     else the record's body."""
     return text(attrs.get(c.STEP_ERROR)) or body or None
+
+
+# --- Other emitters (issue 13) ----------------------------------------------------------------
+# A recognizer (flowscope.emitters) reads one other emitter's span as our conventions would
+# have it; the collector stores what it derives with the span, so the rules above read it.
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignSpan:
+    """What a recognizer sees of one span: everything decoded to plain Python values."""
+
+    name: str
+    kind: int  # opentelemetry.proto.trace.v1.Span.SpanKind (1 internal, 2 server, ...)
+    trace_id: str  # 32 hex digits
+    span_id: str  # 16 hex digits
+    parent_span_id: str  # "" for a trace root
+    start_ns: int
+    end_ns: int
+    status_code: int  # 0 unset, 1 ok, 2 error
+    status_message: str
+    attributes: Mapping[str, Any]
+    events: Sequence[tuple[str, int, Mapping[str, Any]]] = ()  # (name, time_ns, attributes), in order
+    links: Sequence[tuple[str, str, Mapping[str, Any]]] = ()  # (trace_id, span_id, attributes)
+    resource: Mapping[str, Any] = field(default_factory=dict)
+    scope_name: str = ""
+
+
+class Recognizer(Protocol):
+    """One emitter's rules."""
+
+    @property
+    def name(self) -> str:
+        """Short name stored with what it derived (`flowscope.recognizer`), e.g. "prefect"."""
+        ...
+
+    @property
+    def markers(self) -> tuple[bytes, ...]:
+        """Byte strings of which at least one occurs in the protobuf encoding of every span this
+        recognizer claims (attribute keys, e.g. b"prefect.run.type"). Spans holding none of any
+        recognizer's markers are never decoded: this keeps plain service spans at full speed."""
+        ...
+
+    def recognize(self, span: ForeignSpan) -> dict[str, Any] | None:
+        """The span's meaning as `flowscope.conventions` attributes, or None if not claimed."""
+        ...
+
+
+# Our own attributes that make a span a workflow span: a span holding one is read as it is,
+# and no recognizer is asked about it.
+_OWN_ROLE_KEYS: Final = (c.WORKFLOW_ID, c.STEP_ID, c.STEP_ATTEMPT)
+_DERIVED: Final = "workflow."  # recognizers speak our conventions' workflow.* names only
+
+
+def is_own(attrs: Mapping[str, Any] | None) -> bool:
+    """The span follows Flowscope's own conventions (our engine's, or a tracer emitting them)."""
+    return attrs is not None and any(key in attrs for key in _OWN_ROLE_KEYS)
+
+
+def recognize(recognizers: Iterable[Recognizer], span: ForeignSpan) -> tuple[str, dict[str, Any]] | None:
+    """(name, attributes) of the first recognizer that claims `span`: what it means in our
+    conventions (`flowscope.emitters`); None when no recognizer claims it. Only keys of our
+    conventions count; a derived value that is None or "" is dropped (absent)."""
+    for recognizer in recognizers:
+        derived = recognizer.recognize(span)
+        if derived:
+            kept = {k: v for k, v in derived.items() if v is not None and v != "" and k.startswith(_DERIVED)}
+            if kept:
+                return recognizer.name, kept
+    return None

@@ -4,7 +4,8 @@ Facts (from lifecycle records and root spans, `batches.EXEC_COLUMNS` tuples) ran
 pending(1) < running(2) < terminal(3). For every column, the value of the highest-ranked,
 latest fact that has one (not None) wins, so records arriving after the root span (or
 twice) never move an execution back; `status_rank` and `updated_ns` are the largest seen,
-`queued_ns` the earliest.
+`queued_ns` the earliest, and `started_ns` the earliest of the highest rank that has one (step
+spans announce a foreign execution running since each one's start: the first one counts).
 
 This runs on the writer thread, in the transaction that stores the facts: the stored
 summaries of the touched executions are taken out of the table (ingest/take_executions.sql),
@@ -28,9 +29,10 @@ _EXECUTION = EXEC_COLUMNS.index("execution_id")
 _RANK = EXEC_COLUMNS.index("status_rank")
 _QUEUED = EXEC_COLUMNS.index("queued_ns")
 _UPDATED = EXEC_COLUMNS.index("updated_ns")
+_STARTED = EXEC_COLUMNS.index("started_ns")
 _LATEST_WITH_VALUE = [
     i for i, name in enumerate(EXEC_COLUMNS)
-    if name not in ("workspace_id", "execution_id", "status_rank", "queued_ns", "updated_ns")
+    if name not in ("workspace_id", "execution_id", "status_rank", "queued_ns", "started_ns", "updated_ns")
 ]  # fmt: skip
 
 
@@ -59,4 +61,6 @@ def _fold_one(group: list[Fact]) -> tuple[Any, ...]:
     out[_UPDATED] = max(f[_UPDATED] for f in group)
     queued = [f[_QUEUED] for f in group if f[_QUEUED] is not None]
     out[_QUEUED] = min(queued) if queued else None
+    started = [(f[_RANK], -f[_STARTED]) for f in group if f[_STARTED] is not None]
+    out[_STARTED] = -max(started)[1] if started else None
     return tuple(out)

@@ -52,6 +52,6 @@ def test_rebuild_repairs_derived_rows_from_the_stored_bytes(tmp_path: Path) -> N
         records = con.execute("SELECT count(*) FROM logs WHERE workflow_id IS NOT NULL").fetchone()
     assert steps is not None and records is not None
     changed = f"({steps[0]} spans and {records[0]} log records changed)"
-    assert outputs[0].startswith(f"rebuilt 9 executions {changed}")
-    assert outputs[1].startswith("rebuilt 9 executions (0 spans and 0 log records changed)")
+    assert outputs[0].startswith(f"rebuilt 10 executions {changed}")
+    assert outputs[1].startswith("rebuilt 10 executions (0 spans and 0 log records changed)")
     assert _reads(db) == before

@@ -85,7 +85,6 @@ def test_not_found_is_none_or_empty(loaded: Store) -> None:
     unknown = "0123456789abcdef" * 2
     assert ex.execution(WS_A, unknown) is None
     assert ex.records(WS_A, unknown) is None
-    assert ex.execution(WS_A, MIDRUN) is None  # known only from step spans: no summary yet
     logs = ex.logs(WS_A, unknown)
     assert (logs.items, logs.total) == ([], 0)
     page = ex.page(WS_A, "wf-unknown")
@@ -169,6 +168,13 @@ def test_an_execution_known_only_from_step_spans_is_running(loaded: Store) -> No
     )  # fmt: skip
     assert [(s.step_id, s.status) for s in records.steps] == [("fetch", "completed")]
     assert records.lifecycle == ()
+    # Its step span made its summary at ingest, so lists show it running like any other.
+    summary = loaded.executions.execution(WS_A, MIDRUN)
+    assert summary is not None
+    assert (summary.status, summary.started_ns, summary.ended_ns, summary.root_span_id) == (
+        "running", T0 + 4 * HOUR + 3 * S, None, None,
+    )  # fmt: skip
+    assert [r.execution_id for r in loaded.executions.page(WS_A, "wf-midrun").items] == [MIDRUN]
 
 
 def test_the_same_execution_id_in_another_workspace_has_its_own_records(loaded: Store) -> None:

@@ -22,6 +22,7 @@ from tests.storage.conformance.dataset import (
     E2,
     E4,
     HOUR,
+    MIDRUN,
     R1,
     R2,
     RUNS_A,
@@ -93,7 +94,8 @@ def test_step_totals_in_order_of_first_start(loaded: Store) -> None:
 
 
 def test_workflow_summaries_by_name(loaded: Store) -> None:
-    etl, report = loaded.workflow_metrics.workflow_summaries(WS_A, *EVER)
+    # Ordered by name; wf-midrun has none but its id (its step spans name no workflow name).
+    etl, report, midrun = loaded.workflow_metrics.workflow_summaries(WS_A, *EVER)
     assert etl == WorkflowSummaryRow(
         "wf-etl", "etl", None, False, "etl-runner", E4, "pending", T0 + 3 * HOUR - 2 * S,
         running=1, pending=1, finished=2, completed=1,
@@ -103,9 +105,14 @@ def test_workflow_summaries_by_name(loaded: Store) -> None:
     assert (report.finished, report.completed) == (2, 2)
     # R1 and R2 were created at the same time: either is the newest (the contract names no tie rule).
     assert report.last_execution_id in (R1, R2) and report.last_created_ns == T0 + HOUR // 2 - 2 * S
+    # A foreign tracer's run known only from its step span so far: running since that step.
+    assert (midrun.workflow_id, midrun.name, midrun.last_execution_id, midrun.last_status) == (
+        "wf-midrun", "wf-midrun", MIDRUN, "running",
+    )  # fmt: skip
+    assert (midrun.running, midrun.finished, midrun.last_created_ns) == (1, 0, T0 + 4 * HOUR + 3 * S)
     windowed = loaded.workflow_metrics.workflow_summaries(WS_A, T0 + HOUR, EVER[1])
     assert [(w.workflow_id, w.finished, w.running, w.pending) for w in windowed] == [
-        ("wf-etl", 1, 1, 1), ("wf-report", 0, 0, 0),  # open counts are not windowed
+        ("wf-etl", 1, 1, 1), ("wf-report", 0, 0, 0), ("wf-midrun", 0, 1, 0),  # open counts: not windowed
     ]  # fmt: skip
     assert [w.workflow_id for w in loaded.workflow_metrics.workflow_summaries(WS_B, *EVER)] == [
         "wf-b-only", "wf-etl",  # "b-only" < "etl-b"
@@ -132,9 +139,12 @@ def test_a_catalogued_workflow_is_summarized_with_its_catalog_name(store: Store,
 def test_executions_per_day(loaded: Store) -> None:
     per_day = loaded.workflow_metrics.executions_per_day
     assert sorted(per_day(WS_A, 0), key=lambda d: d.workflow_id) == [
-        DailyCount("wf-etl", DAY_OF_T0, 4, 1), DailyCount("wf-report", DAY_OF_T0, 2, 0),
+        DailyCount("wf-etl", DAY_OF_T0, 4, 1), DailyCount("wf-midrun", DAY_OF_T0, 1, 0),
+        DailyCount("wf-report", DAY_OF_T0, 2, 0),
     ]  # fmt: skip
-    assert per_day(WS_A, T0 + HOUR) == [DailyCount("wf-etl", DAY_OF_T0, 3, 1)]  # at or after: E2, E3, E4
+    assert sorted(per_day(WS_A, T0 + HOUR), key=lambda d: d.workflow_id) == [
+        DailyCount("wf-etl", DAY_OF_T0, 3, 1), DailyCount("wf-midrun", DAY_OF_T0, 1, 0),
+    ]  # at or after: E2, E3, E4, MIDRUN  # fmt: skip
 
 
 def test_finished_durations_newest_then_returned_oldest_first(loaded: Store) -> None:
@@ -151,8 +161,10 @@ def test_finished_durations_newest_then_returned_oldest_first(loaded: Store) -> 
 
 
 def test_open_counts_are_read_across_workspaces(loaded: Store) -> None:
-    counts = sorted(loaded.workflow_metrics.open_counts(), key=lambda o: (o.workspace_id, o.status))
+    counts = sorted(
+        loaded.workflow_metrics.open_counts(), key=lambda o: (o.workspace_id, o.workflow_id, o.status)
+    )
     assert counts == [
         OpenCount(WS_A, "wf-etl", "pending", 1), OpenCount(WS_A, "wf-etl", "running", 1),
-        OpenCount(WS_B, "wf-b-only", "pending", 1),
+        OpenCount(WS_A, "wf-midrun", "running", 1), OpenCount(WS_B, "wf-b-only", "pending", 1),
     ]  # fmt: skip
