@@ -56,3 +56,10 @@ def spans(version: str) -> list[ForeignSpan]:
                         )
                     )
     return found
+
+
+def run_spans(version: str) -> dict[str, ForeignSpan]:
+    """dag_id -> the recording's run span of that DAG: the trace roots (3.2/3.3 name the DAG in
+    `airflow.dag_id`, 3.1 in `airflow.dag_run.dag_id`)."""
+    roots = [s for s in spans(version) if not s.parent_span_id]
+    return {s.attributes.get("airflow.dag_id") or s.attributes["airflow.dag_run.dag_id"]: s for s in roots}
