@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+import threading
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -33,12 +33,20 @@ from prefect import flow, task  # noqa: E402
 from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.runtime import task_run  # noqa: E402
 
-PARALLEL_SECONDS = 0.5
+PARALLEL = 3
+# Each parallel task run waits until all of them run: they can only finish together, so their
+# spans overlap (and a serial task runner would fail them after the timeout).
+together = threading.Barrier(PARALLEL)
+
+
+@task
+def extract(part: int) -> int:
+    together.wait(timeout=30)
+    return part
 
 
 @task
 def double(x: int) -> int:
-    time.sleep(PARALLEL_SECONDS)  # long enough that the submitted runs overlap
     return 2 * x
 
 
@@ -62,8 +70,8 @@ def summarize(total: int) -> int:
 
 
 @flow(name="nightly-etl")
-def etl(n: int = 3, fail: bool = False) -> int:
-    futures = [double.submit(i) for i in range(n)]  # the default ThreadPoolTaskRunner: in parallel
+def etl(n: int = PARALLEL, fail: bool = False) -> int:
+    futures = [extract.submit(i) for i in range(n)]  # the default ThreadPoolTaskRunner: in parallel
     total = flaky(sum(f.result() for f in futures))
     summarize(total)
     return load(total, fail)
@@ -80,7 +88,7 @@ def main() -> None:
     sys.stdin.readline()
     runs = []
     for fail in (False, True):
-        state = etl(n=3, fail=fail, return_state=True)
+        state = etl(fail=fail, return_state=True)
         runs.append({"flow_run_id": str(state.state_details.flow_run_id), "state": state.type.value})
     assert provider.force_flush(30_000)
     emit({"runs": runs})

@@ -3,10 +3,10 @@
 tests/emitters/prefect_program.py runs two flow runs of one flow in Prefect's local ephemeral
 mode (Prefect starts its temporary API server itself), in the Prefect virtualenv that
 `make setup` builds ($(VENV)/prefect: Prefect's pins conflict with ours), exporting with the
-OTel SDK's OTLP/HTTP exporter to a real `flowscope serve`. Each run has three parallel task
-runs, a task run that fails once and is retried, a subflow run and a last task run, which
-fails in the second flow run. The test reads what users read: the WebSocket feed, the
-executions list, details, timelines and the workflow's metrics.
+OTel SDK's OTLP/HTTP exporter to a real `flowscope serve`. Each run has three parallel runs of
+one task, a task run that fails once and is retried, a subflow run (with a task run of its own)
+and a last task run, which fails in the second flow run. The test reads what users read: the
+WebSocket feed, the executions list, details, timelines and the workflow's metrics.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ PREFECT_VENV = Path(sys.prefix) / "prefect"  # the Makefile's $(VENV)/prefect
 PROGRAM = Path(__file__).with_name("prefect_program.py")
 DEADLINE_SECONDS = 100  # the flow runs take ~10 s; Prefect's start ~10-30 s on a busy 2-core machine
 
-TASK_ERROR = "Task run encountered an exception ValueError: disk full writing 6 rows"
-FLOW_ERROR = "Flow run encountered an exception: ValueError: disk full writing 6 rows"
+TASK_ERROR = "Task run encountered an exception ValueError: disk full writing 3 rows"
+FLOW_ERROR = "Flow run encountered an exception: ValueError: disk full writing 3 rows"
 
 
 def _prefect_env(server: RunningServer, home: Path) -> dict[str, str]:
@@ -136,12 +136,15 @@ def test_prefect_flow_runs_are_executions_and_task_runs_steps(server: RunningSer
     # --- Timelines: task runs are steps keyed by their task's name, the subflow run by its flow.
     for execution, last_status in ((ok, "completed"), (failed, "failed")):
         steps = _steps(server, execution["id"])
-        assert sorted(steps) == sorted(["double", "flaky", "load", subflow_id])
-        # Three submitted runs at the top and one inside the subflow.
-        assert len(steps["double"]) == 4
-        assert all(s["status"] == "completed" and s["retry_count"] == 0 for s in steps["double"])
-        parallel = sorted(steps["double"], key=lambda s: s["started_at"])[:3]
+        assert sorted(steps) == sorted(["extract", "flaky", "double", "load", subflow_id])
+        # Three runs of one task, each its own timeline entry, running at once.
+        parallel = steps["extract"]
+        assert len(parallel) == 3
+        assert all(s["status"] == "completed" and s["retry_count"] == 0 for s in parallel)
         assert max(_at(s["started_at"]) for s in parallel) < min(_at(s["completed_at"]) for s in parallel)
+        assert all(s["input_summary"] == {"part": "int"} for s in parallel)
+        (double,) = steps["double"]  # the subflow's task run: a step of the same execution
+        assert double["status"] == "completed"
         (flaky,) = steps["flaky"]  # one step however many tries: Prefect sends one span
         assert (flaky["status"], flaky["retry_count"], flaky["error_message"]) == ("completed", 1, None)
         assert flaky["input_summary"] == {"total": "int"}
@@ -167,7 +170,7 @@ def test_prefect_flow_runs_are_executions_and_task_runs_steps(server: RunningSer
         assert mine[-1]["event"] == end
         assert all(e["data"]["workflow_id"] == flow_id for e in mine)
         # Each step on the feed starts before it ends. The feed keys steps by step id, so the
-        # four runs of task "double" in one flow run are one step there (REST lists all four).
+        # three runs of task "extract" in one flow run are one step there (REST lists all three).
         seen: set[str] = set()
         step_ends = {}
         for e in mine:
@@ -177,7 +180,7 @@ def test_prefect_flow_runs_are_executions_and_task_runs_steps(server: RunningSer
             elif e["event"].startswith("step_"):
                 assert step in seen, f"{e['event']} of {step} before its step_started"
                 step_ends.setdefault(step, e)
-        assert seen == {"double", "flaky", "load", subflow_id}
+        assert seen == {"extract", "flaky", "double", "load", subflow_id}
         flaky_end, load_end = step_ends["flaky"], step_ends["load"]
         assert flaky_end["event"] == "step_completed" and flaky_end["data"]["retry_count"] == 1
         if end == "workflow_failed":
