@@ -172,7 +172,9 @@ def convert_traces(
                 elif duration > int64_max:
                     duration = int64_max
                 name = span.name
-                if check_workflow and (_may_be_workflow(blob) or has_marker(blob, foreign)):
+                if check_workflow and (
+                    _may_be_workflow(blob) or has_marker(blob, foreign) or resource_attributes.marked(foreign)
+                ):
                     try:
                         promoted = _promote_span(
                             rows, span, workspace_id, trace_id, span_id, parent, name, kind, start, end,
@@ -238,7 +240,12 @@ def _promote_span(
     Raises Unstorable (before recording anything) when a promoted value does not fit its column.
     """
     attrs = workflow_attributes(span.attributes)
-    if recognition.recognizers and not m.is_own(attrs) and has_marker(blob, recognition.markers):
+    markers = recognition.markers
+    if (
+        recognition.recognizers
+        and not m.is_own(attrs)
+        and (has_marker(blob, markers) or resource.marked(markers))  # GitHub's runs: the resource
+    ):
         derived = recognize(recognition, span, trace_id, span_id, parent, resource, scope_name)
         if derived is not None:
             attrs = {**(attrs or {}), **derived}

@@ -30,16 +30,25 @@ def has_marker(data: bytes, markers: tuple[bytes, ...]) -> bool:
 class ResourceAttributes:
     """A resource's attributes, decoded once however many of its spans are recognized."""
 
-    __slots__ = ("_decoded", "_resource")
+    __slots__ = ("_decoded", "_marked", "_resource")
 
     def __init__(self, resource: Any) -> None:
         self._resource = resource
         self._decoded: dict[str, Any] | None = None
+        self._marked: bool | None = None
 
     def get(self) -> dict[str, Any]:
         if self._decoded is None:
             self._decoded = attributes_to_dict(self._resource.attributes)
         return self._decoded
+
+    def marked(self, markers: tuple[bytes, ...]) -> bool:
+        """Whether the resource's bytes hold a marker (checked once): some emitters put a span's
+        own attributes on its resource (the contrib GitHub receiver's run and job spans carry
+        none of their own), so their markers are found there, not in the span's bytes."""
+        if self._marked is None:
+            self._marked = has_marker(self._resource.SerializeToString(), markers)
+        return self._marked
 
 
 def foreign_span(
