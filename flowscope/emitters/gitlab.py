@@ -18,6 +18,12 @@ cicd.pipeline.run.id, vcs.provider.name = "gitlab"):
   cicd.pipeline.task.name / .task.run.id / .task.run.result (GitLab's status word),
   gitlab.job.queued_duration (s), gitlab.job.failure_reason, gitlab.job.allow_failure.
 
+What the webhook holds decides what can be known (gitlabhq lib/gitlab/data_builder/pipeline.rb
+@017a6c12): `builds` are the pipeline's latest_builds, so a retried job shows only its last try
+(no attempts or retry count can be derived); the pipeline's iid (its number in the project) and
+queued_duration are in the webhook, but the receiver does not put them on the spans, so there is
+no execution number or execution queued time.
+
 Meaning: the pipeline is the execution; a job is a step (what GitLab queues for a runner and
 retries); a stage is a group of jobs, not a step (it has no status or identity of its own
 beyond its jobs', and the receiver invents its span from them), so it stays a plain span.
