@@ -87,7 +87,7 @@ class Jenkins:
         attrs = span.attributes
         if PIPELINE_ID in attrs:
             return _build(span)
-        if m.text(attrs.get(STEP_TYPE)) == "stage" and span.name.startswith(STAGE_PREFIX):
+        if m.text(attrs.get(STEP_TYPE)) == "stage":  # PIPELINE onStartStageStep (any span name)
             return _stage(span)
         if span.scope_name == SCOPE and not span.parent_span_id and c.CICD_PIPELINE_NAME in attrs:
             return _otel_build(span)
