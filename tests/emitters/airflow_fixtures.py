@@ -28,33 +28,36 @@ def request_bodies(version: str) -> list[bytes]:
 
 def spans(version: str) -> list[ForeignSpan]:
     """Every span of the recording, in arrival order, as the recognizers see it."""
+    return [span for body in request_bodies(version) for span in spans_of(body)]
+
+
+def spans_of(body: bytes) -> list[ForeignSpan]:
+    """The spans of one export request, as the recognizers see them."""
     found: list[ForeignSpan] = []
-    for body in request_bodies(version):
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            resource = attributes_to_dict(resource_spans.resource.attributes)
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    found.append(
-                        ForeignSpan(
-                            name=span.name,
-                            kind=span.kind,
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_span_id=span.parent_span_id.hex(),
-                            start_ns=span.start_time_unix_nano,
-                            end_ns=span.end_time_unix_nano,
-                            status_code=span.status.code,
-                            status_message=span.status.message,
-                            attributes=attributes_to_dict(span.attributes),
-                            events=tuple(
-                                (e.name, e.time_unix_nano, attributes_to_dict(e.attributes))
-                                for e in span.events
-                            ),
-                            resource=resource,
-                            scope_name=scope_spans.scope.name,
-                        )
+    request = ExportTraceServiceRequest.FromString(body)
+    for resource_spans in request.resource_spans:
+        resource = attributes_to_dict(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                found.append(
+                    ForeignSpan(
+                        name=span.name,
+                        kind=span.kind,
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        status_code=span.status.code,
+                        status_message=span.status.message,
+                        attributes=attributes_to_dict(span.attributes),
+                        events=tuple(
+                            (e.name, e.time_unix_nano, attributes_to_dict(e.attributes)) for e in span.events
+                        ),
+                        resource=resource,
+                        scope_name=scope_spans.scope.name,
                     )
+                )
     return found
 
 

@@ -17,7 +17,17 @@ from flowscope.api.ws.events import iso
 from flowscope import conventions as c
 from flowscope.emitters import ForeignSpan
 from flowscope.emitters.airflow import Airflow, unix_nano
-from tests.emitters.airflow_fixtures import CURRENT, DEMO, OK, V31, VERSIONS, request_bodies, run_spans, spans
+from tests.emitters.airflow_fixtures import (
+    CURRENT,
+    DEMO,
+    OK,
+    V31,
+    VERSIONS,
+    request_bodies,
+    run_spans,
+    spans,
+    spans_of,
+)
 from tests.support.server import RunningServer, start_server
 from tests.ws.support import Feed, open_feed, ws_url
 
@@ -51,6 +61,18 @@ def _step_spans(version: str, trace_id: str) -> dict[str, ForeignSpan]:
     return found
 
 
+def _post(server: RunningServer, bodies: list[bytes]) -> None:
+    """Each body as one OTLP/HTTP request, in order, as Airflow's exporter sent it."""
+    for body in bodies:
+        response = httpx.post(
+            f"{server.otlp_http}/v1/traces",
+            content=body,
+            headers={"content-type": "application/x-protobuf"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+
+
 def _get(server: RunningServer, path: str, **params: str) -> dict[str, Any]:
     response = server.get(path, params=params)
     assert response.status_code == 200, response.text
@@ -63,14 +85,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
     server = start_server(tmp_path_factory.mktemp("airflow") / "airflow.duckdb")
     try:
         for version in VERSIONS:
-            for body in request_bodies(version):
-                response = httpx.post(
-                    f"{server.otlp_http}/v1/traces",
-                    content=body,
-                    headers={"content-type": "application/x-protobuf"},
-                    timeout=30,
-                )
-                assert response.status_code == 200, response.text
+            _post(server, request_bodies(version))
         expected = [(run.trace_id, len(steps)) for v in VERSIONS for run, steps in (
             (run_spans(v)[DEMO], DEMO_STEPS.keys() | {"flaky"}), (run_spans(v)[OK], OK_STEPS.keys()),
         )]  # fmt: skip
@@ -193,6 +208,49 @@ def test_stored_spans_name_the_recognizer(airflow: RunningServer, version: str) 
     for span in spans(version):
         if span.trace_id == run.trace_id and span.name.startswith("worker."):  # not claimed
             assert c.RECOGNIZER not in tags[span.span_id] and c.STEP_ID not in tags[span.span_id]
+
+
+def test_a_run_shows_live_before_its_dag_run_span(server: RunningServer) -> None:
+    """The scheduler sends the dag_run span when the run ends; the task_run spans before it
+    already name the DAG, so the run is listed running and its steps stream live."""
+    version = CURRENT[0]
+    run = run_spans(version)[DEMO]
+    bodies = request_bodies(version)
+    cut = next(i for i, body in enumerate(bodies) if run in spans_of(body))  # the run's request
+
+    async def watch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with open_feed(ws_url(server.api, f"/ws/workflows/{DEMO}")) as conn:
+            feed = Feed(conn)
+            await asyncio.to_thread(_post, server, bodies[:cut])
+            before = await feed.until("step_failed", count=2)  # flaky's first try, then broken
+            await asyncio.to_thread(_await_execution, server, run.trace_id, "running")
+            await asyncio.to_thread(_post, server, bodies[cut:])
+            return before, await feed.until("workflow_failed")
+
+    before, after = asyncio.run(watch())
+    names = [m["event"] for m in before if m["data"].get("execution_id") == run.trace_id]
+    assert names[0] == "workflow_started"
+    assert not [n for n in names[1:] if n.startswith("workflow_")]
+    assert {"step_completed", "step_failed"} <= set(names)
+    assert [m["event"] for m in after][-1] == "workflow_failed"
+    assert after[-1]["data"]["execution_id"] == run.trace_id
+    _await_execution(server, run.trace_id, "failed")
+
+
+def _await_execution(server: RunningServer, execution_id: str, status: str) -> None:
+    """Until the executions list shows the execution with `status` and its details every step
+    of DEMO_STEPS."""
+    deadline = time.monotonic() + 30
+    while True:
+        page = server.get(f"/api/workflows/{DEMO}/executions", params={"limit": "100"})
+        details = server.get(f"/api/workflows/executions/{execution_id}")
+        if page.status_code == 200 and details.status_code == 200:
+            listed = {e["id"]: e["status"] for e in page.json()["items"]}
+            steps = {s["step_id"] for s in details.json()["step_executions"]}
+            if listed.get(execution_id) == status == details.json()["status"] and steps >= set(DEMO_STEPS):
+                return
+        assert time.monotonic() < deadline, (page.text, details.text)
+        time.sleep(0.05)
 
 
 def _ns(text: str) -> int:
