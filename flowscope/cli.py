@@ -149,6 +149,14 @@ def serve(
     max_bulk_executions: Annotated[
         int | None, typer.Option(help="Most input sets in one bulk execute request, up to 10000 [1000].")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Mapping file: another tracer's spans as executions and steps (YAML or JSON)."),
+    ] = None,
+    silence_seconds: Annotated[
+        float | None,
+        typer.Option(help="Another emitter's run unheard of this long shows as unknown; 0 = never [3600]."),
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
     """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file."""
@@ -173,7 +181,8 @@ def serve(
         "max_concurrent_executions": max_concurrent_executions,
         "max_running_per_workspace": max_running_per_workspace,
         "max_pending_per_workspace": max_pending_per_workspace, "max_steps": max_steps,
-        "max_bulk_executions": max_bulk_executions,
+        "max_bulk_executions": max_bulk_executions, "mapping": mapping,
+        "silence_seconds": silence_seconds,
     }  # fmt: skip
     settings = load_settings(given)
     from flowscope.compose import preflight
@@ -188,6 +197,37 @@ def serve(
 
 engine_commands.register(app)  # run, validate, schema
 
+mapping_app = typer.Typer(help="Mapping files: another tracer's spans as executions and steps.")
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("check")
+def mapping_check(file: Annotated[Path, typer.Argument(help="The mapping file (YAML or JSON).")]) -> None:
+    """Validate a mapping file as `serve --mapping` does: every problem with its line and column."""
+    from flowscope.emitters.mapping import MappingError, load
+
+    try:
+        recognizer = load(file)
+    except MappingError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_STATUS) from None
+    rules = recognizer.mapping
+    typer.echo(
+        f"{file}: ok: '{rules.name}', {len(rules.executions)} execution rule(s), "
+        f"{len(rules.steps)} step rule(s); spans read when they hold "
+        + ", ".join(m.decode() for m in recognizer.markers)
+    )
+
+
+@mapping_app.command("schema")
+def mapping_schema() -> None:
+    """Print the JSON Schema of mapping files (also docs/mapping.schema.json)."""
+    import json
+
+    from flowscope.emitters.mapping import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
 
 def _open_file_store(path: Path) -> Store:
     from flowscope import compose  # imported when used: it loads the whole server
@@ -201,6 +241,9 @@ def rebuild(
         Path | None,
         typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb]."),
     ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="The mapping file `serve` runs with, if any [FLOWSCOPE_MAPPING].")
+    ] = None,
 ) -> None:
     """Recompute what ingest derives from the stored spans and log records: each one's
     workflow columns (role, ids, step status, error message) and every execution row, with
@@ -208,13 +251,18 @@ def rebuild(
     workflow, step and UTC day before today). Idempotent: run it after an upgrade that
     changed how workflow telemetry is read, after restoring data, or when in doubt; a
     server keeps all of them up to date by itself."""
-    from flowscope.collector.prepare import prepare
+    from functools import partial
 
-    path = db or load_settings({}).db
+    from flowscope.collector.prepare import prepare
+    from flowscope.compose import recognition
+
+    settings = load_settings({})
+    path = db or settings.db
+    derive = partial(prepare, recognition=recognition(mapping or settings.mapping))
     store = _open_file_store(path)
     try:
         store.start()
-        counts = store.rebuild_rows(prepare)
+        counts = store.rebuild_rows(derive)
         rows = store.rebuild_summaries()
     finally:
         store.close()

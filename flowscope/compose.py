@@ -23,11 +23,15 @@ from flowscope.api.visibility import CommitWatcher
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.hub import Hub
 from flowscope.collector.tenancy import Authorizer
+from flowscope.emitters.mapping import MappingError
+from flowscope.emitters.mapping import load as load_mapping
+from flowscope.emitters.registry import BUILTIN, Recognition
 from flowscope.engine.config import EngineConfig
 from flowscope.engine.host import EngineHost
 from flowscope.engine.sandbox_dir import SandboxDirError, prepare_sandbox
 from flowscope.engine.telemetry import TelemetryConfig
 from flowscope.settings import Settings
+from flowscope.startup_errors import Problem, StartupError
 from flowscope.storage.duckdb.store import Store
 
 
@@ -39,6 +43,26 @@ def preflight(settings: Settings) -> str | None:
     except SandboxDirError as exc:
         return str(exc)
     return None
+
+
+def recognition(mapping: Path | None) -> Recognition:
+    """The recognizers ingest asks: the operator's mapping file first (configuration beats a
+    built-in guess about the same spans), then the built-in emitters. An unusable mapping
+    file raises StartupError listing every problem with its location."""
+    if mapping is None:
+        return Recognition.of(BUILTIN)
+    try:
+        mapped = load_mapping(mapping)
+    except MappingError as exc:
+        raise StartupError(Problem("mapping", str(exc), "either")) from None
+    return Recognition.of((mapped, *BUILTIN))
+
+
+def start_silence_sweep(settings: Settings, store: Store, engine: EngineConfig) -> None:
+    """Other emitters' runs unheard of for `silence_seconds` show as unknown (our engine's
+    are never silent: crash recovery closes what a dead engine left open)."""
+    if settings.silence_seconds > 0:
+        store.start_silence_sweep(settings.silence_seconds, engine.telemetry.service_name)
 
 
 def open_file_store(path: Path) -> Store:

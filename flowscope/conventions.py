@@ -76,7 +76,10 @@ LIFECYCLE_EVENTS: Final = frozenset(
 )
 
 # --- Statuses ----------------------------------------------------------------
-EXECUTION_STATUSES: Final = ("pending", "running", "completed", "failed", "cancelled", "timeout")
+# unknown: a run of another emitter whose end never came, after `serve --silence-seconds` of
+# silence (issue 13); it is not terminal: a later span makes it running again, or ends it.
+UNKNOWN_STATUS: Final = "unknown"
+EXECUTION_STATUSES: Final = ("pending", "running", "completed", "failed", "cancelled", "timeout", "unknown")
 TERMINAL_EXECUTION_STATUSES: Final = frozenset({"completed", "failed", "cancelled", "timeout"})
 STEP_STATUSES: Final = ("pending", "running", "completed", "failed", "skipped", "cancelled")
 

@@ -61,6 +61,7 @@ def _url_host(host: str) -> str:
 
 async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
+    recognition = compose.recognition(settings.mapping)  # a bad mapping file: before anything opens
     limits = connection_limits(settings)
     registry = CollectorRegistry()
     # Ports first: a busy one is reported before the database is opened (an opened store has
@@ -74,7 +75,7 @@ async def serve(settings: Settings) -> None:
     throttle = compose.auth_throttle(settings)
     engine_token = compose.internal_token(settings)
     authorize = compose.authorizer(settings, store, throttle, engine_token)
-    ingest = IngestService(store)
+    ingest = IngestService(store, recognition)
 
     api_port = api_sock.getsockname()[1]
     http_port = http_sock.getsockname()[1]
@@ -88,6 +89,7 @@ async def serve(settings: Settings) -> None:
         settings, f"http://{host}:{http_port}", f"{host}:{grpc_port}", engine_token
     )
     context = compose.app_context(settings, store, registry, throttle, engine_config)
+    compose.start_silence_sweep(settings, store, engine_config)
 
     http_receiver = OtlpHttpReceiver(ingest, authorize, settings.max_body_bytes)
     app = create_app(context)

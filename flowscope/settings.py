@@ -182,6 +182,15 @@ class Settings(BaseSettings):
     commit_delay_seconds: float = Field(
         0.0, ge=0, description="Test-only: sleep before each commit to simulate a slow disk."
     )
+    mapping: Path | None = Field(
+        None, description="Mapping file: how another tracer's spans become executions and steps."
+    )
+    silence_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="A run of another emitter still running with nothing heard of it for this long "
+        "is shown as unknown (0: never).",
+    )
     log_level: str = Field("warning", description="Server log level.")
 
     @property

@@ -206,7 +206,7 @@ PENDING: Final = "pending"
 RUNNING: Final = "running"
 # What an execution's lifecycle record says its status is until its root span ends it.
 _ANNOUNCED_STATUS: Final = {c.EVENT_EXECUTION_QUEUED: PENDING, c.EVENT_EXECUTION_STARTED: RUNNING}
-_RANK: Final = {PENDING: 1, RUNNING: 2}
+_RANK: Final = {PENDING: 1, RUNNING: 2, c.UNKNOWN_STATUS: 2}
 
 
 def announced_status(event_name: str) -> str | None:
@@ -215,7 +215,8 @@ def announced_status(event_name: str) -> str | None:
 
 
 def status_rank(status: str) -> int:
-    """pending 1 < running 2 < terminal 3: an execution's status never goes back."""
+    """pending 1 < running 2 = unknown 2 < terminal 3: an execution's status never goes back
+    (unknown is running unheard of for a while: the newer of the two holds)."""
     return _RANK.get(status, 3)
 
 

@@ -130,6 +130,17 @@ class Store(Protocol):
         """Apply retention every `interval_seconds` until `close`."""
         ...
 
+    def mark_silent(self, heard_before_ns: int, except_service: str) -> int:
+        """Executions still running that nothing was heard of since `heard_before_ns` (their
+        last fact's arrival), other than `except_service`'s (our engine, which recovers its
+        own), become `unknown`: a foreign run whose end never came is never shown completed.
+        A later fact of one makes it running again, or ends it. Returns how many were marked."""
+        ...
+
+    def start_silence_sweep(self, silence_seconds: float, except_service: str) -> None:
+        """Apply `mark_silent` for `silence_seconds` of silence, periodically, until `close`."""
+        ...
+
     def summarize(self) -> int:
         """Bring the summaries step metrics read (per-step summaries of sealed UTC days) up
         to date now, as the store's background maintenance does between commits; returns

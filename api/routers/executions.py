@@ -23,7 +23,7 @@ from flowscope.storage.executions import ExecutionRecords
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
 
-StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "timeout"]
+StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "timeout", "unknown"]
 
 
 def _load(

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
-ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled", "timeout"]
+# unknown: another emitter's run unheard of for `serve --silence-seconds` (conventions.UNKNOWN_STATUS)
+ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled", "timeout", "unknown"]
 StepStatus = Literal["pending", "running", "completed", "failed", "skipped", "cancelled"]
 
 

@@ -24,6 +24,7 @@ from flowscope.storage.duckdb.rebuild import rebuild_rows
 from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.span_metrics import DuckDBSpanMetrics
+from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.step_summaries import Maintenance
 from flowscope.storage.duckdb.tables import DuckDBTables
 from flowscope.storage.duckdb.traces import DuckDBTraces
@@ -32,6 +33,8 @@ from flowscope.storage.duckdb.writer import Writer
 from flowscope.storage.metrics import CollectorMetrics
 from flowscope.storage.rebuild import Derive, RebuildCounts
 from prometheus_client import CollectorRegistry
+
+from flowscope import conventions as c
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -169,6 +172,27 @@ class Store:
 
         self.writer.run_maintenance(task)
         done.wait(600)
+
+    def mark_silent(self, heard_before_ns: int, except_service: str) -> int:
+        def task(con: duckdb.DuckDBPyConnection) -> int:
+            args = [c.UNKNOWN_STATUS, heard_before_ns, except_service]
+            row = con.execute(sql("maintenance/mark_silent"), args).fetchone()
+            return row[0] if row else 0
+
+        return self.step_summaries.run_now(task)
+
+    def start_silence_sweep(self, silence_seconds: float, except_service: str) -> None:
+        """`mark_silent` what was silent for `silence_seconds`, checked a few times per silence."""
+        interval = min(60.0, max(0.05, silence_seconds / 4))
+
+        def loop() -> None:
+            while not self._retention_stop.wait(interval):
+                try:
+                    self.mark_silent(time.time_ns() - int(silence_seconds * 1e9), except_service)
+                except Exception:  # a failed sweep is retried at the next; ingest goes on
+                    log.exception("marking silent executions unknown failed")
+
+        threading.Thread(target=loop, name="flowscope-silence", daemon=True).start()
 
     # --- step summaries (storage/duckdb/step_summaries.py) --------------------------------
 
