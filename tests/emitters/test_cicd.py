@@ -185,3 +185,29 @@ def test_websocket_replay_of_a_github_workflow(server: Served) -> None:
     first, second = traces["github_actions"]
     ended = {m["data"]["execution_id"]: m["event"] for m in messages if m["event"].startswith("workflow_")}
     assert ended == {first: "workflow_failed", second: "workflow_completed"}
+
+
+# --- Queued times, as every reader of stored spans sees them (here: the Jaeger API) ------------
+
+
+def stored_tags(running: RunningServer, trace_id: str, operation: str) -> tuple[int, dict[str, Any]]:
+    """(start in µs, as Jaeger gives it; workflow tags) of the trace's span named `operation`."""
+    response = running.get(f"/api/traces/{trace_id}")
+    assert response.status_code == 200, response.text
+    [span] = [s for s in response.json()["data"][0]["spans"] if s["operationName"] == operation]
+    tags = {t["key"]: t["value"] for t in span["tags"] if t["key"].startswith(("workflow.", "flowscope."))}
+    return span["startTime"], tags
+
+
+def test_jobs_queued_times_are_stored(server: Served) -> None:
+    running, traces, _ = server
+    details(running, traces["github_actions"][0], steps=15)
+    start, tags = stored_tags(running, traces["github_actions"][0], "lint")
+    # the job's span starts when it was queued (created_at); its queue span waited 95 s of it
+    assert tags["workflow.step.queued_time_unix_nano"] // 1000 == start
+    assert tags["flowscope.recognizer"] == "github-actions"
+    details(running, traces["gitlab"][0], steps=4)
+    start, tags = stored_tags(running, traces["gitlab"][0], "test:lint")
+    # the job's span starts at started_at; it waited gitlab.job.queued_duration (42.7 s) before
+    assert start - tags["workflow.step.queued_time_unix_nano"] // 1000 == 42_700_000
+    assert tags["flowscope.recognizer"] == "gitlab"
