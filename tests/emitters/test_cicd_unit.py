@@ -101,6 +101,34 @@ def test_github_markers_are_in_the_resource_for_runs_and_jobs() -> None:
             assert any(marker in s.resource_bytes for marker in markers)
 
 
+def github_span(resource: dict[str, Any], parent: str = "") -> ForeignSpan:
+    return ForeignSpan(
+        name="x", kind=1, trace_id="ab" * 16, span_id="cd" * 8, parent_span_id=parent, start_ns=5,
+        end_ns=9, status_code=0, status_message="timed_out", attributes={}, resource=resource,
+    )  # fmt: skip
+
+
+def test_github_conclusions_outside_the_four_named_and_older_receivers() -> None:
+    """MODEL's default case files any other conclusion under cicd.pipeline.run.status, for a
+    job too; receivers before semconv v1.37 said vcs.vendor.name and vcs.repository.owner."""
+    job = github_span(
+        {"vcs.provider.name": "github", "cicd.pipeline.name": "e2e", "cicd.pipeline.task.run.id": 7,
+         "cicd.pipeline.run.status": "timed_out"},
+        parent="ef" * 8,
+    )  # fmt: skip
+    assert claim(job) == ("github-actions", {
+        c.STEP_ID: "e2e", c.STEP_NAME: "e2e", c.STEP_QUEUED_TIME: 5, c.STEP_STATUS: "failed",
+        c.STEP_ERROR: "timed out",
+    })  # fmt: skip
+    run = github_span({
+        "vcs.vendor.name": "github", "vcs.repository.owner": "acme", "vcs.repository.name": "shop-api",
+        "cicd.pipeline.name": "CI", "cicd.pipeline.run.id": 1, "cicd.pipeline.run.status": "timed_out",
+    })  # fmt: skip
+    found = claim(run)
+    assert found is not None
+    assert (found[1][c.WORKFLOW_ID], found[1][c.WORKFLOW_STATUS]) == (GITHUB_WORKFLOW, "timeout")
+
+
 # --- GitLab --------------------------------------------------------------------------------------
 
 
