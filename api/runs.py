@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from flowscope.api.context import AppContext
@@ -23,6 +23,9 @@ from flowscope.api.definitions import problems_422
 from flowscope.api.errors import or_404
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from starlette.concurrency import run_in_threadpool
+
+if TYPE_CHECKING:
+    from flowscope.engine.telemetry import RemoteParent
 
 # When the engine exports elsewhere (api/intake.py), how long `start` waits for its queued
 # records to come back through the collector, so that a GET right after the 202 finds them.
@@ -39,10 +42,18 @@ class Started:
 
 
 async def start(
-    context: AppContext, workspace_id: str, workflow_id: str, inputs: dict[str, Any], *, wait: bool = True
+    context: AppContext,
+    workspace_id: str,
+    workflow_id: str,
+    inputs: dict[str, Any],
+    *,
+    wait: bool = True,
+    triggered_by: RemoteParent | None = None,
 ) -> Started:
     """One execution (see `start_many`); invalid inputs are named at `body.input_variables`."""
-    (started,) = await start_many(context, workspace_id, workflow_id, [inputs], wait=wait, bulk=False)
+    (started,) = await start_many(
+        context, workspace_id, workflow_id, [inputs], wait=wait, bulk=False, triggered_by=triggered_by
+    )
     return started
 
 
@@ -54,11 +65,12 @@ async def start_many(
     *,
     wait: bool = True,
     bulk: bool = True,
+    triggered_by: RemoteParent | None = None,
 ) -> list[Started]:
     """Start one execution per input set, in order, all or none. HTTP errors for unknown
     workflows (404), invalid definitions or inputs (422, naming every invalid input set), a
     workspace without room for all of them (429 + Retry-After), a missing engine or a store
-    that cannot record now (503)."""
+    that cannot record now (503). `triggered_by`: the caller's span each new root span links to."""
     from flowscope.engine.admission import QuotaExceeded
     from flowscope.engine.validation import DefinitionError
 
@@ -82,7 +94,7 @@ async def start_many(
         handles = await engine.submit_many(
             target.plan, resolved, workflow_id=workflow_id, workspace_id=workspace_id,
             project_id=target.workflow.project_id, numbers=partial(intake.take_numbers, target),
-            record=intake.record,
+            record=intake.record, triggered_by=triggered_by,
         )  # fmt: skip
     except QuotaExceeded as exc:
         raise quota_error(exc) from None

@@ -41,7 +41,7 @@ from flowscope.engine.model import WorkflowDefinition
 from flowscope.engine.plan import WorkflowPlan
 from flowscope.engine.results import ExecutionHandle, ExecutionResult, StepResult
 from flowscope.engine.scheduler import Execution
-from flowscope.engine.telemetry import BuiltRecord, Telemetry
+from flowscope.engine.telemetry import BuiltRecord, RemoteParent, Telemetry
 from flowscope.engine.validation import DefinitionError, require_valid, validate_definition
 
 _PLAN_CACHE_SIZE = 256
@@ -157,6 +157,7 @@ class Engine:
         project_id: str | None = None,
         base_dir: Path | None = None,
         record: Callable[[QueuedBatch], Awaitable[None]] | None = None,
+        triggered_by: RemoteParent | None = None,
     ) -> list[ExecutionHandle]:
         """Queue one execution per input set, all or none: InputError for the first invalid set,
         QuotaExceeded unless the workspace has room for every one (nothing is emitted then).
@@ -166,7 +167,8 @@ class Engine:
         `record`: awaited with their queued records (`QueuedBatch`) after they are admitted
         (their places held) and before anything is exported or runs, so the caller can
         store them first (the API's read-your-writes, see api/intake.py). If it raises,
-        nothing is emitted or run, their places are freed, and the error propagates."""
+        nothing is emitted or run, their places are freed, and the error propagates.
+        `triggered_by`: the caller's span (its traceparent), which each root span links to."""
         if self._closed:
             raise RuntimeError("engine is shut down")
         plan = definition if isinstance(definition, WorkflowPlan) else self.prepare(definition, base_dir)
@@ -178,7 +180,7 @@ class Engine:
         for inputs, number in zip(resolved, taken, strict=True):
             tel = self.telemetry.execution(
                 workspace_id=workspace_id, workflow_id=workflow_id, workflow_name=plan.definition.name,
-                execution_number=number, project_id=project_id,
+                execution_number=number, project_id=project_id, triggered_by=triggered_by,
             )  # fmt: skip
             execution = Execution(
                 plan, inputs, tel, config=self.config, evaluator=self.evaluator, workflow_id=workflow_id

@@ -9,6 +9,9 @@ This module decides names, attributes and statuses and hands plain dicts to
   cicd.pipeline.task.*; skipped and cancelled steps get one too (zero-length when
   they never started).
 - `attempt {n}` span (child of the step span) per attempt, with `workflow.step.attempt`.
+- started by a caller that sent a traceparent (`triggered_by`): still a trace of its own; the
+  root span links to the caller's span (`flowscope.link.kind = triggered_by`) and the queued
+  record names it (`flowscope.triggered_by.trace_id` / `.span_id`).
 - records: workflow.execution.queued / .started (root span id), workflow.step.started
   / .retrying (step span id).
 """
@@ -32,7 +35,7 @@ from flowscope import conventions as c
 
 if TYPE_CHECKING:
     from flowscope.engine.model import StepDefinition
-    from flowscope.engine.telemetry import BuiltRecord, Telemetry, _Pipeline
+    from flowscope.engine.telemetry import BuiltRecord, RemoteParent, Telemetry, _Pipeline
 
 INTERRUPTED_ERROR = "Execution interrupted: the server stopped while it was running"
 
@@ -110,8 +113,10 @@ class ExecutionTelemetry:
         workflow_name: str,
         execution_number: int,
         project_id: str | None = None,
+        triggered_by: RemoteParent | None = None,
     ) -> None:
         self._t = telemetry
+        self.triggered_by = triggered_by
         self.workspace_id = workspace_id
         self.trace_id = new_trace_id()
         self.root_span_id = new_span_id()
@@ -135,6 +140,9 @@ class ExecutionTelemetry:
         """The `workflow.execution.queued` record, built but not emitted (None: tracing off)."""
         attrs = dict(self._root)
         attrs[c.WORKFLOW_INPUT], attrs[c.WORKFLOW_INPUT_TRUNCATED] = capped_json(inputs, self._limit)
+        if self.triggered_by is not None:
+            attrs[c.TRIGGERED_BY_TRACE_ID] = format_trace_id(self.triggered_by.trace_id)
+            attrs[c.TRIGGERED_BY_SPAN_ID] = format_span_id(self.triggered_by.span_id)
         return self._pipeline.build_record(
             c.EVENT_EXECUTION_QUEUED, trace_id=self.trace_id, span_id=self.root_span_id, attributes=attrs,
             body=f"Execution of '{self._workflow_name}' queued", time_ns=queued_ns,
@@ -234,10 +242,11 @@ class ExecutionTelemetry:
         is_error = status in ("failed", "timeout")
         if is_error and error_type:
             attrs[c.ERROR_TYPE] = error_type
+        links = ((self.triggered_by, {c.LINK_KIND: c.LINK_TRIGGERED_BY}),) if self.triggered_by else ()
         self._pipeline.emit_span(
             f"RUN {self._workflow_name}", trace_id=self.trace_id, span_id=self.root_span_id,
             parent_span_id=None, kind="server", attributes=attrs, start_ns=start_ns, end_ns=end_ns,
-            error=error if is_error else None,
+            error=error if is_error else None, links=links,
         )  # fmt: skip
         self._t.request_flush(self.workspace_id)
 

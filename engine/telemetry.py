@@ -36,7 +36,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,7 +56,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from flowscope import __version__
@@ -113,6 +113,38 @@ def format_span_id(span_id: int) -> str:
 
 def traceparent(trace_id: int, span_id: int) -> str:
     return f"00-{trace_id:032x}-{span_id:016x}-01"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteParent:
+    """A caller's span context (W3C `traceparent` + `tracestate`), linked from a new trace's root."""
+
+    trace_id: int
+    span_id: int
+    trace_flags: int
+    trace_state: str  # the `tracestate` header form; "" when none
+
+    def span_context(self) -> SpanContext:
+        state = TraceState.from_header([self.trace_state]) if self.trace_state else None
+        return SpanContext(self.trace_id, self.span_id, True, TraceFlags(self.trace_flags), state)
+
+
+def remote_parent(traceparents: Sequence[str], tracestates: Sequence[str] = ()) -> RemoteParent | None:
+    """The caller's span context from its `traceparent` / `tracestate` header values, or None.
+
+    W3C Trace Context 1 (Processing Model): a receiver that cannot parse `traceparent`
+    restarts the trace and drops `tracestate`; it does not fail the request. The W3C test
+    suite (test/test.py `test_traceparent_duplicated`) counts two `traceparent` headers as
+    invalid. Several `tracestate` header fields combine (RFC 9110 5.3). Parsing and every other
+    check (version ff, all-zero ids, version 00 with extra fields, lengths) is the OTel
+    propagator's, so an execution trusts exactly what an instrumented service would."""
+    if len(traceparents) != 1:
+        return None
+    carrier = {"traceparent": list(traceparents), "tracestate": list(tracestates) or None}
+    ctx = trace.get_current_span(TraceContextTextMapPropagator().extract(carrier)).get_span_context()
+    if not ctx.is_valid:
+        return None
+    return RemoteParent(ctx.trace_id, ctx.span_id, int(ctx.trace_flags), ctx.trace_state.to_header())
 
 
 def capped_json(value: Any, limit: int, encoded: bytes | None = None) -> tuple[str, bool]:
@@ -246,24 +278,28 @@ class _Pipeline:
         end_ns: int,
         error: str | None = None,
         exception: BaseException | None = None,
+        links: Sequence[tuple[RemoteParent, dict[str, Any]]] = (),
     ) -> None:
-        """A finished span with a pre-allocated id; `error` sets status ERROR with that message."""
+        """A finished span with a pre-allocated id; `error` sets status ERROR with that message;
+        `links`: span links to other traces' spans, each with its attributes."""
         end_ns = max(end_ns, start_ns)
+        span_links = tuple(Link(target.span_context(), attrs) for target, attrs in links)
         if self.fast:
             parent = SpanContext(trace_id, parent_span_id, False, _SAMPLED) if parent_span_id else None
             events = (_exception_event(exception, end_ns),) if exception is not None else ()
             status = Status(StatusCode.ERROR, error) if error is not None else _UNSET
             span = ReadableSpan(
                 name, SpanContext(trace_id, span_id, False, _SAMPLED), parent, self.resource, attributes,
-                events, (), _KINDS[kind], None, status, start_ns, end_ns, self.scope,
+                events, span_links, _KINDS[kind], None, status, start_ns, end_ns, self.scope,
             )  # fmt: skip
             self.span_processor.on_end(span)
             return
         ctx = _context(trace_id, parent_span_id) if parent_span_id else otel_context.Context()
         with self._ids.preset(None if parent_span_id else trace_id, span_id):
             sdk_span = self.tracer.start_span(
-                name, context=ctx, kind=_KINDS[kind], attributes=attributes, start_time=start_ns
-            )
+                name, context=ctx, kind=_KINDS[kind], attributes=attributes, links=span_links,
+                start_time=start_ns,
+            )  # fmt: skip
         if exception is not None:
             sdk_span.record_exception(exception, timestamp=end_ns)
         if error is not None:

@@ -58,6 +58,18 @@ CICD_TASK_NAME: Final = "cicd.pipeline.task.name"
 CICD_TASK_RUN_ID: Final = "cicd.pipeline.task.run.id"
 CICD_TASK_RUN_RESULT: Final = "cicd.pipeline.task.run.result"
 
+# --- Trace context across systems (issue 13) ----------------------------------------
+# An execution started by a caller that sent a W3C traceparent (a CI job, another execution's
+# `http` step) stays its own trace; its root span links to the caller's span. OTel semantic
+# conventions define no attribute saying why a link exists (none in opentelemetry-semantic-
+# conventions 0.66b2); the link says which one it is with this attribute.
+LINK_KIND: Final = "flowscope.link.kind"
+LINK_TRIGGERED_BY: Final = "triggered_by"
+# The same caller span on the execution's `workflow.execution.queued` record: the root span
+# (which carries the link) ends with the execution, the record is stored before it runs.
+TRIGGERED_BY_TRACE_ID: Final = "flowscope.triggered_by.trace_id"
+TRIGGERED_BY_SPAN_ID: Final = "flowscope.triggered_by.span_id"
+
 # --- Span events (OTel semantic conventions: exceptions) ------------------------
 EXCEPTION_EVENT: Final = "exception"
 EXCEPTION_MESSAGE: Final = "exception.message"

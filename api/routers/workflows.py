@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from flowscope.api import runs
 from flowscope.api.definitions import validate_or_422
 from flowscope.api.deps import Context, EditorContext, ViewerContext
@@ -19,6 +19,7 @@ from flowscope.api.schemas.workflows import (
     WorkflowUpdate,
 )
 from flowscope.api.timefmt import ns_to_dt
+from flowscope.engine.telemetry import remote_parent
 from flowscope.storage.catalog import Workflow
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
@@ -118,17 +119,24 @@ def delete_workflow(workflow_id: str, ctx: EditorContext, app: Context) -> Respo
     },
 )
 async def execute_workflow(
-    workflow_id: str, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
+    workflow_id: str, request: Request, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
 ) -> ExecutionStarted | ExecutionsStarted:
     """Queue one execution (`{"input_variables": {...}}`) or several (`{"input_sets": [{...}, ...]}`,
     all or none) in this server's engine: 202 once they are recorded, so the execution endpoints
     (details, list, timeline, WebSocket `since` replay) find them at once. Waiting executions
-    start round-robin across workspaces."""
+    start round-robin across workspaces.
+
+    A W3C `traceparent` header (a CI job's span, another execution's `http` step) is the caller:
+    each new execution is still a trace of its own, and its root span links to that span
+    (`triggered_by` in details and timeline). An invalid one is ignored, as W3C Trace Context
+    says a receiver does (it restarts the trace; the request does not fail)."""
+    headers = request.headers
+    parent = remote_parent(headers.getlist("traceparent"), headers.getlist("tracestate"))
     if body is not None and body.input_sets is not None:
-        many = await runs.start_many(app, ctx.workspace_id, workflow_id, body.input_sets)
+        many = await runs.start_many(app, ctx.workspace_id, workflow_id, body.input_sets, triggered_by=parent)
         return ExecutionsStarted(workflow_id=workflow_id, executions=[_started(s) for s in many])
     inputs = body.input_variables if body is not None and body.input_variables is not None else {}
-    return _started(await runs.start(app, ctx.workspace_id, workflow_id, inputs))
+    return _started(await runs.start(app, ctx.workspace_id, workflow_id, inputs, triggered_by=parent))
 
 
 def _started(started: runs.Started) -> ExecutionStarted:
