@@ -152,6 +152,17 @@ def test_a_mapped_tracer_runs_are_executions_with_their_steps(mapped: RunningSer
     assert [e["id"] for e in listed["items"]] == [execution_id]
     metrics = _json(mapped, "/api/workflows/nightly-import/metrics")
     assert (metrics["total_executions"], metrics["failed_executions"]) == (1, 1)
+    # /metrics (Prometheus) counts the mapped run and its step retries like the engine's.
+    exposition = mapped.get("/metrics").text
+    run_series = [
+        line for line in exposition.splitlines() if line.startswith("flowscope_workflow_executions_total{")
+    ]
+    assert any('workflow="nightly-import"' in line and 'status="failed"' in line and line.endswith(" 1.0")
+               for line in run_series), run_series  # fmt: skip
+    retry_series = [
+        line for line in exposition.splitlines() if line.startswith("flowscope_workflow_step_retries_total{")
+    ]
+    assert any('step="load"' in line and line.endswith(" 2.0") for line in retry_series), retry_series
 
 
 def test_a_run_whose_end_never_comes_shows_unknown_after_the_silence_then_its_end(
