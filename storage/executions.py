@@ -129,6 +129,25 @@ class LifecycleRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SpanLink:
+    """A link of a span to another span (OTLP `Span.Link`), ids as lowercase hex."""
+
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """What a workspace knows of a span another trace links to (`ExecutionReader.link_target`)."""
+
+    execution_id: str | None
+    """The span's trace id, when that trace is an execution of the workspace."""
+    step_id: str | None
+    """The step whose span (or attempt span) it is, when it is one of the workspace's."""
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionRecords:
     """Everything stored about one execution, read from one committed state."""
 
@@ -139,6 +158,8 @@ class ExecutionRecords:
     """Its step spans, in start order (then span id), each with its attempts in start order."""
     lifecycle: tuple[LifecycleRecord, ...]
     """Its lifecycle records, oldest first."""
+    root_links: tuple[SpanLink, ...] = ()
+    """The root span's links, in their order; empty while the root span has not arrived."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +249,13 @@ class ExecutionReader(Protocol):
 
     def workflow_seen(self, workspace_id: str, workflow_id: str) -> bool:
         """Whether the workspace has any execution of this workflow (catalogued or not)."""
+        ...
+
+    def link_target(self, workspace_id: str, trace_id: str, span_id: str) -> LinkTarget:
+        """What the workspace knows of span `span_id` of trace `trace_id` (hex ids, as a link
+        names them): the execution that trace is (a summary row, or workflow spans of the
+        workspace in it) and the step that span is or is an attempt of. Nothing of another
+        workspace: both None there, as for ids never seen."""
         ...
 
     def open_executions(self, service_name: str) -> list[OpenExecution]:

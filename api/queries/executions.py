@@ -11,6 +11,7 @@ from flowscope.api.queries.steps import (
     execution_steps,
     timings,
 )
+from flowscope.api.schemas.common import TriggeredBy
 from flowscope.api.schemas.executions import (
     ExecutionLogPage,
     ExecutionLogRecord,
@@ -31,6 +32,7 @@ from flowscope.storage.executions import (
     ExecutionRecords,
     ExecutionRow,
     ExecutionStep,
+    LinkTarget,
     LogRow,
     Page,
     SpanEvent,
@@ -165,7 +167,30 @@ def _step_execution(execution_id: str, run: ExecutionStep) -> StepExecution:
     )
 
 
-def details(records: ExecutionRecords, definition: list[DefinedStep] | None) -> WorkflowExecutionDetails:
+def trigger(records: ExecutionRecords) -> tuple[str, str] | None:
+    """The caller span (trace id, span id) that started the execution: its root span's
+    `triggered_by` link; before the root span arrives (it ends with the execution), what its
+    queued record names."""
+    for link in records.root_links:
+        if link.attributes.get(c.LINK_KIND) == c.LINK_TRIGGERED_BY:
+            return link.trace_id, link.span_id
+    queued = next((r for r in records.lifecycle if r.event_name == c.EVENT_EXECUTION_QUEUED), None)
+    if queued is None:
+        return None
+    trace_id = m.text(queued.attributes.get(c.TRIGGERED_BY_TRACE_ID))
+    span_id = m.text(queued.attributes.get(c.TRIGGERED_BY_SPAN_ID))
+    return (trace_id, span_id) if trace_id and span_id else None
+
+
+def triggered_by(caller: tuple[str, str], target: LinkTarget) -> TriggeredBy:
+    return TriggeredBy(
+        trace_id=caller[0], span_id=caller[1], execution_id=target.execution_id, step_id=target.step_id
+    )
+
+
+def details(
+    records: ExecutionRecords, definition: list[DefinedStep] | None, caller: TriggeredBy | None = None
+) -> WorkflowExecutionDetails:
     row = records.row
     item = execution_item(row)
     runs = execution_steps(records, definition)
@@ -176,10 +201,13 @@ def details(records: ExecutionRecords, definition: list[DefinedStep] | None) -> 
         status_history=status_history(records),
         error_type=error_type if isinstance(error_type, str) else None,
         service_name=row.service_name,
+        triggered_by=caller,
     )
 
 
-def timeline(records: ExecutionRecords, definition: list[DefinedStep] | None) -> WorkflowExecutionTimeline:
+def timeline(
+    records: ExecutionRecords, definition: list[DefinedStep] | None, caller: TriggeredBy | None = None
+) -> WorkflowExecutionTimeline:
     row = records.row
     runs = execution_steps(records, definition)
     deps_known = dependencies_known(runs, definition)
@@ -229,6 +257,7 @@ def timeline(records: ExecutionRecords, definition: list[DefinedStep] | None) ->
         queued_at=ns_to_dt(row.queued_ns),
         queue_seconds=_seconds(max(0, queue_ns)) if queue_ns is not None else None,
         critical_path=critical_path(runs, deps_known),
+        triggered_by=caller,
     )
 
 

@@ -11,6 +11,7 @@ from flowscope.api.deps import Context, EditorContext, ViewerContext
 from flowscope.api.errors import not_found, or_404
 from flowscope.api.queries import executions as views
 from flowscope.api.queries.steps import DefinedStep
+from flowscope.api.schemas.common import TriggeredBy
 from flowscope.api.schemas.executions import (
     ExecutionCancel,
     ExecutionLogPage,
@@ -38,18 +39,29 @@ def _load(
     return found, definition
 
 
+def _triggered_by(app: Context, workspace_id: str, records: ExecutionRecords) -> TriggeredBy | None:
+    """The caller span that started the execution, with the execution and step it is when
+    this workspace has them (never another workspace's: only the ids the caller sent)."""
+    caller = views.trigger(records)
+    if caller is None:
+        return None
+    return views.triggered_by(caller, app.store.executions.link_target(workspace_id, *caller))
+
+
 @router.get("/executions/{execution_id}", response_model=WorkflowExecutionDetails)
 def get_execution(execution_id: str, ctx: ViewerContext, app: Context) -> WorkflowExecutionDetails:
-    """Execution details: steps, inputs, results, error and status transitions."""
+    """Execution details: steps, inputs, results, error and status transitions; `triggered_by`:
+    the caller span whose traceparent started it (another execution's step, a CI job)."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
-    return views.details(found, definition)
+    return views.details(found, definition, _triggered_by(app, ctx.workspace_id, found))
 
 
 @router.get("/executions/{execution_id}/timeline", response_model=WorkflowExecutionTimeline)
 def get_timeline(execution_id: str, ctx: ViewerContext, app: Context) -> WorkflowExecutionTimeline:
-    """Per-step timeline in step order, including skipped, running and pending steps."""
+    """Per-step timeline in step order, including skipped, running and pending steps;
+    `triggered_by` as in the details."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
-    return views.timeline(found, definition)
+    return views.timeline(found, definition, _triggered_by(app, ctx.workspace_id, found))
 
 
 @router.get("/executions/{execution_id}/steps/{step_id}", response_model=StepExecutionDetails)

@@ -20,3 +20,18 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="Items matching the filters, over all pages.")
     skip: int
     limit: int
+
+
+class TriggeredBy(BaseModel):
+    """The caller span that started an execution: the `traceparent` it sent to execute (a CI
+    job's span, another execution's `http` step), which the execution's root span links to."""
+
+    trace_id: str = Field(description="The caller's trace id (32 hex).")
+    span_id: str = Field(description="The caller's span id (16 hex).")
+    execution_id: str | None = Field(
+        description="The caller's trace id when that trace is an execution of this workspace, else null."
+    )
+    step_id: str | None = Field(
+        description="The step of that execution whose span (or attempt span) the caller was, when "
+        "stored; else null (not a step, another workspace's, or its span has not arrived yet)."
+    )

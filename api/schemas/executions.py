@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flowscope.api.schemas.common import ExecutionStatus, Page, StepStatus
+from flowscope.api.schemas.common import ExecutionStatus, Page, StepStatus, TriggeredBy
 from pydantic import BaseModel, Field
 
 
@@ -59,6 +59,7 @@ class WorkflowExecutionDetails(WorkflowExecution):
     status_history: list[StatusTransition]
     error_type: str | None = None
     service_name: str | None = None
+    triggered_by: TriggeredBy | None = None
 
 
 class StepAttempt(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flowscope.api.schemas.common import ExecutionStatus, StepStatus
+from flowscope.api.schemas.common import ExecutionStatus, StepStatus, TriggeredBy
 from pydantic import BaseModel, Field
 
 
@@ -62,3 +62,4 @@ class WorkflowExecutionTimeline(BaseModel):
         description="Step ids of the chain of dependencies that determined the execution's end, "
         "first to last.",
     )
+    triggered_by: TriggeredBy | None = None

@@ -20,10 +20,12 @@ from flowscope.storage.executions import (
     ExecutionRow,
     ExecutionStep,
     LifecycleRecord,
+    LinkTarget,
     LogRow,
     OpenExecution,
     Page,
     SpanEvent,
+    SpanLink,
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -125,6 +127,16 @@ class DuckDBExecutions:
         with mapped_errors():
             return self._store.cursor().execute(sql("queries/workflow_seen"), params).fetchone() is not None
 
+    def link_target(self, workspace_id: str, trace_id: str, span_id: str) -> LinkTarget:
+        with mapped_errors(), snapshot(self._store.cursor()) as cur:
+            row = _row(cur, workspace_id, trace_id)
+            spans = cur.execute(sql("queries/link_spans"), {"trace_id": trace_id}).fetchall()
+        ours = [(sid, role, step) for ws, sid, role, step in spans if ws == workspace_id and role]
+        step_id = next(
+            (step for sid, role, step in ours if sid == span_id and role in (m.STEP, m.ATTEMPT)), None
+        )
+        return LinkTarget(trace_id if row is not None or ours else None, step_id)
+
     def open_executions(self, service_name: str) -> list[OpenExecution]:
         with mapped_errors(), snapshot(self._store.cursor()) as cur:
             found = cur.execute(sql("queries/open_executions"), {"service_name": service_name}).fetchall()
@@ -193,13 +205,20 @@ def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: st
                 Attempt.of(a.span_id, a.parent_span_id, a.start_ns, a.end_ns, a.step_status, a.status_message)
             )
     root_attributes: dict[str, Any] = {}
+    root_links: tuple[SpanLink, ...] = ()
     steps = []
     for s in spans:
         if s.span_role == m.EXECUTION and s.span_id == (row.root_span_id or s.span_id) and s.span:
-            root_attributes = attributes_to_dict(Span.FromString(s.span).attributes)
+            root = Span.FromString(s.span)
+            root_attributes = attributes_to_dict(root.attributes)
+            root_links = tuple(
+                SpanLink(link.trace_id.hex(), link.span_id.hex(), attributes_to_dict(link.attributes))
+                for link in root.links
+            )
         elif s.span_role == m.STEP:
             steps.append(_step(s, tuple(attempts.get(s.span_id, ()))))
-    return ExecutionRecords(row, root_attributes, tuple(steps), _lifecycle(cur, row, workspace_id))
+    lifecycle = _lifecycle(cur, row, workspace_id)
+    return ExecutionRecords(row, root_attributes, tuple(steps), lifecycle, root_links)
 
 
 def _synthetic_row(execution_id: str, spans: list[_SpanRow]) -> ExecutionRow | None:

@@ -4,7 +4,7 @@ not-found, tenancy, ordering and paging."""
 from __future__ import annotations
 
 import pytest
-from flowscope.storage.executions import Attempt, ExecutionRow, ExecutionStep, LogRow
+from flowscope.storage.executions import Attempt, ExecutionRow, ExecutionStep, LinkTarget, LogRow
 from flowscope.storage.interfaces import Store
 
 from tests.storage.conformance.dataset import (
@@ -17,6 +17,7 @@ from tests.storage.conformance.dataset import (
     E4,
     HOUR,
     MIDRUN,
+    PLAIN_TRACE,
     R1,
     R2,
     RUNS_A,
@@ -264,3 +265,25 @@ def test_open_executions_are_read_across_workspaces(loaded: Store) -> None:
         (WS_B, B2, "wf-b-only", 2, T0 + HOUR - 2 * S, span_id(B2, 0)),
     ]  # fmt: skip
     assert B_ONLY not in {o.execution_id for o in found}
+
+
+def test_link_target_names_the_workspaces_execution_and_step(loaded: Store) -> None:
+    """What a link to span `span_id` of trace `trace_id` points at (issue 13: `triggered_by`)."""
+    target = loaded.executions.link_target
+    assert target(WS_A, E1, span_id(E1, 1)) == LinkTarget(E1, "initialize")  # a step span
+    assert target(WS_A, E1, span_id(E1, 22)) == LinkTarget(E1, "process")  # an attempt span
+    assert target(WS_A, E1, span_id(E1, 0)) == LinkTarget(E1, None)  # the root span: no step
+    assert target(WS_A, E1, span_id(E1, 99)) == LinkTarget(E1, None)  # not stored (yet)
+    assert target(WS_A, E4, span_id(E4, 1)) == LinkTarget(E4, None)  # pending: no spans, a summary
+    assert target(WS_A, MIDRUN, span_id(MIDRUN, 1)) == LinkTarget(MIDRUN, "fetch")
+    assert target(WS_A, PLAIN_TRACE, "ab00000000000001") == LinkTarget(None, None)  # no execution
+    assert loaded.executions.records(WS_A, E1).root_links == ()  # type: ignore[union-attr]
+
+
+def test_link_target_sees_nothing_of_another_workspace(loaded: Store) -> None:
+    target = loaded.executions.link_target
+    assert target(WS_A, B_ONLY, span_id(B_ONLY, 1)) == LinkTarget(None, None)
+    assert target(NOBODY, E1, span_id(E1, 1)) == LinkTarget(None, None)
+    # B's E1 has two steps; the span of A's third one is not B's.
+    assert target(WS_B, E1, span_id(E1, 3)) == LinkTarget(E1, None)
+    assert target(WS_B, E1, span_id(E1, 2)) == LinkTarget(E1, "process")
