@@ -8,6 +8,7 @@ mapping the same spans stay plain spans."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -107,6 +108,15 @@ def test_the_mapping_claims_each_worker_span_and_nothing_else() -> None:
     for span, found in derived:
         if found is not None:
             assert any(marker in span.span_bytes for marker in recognizer.markers)
+
+
+def test_a_worker_span_without_trace_context_is_not_claimed() -> None:
+    """A scheduled execution carries no traceparent: each of its WORKER spans is a trace root,
+    which would make each task run an execution of its own. Those stay plain spans."""
+    recognizer = load(MAPPING)
+    worker = next(span.view for span in sent("kestra") if span.view.name.startswith("WORKER - "))
+    assert recognizer.recognize(worker) is not None
+    assert recognizer.recognize(dataclasses.replace(worker, parent_span_id="")) is None
 
 
 @pytest.fixture(scope="module")
