@@ -53,9 +53,10 @@ _FINISHED_STEPS_KEPT = 20_000
 @dataclass(frozen=True, slots=True)
 class QueuedBatch:
     """Executions `submit_many` admitted, before anything of them is exported or runs: their
-    ids and numbers, and their `workflow.execution.queued` records (none when tracing is
-    off), which `engine.telemetry.encode_logs` turns into the very OTLP request, byte for
-    byte, that the engine's exporter sends once they are recorded."""
+    ids and numbers, and their `workflow.execution.queued` records (none when tracing is off;
+    with a caller, its `flowscope.execution.triggered` records too), which
+    `engine.telemetry.encode_logs` turns into the very OTLP request, byte for byte, that the
+    engine's exporter sends once they are recorded."""
 
     workspace_id: str
     workflow_id: str
@@ -186,7 +187,7 @@ class Engine:
                 plan, inputs, tel, config=self.config, evaluator=self.evaluator, workflow_id=workflow_id
             )
             tels.append(tel)
-            records.append(tel.queued_record(inputs, execution.queued_ns))
+            records.append(tel.queued_records(inputs, execution.queued_ns))
             handles.append(ExecutionHandle(
                 execution, workspace_id=workspace_id, execution_number=number, project_id=project_id
             ))  # fmt: skip
@@ -198,7 +199,7 @@ class Engine:
             try:
                 await record(QueuedBatch(
                     workspace_id, workflow_id, [h.execution_id for h in handles], taken,
-                    [r for r in records if r is not None],
+                    [r for built in records for r in built],
                 ))  # fmt: skip
             except BaseException:
                 self._unadmit(handles, start_now)

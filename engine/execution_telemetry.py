@@ -10,8 +10,9 @@ This module decides names, attributes and statuses and hands plain dicts to
   they never started).
 - `attempt {n}` span (child of the step span) per attempt, with `workflow.step.attempt`.
 - started by a caller that sent a traceparent (`triggered_by`): still a trace of its own; the
-  root span links to the caller's span (`flowscope.link.kind = triggered_by`) and the queued
-  record names it (`flowscope.triggered_by.trace_id` / `.span_id`).
+  root span links to the caller's span (`flowscope.link.kind = triggered_by`), the queued
+  record names it (`flowscope.triggered_by.trace_id` / `.span_id`), and a
+  `flowscope.execution.triggered` record in the caller's trace and span names this execution.
 - records: workflow.execution.queued / .started (root span id), workflow.step.started
   / .retrying (step span id).
 """
@@ -122,6 +123,7 @@ class ExecutionTelemetry:
         self.root_span_id = new_span_id()
         self.execution_id = format_trace_id(self.trace_id)
         self._workflow_name = workflow_name
+        self._workflow_id = workflow_id
         self._root = _root_attributes(workflow_id, workflow_name, self.trace_id, execution_number, project_id)
         self._common = {c.WORKFLOW_ID: workflow_id, c.WORKFLOW_EXECUTION_ID: self.execution_id}
         self._limit = telemetry.config.max_value_bytes
@@ -136,20 +138,30 @@ class ExecutionTelemetry:
     def traceparent(self, span_id: int) -> str | None:
         return traceparent(self.trace_id, span_id)
 
-    def queued_record(self, inputs: dict[str, Any], queued_ns: int) -> BuiltRecord | None:
-        """The `workflow.execution.queued` record, built but not emitted (None: tracing off)."""
+    def queued_records(self, inputs: dict[str, Any], queued_ns: int) -> list[BuiltRecord]:
+        """The `workflow.execution.queued` record and, with a caller, the
+        `flowscope.execution.triggered` one in the caller's span: built, not emitted."""
         attrs = dict(self._root)
         attrs[c.WORKFLOW_INPUT], attrs[c.WORKFLOW_INPUT_TRUNCATED] = capped_json(inputs, self._limit)
-        if self.triggered_by is not None:
-            attrs[c.TRIGGERED_BY_TRACE_ID] = format_trace_id(self.triggered_by.trace_id)
-            attrs[c.TRIGGERED_BY_SPAN_ID] = format_span_id(self.triggered_by.span_id)
-        return self._pipeline.build_record(
+        caller = self.triggered_by
+        if caller is not None:
+            attrs[c.TRIGGERED_BY_TRACE_ID] = format_trace_id(caller.trace_id)
+            attrs[c.TRIGGERED_BY_SPAN_ID] = format_span_id(caller.span_id)
+        records = [self._pipeline.build_record(
             c.EVENT_EXECUTION_QUEUED, trace_id=self.trace_id, span_id=self.root_span_id, attributes=attrs,
             body=f"Execution of '{self._workflow_name}' queued", time_ns=queued_ns,
-        )  # fmt: skip
+        )]  # fmt: skip
+        if caller is not None:
+            named = {c.TRIGGERED_EXECUTION_ID: self.execution_id, c.TRIGGERED_WORKFLOW_ID: self._workflow_id}
+            records.append(self._pipeline.build_record(
+                c.EVENT_EXECUTION_TRIGGERED, trace_id=caller.trace_id, span_id=caller.span_id,
+                attributes=named, time_ns=queued_ns,
+                body=f"Execution {self.execution_id} of '{self._workflow_name}' triggered",
+            ))  # fmt: skip
+        return records
 
-    def emit_queued(self, record: BuiltRecord | None) -> None:
-        if record is not None:
+    def emit_queued(self, records: list[BuiltRecord]) -> None:
+        for record in records:
             self._pipeline.emit_built(record)
 
     def started(self) -> None:
@@ -259,8 +271,8 @@ class NullExecutionTelemetry(ExecutionTelemetry):
     def traceparent(self, span_id: int) -> str | None:
         return None
 
-    def queued_record(self, inputs: dict[str, Any], queued_ns: int) -> BuiltRecord | None:
-        return None
+    def queued_records(self, inputs: dict[str, Any], queued_ns: int) -> list[BuiltRecord]:
+        return []
 
     def started(self) -> None:
         pass

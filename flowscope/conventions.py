@@ -69,6 +69,12 @@ LINK_TRIGGERED_BY: Final = "triggered_by"
 # (which carries the link) ends with the execution, the record is stored before it runs.
 TRIGGERED_BY_TRACE_ID: Final = "flowscope.triggered_by.trace_id"
 TRIGGERED_BY_SPAN_ID: Final = "flowscope.triggered_by.span_id"
+# And a record in the caller's own trace, in the caller span's context (the execute request is
+# handled within it), so the caller's execution finds what its steps started by its trace id:
+# event name and the execution started. Not in the workflow.* namespace: no lifecycle meaning.
+EVENT_EXECUTION_TRIGGERED: Final = "flowscope.execution.triggered"
+TRIGGERED_EXECUTION_ID: Final = "flowscope.triggered.execution_id"
+TRIGGERED_WORKFLOW_ID: Final = "flowscope.triggered.workflow_id"
 
 # --- Span events (OTel semantic conventions: exceptions) ------------------------
 EXCEPTION_EVENT: Final = "exception"

@@ -138,6 +138,17 @@ class SpanLink:
 
 
 @dataclass(frozen=True, slots=True)
+class Triggered:
+    """An execution started by a caller in this execution's trace (its
+    `flowscope.execution.triggered` record): which one, from which span."""
+
+    span_id: str
+    """The caller span: a step's span or one of its attempts' (an `http` step's traceparent)."""
+    execution_id: str
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class LinkTarget:
     """What a workspace knows of a span another trace links to (`ExecutionReader.link_target`)."""
 
@@ -160,6 +171,8 @@ class ExecutionRecords:
     """Its lifecycle records, oldest first."""
     root_links: tuple[SpanLink, ...] = ()
     """The root span's links, in their order; empty while the root span has not arrived."""
+    triggered: tuple[Triggered, ...] = ()
+    """Executions of the workspace started from spans of this one, oldest first."""
 
 
 @dataclass(frozen=True, slots=True)

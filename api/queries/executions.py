@@ -36,6 +36,7 @@ from flowscope.storage.executions import (
     LogRow,
     Page,
     SpanEvent,
+    Triggered,
 )
 
 from flowscope import conventions as c
@@ -182,6 +183,12 @@ def trigger(records: ExecutionRecords) -> tuple[str, str] | None:
     return (trace_id, span_id) if trace_id and span_id else None
 
 
+def _triggered(started_from: dict[str, list[Triggered]], span_ids: list[str]) -> list[str]:
+    """The executions started from these spans (a step's and its attempts'), oldest first."""
+    found = [t for span_id in span_ids for t in started_from.get(span_id, ())]
+    return [t.execution_id for t in sorted(found, key=lambda t: t.time_ns)]
+
+
 def triggered_by(caller: tuple[str, str], target: LinkTarget) -> TriggeredBy:
     return TriggeredBy(
         trace_id=caller[0], span_id=caller[1], execution_id=target.execution_id, step_id=target.step_id
@@ -212,9 +219,13 @@ def timeline(
     runs = execution_steps(records, definition)
     deps_known = dependencies_known(runs, definition)
     times = timings(runs, row.started_ns, deps_known)
+    started_from: dict[str, list[Triggered]] = {}
+    for t in records.triggered:
+        started_from.setdefault(t.span_id, []).append(t)
     entries = []
     for run in runs:
         queue, in_run, wait = times.get(id(run), (None, None, None))
+        spans = [run.span_id, *(a.span_id for a in run.attempts)] if run.span_id else []
         entries.append(
             WorkflowStepTimelineEntry(
                 step_id=run.step_id,
@@ -235,6 +246,7 @@ def timeline(
                 run_seconds=in_run,
                 wait_seconds=wait,
                 skip_reason=run.skip_reason,
+                triggered=_triggered(started_from, spans),
             )
         )
     statuses = [e.status for e in entries]

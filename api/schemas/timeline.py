@@ -37,6 +37,11 @@ class WorkflowStepTimelineEntry(BaseModel):
     run_seconds: float | None = Field(None, description="Time spent inside attempts.")
     wait_seconds: float | None = Field(None, description="Time between attempts (retry backoff).")
     skip_reason: str | None = None
+    triggered: list[str] = Field(
+        default_factory=list,
+        description="Ids of the executions this step started (its `http` step's traceparent sent to "
+        "execute), oldest first; known once the step's span is stored.",
+    )
 
 
 class WorkflowExecutionTimeline(BaseModel):

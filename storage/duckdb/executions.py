@@ -26,6 +26,7 @@ from flowscope.storage.executions import (
     Page,
     SpanEvent,
     SpanLink,
+    Triggered,
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -67,6 +68,7 @@ class _TraceRecord(NamedTuple):
     span_id: str
     step_id: str | None
     record: bytes | None
+    rowid: int
 
 
 class DuckDBExecutions:
@@ -178,17 +180,32 @@ def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str)
 
 def _lifecycle(
     cur: duckdb.DuckDBPyConnection, row: ExecutionRow, workspace_id: str
-) -> tuple[LifecycleRecord, ...]:
-    """The workspace's lifecycle records of the execution, oldest first. Record attributes
-    (read from the blob) name and order running steps; a finished execution needs only the
-    promoted columns (reading the blob costs a decompression)."""
+) -> tuple[tuple[LifecycleRecord, ...], tuple[Triggered, ...]]:
+    """The workspace's lifecycle records of the execution, and the executions its spans
+    triggered, oldest first. Record attributes (read from the blob) name and order running
+    steps; a finished execution needs only the promoted columns (reading the blob costs a
+    decompression), and the blobs of its triggered records, read by row id."""
     query = sql("queries/execution_lifecycle_columns" if row.terminal else "queries/execution_lifecycle")
-    found = [_TraceRecord(*r) for r in cur.execute(query, {"execution_id": row.execution_id}).fetchall()]
-    return tuple(
+    params = {"execution_id": row.execution_id}
+    rows = map(_TraceRecord._make, cur.execute(query, params).fetchall())
+    ours = [r for r in rows if r.workspace_id == workspace_id]
+    found = sorted(ours, key=lambda r: (r.time_ns, r.record_hash))
+    lifecycle = tuple(
         LifecycleRecord(r.time_ns, r.event_name, r.span_id, r.step_id, _record_attributes(r.record))
-        for r in sorted(found, key=lambda r: (r.time_ns, r.record_hash))
-        if r.workspace_id == workspace_id and r.event_name in c.LIFECYCLE_EVENTS
+        for r in found
+        if r.event_name in c.LIFECYCLE_EVENTS
     )
+    triggers = [r for r in found if r.event_name == c.EVENT_EXECUTION_TRIGGERED]
+    unread = [r.rowid for r in triggers if r.record is None]
+    if unread:
+        blobs = dict(cur.execute(sql("queries/log_blobs"), {**params, "rowids": unread}).fetchall())
+        triggers = [r._replace(record=blobs.get(r.rowid)) for r in triggers]
+    triggered = []
+    for r in triggers:
+        execution_id = m.text(_record_attributes(r.record).get(c.TRIGGERED_EXECUTION_ID))
+        if execution_id and r.span_id:
+            triggered.append(Triggered(r.span_id, execution_id, r.time_ns))
+    return lifecycle, tuple(triggered)
 
 
 def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
@@ -217,8 +234,8 @@ def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: st
             )
         elif s.span_role == m.STEP:
             steps.append(_step(s, tuple(attempts.get(s.span_id, ()))))
-    lifecycle = _lifecycle(cur, row, workspace_id)
-    return ExecutionRecords(row, root_attributes, tuple(steps), lifecycle, root_links)
+    lifecycle, triggered = _lifecycle(cur, row, workspace_id)
+    return ExecutionRecords(row, root_attributes, tuple(steps), lifecycle, root_links, triggered)
 
 
 def _synthetic_row(execution_id: str, spans: list[_SpanRow]) -> ExecutionRow | None:

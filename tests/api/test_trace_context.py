@@ -93,8 +93,16 @@ def test_an_http_step_that_starts_another_execution_is_its_trigger(ws: Api) -> N
     ws.ok(ws.post(f"/api/workflows/executions/{child_id}/cancel"), 202)
     assert ws.wait(child_id)["status"] == "cancelled"
     assert _caller(ws, child_id) == expected
-    # The parent started by no one; the child's link is no step of the parent's trace but its own.
+    # The parent, started by no one, lists the child under the step that started it.
     assert _caller(ws, started["id"]) is None
+    timeline = ws.ok(ws.get(f"/api/workflows/executions/{started['id']}/timeline"))
+    assert {s["step_id"]: s["triggered"] for s in timeline["step_timeline"]} == {
+        "prepare": [], "call": [child_id]
+    }
+    logs = ws.ok(ws.get(f"/api/workflows/executions/{started['id']}/logs", params={"step_id": "call"}))
+    assert [r["span_id"] for r in logs["items"] if r["event_name"] == "flowscope.execution.triggered"] == [
+        attempt["span_id"]
+    ]
 
 
 def test_a_ci_job_span_sent_as_traceparent(ws: Api) -> None:
@@ -127,6 +135,8 @@ def test_a_ci_job_span_sent_as_traceparent(ws: Api) -> None:
         assert link["attributes"] == [{"key": c.LINK_KIND, "value": {"stringValue": c.LINK_TRIGGERED_BY}}]
         # The engine's link carries the tracestate (tests/engine/test_trace_links.py), but the OTLP
         # exporter of opentelemetry-python 1.45 does not encode Span.Link.trace_state.
+    # The record naming what the job started is stored in the job's trace; that is no execution.
+    assert ws.get(f"/api/workflows/executions/{expected['trace_id']}").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -169,6 +179,12 @@ def test_another_workspaces_execution_is_not_named(http_server: RunningServer) -
     assert _caller(a, in_a["id"]) == {
         "trace_id": parent["id"], "span_id": initialize, "execution_id": parent["id"], "step_id": "initialize"
     }
+    # The parent lists only its own workspace's execution; B learns nothing of A's.
+    timeline = a.ok(a.get(f"/api/workflows/executions/{parent['id']}/timeline"))
+    assert {s["step_id"]: s["triggered"] for s in timeline["step_timeline"]} == {
+        "initialize": [in_a["id"]], "process": [], "finalize": []
+    }
+    assert b.get(f"/api/workflows/executions/{parent['id']}").status_code == 404
 
 
 def test_no_traceparent_no_trigger(ws: Api) -> None:

@@ -95,6 +95,14 @@ def test_the_root_span_links_to_the_caller(fast: bool, registry) -> None:
         ]  # fmt: skip
         assert queued.attributes[c.TRIGGERED_BY_TRACE_ID] == f"{job.trace_id:032x}"
         assert queued.attributes[c.TRIGGERED_BY_SPAN_ID] == f"{job.span_id:016x}"
+        # In the caller's trace and span: what it started (the caller's side finds it by trace id).
+        (triggered,) = [
+            r for r in cap.records(c.EVENT_EXECUTION_TRIGGERED)
+            if r.attributes[c.TRIGGERED_EXECUTION_ID] == execution_id
+        ]  # fmt: skip
+        assert (triggered.trace_id, triggered.span_id) == (job.trace_id, job.span_id)
+        assert triggered.attributes[c.TRIGGERED_WORKFLOW_ID] == "wf"
+        assert triggered.timestamp == queued.timestamp
 
 
 def test_without_a_caller_there_is_no_link(make_engine, captured: Captured) -> None:
@@ -110,3 +118,4 @@ def test_without_a_caller_there_is_no_link(make_engine, captured: Captured) -> N
     assert not captured.root(execution_id).links
     (queued,) = captured.records(c.EVENT_EXECUTION_QUEUED)
     assert c.TRIGGERED_BY_TRACE_ID not in queued.attributes
+    assert captured.records(c.EVENT_EXECUTION_TRIGGERED) == []
