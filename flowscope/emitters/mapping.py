@@ -40,25 +40,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EventValue(_Strict):
+    """An attribute of the span's last event of a name (e.g. the `exception` event's message)."""
+
+    name: Key = Field(..., description="The event's name, e.g. 'exception'.")
+    attribute: Key = Field(..., description="Its attribute's key, e.g. 'exception.message'.")
+
+
+_SOURCES = ("attribute", "resource", "span_name", "status_message", "event", "template", "value")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
 class Value(_Strict):
-    """Where one value is read: exactly one of `attribute`, `resource`, `span_name`, `value`;
-    then, optionally, `pattern`: a regular expression whose first group (or whole match) is
-    the value, the value being absent when it does not match."""
+    """Where one value is read: exactly one source (`attribute`, `resource`, `span_name`,
+    `status_message`, `event`, `template`, `value`); then, optionally, `pattern`: a regular
+    expression whose first group (or whole match) is the value, the value being absent when it
+    does not match."""
 
     attribute: Key | None = Field(None, description="A span attribute's key.")
     resource: Key | None = Field(None, description="A resource attribute's key (e.g. service.name).")
     span_name: Literal[True] | None = Field(None, description="The span's name.")
+    status_message: Literal[True] | None = Field(None, description="The span status's description.")
+    event: EventValue | None = Field(None, description="An attribute of the span's last event of a name.")
+    template: str | None = Field(
+        None,
+        max_length=1024,
+        description="Text with {key} placeholders, each a span attribute (else a resource attribute), "
+        "e.g. '{kestra.namespace}.{kestra.flowId}'; absent when one of them is.",
+    )
     value: str | int | None = Field(None, description="A constant.")
     pattern: str | None = Field(None, max_length=1024, description="Regular expression; first group kept.")
 
     @model_validator(mode="after")
     def _one_source(self) -> Value:
-        sources = [s for s in ("attribute", "resource", "span_name", "value") if getattr(self, s) is not None]
+        sources = [s for s in _SOURCES if getattr(self, s) is not None]
         if len(sources) != 1:
-            raise ValueError(
-                "give exactly one of attribute, resource, span_name, value"
-                + (f" (got {', '.join(sources)})" if sources else "")
-            )
+            got = f" (got {', '.join(sources)})" if sources else ""
+            raise ValueError(f"give exactly one of {', '.join(_SOURCES)}{got}")
+        if self.template is not None and not _PLACEHOLDER.search(self.template):
+            raise ValueError("template names no {attribute}: use value for a constant")
         if self.pattern is not None:
             try:
                 compiled = re.compile(self.pattern)
@@ -69,20 +89,44 @@ class Value(_Strict):
         return self
 
     def read(self, span: ForeignSpan) -> Any:
-        if self.attribute is not None:
-            found = span.attributes.get(self.attribute)
-        elif self.resource is not None:
-            found = span.resource.get(self.resource)
-        elif self.span_name is not None:
-            found = span.name
-        else:
-            found = self.value
+        found = self._source(span)
         if found is None or self.pattern is None:
             return found
         match = _compiled(self.pattern).search(m.text(found) or "")
         if match is None:
             return None
         return match.group(1) if match.re.groups else match.group(0)
+
+    def _source(self, span: ForeignSpan) -> Any:
+        if self.attribute is not None:
+            return span.attributes.get(self.attribute)
+        if self.resource is not None:
+            return span.resource.get(self.resource)
+        if self.span_name is not None:
+            return span.name
+        if self.status_message is not None:
+            return span.status_message or None
+        if self.event is not None:
+            wanted = self.event
+            last = next((attrs for name, _, attrs in reversed(span.events) if name == wanted.name), None)
+            return None if last is None else last.get(wanted.attribute)
+        if self.template is not None:
+            return _fill(self.template, span)
+        return self.value
+
+
+def _fill(template: str, span: ForeignSpan) -> str | None:
+    """`template` with each {key} replaced by that attribute's text; None when one is absent."""
+    parts: list[str] = []
+    end = 0
+    for found in _PLACEHOLDER.finditer(template):
+        key = found.group(1)
+        value = m.text(span.attributes.get(key, span.resource.get(key)))
+        if value is None:
+            return None
+        parts += (template[end : found.start()], value)
+        end = found.end()
+    return "".join(parts) + template[end:]
 
 
 class ExecutionStatusValue(Value):

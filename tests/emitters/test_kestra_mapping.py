@@ -26,13 +26,13 @@ from tests.support.server import REPO, RunningServer, start_server
 FIXTURE = Path(__file__).parent / "fixtures" / "kestra.json"
 MAPPING = REPO / "examples" / "mappings" / "kestra.yaml"
 TRACE_ID = "6f0b3c7e2a9d41c58e1f7a2b4c6d8e90"
-FLOW = "etl-daily"  # kestra.flowId (the namespace company.team is on no step's workflow id)
+FLOW = "company.team.etl-daily"  # kestra.namespace + "." + kestra.flowId
 # The task runs (kestra.uid) as the fixture's flow ran them: (task type, status, error).
-FAILED = "Task ended in state FAILED"  # the WORKER span's status message (AbstractWorkerJobProcessor)
+SCRIPT_ERROR = "Command failed with exit code 1"  # its exception event (the status says "... FAILED")
 TASK_RUNS = {
     "2Xb7KqQw8Ee1RnBfT3vZc0": ("io.kestra.plugin.core.log.Log", "completed", None),
     "5Lm0PzYt6Aa9VhCkD2uWq4": ("io.kestra.plugin.core.http.Download", "completed", None),
-    "7Gd3SxNr1Jj5OiEbM8yLp6": ("io.kestra.plugin.scripts.python.Script", "failed", FAILED),
+    "7Gd3SxNr1Jj5OiEbM8yLp6": ("io.kestra.plugin.scripts.python.Script", "failed", SCRIPT_ERROR),
     "1Hf8UwMe4Cc2TgRnK9oXs3": ("io.kestra.plugin.core.log.Log", "completed", None),
 }  # fmt: skip
 MINUTE_NS = 60 * 10**9
@@ -99,7 +99,11 @@ def test_the_mapping_claims_each_worker_span_and_nothing_else() -> None:
         for _, found in derived
         if found is not None
     }
-    assert steps == {uid: (task_type, FLOW, None, None) for uid, (task_type, _, _) in TASK_RUNS.items()}
+    # The status is derived only where the status message names Kestra's state ("... FAILED").
+    assert steps == {
+        uid: (task_type, FLOW, "failed" if status == "failed" else None, None)
+        for uid, (task_type, status, _) in TASK_RUNS.items()
+    }
     unclaimed = {span.view.name for span, found in derived if found is None}
     assert unclaimed == {
         "EXECUTOR - main_company.team_etl-daily",

@@ -95,7 +95,48 @@ def test_a_task_span_becomes_a_step_with_its_retries_and_unmapped_values_left_to
     assert odd is not None and odd[c.STEP_STATUS] is None and odd[c.STEP_RETRY_COUNT] is None
 
 
+SOURCES = """\
+version: 1
+name: sources
+steps:
+  - match: {attributes: {k.task: null}}
+    step_id: {template: '{k.ns}.{k.task}'}
+    workflow_id: {template: '{service.name}/{k.ns}'}
+    status:
+      status_message: true
+      pattern: 'ended in state (\\w+)'
+      values: {KILLED: cancelled, FAILED: failed}
+    error: {event: {name: exception, attribute: exception.message}}
+"""
+
+
+def test_templates_status_messages_and_events_are_value_sources() -> None:
+    recognizer = parse(SOURCES, "sources.yaml")
+    events = (("exception", 1, {"exception.message": "first"}), ("log", 2, {}),
+              ("exception", 3, {"exception.message": "exit code 1"}))  # fmt: skip
+    killed = span({"k.ns": "team", "k.task": "load"}, status_message="Task ended in state KILLED",
+                  events=events, resource={"service.name": "kestra"})  # fmt: skip
+    derived = recognizer.recognize(killed)
+    assert derived is not None
+    assert (derived[c.STEP_ID], derived[c.WORKFLOW_ID], derived[c.STEP_STATUS], derived[c.STEP_ERROR]) == (
+        "team.load", "kestra/team", "cancelled", "exit code 1",  # the last exception event
+    )  # fmt: skip
+    # A placeholder absent: the value is; no such event or message: neither.
+    bare = recognizer.recognize(span({"k.task": "load"}, resource={}))
+    assert bare is None  # no step id without {k.ns}
+    quiet = recognizer.recognize(span({"k.ns": "team", "k.task": "x"}, resource={"service.name": "s"}))
+    assert quiet is not None and quiet[c.STEP_STATUS] is None and quiet[c.STEP_ERROR] is None
+
+
 BAD = [
+    (
+        "version: 1\nname: x\nsteps:\n  - match: {attributes: {k: 1}}\n    step_id: {template: plain}\n",
+        ["x.yaml:5:14: steps[0].step_id: template names no {attribute}: use value for a constant"],
+    ),
+    (
+        "version: 1\nname: x\nsteps:\n  - match: {attributes: {k: 1}}\n    step_id: {event: {name: e}}\n",
+        ["x.yaml:5:22: steps[0].step_id.event.attribute: Field required"],
+    ),
     ("version: 2\nname: x\nsteps: []\n", ["x.yaml:1:10: version: Input should be 1"]),
     ("[1, 2]\n", ["x.yaml: a mapping file is a mapping (version, name, executions, steps)"]),
     ("version: 1\nname: x\nsteps: [\n", ["x.yaml:4:1: not valid YAML/JSON: expected the node content"]),
@@ -105,7 +146,7 @@ BAD = [
         [
             "x.yaml:2:7: name: String should match pattern",
             "x.yaml:4:25: steps[0].match.attributes: Dictionary should have at least 1 item",
-            "x.yaml:5:14: steps[0].step_id: give exactly one of attribute, resource, span_name, value",
+            "x.yaml:5:14: steps[0].step_id: give exactly one of attribute, resource, span_name,",
             "x.yaml:6:5: steps[0].stepid: Extra inputs are not permitted",
         ],
     ),
