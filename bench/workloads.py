@@ -120,7 +120,7 @@ def engine_template(seed: int) -> tuple[ExportTraceServiceRequest, ExportLogsSer
             workflow_name=f"Bench engine {workflow}", execution_number=seed * 1000 + e + 1,
         )  # fmt: skip
         start = base + e * gap
-        ex.emit_queued(ex.queued_record({"batch": seed, "n": e}, start - 1_000_000))
+        ex.emit_queued(ex.queued_records({"batch": seed, "n": e}, start - 1_000_000))
         record_times[(ex.root_span_id, c.EVENT_EXECUTION_QUEUED)] = start - 1_000_000
         ex.started()
         record_times[(ex.root_span_id, c.EVENT_EXECUTION_STARTED)] = start
