@@ -103,7 +103,7 @@ def convert_traces(
     layout = item_slices(raw) if raw is not None else None
     if layout is not None and len(layout) != len(request.resource_spans):
         layout = None
-    check_workflow = raw is None or _may_be_workflow(raw) or has_marker(raw, foreign)
+    check_workflow = raw is None or _may_be_workflow(raw) or has_marker(raw, recognition.request_markers)
     # Executions that only their step spans announce so far (a foreign tracer mid-run): trace id
     # -> the running fact of its earliest step here; dropped where the root span came too.
     from_steps: dict[str, list[Any]] = {}

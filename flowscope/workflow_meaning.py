@@ -398,7 +398,9 @@ class Recognizer(Protocol):
     def markers(self) -> tuple[bytes, ...]:
         """Byte strings of which at least one occurs in the protobuf encoding of every span this
         recognizer claims (attribute keys, e.g. b"prefect.run.type"). Spans holding none of any
-        recognizer's markers are never decoded: this keeps plain service spans at full speed."""
+        recognizer's markers are never decoded: this keeps plain service spans at full speed.
+        (A recognizer may also have `request_markers`: fewer ones, of which every request
+        holding its spans has one, looked for in whole requests: `emitters.registry`.)"""
         ...
 
     def recognize(self, span: ForeignSpan) -> dict[str, Any] | None:

@@ -71,6 +71,9 @@ class GitLab:
     name: Final = "gitlab"
     # The pipeline's root holds gitlab.pipeline.source, a job gitlab.job.* (MODEL).
     markers: Final = (PIPELINE_SOURCE.encode(), QUEUED_DURATION.encode(), FAILURE_REASON.encode())
+    # Every request of the receiver holds cicd.pipeline.* in its resources (MODEL), which the
+    # collector looks for in every request anyway: no scan of its own (registry.Recognition).
+    request_markers: Final = ()
 
     def recognize(self, span: ForeignSpan) -> dict[str, Any] | None:
         if span.resource.get(PROVIDER) != "gitlab":
