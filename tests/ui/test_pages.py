@@ -213,3 +213,21 @@ def test_a_500_step_execution_renders_windowed(tab: Tab, api: Api) -> None:
     print(f"\n[ui] 500-step execution page: {rendered:.0f} ms from navigation to rendered (informative)")
     page.get_by_role("button", name="Show all 500 steps").click()
     expect(page.locator(".steps-table tbody tr")).to_have_count(500)
+
+
+def test_an_execution_started_by_another_ones_step_links_both_ways(tab: Tab, api: Api) -> None:
+    """Trace context across systems: execute with a `traceparent` naming a step span of another
+    execution (as that step's `http` action sends it); each execution's page links the other."""
+    parent = _latest(api, _workflow(api, "Data Pipeline")["id"])
+    step = api.details(parent)["step_executions"][0]
+    wf = api.create_workflow(unique(VARIANT, secrets.token_hex(3)))
+    headers = {**api.headers, "traceparent": f"00-{parent}-{step['id']}-01"}
+    child = api.ok(api.post(f"/api/workflows/{wf['id']}/execute", json={}, headers=headers), 202)["id"]
+    page = tab.open(f"/executions/{child}")
+    line = page.locator("[data-testid=triggered-by]")
+    expect(line).to_contain_text(f"execution {parent[:8]}")
+    expect(line).to_contain_text(f"step {step['step_id']}")
+    line.locator("a").click()
+    expect(page).to_have_url(re.compile(parent))
+    row = page.locator(f".steps-table tr[data-step-id='{step['step_id']}']")
+    expect(row.locator("a.triggered")).to_have_text(re.compile(child[:8]))

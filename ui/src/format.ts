@@ -12,6 +12,8 @@ export const STATUS: Record<AnyStatus, { icon: string; label: string; color: str
   skipped: { icon: "⊘", label: "skipped", color: "#8a939c" },
   running: { icon: "▶", label: "running", color: "#1f6fd1" },
   pending: { icon: "…", label: "pending", color: "#c58a00" },
+  // another emitter's run unheard of for a while (serve --silence-seconds): not finished
+  unknown: { icon: "?", label: "unknown", color: "#6c757d" },
 };
 
 export const statusOf = (s: string | null | undefined) =>

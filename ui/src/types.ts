@@ -1,6 +1,6 @@
 // Shapes of the REST API's answers (see /openapi.json), as far as the UI reads them.
 
-export type ExecutionStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | "timeout";
+export type ExecutionStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | "timeout" | "unknown";
 export type StepStatus = "pending" | "running" | "completed" | "failed" | "skipped" | "cancelled";
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -109,6 +109,16 @@ export interface TimelineStep {
   run_seconds: number | null;
   wait_seconds: number | null;
   skip_reason: string | null;
+  triggered?: string[];
+}
+
+/** The span that started an execution (a W3C traceparent sent to execute): its execution and
+ * step when that trace is an execution of this workspace, else only the ids. */
+export interface TriggeredBy {
+  trace_id: string;
+  span_id: string;
+  execution_id: string | null;
+  step_id: string | null;
 }
 
 export interface Timeline {
@@ -129,6 +139,7 @@ export interface Timeline {
   queued_at: string | null;
   queue_seconds: number | null;
   critical_path: string[];
+  triggered_by?: TriggeredBy | null;
 }
 
 export interface Attempt {

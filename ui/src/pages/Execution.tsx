@@ -13,7 +13,7 @@ import { useData, useThrottled, useTicker } from "../hooks";
 import { type FeedState, openFeed } from "../live";
 import { Link, navigate, paths } from "../router";
 import { canWrite } from "../session";
-import type { Attempt, Execution as ExecutionT, ExecutionAttempts, ExecutionDetails, Page, Timeline, TimelineStep } from "../types";
+import type { Attempt, Execution as ExecutionT, ExecutionAttempts, ExecutionDetails, Page, Timeline, TimelineStep, TriggeredBy } from "../types";
 import { StepPanel } from "./StepPanel";
 import { LiveDot } from "./Workflow";
 
@@ -76,6 +76,11 @@ function StepRows({ steps, executionId, critical, selected }: { steps: TimelineS
               <Link to={paths.step(executionId, s.step_id)} class="strong">
                 {s.step_name}
               </Link>
+              {(s.triggered ?? []).map((id) => (
+                <Link key={id} to={paths.execution(id)} class="triggered" title="an execution this step started">
+                  {" "}→ {shortId(id)}
+                </Link>
+              ))}
             </td>
             <td>
               <StatusBadge status={s.status} />
@@ -211,6 +216,7 @@ export function Execution({ executionId, stepId }: { executionId: string; stepId
             {timeline.completed_step_count} completed, {timeline.failed_step_count} failed, {timeline.skipped_step_count} skipped ·{" "}
             <span class="mono">{timeline.execution_id}</span> · <LiveDot state={feed} />
           </div>
+          {timeline.triggered_by && <TriggeredByLine by={timeline.triggered_by} />}
         </div>
         <div class="head-actions">
           <CompareWith workflowId={timeline.workflow_id} executionId={executionId} />
@@ -270,6 +276,25 @@ export function Execution({ executionId, stepId }: { executionId: string; stepId
         )}
       </Card>
       {stepId && <StepPanel executionId={executionId} stepId={stepId} stepStatus={timeline.step_timeline.find((x) => x.step_id === stepId)?.status ?? ""} onClose={() => navigate(paths.execution(executionId))} />}
+    </div>
+  );
+}
+
+/** Who started this execution: a step of another execution (linked), or a foreign span. */
+function TriggeredByLine({ by }: { by: TriggeredBy }) {
+  return (
+    <div class="muted" data-testid="triggered-by">
+      triggered by{" "}
+      {by.execution_id ? (
+        <>
+          <Link to={paths.execution(by.execution_id)}>execution {shortId(by.execution_id)}</Link>
+          {by.step_id ? <> · step <span class="mono">{by.step_id}</span></> : null}
+        </>
+      ) : (
+        <span class="mono" title={`trace ${by.trace_id}, span ${by.span_id}`}>
+          span {by.span_id} of trace {shortId(by.trace_id)}
+        </span>
+      )}
     </div>
   );
 }

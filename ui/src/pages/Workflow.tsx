@@ -17,7 +17,7 @@ import { sinceOf, WindowPicker } from "./Home";
 import { RunForm } from "./RunForm";
 
 const PAGE_SIZE = 25;
-const STATUSES = ["", "running", "pending", "completed", "failed", "cancelled", "timeout"];
+const STATUSES = ["", "running", "pending", "completed", "failed", "cancelled", "timeout", "unknown"];
 
 export function LiveDot({ state }: { state: FeedState }) {
   const text = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", closed: "not live" }[state];
