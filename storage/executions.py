@@ -105,6 +105,8 @@ class ExecutionStep:
     depends_declared: bool = False
     """The span said its dependencies (possibly none)."""
     skip_reason: str | None = None
+    queued_ns: int | None = None
+    """When its emitter says it was queued (`workflow.step.queued_time_unix_nano`: a CI job)."""
     attempts: tuple[Attempt, ...] = ()
     events: tuple[SpanEvent, ...] = ()
 

@@ -127,6 +127,8 @@ def timings(
             continue
         pred = _predecessor(run, ended, deps_known)
         ready = pred.end_ns if pred is not None else origin
+        if run.queued_ns is not None and run.queued_ns < run.start_ns:  # its emitter says (CI jobs)
+            ready = run.queued_ns
         queue = max(0, run.start_ns - ready) / 1e9 if ready is not None else None
         duration = run.duration_ns
         if duration is None:

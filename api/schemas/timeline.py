@@ -32,7 +32,7 @@ class WorkflowStepTimelineEntry(BaseModel):
     queue_seconds: float | None = Field(
         None,
         description="From when the step could run (its dependencies finished, or the execution "
-        "started) to when it started.",
+        "started; or when its emitter says it was queued, e.g. a CI job) to when it started.",
     )
     run_seconds: float | None = Field(None, description="Time spent inside attempts.")
     wait_seconds: float | None = Field(None, description="Time between attempts (retry backoff).")

@@ -277,6 +277,7 @@ def _step(row: _SpanRow, attempts: tuple[Attempt, ...]) -> ExecutionStep:
         depends_on=m.string_list(attrs.get(c.STEP_DEPENDS_ON)),
         depends_declared=c.STEP_DEPENDS_ON in attrs,
         skip_reason=m.text(attrs.get(c.STEP_SKIP_REASON)),
+        queued_ns=m.integer(attrs.get(c.STEP_QUEUED_TIME)),
         attempts=attempts,
         events=tuple(
             SpanEvent(e.name, e.time_unix_nano, attributes_to_dict(e.attributes)) for e in span.events

@@ -211,3 +211,7 @@ def test_jobs_queued_times_are_stored(server: Served) -> None:
     # the job's span starts at started_at; it waited gitlab.job.queued_duration (42.7 s) before
     assert start - tags["workflow.step.queued_time_unix_nano"] // 1000 == 42_700_000
     assert tags["flowscope.recognizer"] == "gitlab"
+    # ... which the timeline shows as the job's queue time
+    timeline = running.get(f"/api/workflows/executions/{traces['gitlab'][0]}/timeline").json()
+    [lint] = [e for e in timeline["step_timeline"] if e["step_id"] == "test:lint"]
+    assert lint["queue_seconds"] == 42.7
