@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from flowscope import conventions as c
 from flowscope.emitters.mapping import load
 from tests.emitters.cicd_fixtures import sent
+from tests.emitters.support import answer, until
 from tests.support.server import REPO, RunningServer, start_server
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kestra.json"
@@ -57,22 +58,6 @@ def post(server: RunningServer) -> None:
     headers = {"Content-Type": "application/json"}
     response = httpx.post(f"{server.otlp_http}/v1/traces", content=body(), headers=headers, timeout=30)
     assert response.status_code == 200, response.text
-
-
-def until(read: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r}")
-        time.sleep(0.05)
-
-
-def answer(server: RunningServer, path: str) -> Any:
-    response = server.get(path)
-    return response.json() if response.status_code == 200 else response.status_code
 
 
 def with_all_steps(server: RunningServer) -> dict[str, Any]:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
+from tests.emitters.support import answer, until
 from tests.support.server import REPO, RunningServer, start_server
 
 MAPPING = """\
@@ -102,22 +102,6 @@ def _trace_id(span: trace.Span) -> str:
     return f"{span.get_span_context().trace_id:032x}"
 
 
-def _until(read: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r}")
-        time.sleep(0.05)
-
-
-def _json(server: RunningServer, path: str) -> Any:
-    response = server.get(path)
-    return response.json() if response.status_code == 200 else response.status_code
-
-
 def test_a_mapped_tracer_runs_are_executions_with_their_steps(mapped: RunningServer) -> None:
     acme = Acme(mapped.otlp_http)
     run = acme.run("nightly-import", 41)
@@ -129,8 +113,8 @@ def test_a_mapped_tracer_runs_are_executions_with_their_steps(mapped: RunningSer
     run.end()
     execution_id = _trace_id(run)
 
-    details = _until(
-        lambda: _json(mapped, f"/api/workflows/executions/{execution_id}"),
+    details = until(
+        lambda: answer(mapped, f"/api/workflows/executions/{execution_id}"),
         lambda d: isinstance(d, dict) and d["status"] == "failed",
         "details",
     )
@@ -144,13 +128,13 @@ def test_a_mapped_tracer_runs_are_executions_with_their_steps(mapped: RunningSer
         "load": ("failed", 2, "disk full"),
         "report": ("skipped", 0, None),
     }
-    timeline = _json(mapped, f"/api/workflows/executions/{execution_id}/timeline")
+    timeline = answer(mapped, f"/api/workflows/executions/{execution_id}/timeline")
     assert (timeline["workflow_name"], timeline["step_count"], timeline["failed_step_count"]) == (
         "Nightly-Import", 3, 1,
     )  # fmt: skip
-    listed = _json(mapped, "/api/workflows/nightly-import/executions")
+    listed = answer(mapped, "/api/workflows/nightly-import/executions")
     assert [e["id"] for e in listed["items"]] == [execution_id]
-    metrics = _json(mapped, "/api/workflows/nightly-import/metrics")
+    metrics = answer(mapped, "/api/workflows/nightly-import/metrics")
     assert (metrics["total_executions"], metrics["failed_executions"]) == (1, 1)
     # /metrics (Prometheus) counts the mapped run and its step retries like the engine's.
     exposition = mapped.get("/metrics").text
@@ -175,21 +159,21 @@ def test_a_run_whose_end_never_comes_shows_unknown_after_the_silence_then_its_en
     path = f"/api/workflows/executions/{execution_id}"
 
     def status() -> Any:
-        found = _json(mapped, path)
+        found = answer(mapped, path)
         return found["status"] if isinstance(found, dict) else found
 
     # Listed running from its step span alone, before its run span ends...
-    _until(status, lambda s: s == "running", "running from its step")
-    listed = _json(mapped, "/api/workflows/hourly-sync/executions?status=running")
+    until(status, lambda s: s == "running", "running from its step")
+    listed = answer(mapped, "/api/workflows/hourly-sync/executions?status=running")
     assert [e["id"] for e in listed["items"]] == [execution_id]
     # ... unknown once nothing was heard of it for --silence-seconds (1 s), never completed ...
-    _until(status, lambda s: s == "unknown", "unknown after the silence")
-    unknown = _json(mapped, "/api/workflows/hourly-sync/executions?status=unknown")
+    until(status, lambda s: s == "unknown", "unknown after the silence")
+    unknown = answer(mapped, "/api/workflows/hourly-sync/executions?status=unknown")
     assert [e["id"] for e in unknown["items"]] == [execution_id]
     # ... and ended when its end comes after all.
     run.set_attribute("acme.state", "SUCCEEDED")
     run.end()
-    _until(status, lambda s: s == "completed", "completed when its run span came")
+    until(status, lambda s: s == "completed", "completed when its run span came")
 
 
 def test_our_engine_runs_are_never_marked_unknown(mapped: RunningServer) -> None:
@@ -207,10 +191,10 @@ def test_our_engine_runs_are_never_marked_unknown(mapped: RunningServer) -> None
     seen: list[str] = []
 
     def status() -> str:
-        seen.append(_json(mapped, f"/api/workflows/executions/{execution_id}")["status"])
+        seen.append(answer(mapped, f"/api/workflows/executions/{execution_id}")["status"])
         return seen[-1]
 
-    _until(status, lambda s: s == "completed", "the engine's run completes", timeout=60)
+    until(status, lambda s: s == "completed", "the engine's run completes", timeout=60)
     assert "unknown" not in seen and "running" in seen
 
 
@@ -224,7 +208,7 @@ def test_without_the_mapping_the_same_spans_stay_plain(tmp_path: Path) -> None:
         acme.provider.shutdown()
         trace_id = _trace_id(run)
         # Stored (Jaeger finds the trace) but no execution: no built-in recognizer knows acme.*.
-        _until(lambda: server.get(f"/api/traces/{trace_id}").status_code, lambda s: s == 200, "stored")
+        until(lambda: server.get(f"/api/traces/{trace_id}").status_code, lambda s: s == 200, "stored")
         assert server.get(f"/api/workflows/executions/{trace_id}").status_code == 404
     finally:
         server.terminate()
