@@ -15,6 +15,7 @@ from tests.storage.conformance.dataset import (
     E3,
     E4,
     HOUR,
+    MIDRUN,
     R1,
     R2,
     T0,
@@ -31,15 +32,18 @@ def _ids(rows: list[RecentExecution]) -> list[str]:
 
 def test_recent_executions_newest_first_by_start_else_queue_time(loaded: Store) -> None:
     recent = loaded.tables.recent_executions
-    newest = recent(WS_A, limit=3)
+    newest = recent(WS_A, limit=4)
     assert newest == [
+        # a foreign tracer's run known from its step span so far: running since that step
+        RecentExecution(MIDRUN, "wf-midrun", None, None, "running", T0 + 4 * HOUR + 3 * S, None, None, None),
         RecentExecution(E4, "wf-etl", "etl", 4, "pending", T0 + 3 * HOUR - 2 * S, None, None, None),
         RecentExecution(E3, "wf-etl", "etl", 3, "running", T0 + 2 * HOUR, None, None, None),
         RecentExecution(E2, "wf-etl", "etl", 2, "failed", T0 + HOUR, T0 + HOUR + 45 * S, 45.0,
                         "Step 'process' failed"),
     ]  # fmt: skip
     every = _ids(recent(WS_A, limit=100))
-    assert every[:3] == [E4, E3, E2] and set(every[3:5]) == {R1, R2} and every[5:] == [E1]  # R1, R2: a tie
+    assert every[:4] == [MIDRUN, E4, E3, E2] and every[6:] == [E1]
+    assert set(every[4:6]) == {R1, R2}  # a tie
     assert recent(WS_A, limit=0) == []
 
 
