@@ -162,7 +162,7 @@ BAD = [
     (
         "version: 1\nname: x\nsteps:\n  - match: {attributes: {k: 1}}\n"
         "    step_id: {attribute: k, pattern: '('}\n",
-        ["x.yaml:5:14: steps[0].step_id: pattern is not a valid regular expression"],
+        ["x.yaml:5:14: steps[0].step_id: pattern is not a valid RE2 regular expression"],
     ),
     (
         "version: 1\nname: x\nsteps:\n  - match: {attributes: {k: 1}}\n",
@@ -200,3 +200,17 @@ def test_the_published_schema_is_the_one_the_loader_checks() -> None:
         document = yaml.safe_load(example.read_text())
         assert validator.is_valid(document), example
         load(example)  # and the loader takes it
+
+
+def test_a_pattern_cannot_backtrack_for_ever_on_a_hostile_value() -> None:
+    """Patterns run over attributes any client sends: RE2 is linear in the value, so a pattern
+    a backtracking engine takes exponential time on still answers (with Python's `re` this
+    value would not finish before the test's timeout)."""
+    text = (
+        "version: 1\nname: x\nsteps:\n  - match: {attributes: {k: null}}\n"
+        "    step_id: {attribute: k, pattern: '^(a+)+$'}\n"
+    )
+    recognizer = parse(text, "x.yaml")
+    assert recognizer.recognize(span({"k": "a" * 5000 + "!"})) is None  # no match: no step id
+    found = recognizer.recognize(span({"k": "aaaa"}))
+    assert found is not None and found[c.STEP_ID] == "aaaa"
