@@ -248,3 +248,47 @@ def test_an_execution_stored_before_a_reopen_is_summarised_once(
     assert done.queued_ns == pending.queued_ns and done.execution_number == run.number
     page = again.executions.page("w", run.workflow_id, limit=100)
     assert [row.execution_id for row in page.items] == [run.execution_id] and page.total == 1
+
+
+def _try(trace: str, retries: int, status: str, end: int) -> SpanSpec:
+    """One try of step `load`: the same span ids each time, as Airflow 3.2+ sends them."""
+    attrs = {"workflow.id": "wf-tries", "workflow.step.id": "load", "workflow.step.status": status,
+             "workflow.step.retry_count": retries}  # fmt: skip
+    return SpanSpec(trace, "7e" * 8, "load", T, end, parent_span_id="7f" * 8, attributes=attrs)
+
+
+def _step(store: Store, workspace: str, trace: str) -> tuple[str, int, int | None]:
+    records = store.executions.records(workspace, trace)
+    assert records is not None
+    [step] = records.steps
+    return step.status, step.retry_count, step.end_ns
+
+
+def test_a_later_try_of_a_step_replaces_the_earlier_one(store: Store, workspace: str) -> None:
+    trace = "7a" * 16
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
+    write(store, traces([_try(trace, 0, "failed", T + 10)]), workspace)
+    assert _step(store, workspace, trace) == ("failed", 0, T + 10)
+    # The same span with a retry more: the step's later try, which replaces the stored one.
+    write(store, traces([_try(trace, 1, "completed", T + 30)]), workspace)
+    assert _step(store, workspace, trace) == ("completed", 1, T + 30)
+    # An exporter's retry of either try changes nothing (fewer or as many retries: a duplicate).
+    write(store, traces([_try(trace, 1, "completed", T + 30), _try(trace, 0, "failed", T + 10)]), workspace)
+    assert _step(store, workspace, trace) == ("completed", 1, T + 30)
+    store.changes.flush()
+    ended = [
+        s.attributes["workflow.step.status"] for b in feed for s in b.workflow_spans if s.trace_id == trace
+    ]
+    assert ended == ["failed", "completed"]  # the live feed heard each try once
+
+
+def test_in_one_batch_the_try_with_the_most_retries_is_kept(store: Store, workspace: str) -> None:
+    trace = "7b" * 16
+    tries = [
+        _try(trace, 0, "failed", T + 10),
+        _try(trace, 2, "completed", T + 50),
+        _try(trace, 1, "failed", T + 30),
+    ]
+    assert write(store, traces(tries), workspace).accepted == 3
+    assert _step(store, workspace, trace) == ("completed", 2, T + 50)
