@@ -123,10 +123,9 @@ class Airflow:
     """DAG runs as executions, task instance tries as steps.
 
     Airflow 3.2/3.3 send every try of a task instance with the same span id (see the module
-    docstring): the store keeps the first version of a span id, but a step span sent again
-    with more retries is a later try, which replaces the stored one (storage/duckdb/writer.py
-    `_later_tries`), so a retried step reads as its last try. Airflow 3.1 sends only the last
-    try.
+    docstring): Flowscope stores the first version of a span id and drops later ones, so a
+    retried step reads as its FIRST try (up_for_retry -> failed) until the store keeps the
+    latest version of a recognized span. Airflow 3.1 sends only the last try.
     """
 
     @property

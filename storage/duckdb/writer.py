@@ -325,9 +325,7 @@ class Writer:
         A span is identified by (workspace, trace id, span id) alone, and the first version
         stored wins: a later one with the same ids (an exporter retry, or other content, or
         another start time) is dropped whole, with the facts derived from it (the execution
-        summary, bus events), so every reader sees the first version. One exception: a step
-        span sent again with more retries is a later try of the same step (Airflow 3.2+
-        sends every try of a task under one span id), and replaces the stored one.
+        summary, bus events), so every reader sees the first version.
         """
         con = self._con
         try:
@@ -340,9 +338,8 @@ class Writer:
             con.execute("BEGIN")
         try:
             dup_spans: set[tuple[Any, ...]] = set()
-            retried: set[tuple[Any, ...]] = set()
             if spans is not None and candidates is not None:  # else all new: insert them as they are
-                spans, dup_spans, retried = self._dedupe_spans(spans, candidates)
+                spans, dup_spans = self._dedupe_spans(spans, candidates)
             dup_logs: set[tuple[Any, ...]] = set()
             if logs is not None and record_candidates is not None:
                 logs, dup_logs = self._dedupe_logs(logs, record_candidates)
@@ -391,63 +388,24 @@ class Writer:
             spans=spans.select(BLOBLESS_SPAN_COLUMNS) if spans is not None else None,
             log_count=n_logs,
             workflow_spans=_unique(
-                rows.workflow_spans, dup_spans, lambda s: (s.workspace_id, s.trace_id, s.span_id), retried
+                rows.workflow_spans, dup_spans, lambda s: (s.workspace_id, s.trace_id, s.span_id)
             ),
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
         )
 
     def _dedupe_spans(
         self, spans: pa.Table, candidates: npt.NDArray[np.bool_]
-    ) -> tuple[pa.Table, set[tuple[Any, ...]], set[tuple[Any, ...]]]:
-        """Drop spans stored before (whatever their start time) and repeats within the batch,
-        but for later tries of a step (`_later_tries`); also returns the ids found stored
-        (those replaced excepted) and the ids of the steps a later try replaced."""
+    ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
+        """Drop spans stored before (whatever their start time) and repeats within the batch;
+        also returns the ids found stored. Only the candidates (spans the filter may have
+        seen, which includes every repeat of a span queued earlier) are looked up."""
         stored = self._stored_spans(spans.filter(pa.array(candidates)))
         ids = list(zip(*(spans.column(k).to_pylist() for k in _SPAN_KEY), strict=True))
         keep = _first_occurrences(ids, stored)
         if keep is None:
-            return spans, stored, set()
-        replaced = self._later_tries(spans, ids, keep, stored)
-        stored -= replaced
+            return spans, stored
         self._metrics.duplicated.labels("traces").inc(len(ids) - sum(keep))
-        return spans.filter(pa.array(keep)), stored, replaced
-
-    def _later_tries(
-        self, spans: pa.Table, ids: list[tuple[Any, ...]], keep: list[bool], stored: set[tuple[Any, ...]]
-    ) -> set[tuple[Any, ...]]:
-        """A step span sent again with more retries is a later try of that step, and replaces
-        the earlier one, in the batch or stored (deleted here): `keep` is updated to keep the
-        row with the most retries of each such id. Returns the ids of the replaced steps."""
-        roles, retries = spans.column("span_role").to_pylist(), spans.column("retry_count").to_pylist()
-        first: dict[tuple[Any, ...], int] = {}  # id -> its first row, kept (ids not stored)
-        best: dict[tuple[Any, ...], int] = {}  # id -> its row with the most retries so far
-        for i, key in enumerate(ids):
-            if keep[i]:
-                first[key] = best[key] = i
-            elif roles[i] == "step" and retries[i] and (key in best or key in stored):
-                current = best.get(key)
-                if current is None or retries[i] > (retries[current] or 0):
-                    best[key] = i
-        later = {key: i for key, i in best.items() if not keep[i]}  # rows beating the first
-        if not later:
-            return set()
-        replaced = {key for key in later if key not in stored}  # earlier tries in the batch
-        asked = [key for key in later if key in stored]
-        if asked:
-            con = self._con
-            params = {"traces": sorted({t for _, t, _ in asked}), "keys": [_joined(k) for k in asked]}
-            found = con.execute(sql("ingest/stored_step_retries"), params).fetchall()
-            earlier = {(ws, trace, span): count or 0 for ws, trace, span, count in found}
-            gone = [key for key in asked if key in earlier and retries[later[key]] > earlier[key]]
-            if gone:
-                params = {"traces": sorted({t for _, t, _ in gone}), "keys": [_joined(k) for k in gone]}
-                con.execute(sql("ingest/delete_spans"), params)
-                replaced.update(gone)
-        for key in replaced:
-            if key in first:
-                keep[first[key]] = False
-            keep[later[key]] = True
-        return replaced
+        return spans.filter(pa.array(keep)), stored
 
     def _stored_spans(self, candidates: pa.Table) -> set[tuple[Any, ...]]:
         """Ids of the candidate spans that are stored: first in the candidates' start-time
@@ -723,21 +681,13 @@ def _new_facts(facts: list[tuple[Any, ...]], dup_spans: set[tuple[Any, ...]]) ->
     return kept
 
 
-def _unique(
-    items: list[T], stored: set[Any], key: Callable[[T], Any], every: frozenset[Any] | set[Any] = frozenset()
-) -> list[T]:
-    """Items whose key is neither stored before nor seen earlier in the list (all of those
-    whose key is in `every`: each try of a step a later try replaced, in order)."""
+def _unique(items: list[T], stored: set[Any], key: Callable[[T], Any]) -> list[T]:
+    """Items whose key is neither stored before nor seen earlier in the list."""
     seen = set(stored)
     out = []
     for item in items:
         k = key(item)
-        if k not in seen or k in every:
+        if k not in seen:
             seen.add(k)
             out.append(item)
     return out
-
-
-def _joined(key: tuple[Any, ...]) -> str:
-    """(workspace, trace, span) as the SQL's NUL-joined keys."""
-    return "\0".join(key)

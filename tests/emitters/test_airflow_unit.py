@@ -78,8 +78,8 @@ def test_task_instances_are_steps_of_their_dag(version: str) -> None:
 
 @pytest.mark.parametrize("version", CURRENT)
 def test_tries_of_one_task_instance_share_a_span_id(version: str) -> None:
-    """Why the store lets a later try of a step replace the stored span (writer `_later_tries`):
-    if a later Airflow makes a span per try, this fails and the note can go."""
+    """Why a retried step reads as its first try in Flowscope (Airflow's docstring): if a later
+    Airflow makes a span per try, this fails and the note can go."""
     flaky = [s for s in spans(version) if s.name == "task_run.flaky"]
     assert [s.attributes["airflow.task_instance.state"] for s in flaky] == ["up_for_retry", "success"]
     assert len({(s.trace_id, s.span_id) for s in flaky}) == 1
