@@ -481,7 +481,7 @@ class Writer:
         if keep is None:
             return table, stored
         self._metrics.duplicated.labels("logs").inc(len(keys) - sum(keep))
-        return table.filter(pa.array(keep)), stored
+        return table.filter(pa.array(keep, pa.bool_())), stored
 
     def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> list[int]:
         """Store resources/scopes not stored yet; returns the ids written (known once committed)."""
@@ -517,6 +517,7 @@ _EXEC_ROOT_SPAN = EXEC_COLUMNS.index("root_span_id")
 _REOPEN_AFTER_FAILURES = 3
 DEDUPE_GAP_NS = 60 * 10**9
 DEDUPE_MAX_RANGES = 16
+_ZERO_NS = pa.scalar(0.0, pa.float64())
 
 
 def time_ranges(
@@ -536,10 +537,12 @@ def time_ranges(
         return []
     # Differences in float64: uint64 differences overflow pyarrow's checked int64 result for
     # timestamps near 2^64, and ~256 ns of precision is plenty to find minute-long gaps.
-    diffs = pc.fill_null(pc.pairwise_diff(pc.cast(ordered, pa.float64(), safe=False)), 0)
-    splits = pc.indices_nonzero(pc.greater(diffs, gap_ns)).to_pylist()  # i: gap between i-1 and i
+    # Typed scalars: a Python one costs a type inference per call (see api/prometheus_metrics.py).
+    diffs = pc.fill_null(pc.pairwise_diff(pc.cast(ordered, pa.float64(), safe=False)), _ZERO_NS)
+    gap = pa.scalar(float(gap_ns), pa.float64())
+    splits = pc.indices_nonzero(pc.greater(diffs, gap)).to_pylist()  # i: gap between i-1 and i
     if len(splits) >= max_ranges:
-        widest = pc.take(diffs, pa.array(splits)).to_pylist()
+        widest = pc.take(diffs, pa.array(splits, pa.int64())).to_pylist()
         keep = sorted(sorted(range(len(splits)), key=lambda k: widest[k], reverse=True)[: max_ranges - 1])
         splits = [splits[k] for k in keep]
     edges = [0, *splits, n]
