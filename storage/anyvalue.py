@@ -76,20 +76,22 @@ def any_value_to_text(value: AnyValue) -> str | None:
 
 _WORKFLOW_PREFIXES = c.WORKFLOW_ATTRIBUTE_PREFIXES
 _WORKFLOW_KEYS = c.WORKFLOW_ATTRIBUTE_KEYS
+_SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})
 
 
 def workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any] | None:
     """The attributes of a span or log record that the change feed carries
     (`conventions.WORKFLOW_ATTRIBUTE_PREFIXES` / `_KEYS`), decoded; None when it has none. The collector
     decodes them at ingest, a replay reads them back the same way."""
-    found: dict[str, Any] | None = None
+    found: dict[str, Any] = {}
     for kv in attributes:
         key = kv.key
         if key.startswith(_WORKFLOW_PREFIXES) or key in _WORKFLOW_KEYS:
-            if found is None:
-                found = {}
-            found[key] = any_value_to_python(kv.value)
-    return found
+            # Inlined for scalars (nearly every workflow attribute): ingest runs this per span.
+            value = kv.value
+            which = value.WhichOneof("value")
+            found[key] = getattr(value, which) if which in _SCALARS else any_value_to_python(value)
+    return found or None
 
 
 def exception_text(events: Iterable[Any]) -> str | None:
