@@ -123,9 +123,10 @@ class Airflow:
     """DAG runs as executions, task instance tries as steps.
 
     Airflow 3.2/3.3 send every try of a task instance with the same span id (see the module
-    docstring): Flowscope stores the first version of a span id and drops later ones, so a
-    retried step reads as its FIRST try (up_for_retry -> failed) until the store keeps the
-    latest version of a recognized span. Airflow 3.1 sends only the last try.
+    docstring): the store keeps the first version of a span id, but a step span sent again as
+    that step's later try (more retries, after a failed try, starting after it ended) replaces
+    the stored one (storage/later_tries.py), so a retried step reads as its last try. Airflow
+    3.1 sends only the last try.
     """
 
     @property

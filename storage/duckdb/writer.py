@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from flowscope.storage import later_tries
 from flowscope.storage.batches import (
     BLOBLESS_SPAN_COLUMNS,
     EXEC_COLUMNS,
@@ -34,7 +35,7 @@ from flowscope.storage.batches import (
     Rows,
     WriteRequest,
 )
-from flowscope.storage.changes import CommittedBatch, EventBus
+from flowscope.storage.changes import CommittedBatch, EventBus, WorkflowSpan
 from flowscope.storage.duckdb import execution_summaries, step_summaries
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.sqlfiles import sql
@@ -325,7 +326,9 @@ class Writer:
         A span is identified by (workspace, trace id, span id) alone, and the first version
         stored wins: a later one with the same ids (an exporter retry, or other content, or
         another start time) is dropped whole, with the facts derived from it (the execution
-        summary, bus events), so every reader sees the first version.
+        summary, bus events), so every reader sees the first version. One exception: a step
+        span sent again as that step's later try replaces the stored one (Airflow 3.2+ sends
+        every try of a task under one span id: storage/later_tries.py has the rule).
         """
         con = self._con
         try:
@@ -338,8 +341,9 @@ class Writer:
             con.execute("BEGIN")
         try:
             dup_spans: set[tuple[Any, ...]] = set()
+            tries: later_tries.LaterTries | None = None
             if spans is not None and candidates is not None:  # else all new: insert them as they are
-                spans, dup_spans = self._dedupe_spans(spans, candidates)
+                spans, dup_spans, tries = self._dedupe_spans(spans, candidates)
             dup_logs: set[tuple[Any, ...]] = set()
             if logs is not None and record_candidates is not None:
                 logs, dup_logs = self._dedupe_logs(logs, record_candidates)
@@ -387,25 +391,52 @@ class Writer:
             commit_seq=self._commit_seq,
             spans=spans.select(BLOBLESS_SPAN_COLUMNS) if spans is not None else None,
             log_count=n_logs,
-            workflow_spans=_unique(
-                rows.workflow_spans, dup_spans, lambda s: (s.workspace_id, s.trace_id, s.span_id)
-            ),
+            workflow_spans=_heard_spans(rows.workflow_spans, dup_spans, tries),
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
         )
 
     def _dedupe_spans(
         self, spans: pa.Table, candidates: npt.NDArray[np.bool_]
-    ) -> tuple[pa.Table, set[tuple[Any, ...]]]:
-        """Drop spans stored before (whatever their start time) and repeats within the batch;
-        also returns the ids found stored. Only the candidates (spans the filter may have
-        seen, which includes every repeat of a span queued earlier) are looked up."""
+    ) -> tuple[pa.Table, set[tuple[Any, ...]], later_tries.LaterTries | None]:
+        """Drop spans stored before (whatever their start time) and repeats within the batch,
+        but for later tries of steps (`_later_tries`); also returns the ids found stored (less
+        those a later try replaced) and what later tries changed. Only the candidates (spans
+        the filter may have seen, which includes every repeat of a span queued earlier) are
+        looked up."""
         stored = self._stored_spans(spans.filter(pa.array(candidates)))
         ids = list(zip(*(spans.column(k).to_pylist() for k in _SPAN_KEY), strict=True))
         keep = _first_occurrences(ids, stored)
         if keep is None:
-            return spans, stored
+            return spans, stored, None
+        tries = self._later_tries(spans, ids, keep, stored)
+        if tries is not None:
+            keep = tries.keep
+            stored -= tries.replaced
         self._metrics.duplicated.labels("traces").inc(len(ids) - sum(keep))
-        return spans.filter(pa.array(keep)), stored
+        return spans.filter(pa.array(keep)), stored, tries
+
+    def _later_tries(
+        self, spans: pa.Table, ids: list[tuple[Any, ...]], keep: list[bool], stored: set[tuple[Any, ...]]
+    ) -> later_tries.LaterTries | None:
+        """Later tries of steps among the repeated spans (storage/later_tries.py); None when
+        there are none. The stored tries they replace are deleted here, in the batch's
+        transaction, and the summarized days those started on are marked stale."""
+        maybe = later_tries.candidates(spans, ids, keep)
+        if not maybe:
+            return None
+        asked = sorted(key for key in maybe if key in stored)
+        found = None
+        earlier: dict[tuple[Any, ...], later_tries.Try] = {}
+        if asked:
+            params = _span_keys_params(asked)
+            found = self._con.sql(sql("ingest/stored_step_tries"), params=params).to_arrow_table()
+            earlier = dict(zip(later_tries.keys(found), later_tries.tries(found), strict=True))
+        tries = later_tries.resolve(spans, ids, keep, maybe, earlier)
+        if tries.replaced and found is not None:
+            self._con.execute(sql("ingest/delete_spans"), _span_keys_params(sorted(tries.replaced)))
+            gone = pa.array([key in tries.replaced for key in later_tries.keys(found)], pa.bool_())
+            self.step_days.spans_stored(self._con, found.filter(gone))  # their days counted them
+        return tries
 
     def _stored_spans(self, candidates: pa.Table) -> set[tuple[Any, ...]]:
         """Ids of the candidate spans that are stored: first in the candidates' start-time
@@ -682,6 +713,34 @@ def _new_facts(facts: list[tuple[Any, ...]], dup_spans: set[tuple[Any, ...]]) ->
             seen.add(key)
         kept.append(fact)
     return kept
+
+
+def _heard_spans(
+    spans: list[WorkflowSpan], stored: set[tuple[Any, ...]], tries: later_tries.LaterTries | None
+) -> list[WorkflowSpan]:
+    """The workflow spans the live feed hears, in order: each span not stored before, once, and
+    for a step that later tries replaced, each of its tries stored in turn."""
+    if tries is None or not tries.changed:
+        return _unique(spans, stored, lambda s: (s.workspace_id, s.trace_id, s.span_id))
+    heard, seen = set(tries.heard), set(stored)
+    out = []
+    for span in spans:
+        key = (span.workspace_id, span.trace_id, span.span_id)
+        if key in tries.changed:
+            version = (key, span.start_ns, span.end_ns)
+            if version in heard:
+                heard.discard(version)
+                out.append(span)
+        elif key not in seen:
+            seen.add(key)
+            out.append(span)
+    return out
+
+
+def _span_keys_params(keys: list[tuple[Any, ...]]) -> dict[str, list[str]]:
+    """Parameters naming (workspace, trace, span) keys: $traces for the trace_id index,
+    $keys the keys joined with NUL."""
+    return {"traces": sorted({trace for _, trace, _ in keys}), "keys": ["\0".join(key) for key in keys]}
 
 
 def _unique(items: list[T], stored: set[Any], key: Callable[[T], Any]) -> list[T]:

@@ -7,6 +7,12 @@ executions list, the workflow metrics, the timeline, the step details, the Jaege
 /metrics and the live feed all answer from that first version. (Before, the summary
 behind details, list and metrics took the second version, and a second version with
 another start time was stored as a second row.)
+
+The one exception, a step span sent again as that step's later try (storage/later_tries.py:
+more retries, after a failed or timed-out try, starting once it ended; Airflow 3.2+ sends
+every try of a task under one span id), covers none of these cases: version 1's step
+completed, and a completed step is not tried again, so version 2 (one retry more; in the
+"later" case also starting after version 1 ended) is another version, not a later try.
 """
 
 from __future__ import annotations
@@ -123,7 +129,8 @@ def test_first_version_wins_for_every_reader(server: RunningServer, shift_ns: in
     def send_all() -> None:
         _send(server, _execution(ids, workflow_id, 1, start))
         _send(server, _execution(ids, workflow_id, 1, start))  # a plain retry
-        _send(server, _execution(ids, workflow_id, 2, start + shift_ns))  # same ids, other content
+        # Same ids, other content (one retry more, failed): no later try of a completed step.
+        _send(server, _execution(ids, workflow_id, 2, start + shift_ns))
         _send(server, _execution(marker_ids, workflow_id, 1, start + 60 * 10**9))
 
     events = asyncio.run(_live_events(server, workflow_id, send_all))

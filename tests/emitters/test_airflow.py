@@ -44,12 +44,6 @@ DEMO_STEPS = {
 OK_STEPS = {"left": "completed", "right": "completed", "join": "completed"}
 
 
-FIRST_VERSION_WINS = (
-    "Airflow 3.2/3.3 send every try of a task instance with one span id, and the store keeps "
-    "the first version of a span id: the step reads as its first try (up_for_retry)"
-)
-
-
 def _step_spans(version: str, trace_id: str) -> dict[str, ForeignSpan]:
     """step id -> the span of each step (last try) of DEMO_STEPS in the recording's trace."""
     found: dict[str, ForeignSpan] = {}
@@ -144,7 +138,7 @@ def test_timeline(airflow: RunningServer, version: str) -> None:
 @pytest.mark.parametrize(
     "version",
     [
-        *(pytest.param(v, marks=pytest.mark.xfail(strict=True, reason=FIRST_VERSION_WINS)) for v in CURRENT),
+        *CURRENT,  # every try under one span id: the later try replaces the earlier one
         V31,  # 3.1 sends only the last try
     ],
 )

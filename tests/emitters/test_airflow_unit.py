@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from flowscope.storage.later_tries import Try, is_later_try
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from flowscope import conventions as c
@@ -78,11 +79,19 @@ def test_task_instances_are_steps_of_their_dag(version: str) -> None:
 
 @pytest.mark.parametrize("version", CURRENT)
 def test_tries_of_one_task_instance_share_a_span_id(version: str) -> None:
-    """Why a retried step reads as its first try in Flowscope (Airflow's docstring): if a later
-    Airflow makes a span per try, this fails and the note can go."""
+    """Why the store lets a later try of a step replace the stored span (Airflow's docstring,
+    storage/later_tries.py): if a later Airflow makes a span per try, this fails and the note
+    can go. The second try is one by that rule: more retries, after a failed try, queued (its
+    span's start) after the first try's span ended; the first is no later try of the second."""
     flaky = [s for s in spans(version) if s.name == "task_run.flaky"]
     assert [s.attributes["airflow.task_instance.state"] for s in flaky] == ["up_for_retry", "success"]
     assert len({(s.trace_id, s.span_id) for s in flaky}) == 1
+    first, second = (
+        Try(_role(s, d), d[c.STEP_RETRY_COUNT], d[c.STEP_STATUS], s.start_ns, s.end_ns)
+        for s in flaky
+        if (d := RECOGNIZER.recognize(s)) is not None
+    )
+    assert is_later_try(first, second) and not is_later_try(second, first)
 
 
 @pytest.mark.parametrize("version", CURRENT)

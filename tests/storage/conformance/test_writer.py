@@ -18,6 +18,7 @@ from tests.storage.conformance.conftest import OpenStore, StoreFactory
 from tests.storage.conformance.otlp import ACK_TIMEOUT, RecordSpec, SpanSpec, logs, submit, traces, write
 
 T = dataset.T0
+S = dataset.S
 FAILED = {"workflow.status": "failed", "workflow.step.status": "failed"}
 
 
@@ -248,3 +249,113 @@ def test_an_execution_stored_before_a_reopen_is_summarised_once(
     assert done.queued_ns == pending.queued_ns and done.execution_number == run.number
     page = again.executions.page("w", run.workflow_id, limit=100)
     assert [row.execution_id for row in page.items] == [run.execution_id] and page.total == 1
+
+
+# --- A later try of a step replaces the stored one (storage/later_tries.py) ------------------
+
+TRY_SPAN = "7e" * 8
+
+
+def _try(trace: str, retries: int, status: str, start: int, end: int) -> SpanSpec:
+    """One try of step `load`: the same span ids each time, as Airflow 3.2+ sends them."""
+    attrs = {"workflow.id": "wf-tries", "workflow.step.id": "load", "workflow.step.status": status,
+             "workflow.step.retry_count": retries}  # fmt: skip
+    return SpanSpec(trace, TRY_SPAN, "load", start, end, parent_span_id="7f" * 8, attributes=attrs)
+
+
+def _step(store: Store, workspace: str, trace: str) -> tuple[str, int, int, int | None]:
+    records = store.executions.records(workspace, trace)
+    assert records is not None
+    [step] = records.steps
+    return step.status, step.retry_count, step.start_ns, step.end_ns
+
+
+def _heard(store: Store, feed: list[CommittedBatch], trace: str) -> list[tuple[str, int]]:
+    """(status, retries) of each version of the step the live feed announced."""
+    store.changes.flush()
+    return [
+        (s.attributes["workflow.step.status"], s.attributes["workflow.step.retry_count"])
+        for batch in feed for s in batch.workflow_spans if s.trace_id == trace
+    ]  # fmt: skip
+
+
+def test_a_later_try_of_a_step_replaces_the_earlier_one(new_store: Store) -> None:
+    store, trace = new_store, "7a" * 16  # a new store: its counters count only this test's writes
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
+    write(store, traces([_try(trace, 0, "failed", T, T + 10)]), "w")
+    assert _step(store, "w", trace) == ("failed", 0, T, T + 10)
+    # More retries, after a failed try, starting once it ended: its next try, which replaces it.
+    write(store, traces([_try(trace, 1, "completed", T + 20, T + 30)]), "w")
+    assert _step(store, "w", trace) == ("completed", 1, T + 20, T + 30)
+    assert _counter(store, "duplicated", "traces") == 0  # replaced, not dropped
+    # An exporter's retry of either try changes nothing (fewer or as many retries: a duplicate).
+    retried = [_try(trace, 1, "completed", T + 20, T + 30), _try(trace, 0, "failed", T, T + 10)]
+    write(store, traces(retried), "w")
+    assert _step(store, "w", trace) == ("completed", 1, T + 20, T + 30)
+    assert _counter(store, "duplicated", "traces") == 2
+    assert _heard(store, feed, trace) == [("failed", 0), ("completed", 1)]  # each try once
+
+
+Version = tuple[int, str, int, int]  # retries, status, start, end
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # more retries, but it ends before the stored try did: no later try
+        pytest.param(
+            (0, "failed", T, T + 10), (1, "completed", T - 20, T + 5), id="greater-retry-earlier-end"
+        ),
+        # more retries, ends later, but starts before the stored try ended: tries do not overlap
+        pytest.param(
+            (0, "failed", T, T + 10), (1, "completed", T + 5, T + 30), id="greater-retry-overlapping"
+        ),
+        # as many retries, or fewer, later: other versions of the same try, or an earlier one
+        pytest.param((1, "failed", T, T + 10), (1, "completed", T + 20, T + 30), id="equal-retry"),
+        pytest.param((1, "failed", T, T + 10), (0, "completed", T + 20, T + 30), id="fewer-retries"),
+        # a completed step is not tried again (tests/collector/test_span_versions.py)
+        pytest.param((0, "completed", T, T + 10), (1, "failed", T + 20, T + 30), id="after-a-completed-try"),
+    ],
+)
+def test_any_other_version_of_a_step_keeps_the_first(
+    store: Store, workspace: str, first: Version, second: Version
+) -> None:
+    trace = "7c" * 16
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
+    write(store, traces([_try(trace, *first)]), workspace)
+    write(store, traces([_try(trace, *second)]), workspace)
+    retries, status, start, end = first
+    assert _step(store, workspace, trace) == (status, retries, start, end)
+    assert _heard(store, feed, trace) == [(status, retries)]
+
+
+def test_in_one_batch_each_later_try_replaces_the_one_before(store: Store, workspace: str) -> None:
+    trace = "7b" * 16
+    feed: list[CommittedBatch] = []
+    store.changes.subscribe(feed.append)
+    tries = [
+        _try(trace, 0, "failed", T, T + 10),
+        _try(trace, 2, "completed", T + 40, T + 50),
+        _try(trace, 1, "failed", T + 20, T + 30),  # fewer retries than the try before it
+        _try(trace, 0, "failed", T, T + 10),  # an exporter's retry
+    ]
+    assert write(store, traces(tries), workspace).accepted == 4
+    assert _step(store, workspace, trace) == ("completed", 2, T + 40, T + 50)
+    assert _heard(store, feed, trace) == [("failed", 0), ("completed", 2)]
+
+
+def test_a_try_replaced_on_a_summarized_day_leaves_its_summary(store: Store, workspace: str) -> None:
+    """The replaced try started on a day whose step summaries are sealed, its later try on the
+    next day: step metrics count the later try alone, before and after summarizing again."""
+    trace, day = "7d" * 16, 24 * 3600 * S
+    midnight = (T // day + 1) * day
+    write(store, traces([_try(trace, 0, "failed", T, T + 10 * S)]), workspace)
+    store.summarize()
+    write(store, traces([_try(trace, 1, "completed", midnight + S, midnight + 3 * S)]), workspace)
+    for _ in range(2):
+        [step] = store.workflow_metrics.step_totals(workspace, "wf-tries", 0, 2**63 - 1)
+        assert (step.runs, step.completed, step.failed, step.retries) == (1, 1, 0, 1)
+        assert step.max_duration_seconds == 2.0
+        store.summarize()
