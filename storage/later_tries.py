@@ -28,6 +28,8 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flowscope import workflow_meaning as m
+
 Key = tuple[Any, ...]  # (workspace id, trace id, span id)
 SPAN_KEY: Final = ("workspace_id", "trace_id", "span_id")
 COLUMNS: Final = ("span_role", "retry_count", "step_status", "start_ns", "end_ns")
@@ -50,11 +52,16 @@ class Try:
 def is_later_try(earlier: Try, later: Try) -> bool:
     """Whether `later` is the next try of the step `earlier` was a try of (module docstring)."""
     return (
-        earlier.role == later.role == "step"
+        earlier.role == later.role == m.STEP
         and (later.retry_count or 0) > (earlier.retry_count or 0)
         and earlier.status in RETRIED_STATUSES
         and later.start_ns >= earlier.end_ns
     )
+
+
+_STEP = pa.scalar(m.STEP, pa.string())
+_NO_RETRIES = pa.scalar(0, pa.int32())
+_NO = pa.scalar(False, pa.bool_())
 
 
 @dataclass(slots=True)
@@ -71,8 +78,9 @@ def candidates(spans: pa.Table, ids: Sequence[Key], keep: Sequence[bool]) -> set
     """Ids of the repeated step spans that count retries: the only ones that may be later tries
     (without a retry, a version cannot be a later try of anything)."""
     repeated = pc.invert(pa.array(keep, pa.bool_()))
-    step = pc.fill_null(pc.equal(spans.column("span_role"), "step"), False)
-    retried = pc.fill_null(pc.greater(spans.column("retry_count"), 0), False)
+    # Typed scalars: pyarrow infers a Python value's type per call, slowly (api/prometheus_metrics.py).
+    step = pc.fill_null(pc.equal(spans.column("span_role"), _STEP), _NO)
+    retried = pc.fill_null(pc.greater(spans.column("retry_count"), _NO_RETRIES), _NO)
     rows = pc.indices_nonzero(pc.and_(repeated, pc.and_(step, retried))).to_pylist()
     return {ids[i] for i in rows}
 
