@@ -4,9 +4,10 @@ it reads, and the root fills it in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from flowscope.api.visibility import VisibilityBarrier
 from flowscope.storage.interfaces import Store
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -54,5 +55,8 @@ class AppContext:
     """Set once the engine runs, after the listeners are up; executes answer 503 until then."""
     intake: Intake | None = None
     """Records executions started through the API; set with `engine`."""
+    barrier: VisibilityBarrier = field(default_factory=VisibilityBarrier)
+    """Reads that can show executions wait here for the commits of the triggers before them
+    (read-your-writes after a 202 that did not wait for its commit: api/intake.py)."""
     receivers_ready: bool = False
     """The OTLP receivers take data (/readyz); false again while shutting down."""

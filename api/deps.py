@@ -130,33 +130,46 @@ QUERY_TOKEN_REFUSED = (
 )
 
 
-def _require(role: str):  # type: ignore[no-untyped-def]
+def _require(role: str, *, fresh: bool = False):  # type: ignore[no-untyped-def]
     async def dependency(conn: HTTPConnection) -> RequestContext:
-        ctx = _app_context(conn)
-        auth = ctx.settings.auth_required
-        if auth and "token" in conn.query_params:
-            # REST URLs end up in logs, proxies and browser history; only WebSockets take the
-            # token in the URL (api/ws/access.py), because browsers cannot set their headers.
-            raise HTTPException(401, QUERY_TOKEN_REFUSED)
-        headers = {k.lower(): v for k, v in conn.headers.items()}
-        query = conn.query_params
-        resolve = partial(
-            resolve_access, ctx.store, auth, headers, query, role,
-            peer=client_address(conn), throttle=ctx.throttle,
-        )  # fmt: skip
-        try:
-            # Tokens and named workspaces are looked up in the database: in a worker thread.
-            # Otherwise (auth off, default workspace) nothing blocks: no hop per request.
-            if auth or any(named_workspace(headers, query)):
-                return await run_in_threadpool(resolve)
-            return resolve()
-        except AccessDenied as exc:
-            raise HTTPException(exc.status, exc.detail, exc.headers()) from None
+        request = await _resolve(conn, role)
+        if fresh:
+            await _app_context(conn).barrier.wait(request.workspace_id)
+        return request
 
     return dependency
+
+
+async def _resolve(conn: HTTPConnection, role: str) -> RequestContext:
+    """The request's workspace and role (HTTPException 401/403/404/429)."""
+    ctx = _app_context(conn)
+    auth = ctx.settings.auth_required
+    if auth and "token" in conn.query_params:
+        # REST URLs end up in logs, proxies and browser history; only WebSockets take the
+        # token in the URL (api/ws/access.py), because browsers cannot set their headers.
+        raise HTTPException(401, QUERY_TOKEN_REFUSED)
+    headers = {k.lower(): v for k, v in conn.headers.items()}
+    query = conn.query_params
+    resolve = partial(
+        resolve_access, ctx.store, auth, headers, query, role,
+        peer=client_address(conn), throttle=ctx.throttle,
+    )  # fmt: skip
+    try:
+        # Tokens and named workspaces are looked up in the database: in a worker thread.
+        # Otherwise (auth off, default workspace) nothing blocks: no hop per request.
+        if auth or any(named_workspace(headers, query)):
+            return await run_in_threadpool(resolve)
+        return resolve()
+    except AccessDenied as exc:
+        raise HTTPException(exc.status, exc.detail, exc.headers()) from None
 
 
 ViewerContext = Annotated[RequestContext, Depends(_require("viewer"))]
 EditorContext = Annotated[RequestContext, Depends(_require("editor"))]
 AdminContext = Annotated[RequestContext, Depends(_require("admin"))]
+# For reads that can show executions: they first wait for the commits of the triggers their
+# workspace acknowledged before them (api/visibility.py `VisibilityBarrier`), so an execution
+# is readable right after its 202; with none in flight that costs a dict lookup.
+FreshViewerContext = Annotated[RequestContext, Depends(_require("viewer", fresh=True))]
+FreshEditorContext = Annotated[RequestContext, Depends(_require("editor", fresh=True))]
 Context = Annotated[AppContext, Depends(app_context)]

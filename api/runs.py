@@ -2,9 +2,11 @@
 
 The engine runs on a loop of its own (`engine.host.EngineHost`); a workflow version is
 planned once, in a worker thread (api/intake.py caches the plan), so nothing here holds the
-serving loop for longer than a hand-off. Executions are recorded, hence readable, before
-the 202 and before they run (api/intake.py). Per-workspace quotas answer 429 with
-Retry-After; a bulk request is admitted whole or not at all.
+serving loop for longer than a hand-off. Executions are journaled and queued for the writer
+before the 202 and before they run (api/intake.py); reads wait for their commit
+(api/visibility.py `VisibilityBarrier`), so they are readable right after the 202.
+Per-workspace quotas answer 429 with Retry-After; a bulk request is admitted whole or not
+at all.
 """
 
 from __future__ import annotations

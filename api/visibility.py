@@ -52,3 +52,74 @@ class CommitWatcher:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+class VisibilityBarrier:
+    """Read-your-writes on the read side: reads wait for the executions triggered before them.
+
+    Execute answers 202 once its executions are journaled (api/journal.py) and queued for the
+    writer, not committed. Each such writer request is `begin`-registered under its workspace
+    before the 202 and `settle`d when the writer has committed it (or given up), so a read
+    that can show executions first `await wait(workspace)`: at that moment's pending requests
+    of its workspace all settled. With nothing pending (the common case) that is one dict
+    lookup, no lock and no await of anything that suspends.
+    """
+
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self._timeout = timeout_seconds
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._pending: dict[str, set[int]] = {}  # workspace -> sequence numbers not settled
+        self._waiters: dict[str, list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+
+    def begin(self, workspace_id: str) -> int:
+        """A writer request of `workspace_id` is about to be queued: its sequence number."""
+        with self._lock:
+            self._seq += 1
+            self._pending.setdefault(workspace_id, set()).add(self._seq)
+            return self._seq
+
+    def settle(self, workspace_id: str, seq: int) -> None:
+        """The request `seq` is committed (or failed for good): any thread (the writer's)."""
+        with self._lock:
+            pending = self._pending.get(workspace_id)
+            if pending is None:
+                return
+            pending.discard(seq)
+            oldest = min(pending) if pending else None
+            if oldest is None:
+                del self._pending[workspace_id]
+            waiters = self._waiters.get(workspace_id)
+            if not waiters:
+                return
+            ready = [w for w in waiters if oldest is None or oldest > w[0]]
+            if not ready:
+                return
+            self._waiters[workspace_id] = [w for w in waiters if not (oldest is None or oldest > w[0])]
+        for _, loop, future in ready:
+            with contextlib.suppress(RuntimeError):  # loop closed
+                loop.call_soon_threadsafe(_resolve, future)
+
+    def pending(self, workspace_id: str) -> int:
+        return len(self._pending.get(workspace_id, ()))
+
+    async def wait(self, workspace_id: str) -> None:
+        """Until every request of `workspace_id` begun before this call has settled (bounded:
+        a stuck writer delays a read by the timeout, then it reads what is stored)."""
+        if workspace_id not in self._pending:  # the common path: nothing in flight
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            pending = self._pending.get(workspace_id)
+            if not pending:
+                return
+            entry = (max(pending), loop, future)
+            self._waiters.setdefault(workspace_id, []).append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self._timeout)
+        except TimeoutError:
+            with self._lock:
+                waiters = self._waiters.get(workspace_id, [])
+                if entry in waiters:
+                    waiters.remove(entry)

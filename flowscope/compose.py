@@ -17,7 +17,8 @@ from flowscope.api.context import ApiSettings, AppContext
 from flowscope.api.demo import run_demo
 from flowscope.api.ingest_auth import ingest_authorizer, with_internal_token
 from flowscope.api.intake import Intake
-from flowscope.api.recovery import close_interrupted
+from flowscope.api.journal import TriggerJournal
+from flowscope.api.recovery import close_interrupted, replay_journal
 from flowscope.api.throttle import AuthThrottle
 from flowscope.api.visibility import CommitWatcher
 from flowscope.api.ws.config import LiveConfig
@@ -63,6 +64,14 @@ def start_silence_sweep(settings: Settings, store: Store, engine: EngineConfig) 
     are never silent: crash recovery closes what a dead engine left open)."""
     if settings.silence_seconds > 0:
         store.start_silence_sweep(settings.silence_seconds, engine.telemetry.service_name)
+
+
+def trigger_journal(settings: Settings) -> TriggerJournal | None:
+    """The journal of acknowledged triggers (api/journal.py), next to the database file;
+    none for an in-memory database (nothing would survive a crash to replay into)."""
+    if str(settings.db) == ":memory:":
+        return None
+    return TriggerJournal(Path(f"{settings.db}.triggers"))
 
 
 def open_file_store(path: Path) -> Store:
@@ -177,7 +186,14 @@ async def start_engine(context: AppContext, settings: Settings, api_url: str) ->
     engine = EngineHost(context.engine_config)
     # Executions started through the API are recorded before the 202 (api/intake.py); their
     # queued records too when the engine exports to this server, which then dedupes the copies.
-    context.intake = Intake(context.store, engine, direct=not settings.engine_endpoint)
+    # Journaled, those answer before their commit; what a crash left uncommitted is stored
+    # first, before numbers are taken again and before recovery closes it as interrupted.
+    journal = trigger_journal(settings) if not settings.engine_endpoint else None
+    if journal is not None:
+        await replay_journal(context.store, journal)
+    context.intake = Intake(
+        context.store, engine, direct=not settings.engine_endpoint, barrier=context.barrier, journal=journal
+    )
     context.engine = engine
     await close_interrupted(context.store, engine)
     if settings.demo:

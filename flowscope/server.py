@@ -174,4 +174,6 @@ async def serve(settings: Settings) -> None:
         server.should_exit = True
         await asyncio.gather(task, return_exceptions=True)
     await asyncio.to_thread(store.close)
+    if context.intake is not None:  # after the writer's last commit: nothing is journaled now
+        context.intake.close()
     print("flowscope stopped", file=sys.stderr, flush=True)

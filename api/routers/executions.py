@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from flowscope.api.catalog import workflows as catalog
-from flowscope.api.deps import Context, EditorContext, ViewerContext
+from flowscope.api.deps import Context, FreshEditorContext, FreshViewerContext
 from flowscope.api.errors import not_found, or_404
 from flowscope.api.queries import executions as views
 from flowscope.api.queries.steps import DefinedStep
@@ -49,7 +49,7 @@ def _triggered_by(app: Context, workspace_id: str, records: ExecutionRecords) ->
 
 
 @router.get("/executions/{execution_id}", response_model=WorkflowExecutionDetails)
-def get_execution(execution_id: str, ctx: ViewerContext, app: Context) -> WorkflowExecutionDetails:
+def get_execution(execution_id: str, ctx: FreshViewerContext, app: Context) -> WorkflowExecutionDetails:
     """Execution details: steps, inputs, results, error and status transitions; `triggered_by`:
     the caller span whose traceparent started it (another execution's step, a CI job)."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
@@ -57,7 +57,7 @@ def get_execution(execution_id: str, ctx: ViewerContext, app: Context) -> Workfl
 
 
 @router.get("/executions/{execution_id}/timeline", response_model=WorkflowExecutionTimeline)
-def get_timeline(execution_id: str, ctx: ViewerContext, app: Context) -> WorkflowExecutionTimeline:
+def get_timeline(execution_id: str, ctx: FreshViewerContext, app: Context) -> WorkflowExecutionTimeline:
     """Per-step timeline in step order, including skipped, running and pending steps;
     `triggered_by` as in the details."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
@@ -65,7 +65,7 @@ def get_timeline(execution_id: str, ctx: ViewerContext, app: Context) -> Workflo
 
 
 @router.get("/executions/{execution_id}/steps/{step_id}", response_model=StepExecutionDetails)
-def get_step(execution_id: str, step_id: str, ctx: ViewerContext, app: Context) -> StepExecutionDetails:
+def get_step(execution_id: str, step_id: str, ctx: FreshViewerContext, app: Context) -> StepExecutionDetails:
     """One step (by step id, or by step execution id) with its complete input and output."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
     step = views.step_details(found, definition, step_id)
@@ -75,7 +75,7 @@ def get_step(execution_id: str, step_id: str, ctx: ViewerContext, app: Context) 
 @router.get("/executions/{execution_id}/logs", response_model=ExecutionLogPage)
 def get_logs(
     execution_id: str,
-    ctx: ViewerContext,
+    ctx: FreshViewerContext,
     app: Context,
     step_id: Annotated[str | None, Query(description="Only this step's records.")] = None,
     skip: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
@@ -91,7 +91,7 @@ def get_logs(
 
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionCancel, status_code=202)
-def cancel_execution(execution_id: str, ctx: EditorContext, app: Context) -> ExecutionCancel:
+def cancel_execution(execution_id: str, ctx: FreshEditorContext, app: Context) -> ExecutionCancel:
     """Ask the engine to cancel a pending or running execution (409 once it has finished)."""
     row = or_404(app.store.executions.execution(ctx.workspace_id, execution_id), "Execution", execution_id)
     if row.terminal:
@@ -108,7 +108,7 @@ def cancel_execution(execution_id: str, ctx: EditorContext, app: Context) -> Exe
 @router.get("/{workflow_id}/executions", response_model=WorkflowExecutionPage)
 def list_executions(
     workflow_id: str,
-    ctx: ViewerContext,
+    ctx: FreshViewerContext,
     app: Context,
     skip: Annotated[
         int, Query(ge=0, le=1_000_000_000, description="Executions to skip (newest first).")

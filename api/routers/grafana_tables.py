@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.deps import Context, FreshViewerContext
 from flowscope.storage.executions import ExecutionStep
 
 router = APIRouter(prefix="/api/grafana", tags=["grafana"])
@@ -31,7 +31,7 @@ def iso(ns: int | None) -> str | None:
 
 @router.get("/executions")
 def recent_executions(
-    ctx: ViewerContext,
+    ctx: FreshViewerContext,
     app: Context,
     workflow: str = Query("", description="Workflow ids, comma-separated (empty or '.*': all)"),
     status: str = Query("", description="Only executions with this status"),
@@ -66,7 +66,7 @@ def recent_executions(
 
 
 @router.get("/executions/{execution_id}/steps")
-def step_payloads(execution_id: str, ctx: ViewerContext, app: Context) -> list[dict[str, Any]]:
+def step_payloads(execution_id: str, ctx: FreshViewerContext, app: Context) -> list[dict[str, Any]]:
     """Each step of one execution with its input/output JSON text (as the engine capped it)."""
     found = app.store.executions.records(ctx.workspace_id, execution_id.strip().lower())
     if found is None:

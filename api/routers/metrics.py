@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.deps import Context, FreshViewerContext
 from flowscope.api.errors import not_found
 from flowscope.api.queries.metrics import step_metrics, workflow_metrics
 from flowscope.api.routers.executions import workflow_known
@@ -23,7 +23,7 @@ Until = Annotated[datetime | None, Query(description="Only executions started be
 
 @router.get("/{workflow_id}/metrics", response_model=WorkflowMetricsSummary)
 def get_metrics(
-    workflow_id: str, ctx: ViewerContext, app: Context, since: Since = None, until: Until = None
+    workflow_id: str, ctx: FreshViewerContext, app: Context, since: Since = None, until: Until = None
 ) -> WorkflowMetricsSummary:
     """Success rate and duration statistics over the workflow's finished executions."""
     summary, seen = workflow_metrics(app.store.workflow_metrics, ctx.workspace_id, workflow_id, since, until)
@@ -34,7 +34,7 @@ def get_metrics(
 
 @router.get("/{workflow_id}/steps/metrics", response_model=WorkflowStepMetrics)
 def get_step_metrics(
-    workflow_id: str, ctx: ViewerContext, app: Context, since: Since = None, until: Until = None
+    workflow_id: str, ctx: FreshViewerContext, app: Context, since: Since = None, until: Until = None
 ) -> WorkflowStepMetrics:
     """Per step: runs, failure rate, retries, duration percentiles, share of execution time."""
     result = step_metrics(app.store.workflow_metrics, ctx.workspace_id, workflow_id, since, until)

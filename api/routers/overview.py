@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from flowscope.api.deps import Context, ViewerContext
+from flowscope.api.deps import Context, FreshViewerContext
 from flowscope.api.errors import not_found
 from flowscope.api.queries.overview import workflow_durations, workflow_summaries
 from flowscope.api.routers.executions import workflow_known
@@ -18,7 +18,7 @@ router = APIRouter(tags=["overview"])
 
 @router.get("/api/overview", response_model=WorkflowOverview)
 def overview(
-    ctx: ViewerContext,
+    ctx: FreshViewerContext,
     app: Context,
     since: Since = None,
     until: Until = None,
@@ -33,7 +33,7 @@ def overview(
 @router.get("/api/workflows/{workflow_id}/durations", response_model=WorkflowDurations)
 def durations(
     workflow_id: str,
-    ctx: ViewerContext,
+    ctx: FreshViewerContext,
     app: Context,
     since: Since = None,
     until: Until = None,

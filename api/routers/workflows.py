@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from flowscope.api import runs
 from flowscope.api.definitions import validate_or_422
-from flowscope.api.deps import Context, EditorContext, ViewerContext
+from flowscope.api.deps import Context, EditorContext, FreshViewerContext
 from flowscope.api.errors import or_404
 from flowscope.api.schemas.workflows import (
     ExecuteRequest,
@@ -57,7 +57,7 @@ def create_workflow(body: WorkflowCreate, ctx: EditorContext, app: Context) -> W
 
 @router.get("", response_model=WorkflowPage)
 def list_workflows(
-    ctx: ViewerContext,
+    ctx: FreshViewerContext,  # execution counts
     app: Context,
     project_id: str | None = None,
     name: Annotated[str | None, Query(description="Only workflows with exactly this name.")] = None,
@@ -72,7 +72,7 @@ def list_workflows(
 
 
 @router.get("/{workflow_id}", response_model=WorkflowPublic)
-def get_workflow(workflow_id: str, ctx: ViewerContext, app: Context) -> WorkflowPublic:
+def get_workflow(workflow_id: str, ctx: FreshViewerContext, app: Context) -> WorkflowPublic:
     wf = app.store.catalog.get_workflow(ctx.workspace_id, workflow_id)
     return _public(or_404(wf, "Workflow", workflow_id))
 
@@ -122,8 +122,9 @@ async def execute_workflow(
     workflow_id: str, request: Request, ctx: EditorContext, app: Context, body: ExecuteRequest | None = None
 ) -> ExecutionStarted | ExecutionsStarted:
     """Queue one execution (`{"input_variables": {...}}`) or several (`{"input_sets": [{...}, ...]}`,
-    all or none) in this server's engine: 202 once they are recorded, so the execution endpoints
-    (details, list, timeline, WebSocket `since` replay) find them at once. Waiting executions
+    all or none) in this server's engine: 202 once they are recorded durably (journaled, not yet
+    committed), and the execution endpoints (details, list, timeline, WebSocket `since` replay)
+    find them at once: those reads wait for the commits of the triggers before them. Waiting executions
     start round-robin across workspaces.
 
     A W3C `traceparent` header (a CI job's span, another execution's `http` step) is the caller:

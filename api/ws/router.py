@@ -118,6 +118,8 @@ async def _stream(
     async def send_all() -> None:
         send = websocket.send_text
         if since_ns is not None:
+            # Triggers acknowledged before this replay are read by it (api/visibility.py).
+            await context.barrier.wait(sub.workspace_id)
             result: ReplayResult = await asyncio.to_thread(
                 replay, context.store, hub.config, sub.workspace_id, sub.workflow_id, sub.step_id, since_ns
             )
