@@ -253,6 +253,8 @@ class WorkflowMetrics(Collector):
             self._sweep()
             if spans is not None and spans.num_rows:
                 self._fold_spans(spans)
+            if batch.replaced_steps is not None:
+                self._take_back_retries(batch.replaced_steps)
             self._learn_names(batch)
 
     def _sweep(self) -> None:
@@ -321,6 +323,14 @@ class WorkflowMetrics(Collector):
             )
             for ws, wf, step, n in zip(*(retries.column(i).to_pylist() for i in range(4)), strict=True):
                 self._retries.get((ws, wf, step))[0] += n or 0
+
+    def _take_back_retries(self, replaced: pa.Table) -> None:
+        """A later try of a step replaced a stored one, whose retries this counter already
+        added: the step counts its last try's retries alone (not 0 + 1 + 2 for three tries)."""
+        columns = ("workspace_id", "workflow_id", "step_id", "retry_count")
+        for ws, wf, step, retries in zip(*(replaced.column(c).to_pylist() for c in columns), strict=True):
+            if wf is not None and retries:
+                self._retries.get((ws, wf, step or ""))[0] -= retries
 
     def _learn_names(self, batch: CommittedBatch) -> None:
         """workflow id -> name, for the `flowscope_workflow_info` join (names are not labels elsewhere)."""

@@ -65,6 +65,10 @@ class CommittedBatch:
     log_count: int
     workflow_spans: list[WorkflowSpan] = field(default_factory=list)
     workflow_logs: list[WorkflowLogRecord] = field(default_factory=list)
+    # Stored step spans this commit replaced with later tries (storage/later_tries.py): the
+    # workspace_id, workflow_id, step_id and retry_count they had, which cumulative
+    # consumers counted once already.
+    replaced_steps: pa.Table | None = None
 
 
 Subscriber = Callable[[CommittedBatch], None]

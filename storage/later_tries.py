@@ -72,6 +72,8 @@ class LaterTries:
     replaced: set[Key] = field(default_factory=set)  # stored spans a later try replaces
     changed: set[Key] = field(default_factory=set)  # ids whose stored version changes
     heard: set[tuple[Key, int, int]] = field(default_factory=set)  # (id, start, end) of each try
+    # The stored rows replaced (stored_step_tries.sql's columns), for the change feed.
+    replaced_rows: pa.Table | None = None
 
 
 def candidates(spans: pa.Table, ids: Sequence[Key], keep: Sequence[bool]) -> set[Key]:

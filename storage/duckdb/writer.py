@@ -393,6 +393,7 @@ class Writer:
             log_count=n_logs,
             workflow_spans=_heard_spans(rows.workflow_spans, dup_spans, tries),
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
+            replaced_steps=tries.replaced_rows if tries is not None else None,
         )
 
     def _dedupe_spans(
@@ -435,7 +436,8 @@ class Writer:
         if tries.replaced and found is not None:
             self._con.execute(sql("ingest/delete_spans"), _span_keys_params(sorted(tries.replaced)))
             gone = pa.array([key in tries.replaced for key in later_tries.keys(found)], pa.bool_())
-            self.step_days.spans_stored(self._con, found.filter(gone))  # their days counted them
+            tries.replaced_rows = found.filter(gone)
+            self.step_days.spans_stored(self._con, tries.replaced_rows)  # their days counted them
         return tries
 
     def _stored_spans(self, candidates: pa.Table) -> set[tuple[Any, ...]]:

@@ -75,3 +75,30 @@ def test_row_and_column_folds_agree(seed: int) -> None:
     assert (
         sum(v for (name, _), v in rows.items() if name == "traces_span_metrics_calls_total") == table.num_rows
     )
+
+
+def _try_row(retries: int) -> pa.Table:
+    """One committed try of step `load` (the span columns the fold reads)."""
+    return pa.table({
+        "workspace_id": ["default"], "service_name": ["airflow"], "name": ["load"],
+        "kind": pa.array([1], pa.uint8()), "status_code": pa.array([0], pa.uint8()),
+        "duration_ns": pa.array([10**9], pa.int64()), "span_role": ["step"], "workflow_id": ["etl"],
+        "step_id": ["load"], "step_status": ["completed"], "retry_count": pa.array([retries], pa.int32()),
+    })  # fmt: skip
+
+
+def test_a_step_retried_twice_counts_two_retries_when_each_try_replaced_the_one_before() -> None:
+    """Airflow 3.2+ sends each try under the same span id, each replacing the stored one
+    (storage/later_tries.py): tries with 0, 1 and 2 retries in three commits are 2 retries."""
+    metrics = WorkflowMetrics(_Context())  # type: ignore[arg-type]
+    replaced: pa.Table | None = None
+    for retries in range(3):
+        row = _try_row(retries)
+        batch = CommittedBatch(commit_seq=retries + 1, spans=row, log_count=0, replaced_steps=replaced)
+        metrics.on_batch(batch)
+        replaced = row.select(["workspace_id", "workflow_id", "step_id", "retry_count"])
+    retries_total = {
+        labels: v for (name, labels), v in _samples(metrics).items()
+        if name == "flowscope_workflow_step_retries_total"
+    }  # fmt: skip
+    assert retries_total == {(("step", "load"), ("workflow", "etl"), ("workspace", "default")): 2.0}

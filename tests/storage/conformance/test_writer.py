@@ -295,6 +295,12 @@ def test_a_later_try_of_a_step_replaces_the_earlier_one(new_store: Store) -> Non
     assert _step(store, "w", trace) == ("completed", 1, T + 20, T + 30)
     assert _counter(store, "duplicated", "traces") == 2
     assert _heard(store, feed, trace) == [("failed", 0), ("completed", 1)]  # each try once
+    # The commit that replaced a try names it, with the retries cumulative consumers counted.
+    replaced = [b.replaced_steps.to_pylist() for b in feed if b.replaced_steps is not None]
+    assert [[{k: r[k] for k in ("workspace_id", "workflow_id", "step_id", "retry_count")} for r in rows]
+            for rows in replaced] == [
+        [{"workspace_id": "w", "workflow_id": "wf-tries", "step_id": "load", "retry_count": 0}]
+    ]  # fmt: skip
 
 
 Version = tuple[int, str, int, int]  # retries, status, start, end
