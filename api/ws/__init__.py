@@ -13,7 +13,10 @@ only from committed data: a span's end gives `*_completed|failed|...`, lifecycle
 records give `*_started` and `step_retrying` (`api.ws.sequencer` states the ordering
 guarantee). Any tracer that follows the conventions streams, not only our engine.
 A client whose handshake has completed is subscribed: everything committed from then
-on reaches it.
+on reaches it. An execution already running when its workflow got its first subscriber
+starts on that feed with a synthesized `workflow_started` (and `step_started` for its
+running steps) after the reorder window, since only watched workflows are sequenced
+(`api.ws.interest`); a `since` replay sends the real ones, and the copies are dropped.
 
 Access: workspace by `X-Workspace-Id`/`X-Workspace-Slug` header or `workspace_id`/
 `workspace_slug` query parameter; with auth on, a token by `Authorization: Bearer` or

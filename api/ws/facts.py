@@ -50,7 +50,12 @@ class Fact:
     name: str  # span name; record body for records
     attrs: dict[str, Any]
     record_hash: int = 0
-    deadline: float = 0.0  # set by the sequencer: when waiting for predecessors ends
+    # When waiting for predecessors ends. Set by the sequencer on arrival, unless already set
+    # (the hub parks facts of executions whose workflow is not named yet: they keep the
+    # deadline of their arrival).
+    deadline: float = 0.0
+    seq: int = 0  # the sequencer's arrival number: orders facts of equal time and kind
+    waiting: bool = False  # the sequencer holds it until a predecessor is released (or its deadline)
 
 
 def sort_key(fact: Fact) -> tuple[int, int]:

@@ -29,11 +29,19 @@ Data arriving after an execution's end event was sent is stored and visible thro
 the REST API, but not streamed. Events of an execution whose workflow id is not yet
 known (a foreign tracer that puts it only on the root span) wait until it is.
 Only events with a missing predecessor are delayed; in-order data streams at once.
+
+Cost: linear in an execution's facts, whatever their arrival order. Held facts sit in
+a heap in time order. A fact that cannot be released yet waits for exactly one thing (a
+step's start, a dependency's end, a step's next retry, or the span that names its
+step), and releasing that thing wakes only the facts waiting for it, so each fact is
+examined once on arrival and once more per predecessor it had to wait for (or when its
+window passes), each time O(log n). Nothing is re-sorted or re-scanned.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -48,28 +56,64 @@ ExecKey = tuple[str, str]  # (workspace_id, execution_id)
 # Facts kept for one execution that cannot be released yet (most likely: its workflow id
 # is never named); beyond this its new facts are dropped, so memory stays bounded.
 MAX_HELD = 10_000
+_NEVER = float("inf")
+
+# What a held fact waits for: (reason, step id or span id).
+_START, _END, _RETRY, _NAME = 0, 1, 2, 3
+WaitKey = tuple[int, str]
+_Entry = tuple[int, int, int, Fact]  # (time_ns, kind, seq, fact): heap order = sort_key, then arrival
 
 
 class _Execution:
-    __slots__ = ("held", "info", "last_seen", "root", "span_steps", "started", "steps")
+    __slots__ = (
+        "first_deadline", "info", "last_seen", "min_start_ns", "open_steps", "pending", "ready", "root",
+        "scheduled", "span_steps", "start_record", "started", "steps", "timeouts", "waits",
+    )  # fmt: skip
 
     def __init__(self, info: ExecInfo, now: float) -> None:
         self.info = info
         self.started = False
+        self.start_record: Fact | None = None  # the first execution.started record
         self.steps: dict[str, StepInfo] = {}
         self.span_steps: dict[str, str] = {}  # step span id -> step id (records may lack the id)
-        self.held: list[Fact] = []
         self.root: Fact | None = None
         self.last_seen = now
+        self.ready: list[_Entry] = []  # held facts to examine, in time order
+        self.waits: dict[WaitKey, list[Fact]] = {}  # held facts waiting for a predecessor
+        self.timeouts: list[tuple[float, int, Fact]] = []  # (deadline, seq, fact) of waiting facts
+        self.pending = 0  # facts held (ready or waiting)
+        self.open_steps = 0  # steps whose start was sent but not their end
+        self.first_deadline = _NEVER  # earliest deadline of any fact: the execution's start waits that long
+        self.min_start_ns: int | None = None  # earliest start of a step fact (a synthesized start's time)
+        self.scheduled = _NEVER  # the wake-up time last pushed to the sequencer's deadline heap
 
 
-def _awaits_dependencies(ex: _Execution, fact: Fact) -> bool:
-    """A step_started record naming its dependencies waits for their end events."""
+def _ready(ex: _Execution, fact: Fact) -> None:
+    heapq.heappush(ex.ready, (fact.time_ns, fact.kind, fact.seq, fact))
+
+
+def _wait(ex: _Execution, key: WaitKey, fact: Fact) -> None:
+    fact.waiting = True
+    ex.waits.setdefault(key, []).append(fact)
+    heapq.heappush(ex.timeouts, (fact.deadline, fact.seq, fact))
+
+
+def _wake(ex: _Execution, key: WaitKey) -> None:
+    """What waited for `key` is examined again (right away: its time is not later than now's fact)."""
+    for fact in ex.waits.pop(key, ()):
+        if fact.waiting:  # not released meanwhile by its deadline
+            fact.waiting = False
+            _ready(ex, fact)
+
+
+def _missing_dependency(ex: _Execution, fact: Fact) -> str | None:
+    """A step_started record naming its dependencies waits for their end events: the first
+    dependency that has not ended, if any."""
     for dep in m.string_list(fact.attrs.get(c.STEP_DEPENDS_ON)):
         step = ex.steps.get(dep)
         if step is None or not step.ended:
-            return True
-    return False
+            return dep
+    return None
 
 
 class Sequencer:
@@ -88,6 +132,8 @@ class Sequencer:
         self._executions: OrderedDict[ExecKey, _Execution] = OrderedDict()  # least recently active first
         self._finished: OrderedDict[ExecKey, None] = OrderedDict()
         self._deadlines: list[tuple[float, ExecKey]] = []
+        self._seq = itertools.count(1)
+        self.examined = 0  # held facts examined, in all: the ordering work done (linear in the facts)
 
     @property
     def open_executions(self) -> int:
@@ -97,6 +143,7 @@ class Sequencer:
         """Add committed facts; return the events that can be released now, in order."""
         touched: dict[ExecKey, _Execution] = {}
         deadline = now + self._window
+        seq = self._seq
         for fact in sorted(facts, key=sort_key):
             key = (fact.workspace_id, fact.execution_id)
             if key in self._finished:
@@ -110,18 +157,29 @@ class Sequencer:
                 self._executions.move_to_end(key)
                 ex.last_seen = now
             ex.info.learn(fact)
-            if fact.step_id and fact.span_id and fact.kind in (Kind.STEP_STARTED, Kind.STEP_ENDED):
-                ex.span_steps[fact.span_id] = fact.step_id
-            fact.deadline = deadline
-            if fact.kind == Kind.EXEC_ENDED:
+            if not fact.deadline:
+                fact.deadline = deadline
+            if fact.deadline < ex.first_deadline:
+                ex.first_deadline = fact.deadline
+            kind = fact.kind
+            if kind == Kind.EXEC_ENDED:
                 if ex.root is None:
                     ex.root = fact
-            elif len(ex.held) < MAX_HELD:
-                ex.held.append(fact)
+            elif kind == Kind.EXEC_STARTED:
+                if ex.start_record is None:
+                    ex.start_record = fact  # later ones are repeats
+            else:
+                if fact.step_id and fact.span_id and kind != Kind.STEP_RETRYING:
+                    ex.span_steps[fact.span_id] = fact.step_id
+                    if ex.waits:
+                        _wake(ex, (_NAME, fact.span_id))  # records that lacked the step id
+                if ex.pending < MAX_HELD:
+                    fact.seq = next(seq)
+                    ex.pending += 1
+                    _ready(ex, fact)
+                    if ex.min_start_ns is None or fact.start_ns < ex.min_start_ns:
+                        ex.min_start_ns = fact.start_ns
             touched[key] = ex
-        if touched and self._window > 0:
-            for key in touched:
-                heapq.heappush(self._deadlines, (deadline, key))
         out: list[LiveEvent] = []
         for key, ex in touched.items():
             out.extend(self._release(key, ex, now))
@@ -139,6 +197,7 @@ class Sequencer:
         for key in due:
             ex = self._executions.get(key)
             if ex is not None:
+                ex.scheduled = _NEVER  # its entry was just taken
                 out.extend(self._release(key, ex, now))
         while self._executions:
             key, ex = next(iter(self._executions.items()))
@@ -150,99 +209,145 @@ class Sequencer:
     # --- release ----------------------------------------------------------------------
 
     def _release(self, key: ExecKey, ex: _Execution, now: float) -> list[LiveEvent]:
-        info = ex.info
         out: list[LiveEvent] = []
+        self._release_into(key, ex, now, out)
+        if key in self._executions:
+            self._schedule(key, ex, now)
+        return out
+
+    def _release_into(self, key: ExecKey, ex: _Execution, now: float, out: list[LiveEvent]) -> None:
+        info = ex.info
         if info.workflow_id is None:
-            return out  # cannot route any event yet
+            return  # cannot route any event yet
         if not ex.started:
-            record = next((f for f in ex.held if f.kind == Kind.EXEC_STARTED), None)
+            record = ex.start_record
             if record is not None:
                 out.append(ev.workflow_started(info, record.time_ns, synthesized=False))
             else:
-                pending = [*ex.held, *([ex.root] if ex.root else [])]
-                if not any(f.deadline <= now for f in pending):
-                    return out
-                start = ex.root.start_ns if ex.root else min(f.start_ns for f in pending)
+                if ex.first_deadline > now:
+                    return
+                start = ex.root.start_ns if ex.root else ex.min_start_ns
+                assert start is not None  # a fact arrived, and it was a root or a step's
                 out.append(ev.workflow_started(info, start, synthesized=True))
             ex.started = True
-        if ex.held:
-            self._release_steps(ex, now, out, force=False)
+        self._release_steps(ex, now, out, force=False)
         root = ex.root
         if root is None:
-            return out
-        open_steps = bool(ex.held) or any(s.started and not s.ended for s in ex.steps.values())
-        if open_steps:
+            return
+        if ex.pending or ex.open_steps:
             if root.deadline > now:
-                return out
+                return
             self._release_steps(ex, now, out, force=True)
         out.append(ev.workflow_ended(info, root))
         self._finish(key)
-        return out
+
+    def _schedule(self, key: ExecKey, ex: _Execution, now: float) -> None:
+        """Wake the execution up when the next thing it holds stops waiting."""
+        if ex.info.workflow_id is None:
+            return  # nothing is released before it is named (by a later fact: `feed` releases)
+        if not ex.started:
+            wake = ex.first_deadline
+        else:
+            wake = ex.timeouts[0][0] if ex.timeouts else _NEVER
+            if ex.root is not None and ex.root.deadline < wake:
+                wake = ex.root.deadline
+        if now < wake < ex.scheduled:
+            ex.scheduled = wake
+            heapq.heappush(self._deadlines, (wake, key))
 
     def _release_steps(self, ex: _Execution, now: float, out: list[LiveEvent], force: bool) -> None:
+        timeouts = ex.timeouts
+        if force:  # the execution ends: everything held goes now
+            for _, _, fact in timeouts:
+                if fact.waiting:
+                    fact.waiting = False
+                    _ready(ex, fact)
+            timeouts.clear()
+            ex.waits.clear()
+        else:
+            while timeouts and timeouts[0][0] <= now:
+                fact = heapq.heappop(timeouts)[2]
+                if fact.waiting:  # its window passed: it waits no more
+                    fact.waiting = False
+                    _ready(ex, fact)
+        ready = ex.ready
+        while ready:
+            fact = heapq.heappop(ready)[3]
+            self.examined += 1
+            if self._examine(ex, fact, force or fact.deadline <= now, out):
+                ex.pending -= 1
+
+    def _examine(self, ex: _Execution, fact: Fact, expired: bool, out: list[LiveEvent]) -> bool:
+        """Release (or drop) one held fact, or make it wait for its predecessor: True when done."""
         info = ex.info
-        progress = True
-        while progress and ex.held:
-            progress = False
-            keep: list[Fact] = []
-            for fact in sorted(ex.held, key=sort_key):
-                expired = force or fact.deadline <= now
-                if fact.kind == Kind.EXEC_STARTED:
-                    continue  # a repeat: workflow_started was already sent
-                step_id = fact.step_id or ex.span_steps.get(fact.span_id)
-                if step_id is None:
-                    if not expired:
-                        keep.append(fact)  # wait for the span that names the step
-                    continue
-                step = ex.steps.get(step_id)
-                if step is None:
-                    step = ex.steps[step_id] = StepInfo(step_id)
-                step.learn(fact)
-                if step.ended:
-                    continue  # late: the step's end was already sent
-                if fact.kind == Kind.STEP_STARTED:
-                    if not step.started:
-                        if not expired and _awaits_dependencies(ex, fact):
-                            keep.append(fact)
-                            continue
-                        out.append(ev.step_started(info, step, fact.time_ns, synthesized=False))
-                        step.started = step.started_by_record = True
-                        progress = True
-                    continue
-                if fact.kind == Kind.STEP_RETRYING:
-                    if not step.started:
-                        if not expired:
-                            keep.append(fact)
-                            continue
-                        out.append(ev.step_started(info, step, fact.time_ns, synthesized=True))
-                        step.started = True
-                    if step.retry_keys is None:
-                        step.retry_keys = set()
-                    number = m.new_retry(step.retry_keys, fact.attrs)
-                    if number is not None:
-                        step.retries += 1
-                        out.append(ev.step_retrying(info, step, fact, number))
-                        progress = True
-                    continue
-                # STEP_ENDED. A step that never ran has no step_started to wait for.
-                never_ran = m.step_never_ran(fact.status, fact.start_ns, fact.time_ns)
-                if not never_ran and not step.started:
-                    if not expired:
-                        keep.append(fact)
-                        continue
-                    if fact.status != "cancelled":
-                        out.append(ev.step_started(info, step, fact.start_ns, synthesized=True))
-                        step.started = True
-                if step.started_by_record and step.retries < m.retry_count(fact.attrs) and not expired:
-                    keep.append(fact)  # its step_retrying records are still on their way
-                    continue
-                out.append(ev.step_ended(info, step, fact))
-                step.ended = True
-                progress = True
-            ex.held = keep
+        step_id = fact.step_id or ex.span_steps.get(fact.span_id)
+        if step_id is None:
+            if not expired:
+                _wait(ex, (_NAME, fact.span_id), fact)  # wait for the span that names the step
+                return False
+            return True
+        step = ex.steps.get(step_id)
+        if step is None:
+            step = ex.steps[step_id] = StepInfo(step_id)
+        step.learn(fact)
+        if step.ended:
+            return True  # late: the step's end was already sent
+        if fact.kind == Kind.STEP_STARTED:
+            if not step.started:
+                if not expired:
+                    dep = _missing_dependency(ex, fact)
+                    if dep is not None:
+                        _wait(ex, (_END, dep), fact)
+                        return False
+                out.append(ev.step_started(info, step, fact.time_ns, synthesized=False))
+                step.started_by_record = True
+                _started(ex, step)
+            return True
+        if fact.kind == Kind.STEP_RETRYING:
+            if not step.started:
+                if not expired:
+                    _wait(ex, (_START, step_id), fact)
+                    return False
+                out.append(ev.step_started(info, step, fact.time_ns, synthesized=True))
+                _started(ex, step)
+            if step.retry_keys is None:
+                step.retry_keys = set()
+            number = m.new_retry(step.retry_keys, fact.attrs)
+            if number is not None:
+                step.retries += 1
+                out.append(ev.step_retrying(info, step, fact, number))
+                if ex.waits:
+                    _wake(ex, (_RETRY, step_id))
+            return True
+        # STEP_ENDED. A step that never ran has no step_started to wait for.
+        never_ran = m.step_never_ran(fact.status, fact.start_ns, fact.time_ns)
+        if not never_ran and not step.started:
+            if not expired:
+                _wait(ex, (_START, step_id), fact)
+                return False
+            if fact.status != "cancelled":
+                out.append(ev.step_started(info, step, fact.start_ns, synthesized=True))
+                _started(ex, step)
+        if step.started_by_record and step.retries < m.retry_count(fact.attrs) and not expired:
+            _wait(ex, (_RETRY, step_id), fact)  # its step_retrying records are still on their way
+            return False
+        out.append(ev.step_ended(info, step, fact))
+        step.ended = True
+        if step.started:
+            ex.open_steps -= 1
+        if ex.waits:
+            _wake(ex, (_END, step_id))
+        return True
 
     def _finish(self, key: ExecKey) -> None:
         self._executions.pop(key, None)
         self._finished[key] = None
         if len(self._finished) > self._max_finished:
             self._finished.popitem(last=False)
+
+
+def _started(ex: _Execution, step: StepInfo) -> None:
+    step.started = True
+    ex.open_steps += 1
+    if ex.waits:
+        _wake(ex, (_START, step.step_id))

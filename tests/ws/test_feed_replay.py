@@ -152,6 +152,48 @@ def test_replay_to_live_boundary_under_traffic_has_no_gap_and_no_repeat(shared_s
         tracer.shutdown()
 
 
+def test_first_subscribers_joining_mid_execution_get_a_causal_feed(shared_server: RunningServer) -> None:
+    """Nobody watched the workflow when the execution and its step `a` began, so the hub never
+    sequenced those records. Subscribers that arrive then still get causal feeds: without
+    `since`, the execution and step `a` start (synthesized, after the reorder window) before
+    what follows; with `since`, the replay sends the real starts and live continues with
+    neither gap nor repeat (the synthesized copies carry the same event ids and are dropped)."""
+    wf = new_workflow_id()
+    tracer = Tracer(shared_server.otlp_http)
+    since = iso(time.time_ns())
+    running = Execution(tracer, wf, autoflush=True)
+    running.start_step("a")
+
+    def finish() -> None:
+        running.end_step("a", output={})
+        running.start_step("b", order=2)
+        running.end_step("b", output={})
+        running.end()
+
+    async def main() -> None:
+        async with (
+            open_feed(ws_url(shared_server.api, f"/ws/workflows/{wf}")) as plain,
+            open_feed(ws_url(shared_server.api, f"/ws/workflows/{wf}", since=since)) as replaying,
+        ):
+            replayed = Feed(replaying)
+            history = await replayed.until("replay_complete")
+            assert names(history) == ["workflow_started", "step_started:a", "replay_complete"]
+            await asyncio.to_thread(finish)
+            live = await Feed(plain).until("workflow_completed")
+            assert names(live) == TWO_STEPS
+            assert [m["data"]["synthesized"] for m in live] == [True, True, False, False, False, False]
+            assert [m["data"]["event_id"] for m in live[:2]] == [m["data"]["event_id"] for m in history[:2]]
+            rest = await replayed.until("workflow_completed")
+            assert names(rest) == TWO_STEPS[2:]
+            assert not any(m["data"]["synthesized"] for m in history[:2] + rest)
+            assert await Feed(plain).quiet(0.3) == [] and await replayed.quiet(0.3) == []
+
+    try:
+        asyncio.run(main())
+    finally:
+        tracer.shutdown()
+
+
 class _StoreSpans(SpanExporter):
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from flowscope.api.ws.config import LiveConfig
@@ -15,7 +16,7 @@ from flowscope import conventions as c
 T0 = 1_700_000_000_000_000_000
 
 
-def execution(workspace: str, workflow: str, trace: str) -> CommittedBatch:
+def execution(workspace: str, workflow: str, trace: str, seq: int = 1) -> CommittedBatch:
     """One whole execution (a started record, one step with its record, the root) in one commit."""
     base = {c.WORKFLOW_ID: workflow}
     step = {**base, c.STEP_ID: "s", c.STEP_NAME: "S"}
@@ -27,7 +28,7 @@ def execution(workspace: str, workflow: str, trace: str) -> CommittedBatch:
         WorkflowSpan(workspace, trace, "s" * 16, "r" * 16, "S", "step", T0 + 1, T0 + 2, 0, "", step),
         WorkflowSpan(workspace, trace, "r" * 16, "", "RUN", "execution", T0, T0 + 3, 0, "", base),
     ]
-    return CommittedBatch(1, None, 0, spans, logs)
+    return CommittedBatch(seq, None, 0, spans, logs)
 
 
 def subscriber(workspace: str, workflow: str, step: str | None = None, max_queue: int = 100) -> Subscriber:
@@ -36,11 +37,6 @@ def subscriber(workspace: str, workflow: str, step: str | None = None, max_queue
 
 def events(sub: Subscriber) -> list[str]:
     return [e.event for e in sub.queue]
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0.01)
 
 
 def test_routing_by_workspace_workflow_and_step() -> None:
@@ -58,7 +54,7 @@ def test_routing_by_workspace_workflow_and_step() -> None:
         for sub in subs.values():
             hub.add(sub)
         bus.publish(execution("ws1", "wf", "a" * 32))
-        await settle()
+        await hub.flush()
         assert events(subs["wf"]) == [
             "workflow_started",
             "step_started",
@@ -85,7 +81,7 @@ def test_full_queue_closes_only_that_subscriber_with_1013() -> None:
         hub.add(fast)
         for i in range(3):  # 12 events
             bus.publish(execution("ws", "wf", f"{i:032x}"))
-        await settle()
+        await hub.flush()
         assert slow.close_code == 1013 and "too slow" in slow.close_reason
         assert len(fast.queue) == 12 and fast.close_code is None
         await hub.stop()
@@ -94,34 +90,34 @@ def test_full_queue_closes_only_that_subscriber_with_1013() -> None:
 
 
 def test_lost_batches_make_every_feed_resync() -> None:
-    """A commit the bus dropped for the hub (commit numbers skip) or an overflowing hand-off."""
+    """A commit the bus dropped for the hub (commit numbers skip), or releases the loop has not
+    taken in time (the hub thread is `max_handoffs` hand-offs ahead of the loop)."""
 
     async def main() -> None:
         bus = EventBus()
-        hub = Hub(bus, LiveConfig())
+        hub = Hub(bus, LiveConfig(), max_handoffs=2)
         hub.start()
         subs = [subscriber("ws", "wf"), subscriber("ws", "other")]
         for sub in subs:
             hub.add(sub)
         for seq in (1, 2, 4):  # 3 never arrived
             bus.publish(CommittedBatch(seq, None, 0))
-        await settle()
+        await hub.flush()
         for sub in subs:
             assert sub.close_code == 1013 and "since" in sub.close_reason
         late = subscriber("ws", "wf")
         hub.add(late)
-        # Overflow the bus-to-loop hand-off deterministically: nothing awaits between these
-        # puts, so the hub cannot drain it (publishing through the bus instead races its
-        # delivery thread and loses nothing on some runs).
-        handoff = hub._subscription
-        for seq in range(5, 5 + handoff.queue.maxsize + 10):
-            handoff._put(CommittedBatch(seq, None, 0))
-        assert handoff.overflowed
-        for _ in range(1000):  # draining the backlog can take a while on a loaded machine
-            if late.close_code is not None:
-                break
-            await asyncio.sleep(0.01)
+        # Block the loop (no await) while the hub thread releases 3 executions: the third
+        # release finds 2 hand-offs not taken yet and is dropped.
+        for seq in range(5, 8):
+            bus.publish(execution("ws", "wf", f"{seq:032x}", seq))
+        deadline = time.monotonic() + 30
+        while not hub._resync_pending and time.monotonic() < deadline:
+            time.sleep(0.001)  # blocking on purpose: the loop must not run
+        assert hub._resync_pending
+        await hub.flush()
         assert late.close_code == 1013
+        assert len(late.queue) == 8  # the two releases handed off before the loss
         await hub.stop()
 
     asyncio.run(main())
@@ -139,6 +135,77 @@ def test_shutdown_closes_with_1001_and_refuses_new_feeds() -> None:
         hub.remove(sub)  # what the connection handler does once the close frame is sent
         await asyncio.wait_for(waiter, 2)
         assert hub.closing and hub.subscriber_count == 0
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def started_only(workspace: str, workflow: str, trace: str, seq: int) -> CommittedBatch:
+    """The first half of an execution: its started record and step s's started record."""
+    full = execution(workspace, workflow, trace, seq)
+    return CommittedBatch(seq, None, 0, [], full.workflow_logs)
+
+
+def ended_only(workspace: str, workflow: str, trace: str, seq: int) -> CommittedBatch:
+    """The second half: step s's span and the root span."""
+    full = execution(workspace, workflow, trace, seq)
+    return CommittedBatch(seq, None, 0, full.workflow_spans, [])
+
+
+def test_workflows_nobody_subscribes_to_are_not_sequenced() -> None:
+    """Half-done executions would be held by the sequencer: only the subscribed workflow's is."""
+
+    async def main() -> None:
+        bus = EventBus()
+        hub = Hub(bus, LiveConfig())
+        hub.start()
+        bus.publish(started_only("ws", "wf", "a" * 32, 1))  # no subscriber at all yet
+        await hub.flush()
+        assert hub._sequencer.open_executions == 0
+        sub = subscriber("ws", "wf")
+        hub.add(sub)
+        for seq, (workspace, workflow) in enumerate((("ws", "other"), ("ws2", "wf"), ("ws", "wf")), 2):
+            bus.publish(started_only(workspace, workflow, f"{seq:032x}", seq))
+        await hub.flush()
+        assert hub._sequencer.open_executions == 1  # ("ws", "wf") only
+        assert events(sub) == ["workflow_started", "step_started"]
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_subscribing_mid_execution_gets_synthesized_starts_then_the_rest_in_order() -> None:
+    """The execution and its step began before the first subscription (their records were
+    skipped): after the window, the feed starts them (synthesized, with the ids the real
+    events had, so a `since` replay's copies are dropped), then streams the rest."""
+
+    async def main() -> None:
+        bus = EventBus()
+        hub = Hub(bus, LiveConfig(reorder_window_seconds=0.2))
+        hub.start()
+        other = subscriber("ws", "unrelated")  # interest elsewhere: the filter runs, and skips
+        hub.add(other)
+        trace = "b" * 32
+        bus.publish(started_only("ws", "wf", trace, 1))
+        await hub.flush()
+        assert hub._sequencer.open_executions == 0
+        sub = subscriber("ws", "wf")
+        hub.add(sub)
+        bus.publish(ended_only("ws", "wf", trace, 2))
+        deadline = time.monotonic() + 30
+        while len(sub.queue) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # the window passes on the hub thread's clock
+        got = list(sub.queue)
+        assert [e.event for e in got] == [
+            "workflow_started",
+            "step_started",
+            "step_completed",
+            "workflow_completed",
+        ]
+        assert [e.data["synthesized"] for e in got] == [True, True, False, False]
+        assert [e.event_id for e in got[:2]] == [f"{trace}/start", f"{trace}/s/start"]  # the real ones' ids
+        assert [e.time_ns for e in got] == sorted(e.time_ns for e in got)
+        assert not other.queue
         await hub.stop()
 
     asyncio.run(main())
