@@ -46,7 +46,7 @@ _LIFECYCLE = frozenset(LIFECYCLE_EVENT_NAMES)
 class InterestFilter:
     def __init__(
         self, interest: Container[WorkflowKey], window_seconds: float, *, max_parked: int = 100_000,
-        max_named: int = 100_000,
+        max_named: int = 10_000,
     ) -> None:  # fmt: skip
         # `interest` is read, never written, here: the hub keeps it (its keys are the
         # workflows with at least one subscriber).
