@@ -92,6 +92,7 @@ class Intake:
         # API records the queued records itself; else once committed.
         self._barrier = barrier
         self._journal = journal if direct and barrier is not None else None
+        self._journal_file = journal
         self._syncs = ThreadPoolExecutor(1, thread_name_prefix="flowscope-journal")
         self._flusher: asyncio.Task[None] | None = None  # engine loop only
         self._targets: OrderedDict[tuple[str, str], tuple[int, Target]] = OrderedDict()
@@ -234,8 +235,8 @@ class Intake:
 
     def close(self) -> None:
         self._syncs.shutdown(wait=True)
-        if self._journal is not None:
-            self._journal.close()
+        if self._journal_file is not None:
+            self._journal_file.close()
 
     def _request(self, workspace_id: str, part: list[tuple[QueuedBatch, Any]]) -> WriteRequest:
         records = [r for batch, _ in part for r in batch.records] if self.direct else []

@@ -19,6 +19,7 @@ skipped.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import threading
@@ -101,11 +102,18 @@ class TriggerJournal:
             if not earlier and self._size:
                 os.ftruncate(self._fd, 0)
                 self._size = 0
-            view = memoryview(data)
-            while view:  # a regular file takes it whole, but a short write must not cut a line
-                view = view[os.write(self._fd, view) :]
+            try:
+                view = memoryview(data)
+                while view:  # a regular file takes it whole, but a short write must not cut a line
+                    view = view[os.write(self._fd, view) :]
+                os.fdatasync(self._fd)
+            except OSError:
+                # A full disk may have taken part of the lines: cut them off, or the next
+                # append would continue a torn line and fail its checksum with it.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise
             self._size += len(data)
-            os.fdatasync(self._fd)
 
     def clear(self) -> None:
         """Empty the file (at start, once every entry is in the store)."""

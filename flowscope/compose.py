@@ -187,8 +187,9 @@ async def start_engine(context: AppContext, settings: Settings, api_url: str) ->
     # Executions started through the API are recorded before the 202 (api/intake.py); their
     # queued records too when the engine exports to this server, which then dedupes the copies.
     # Journaled, those answer before their commit; what a crash left uncommitted is stored
-    # first, before numbers are taken again and before recovery closes it as interrupted.
-    journal = trigger_journal(settings) if not settings.engine_endpoint else None
+    # first, before numbers are taken again and before recovery closes it as interrupted
+    # (also when this start exports elsewhere and journals nothing new).
+    journal = trigger_journal(settings)
     if journal is not None:
         await replay_journal(context.store, journal)
     context.intake = Intake(

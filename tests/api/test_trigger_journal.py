@@ -1,0 +1,100 @@
+"""Pure logic of the trigger journal (api/journal.py) and the visibility barrier
+(api/visibility.py): what survives in the file, when it is emptied, and when a read waits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from flowscope.api.journal import Entry, TriggerJournal
+from flowscope.api.visibility import VisibilityBarrier
+
+
+def _entry(n: int) -> Entry:
+    return Entry("ws-1", [f"{n:032x}"], {"wf-1": n + 1}, bytes(range(256)) * 3)
+
+
+def test_entries_round_trip_and_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "db.triggers"
+    journal = TriggerJournal(path)
+    journal.begin(1)
+    journal.begin(2)
+    journal.append([1, 2], [_entry(1).line(), _entry(2).line()])
+    journal.close()
+    with open(path, "ab") as f:  # a crash in the middle of the next append
+        f.write(_entry(3).line()[:40])
+    assert TriggerJournal(path).entries() == [_entry(1), _entry(2)]
+
+
+def test_a_corrupt_line_is_skipped_and_the_others_kept(tmp_path: Path) -> None:
+    path = tmp_path / "db.triggers"
+    lines = [_entry(n).line() for n in (1, 2, 3)]
+    lines[1] = lines[1].replace(b"wf-1", b"wf-9")  # checksum no longer matches
+    path.write_bytes(b"".join(lines))
+    assert TriggerJournal(path).entries() == [_entry(1), _entry(3)]
+
+
+def test_the_file_is_emptied_only_once_every_earlier_line_is_committed(tmp_path: Path) -> None:
+    path = tmp_path / "db.triggers"
+    journal = TriggerJournal(path)
+    journal.begin(1)
+    journal.append([1], [_entry(1).line()])
+    journal.begin(2)
+    journal.append([2], [_entry(2).line()])  # 1 not committed: kept
+    assert journal.entries() == [_entry(1), _entry(2)]
+    journal.done(1)
+    journal.begin(3)
+    journal.append([3], [_entry(3).line()])  # 2 not committed: kept
+    assert journal.entries() == [_entry(1), _entry(2), _entry(3)]
+    journal.done(2)
+    journal.done(3)
+    journal.begin(4)
+    journal.append([4], [_entry(4).line()])  # all earlier committed: only the new line
+    assert journal.entries() == [_entry(4)]
+    journal.clear()
+    assert journal.entries() == []
+    journal.close()
+
+
+def test_a_read_waits_for_the_triggers_before_it_and_only_those() -> None:
+    barrier = VisibilityBarrier(timeout_seconds=30)
+
+    async def main() -> None:
+        await asyncio.wait_for(barrier.wait("ws-1"), 1)  # nothing pending: at once
+        first = barrier.begin("ws-1")
+        other = barrier.begin("ws-2")
+        read = asyncio.create_task(barrier.wait("ws-1"))
+        await asyncio.sleep(0.05)
+        later = barrier.begin("ws-1")  # after the read: not waited for
+        assert not read.done()
+        barrier.settle("ws-2", other)  # another workspace's commit
+        await asyncio.sleep(0.05)
+        assert not read.done()
+        # Settled from another thread, as the writer does.
+        threading.Thread(target=barrier.settle, args=("ws-1", first)).start()
+        await asyncio.wait_for(read, 5)
+        assert barrier.pending("ws-1") == 1
+        barrier.settle("ws-1", later)
+        assert barrier.pending("ws-1") == 0
+
+    asyncio.run(main())
+
+
+def test_a_read_stops_waiting_after_the_timeout() -> None:
+    barrier = VisibilityBarrier(timeout_seconds=0.1)
+
+    async def main() -> None:
+        barrier.begin("ws-1")
+        await asyncio.wait_for(barrier.wait("ws-1"), 5)  # returns (reads what is stored)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("size", [0, 1])
+def test_an_empty_or_missing_journal_has_no_entries(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "db.triggers"
+    if size:
+        path.write_bytes(b"\n")
+    assert TriggerJournal(path).entries() == []
