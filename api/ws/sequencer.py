@@ -66,8 +66,8 @@ _Entry = tuple[int, int, int, Fact]  # (time_ns, kind, seq, fact): heap order = 
 
 class _Execution:
     __slots__ = (
-        "first_deadline", "info", "last_seen", "min_start_ns", "open_steps", "pending", "ready", "root",
-        "scheduled", "span_steps", "start_record", "started", "steps", "timeouts", "waits",
+        "deps", "first_deadline", "info", "last_seen", "min_start_ns", "open_steps", "pending", "ready",
+        "root", "scheduled", "span_steps", "start_record", "started", "steps", "timeouts", "waits",
     )  # fmt: skip
 
     def __init__(self, info: ExecInfo, now: float) -> None:
@@ -86,6 +86,9 @@ class _Execution:
         self.first_deadline = _NEVER  # earliest deadline of any fact: the execution's start waits that long
         self.min_start_ns: int | None = None  # earliest start of a step fact (a synthesized start's time)
         self.scheduled = _NEVER  # the wake-up time last pushed to the sequencer's deadline heap
+        # step_started records waiting for dependencies, by seq: their dependencies and how
+        # many of them (in order) have ended, so each is checked once however many wake it.
+        self.deps: dict[int, tuple[tuple[str, ...], int]] = {}
 
 
 def _ready(ex: _Execution, fact: Fact) -> None:
@@ -106,16 +109,6 @@ def _wake(ex: _Execution, key: WaitKey) -> None:
             _ready(ex, fact)
 
 
-def _missing_dependency(ex: _Execution, fact: Fact) -> str | None:
-    """A step_started record naming its dependencies waits for their end events: the first
-    dependency that has not ended, if any."""
-    for dep in m.string_list(fact.attrs.get(c.STEP_DEPENDS_ON)):
-        step = ex.steps.get(dep)
-        if step is None or not step.ended:
-            return dep
-    return None
-
-
 class Sequencer:
     def __init__(
         self,
@@ -133,7 +126,9 @@ class Sequencer:
         self._finished: OrderedDict[ExecKey, None] = OrderedDict()
         self._deadlines: list[tuple[float, ExecKey]] = []
         self._seq = itertools.count(1)
-        self.examined = 0  # held facts examined, in all: the ordering work done (linear in the facts)
+        # The ordering work done, in all: held facts examined plus dependencies checked
+        # (linear in the facts and their dependencies).
+        self.examined = 0
 
     @property
     def open_executions(self) -> int:
@@ -295,10 +290,12 @@ class Sequencer:
         if fact.kind == Kind.STEP_STARTED:
             if not step.started:
                 if not expired:
-                    dep = _missing_dependency(ex, fact)
+                    dep = self._missing_dependency(ex, fact)
                     if dep is not None:
                         _wait(ex, (_END, dep), fact)
                         return False
+                if ex.deps:
+                    ex.deps.pop(fact.seq, None)
                 out.append(ev.step_started(info, step, fact.time_ns, synthesized=False))
                 step.started_by_record = True
                 _started(ex, step)
@@ -338,6 +335,25 @@ class Sequencer:
         if ex.waits:
             _wake(ex, (_END, step_id))
         return True
+
+    def _missing_dependency(self, ex: _Execution, fact: Fact) -> str | None:
+        """A step_started record naming its dependencies waits for their end events: the first
+        dependency that has not ended, if any. Ended steps stay ended, so a later check
+        resumes where this one stopped."""
+        progress = ex.deps.get(fact.seq)
+        if progress is None:
+            deps, i = m.string_list(fact.attrs.get(c.STEP_DEPENDS_ON)), 0
+        else:
+            deps, i = progress
+        steps = ex.steps
+        while i < len(deps):
+            self.examined += 1
+            step = steps.get(deps[i])
+            if step is None or not step.ended:
+                ex.deps[fact.seq] = (deps, i)
+                return deps[i]
+            i += 1
+        return None
 
     def _finish(self, key: ExecKey) -> None:
         self._executions.pop(key, None)

@@ -209,3 +209,27 @@ def test_subscribing_mid_execution_gets_synthesized_starts_then_the_rest_in_orde
         await hub.stop()
 
     asyncio.run(main())
+
+
+def test_facts_are_sequenced_and_serialized_off_the_event_loop() -> None:
+    """With the loop blocked, the hub thread still takes the batch, orders it and serializes its
+    events; the loop only appends them to the connection's queue once it runs again."""
+
+    async def main() -> None:
+        bus = EventBus()
+        hub = Hub(bus, LiveConfig())
+        hub.start()
+        sub = subscriber("ws", "wf")
+        hub.add(sub)
+        bus.publish(started_only("ws", "wf", "c" * 32, 1))
+        deadline = time.monotonic() + 30
+        while hub._handed == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)  # blocking on purpose: the loop must not run
+        assert hub._sequencer.open_executions == 1 and hub._handed == 1
+        assert not sub.queue  # handed over, not yet delivered: that is the loop's part
+        await hub.flush()
+        assert events(sub) == ["workflow_started", "step_started"]
+        assert all(event._text is not None for event in sub.queue)  # queued already serialized
+        await hub.stop()
+
+    asyncio.run(main())
