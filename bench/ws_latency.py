@@ -14,6 +14,9 @@ latency: a driver sends workflow executions over OTLP/HTTP, one fact per request
 ingest: client processes POST 512-span batches (bench/common.py, as bench/ingest.py)
     as fast as the server acknowledges them, with the driver running alongside, once
     with no subscribers and once with 1,000 (alternated twice in the full run).
+interest (issue 11): workflow spans (foreign-shaped batches, bench/workloads.py) ingested with
+    no subscribers and with 100 feeds of other workflows open (--others): a fact of a
+    workflow nobody watches should cost next to nothing. Goal: >= 90% of ingest without.
 
 Subscribers are raw RFC 6455 clients in a separate process (uvloop), without
 permessage-deflate unless --deflate, so that they cost the shared CPUs little. Goals:
@@ -224,7 +227,9 @@ class _Feed(asyncio.Protocol):
             self.closed_code = struct.unpack_from("!H", payload)[0] if len(payload) >= 2 else 1005
 
 
-def subscriber_process(api: str, count: int, deflate: bool, ready_q: Any, stop_ev: Any, out_q: Any) -> None:
+def subscriber_process(
+    api: str, count: int, deflate: bool, ready_q: Any, stop_ev: Any, out_q: Any, workflows: list[str]
+) -> None:
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -235,13 +240,15 @@ def subscriber_process(api: str, count: int, deflate: bool, ready_q: Any, stop_e
         loop = asyncio.get_running_loop()
         sink: dict[str, list[float]] = defaultdict(list)
         feeds: list[_Feed] = []
-        path = f"/ws/workflows/{WORKFLOW_ID}"
         for first in range(0, count, 100):  # connect in waves
             waits = []
-            for _ in range(min(100, count - first)):
+            for k in range(first, first + min(100, count - first)):
+                path = f"/ws/workflows/{workflows[k % len(workflows)]}"
                 ready = loop.create_future()
                 _, feed = await loop.create_connection(
-                    lambda r=ready: _Feed(parts.netloc, path, deflate, sink, r), parts.hostname, parts.port
+                    lambda r=ready, p=path: _Feed(parts.netloc, p, deflate, sink, r),
+                    parts.hostname,
+                    parts.port,
                 )
                 feeds.append(feed)
                 waits.append(ready)
@@ -258,13 +265,15 @@ def subscriber_process(api: str, count: int, deflate: bool, ready_q: Any, stop_e
 
 
 class Subscribers:
-    """`count` connections to the workflow's feed, in a subscriber process."""
+    """`count` connections to the feeds of `workflows` (in turn; default: the driver's
+    workflow), in a subscriber process."""
 
-    def __init__(self, api: str, count: int, deflate: bool) -> None:
+    def __init__(self, api: str, count: int, deflate: bool, workflows: list[str] | None = None) -> None:
         ctx = mp.get_context("spawn")
         self._ready, self._out, self._stop = ctx.Queue(), ctx.Queue(), ctx.Event()
         self._proc = ctx.Process(
-            target=subscriber_process, args=(api, count, deflate, self._ready, self._stop, self._out)
+            target=subscriber_process,
+            args=(api, count, deflate, self._ready, self._stop, self._out, workflows or [WORKFLOW_ID]),
         )
         self._proc.start()
         connected = self._ready.get(timeout=120)
@@ -347,6 +356,27 @@ def measure_ingest(
         server.stop()
 
 
+def measure_uninterested_ingest(workdir: Path, name: str, subscribers: int, spans: int, args: Any) -> float:
+    """Workflow spans/s (foreign-shaped, bench/workloads.py) acknowledged by a fresh server while
+    `subscribers` feeds of other workflows are open (issue 11: live feeds cost in proportion
+    to interest, so they should cost this ingest nothing)."""
+    server = start_serve(workdir / f"{name}.duckdb")
+    try:
+        api, otlp = server.urls["api"], server.urls["otlp_http"]
+        drive(otlp, spans // 4, args.clients, args.connections, "foreign")  # warm-up, not measured
+        others = [f"not-ingested-{k}" for k in range(subscribers)]
+        subs = Subscribers(api, subscribers, args.deflate, others) if subscribers else None
+        time.sleep(SETTLE_SECONDS)
+        spans_per_s, _ = drive(otlp, spans, args.clients, args.connections, "foreign")
+        if subs is not None:
+            _, closed = subs.finish()
+            if closed:
+                raise RuntimeError(f"the server closed {closed} idle feeds")
+        return spans_per_s
+    finally:
+        server.stop()
+
+
 def _print_latency(label: str, lat: Latency) -> None:
     print(
         f"{label:<44s} p50 {lat.p50:6.1f} ms  p99 {lat.p99:6.1f} ms  max {lat.max:6.1f} ms  "
@@ -367,6 +397,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="ingest client processes [2]")
     parser.add_argument("--connections", type=int, default=4, help="connections per ingest client [4]")
     parser.add_argument("--deflate", action="store_true", help="subscribers negotiate permessage-deflate")
+    parser.add_argument(
+        "--others", type=int, default=100, help="feeds of other workflows during workflow-span ingest [100]"
+    )
     args = parser.parse_args()
     seconds = args.seconds or (8.0 if args.quick else 20.0)
     spans = args.spans or (102_400 if args.quick else 409_600)
@@ -403,10 +436,26 @@ def main() -> None:
         ratio = sum(loadeds) / sum(bases)
         print(f"ingest with {many:,} subscribers / without      {ratio:>10.0%}  (mean of {rounds} each)")
 
+        quiet, watched = [], []
+        for r in range(rounds):
+            quiet.append(measure_uninterested_ingest(workdir, f"others0-{r}", 0, spans, args))
+            print(f"workflow-span ingest, no subscribers           {quiet[-1]:>10,.0f} spans/s", flush=True)
+            watched.append(measure_uninterested_ingest(workdir, f"others1-{r}", args.others, spans, args))
+            print(
+                f"workflow-span ingest, {args.others:,} other workflows' feeds {watched[-1]:>10,.0f} spans/s",
+                flush=True,
+            )
+        others_ratio = sum(watched) / sum(quiet)
+        print(f"workflow-span ingest with them / without {others_ratio:>10.0%}  (mean of {rounds} each)")
+
         print()
         ok_latency = lots.p99 < 100 and lots.missing == 0
         print(f"goal p99 < 100 ms with {many:,} subscribers: {lots.p99:.1f} ms -> {_met(ok_latency)}")
         print(f"goal ingest >= 80% with {many:,} subscribers: {ratio:.0%} -> {_met(ratio >= 0.8)}")
+        print(
+            f"goal (issue 11) workflow-span ingest >= 90% with {args.others:,} feeds of other workflows: "
+            f"{others_ratio:.0%} -> {_met(others_ratio >= 0.9)}"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
