@@ -271,3 +271,70 @@ def test_a_step_waiting_for_thousands_of_dependencies_checks_each_once() -> None
         out += seq.feed([records[2 * i], records[2 * i + 1], spans[i]], now=i / 1e6)
     out += seq.feed([spans[-1], end], now=0.01)
     check_large_execution(seq, out, n, held=len(records) + len(spans))
+
+
+def random_execution(rnd: random.Random, records: bool) -> list[Fact]:
+    """Six steps with random dependencies on earlier ones and 0-2 retries each, in time order."""
+    facts = [record(c.EVENT_EXECUTION_STARTED, T0)] if records else []
+    t = T0
+    for i in range(6):
+        sid, deps = span_id(), sorted(rnd.sample([f"s{j}" for j in range(i)], rnd.randint(0, i)))
+        retries = rnd.randint(0, 2)
+        start = t = t + MS
+        if records:
+            facts.append(
+                record(c.EVENT_STEP_STARTED, t, sid, **{c.STEP_ID: f"s{i}", c.STEP_DEPENDS_ON: deps})
+            )
+            for n in range(1, retries + 1):
+                t += MS
+                facts.append(
+                    record(c.EVENT_STEP_RETRYING, t, sid, **{c.STEP_ID: f"s{i}", c.STEP_RETRY_COUNT: n})
+                )
+        t += MS
+        facts.append(step(f"s{i}", sid, start, t, **{c.STEP_RETRY_COUNT: retries}))
+    facts.append(root(end=t + MS))
+    return facts
+
+
+def assert_causal_execution(events: list[LiveEvent], facts: list[Fact], deps_kept: bool) -> None:
+    got = names(events)
+    assert len({e.event_id for e in events}) == len(events), got  # nothing twice
+    assert got[0] == "workflow_started" and got[-1] == "workflow_completed", got
+    for i in range(6):
+        mine = [n.split(":")[0] for n in got if n.endswith(f":s{i}")]
+        retries = sum(1 for f in facts if f.kind == 2 and f.step_id == f"s{i}")
+        sent = mine.count("step_retrying")  # a retry record later than its step's end is dropped
+        assert mine == ["step_started", *["step_retrying"] * sent, "step_completed"], got
+        assert sent == retries if deps_kept else sent <= retries, got
+        if deps_kept:
+            started = got.index(f"step_started:s{i}")
+            for f in facts:
+                if f.kind == 1 and f.step_id == f"s{i}":
+                    for dep in f.attrs[c.STEP_DEPENDS_ON]:
+                        assert got.index(f"step_completed:{dep}") < started, got
+
+
+def test_random_dependencies_retries_and_arrival_orders_stay_causal() -> None:
+    """Any arrival order and split: within the window nothing is synthesized and dependencies
+    hold; with records missing or late past the window, starts are synthesized, still in order."""
+    rnd = random.Random(11)
+    for trial in range(400):
+        records = trial % 4 != 0
+        facts = random_execution(rnd, records)
+        last = facts.pop()
+        rnd.shuffle(facts)
+        facts.append(last)  # the root comes with or after its children
+        cut = sorted(rnd.sample(range(1, len(facts)), rnd.randint(0, 5)))
+        late = trial % 3 == 0  # commits further apart than the window
+        seq = Sequencer(1.0)
+        out: list[LiveEvent] = []
+        now = 0.0
+        for chunk in (facts[i:j] for i, j in zip([0, *cut], [*cut, len(facts)], strict=True)):
+            out += seq.feed(chunk, now)
+            now += 0.7 if late else 0.01
+            out += seq.expire(now)
+        out += seq.expire(now + 5)
+        assert_causal_execution(out, facts, deps_kept=records and not late)
+        if records and not late:
+            assert not any(e.data["synthesized"] for e in out)
+        assert seq.open_executions == 0
