@@ -11,7 +11,6 @@ batches in commit order, one at a time, on its delivery thread.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import queue
@@ -166,26 +165,3 @@ class EventBus:
     @property
     def dropped(self) -> int:
         return sum(d.dropped for d in self._deliveries)
-
-
-class AsyncSubscription:
-    """Delivers batches into an asyncio queue on `loop`, bounded to `maxsize` batches."""
-
-    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop, maxsize: int = 1024) -> None:
-        self.queue: asyncio.Queue[CommittedBatch] = asyncio.Queue(maxsize)
-        self.overflowed = False
-        self._loop = loop
-        self._unsubscribe = bus.subscribe(self._offer)
-
-    def _offer(self, batch: CommittedBatch) -> None:
-        with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-            self._loop.call_soon_threadsafe(self._put, batch)
-
-    def _put(self, batch: CommittedBatch) -> None:
-        try:
-            self.queue.put_nowait(batch)
-        except asyncio.QueueFull:
-            self.overflowed = True
-
-    def close(self) -> None:
-        self._unsubscribe()
