@@ -42,7 +42,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,7 @@ class Intake:
         self._barrier = barrier
         self._journal = journal if direct and barrier is not None else None
         self._journal_file = journal
+        self._syncs = ThreadPoolExecutor(1, thread_name_prefix="flowscope-journal")
         self._flusher: asyncio.Task[None] | None = None  # engine loop only
         self._targets: OrderedDict[tuple[str, str], tuple[int, Target]] = OrderedDict()
         self._target_steps = 0
@@ -200,11 +201,7 @@ class Intake:
             return
         assert self._journal is not None
         try:
-            # Right here, on the engine's loop: fdatasync releases the GIL, and a journal thread
-            # cost two cross-thread hops per sync (loop -> thread -> loop, ~0.4 ms each idle, up
-            # to a GIL switch interval, 5 ms, each under load) for a sync of ~0.4 ms. Triggers
-            # arriving meanwhile wait in the loop's queue and share the next sync.
-            self._journal.append(seqs, lines)
+            await asyncio.get_running_loop().run_in_executor(self._syncs, self._journal.append, seqs, lines)
         except Exception as exc:  # a full or failing disk: acknowledge once committed instead
             log.error("trigger journal not written (%s): these triggers answer once committed", exc)
             for futures, written in journaled:
@@ -237,6 +234,7 @@ class Intake:
         self._settled(workspace_id, seq, ok=error is None)
 
     def close(self) -> None:
+        self._syncs.shutdown(wait=True)
         if self._journal_file is not None:
             self._journal_file.close()
 

@@ -92,9 +92,9 @@ class TriggerJournal:
             self._outstanding.discard(seq)
 
     def append(self, seqs: Sequence[int], lines: Sequence[bytes]) -> None:
-        """Write the lines and fdatasync (blocking; api/intake.py calls it on the engine's loop).
-        First empties the file when everything in it is committed (no sync needed for that:
-        after a crash, lines of committed requests are found stored and skipped)."""
+        """Write the lines and fdatasync (blocking: a worker thread). First empties the file
+        when everything in it is committed (no sync needed for that: after a crash, lines of
+        committed requests are found stored and skipped)."""
         data = b"".join(lines)
         with self._io:
             with self._state:
