@@ -10,10 +10,13 @@ arrive while a sync runs share the next one (api/intake.py).
 
 At start (api/recovery.py `replay_journal`), lines whose executions are not in the store
 are submitted again, then crash recovery closes those executions as interrupted. The file
-is emptied when a new append finds every earlier line committed; a line whose commit
-failed stays until the next start. Lines are `<crc32 hex> <json>\\n`: a torn last line (a
-crash during an append, which was therefore never acknowledged) fails its checksum and is
-skipped.
+is emptied when a new append finds every earlier line committed. Under sustained triggers
+some earlier line is always waiting for its commit, so once the file passes
+`COMPACT_AT_BYTES` an append first rewrites it with only the lines still needed (in a new
+file, synced, renamed over the old one): the file stays about as small as what is in
+flight. A line whose commit failed stays, through rewrites, until the next start replays
+it. Lines are `<crc32 hex> <json>\\n`: a torn last line (a crash during an append, which
+was therefore never acknowledged) fails its checksum and is skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from pathlib import Path
 import orjson
 
 log = logging.getLogger("flowscope.api")
+
+# Past this size an append that finds lines still needed rewrites the file with just those
+# (when they are under half of it, so rewrites stay rare however many lines failed).
+COMPACT_AT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +72,13 @@ class Entry:
 class TriggerJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._io = threading.Lock()  # appends and truncation, one at a time
-        self._state = threading.Lock()  # the outstanding set (the writer thread takes it too)
+        self._io = threading.Lock()  # appends, rewrites and truncation, one at a time
+        self._state = threading.Lock()  # outstanding and held (the writer thread takes it too)
         self._outstanding: set[int] = set()  # begun, not committed
+        self._held: dict[int, bytes] = {}  # the lines in the file of outstanding requests
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._size = os.fstat(self._fd).st_size
+        self.rewrites = 0  # how many times the file was rewritten (tests, diagnostics)
 
     def entries(self) -> list[Entry]:
         """The entries in the file (at start, before any append)."""
@@ -87,25 +96,30 @@ class TriggerJournal:
             self._outstanding.add(seq)
 
     def done(self, seq: int) -> None:
-        """Request `seq` is committed: its line is no longer needed (any thread)."""
+        """Request `seq` is committed: its line is no longer needed (any thread). A request
+        whose commit failed is never `done`: its line is kept for the next start."""
         with self._state:
             self._outstanding.discard(seq)
+            self._held.pop(seq, None)
 
     def append(self, seqs: Sequence[int], lines: Sequence[bytes]) -> None:
         """Write the lines and fdatasync (blocking: a worker thread). First empties the file
-        when everything in it is committed (no sync needed for that: after a crash, lines of
-        committed requests are found stored and skipped)."""
+        when no line in it is still needed (no sync needed for that: after a crash, lines of
+        committed requests are found stored and skipped), or rewrites it with only those
+        when it has grown past COMPACT_AT_BYTES."""
         data = b"".join(lines)
         with self._io:
             with self._state:
-                earlier = self._outstanding.difference(seqs)
-            if not earlier and self._size:
+                appending = set(seqs)
+                needed = [line for seq, line in sorted(self._held.items()) if seq not in appending]
+            kept = sum(map(len, needed))
+            if not needed and self._size:
                 os.ftruncate(self._fd, 0)
                 self._size = 0
+            elif self._size + len(data) > COMPACT_AT_BYTES and 2 * kept < self._size:
+                self._rewrite(needed)
             try:
-                view = memoryview(data)
-                while view:  # a regular file takes it whole, but a short write must not cut a line
-                    view = view[os.write(self._fd, view) :]
+                _write_all(self._fd, data)
                 os.fdatasync(self._fd)
             except OSError:
                 # A full disk may have taken part of the lines: cut them off, or the next
@@ -114,6 +128,31 @@ class TriggerJournal:
                     os.ftruncate(self._fd, self._size)
                 raise
             self._size += len(data)
+            with self._state:  # a request the writer committed meanwhile needs no line
+                for seq, line in zip(seqs, lines, strict=True):
+                    if seq in self._outstanding:
+                        self._held[seq] = line
+
+    def _rewrite(self, needed: list[bytes]) -> None:
+        """Replace the file by one holding just `needed`, atomically: the new file is synced
+        before it is renamed over the old one, and the rename before anything is appended."""
+        fresh = self.path.with_name(self.path.name + ".rewrite")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        data = b"".join(needed)
+        try:
+            _write_all(fd, data)
+            os.fdatasync(fd)
+            os.replace(fresh, self.path)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(fresh)
+            raise
+        os.close(self._fd)  # renamed over: from now on the new file is the journal
+        self._fd = fd
+        self._size = len(data)
+        self.rewrites += 1
+        _sync_directory(self.path.parent)  # if this fails the append fails: acked once committed
 
     def clear(self) -> None:
         """Empty the file (at start, once every entry is in the store)."""
@@ -121,7 +160,24 @@ class TriggerJournal:
             os.ftruncate(self._fd, 0)
             os.fsync(self._fd)
             self._size = 0
+            with self._state:
+                self._held.clear()
 
     def close(self) -> None:
         with self._io:
             os.close(self._fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # a regular file takes it whole, but a short write must not cut a line
+        view = view[os.write(fd, view) :]
+
+
+def _sync_directory(path: Path) -> None:
+    """Make a rename in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from flowscope.api.journal import Entry, TriggerJournal
+from flowscope.api.journal import COMPACT_AT_BYTES, Entry, TriggerJournal
 from flowscope.api.visibility import VisibilityBarrier
 
 
@@ -98,3 +99,71 @@ def test_an_empty_or_missing_journal_has_no_entries(tmp_path: Path, size: int) -
     if size:
         path.write_bytes(b"\n")
     assert TriggerJournal(path).entries() == []
+
+
+def _sizes_while_triggering(
+    journal: TriggerJournal, path: Path, count: int, lag: int, failed: Sequence[Entry] = ()
+) -> list[int]:
+    """`count` appends, each committed `lag` appends later (sustained triggers: some earlier
+    line is always waiting for its commit); the file's size after each. Right after each
+    rewrite the file holds just the lines not committed: the `failed` ones, then the latest."""
+    sizes = []
+    for seq in range(1, count + 1):
+        journal.begin(seq)
+        rewrites = journal.rewrites
+        journal.append([seq], [_entry(seq).line()])
+        if journal.rewrites != rewrites:
+            latest = [_entry(n) for n in range(max(1, seq - lag), seq + 1)]
+            assert journal.entries() == [*failed, *latest]
+        if seq > lag:
+            journal.done(seq - lag)
+        sizes.append(path.stat().st_size)
+    return sizes
+
+
+def test_under_sustained_triggers_the_file_is_rewritten_with_only_the_lines_still_needed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.triggers"
+    journal = TriggerJournal(path)
+    line = len(_entry(1).line())
+    count = 3 * COMPACT_AT_BYTES // line  # three times the rewrite threshold
+    sizes = _sizes_while_triggering(journal, path, count, lag=3)
+    assert journal.rewrites >= 2
+    assert max(sizes) <= COMPACT_AT_BYTES + 4 * line
+    # Every line not committed yet is in the file, last, in order (with committed ones
+    # appended since the last rewrite: replay finds those stored and skips them).
+    needed = [_entry(n) for n in range(count - 2, count + 1)]
+    assert journal.entries()[-3:] == needed
+    assert not list(tmp_path.glob("*.rewrite"))
+    journal.close()
+    assert TriggerJournal(path).entries()[-3:] == needed
+
+
+def test_a_line_whose_commit_failed_is_kept_through_rewrites_and_the_file_stays_bounded(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.triggers"
+    journal = TriggerJournal(path)
+    journal.begin(0)
+    journal.append([0], [_entry(0).line()])  # its commit fails: never done
+    line = len(_entry(1).line())
+    count = 3 * COMPACT_AT_BYTES // line
+    sizes = _sizes_while_triggering(journal, path, count, lag=0, failed=[_entry(0)])  # others commit
+    assert journal.rewrites >= 2
+    assert max(sizes) <= COMPACT_AT_BYTES + 2 * line
+    entries = journal.entries()
+    assert entries[0] == _entry(0) and entries[-1] == _entry(count)
+    journal.close()
+
+
+def test_a_request_committed_before_its_line_is_written_holds_no_line(tmp_path: Path) -> None:
+    path = tmp_path / "db.triggers"
+    journal = TriggerJournal(path)
+    journal.begin(1)
+    journal.done(1)  # the writer was faster than the journal's sync
+    journal.append([1], [_entry(1).line()])
+    journal.begin(2)
+    journal.append([2], [_entry(2).line()])  # nothing earlier is needed: emptied first
+    assert journal.entries() == [_entry(2)]
+    journal.close()
