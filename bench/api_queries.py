@@ -97,7 +97,8 @@ def build(path: Path, executions: int) -> None:
 
 
 def dataset(executions: int) -> Path:
-    path = CACHE / f"api-{executions}.duckdb"
+    # DuckDB reads no file a newer DuckDB wrote: one cached file per version.
+    path = CACHE / f"api-{executions}-duckdb{duckdb.__version__}.duckdb"
     if path.exists():
         try:
             with duckdb.connect(str(path), read_only=True) as con:

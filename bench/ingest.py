@@ -46,6 +46,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -335,7 +336,8 @@ def count_spans(db: Path) -> int:
 def prefilled_db(spans: int) -> Path:
     """A database holding `spans` spans of the past week, built once through the writer and cached."""
     version = migrations()[-1][0]
-    path = CACHE / f"prefill-{spans}-schema{version}.duckdb"
+    # DuckDB reads no file a newer DuckDB wrote: one cached file per version.
+    path = CACHE / f"prefill-{spans}-schema{version}-duckdb{metadata.version('duckdb')}.duckdb"
     if path.exists():
         return path
     CACHE.mkdir(exist_ok=True)
