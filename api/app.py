@@ -15,6 +15,7 @@ from flowscope.api.jaeger.metrics import router as jaeger_metrics_router
 from flowscope.api.jaeger.router import router as jaeger_router
 from flowscope.api.jaeger_v3.router import router as jaeger_v3_router
 from flowscope.api.metrics_access import metrics_response
+from flowscope.api.not_served import not_served, refuse_websocket
 from flowscope.api.prometheus_metrics import install_workflow_metrics
 from flowscope.api.routers import (
     attempts,
@@ -105,4 +106,20 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(_health(context))
     _routers(app)
     install_ui(app)  # the web UI (/, /workflows/..., /executions/...) and /docs, /redoc
+    return app
+
+
+def create_ingest_app(context: AppContext) -> FastAPI:
+    """The API port of a node that only ingests (`serve --role ingest`): /healthz, /readyz and
+    /metrics (span and workflow metrics of what this node commits, the collector's health);
+    every other path, WebSockets included, 404 naming the role (api/not_served.py)."""
+    app = FastAPI(
+        title="Flowscope (ingest node)", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.context = context
+    app.add_exception_handler(StorageUnavailable, _storage_unavailable)
+    app.add_exception_handler(StarletteHTTPException, not_served)
+    install_workflow_metrics(context)
+    app.include_router(_health(context))
+    app.add_api_websocket_route("/{path:path}", refuse_websocket)
     return app

@@ -31,6 +31,17 @@ def _root() -> None:
 
 @app.command()
 def serve(
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="What this node serves [FLOWSCOPE_ROLE, all]. all: everything below. ingest: the "
+            "OTLP/HTTP and gRPC receivers and the writer; the API port answers only /healthz, "
+            "/readyz and /metrics, anything else 404 naming the role (--demo refused, engine "
+            "options ignored). query: the REST API, web UI, WebSockets, Jaeger/Grafana APIs and the "
+            "engine; no OTLP port is bound (--otlp-*-port ignored, with a warning), the engine "
+            "exports to a receiver of its own on loopback, any free port, or to --engine-endpoint."
+        ),
+    ] = None,
     host: Annotated[
         str | None, typer.Option(help="Address to bind [env FLOWSCOPE_HOST, default 127.0.0.1].")
     ] = None,
@@ -183,6 +194,7 @@ def serve(
         "max_pending_per_workspace": max_pending_per_workspace, "max_steps": max_steps,
         "max_bulk_executions": max_bulk_executions, "mapping": mapping,
         "silence_seconds": silence_seconds,
+        "role": role,
     }  # fmt: skip
     settings = load_settings(given)
     from flowscope.compose import preflight

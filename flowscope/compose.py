@@ -9,6 +9,7 @@ The API never imports this layer: it declares what it reads (`ApiSettings`, `Liv
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -23,7 +24,7 @@ from flowscope.api.throttle import AuthThrottle
 from flowscope.api.visibility import CommitWatcher
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.hub import Hub
-from flowscope.collector.tenancy import Authorizer
+from flowscope.collector.tenancy import Authorizer, IngestDenied
 from flowscope.emitters.mapping import MappingError
 from flowscope.emitters.mapping import load as load_mapping
 from flowscope.emitters.registry import BUILTIN, Recognition
@@ -38,7 +39,15 @@ from flowscope.storage.duckdb.store import Store
 
 def preflight(settings: Settings) -> str | None:
     """Why `serve` must not start with these settings, in one line (checked before it opens
-    anything): a sandbox directory that would expose the server's or other users' files."""
+    anything): a demo on a node without the engine, a sandbox directory that would expose the
+    server's or other users' files."""
+    if settings.role == "ingest":  # no engine: no sandbox to check
+        if settings.demo:
+            return (
+                "--demo (FLOWSCOPE_DEMO) runs the example workflows on the engine, which a "
+                "--role ingest node does not run: use --role all or query for the demo"
+            )
+        return None
     try:
         prepare_sandbox(settings.sandbox_dir, settings.db)
     except SandboxDirError as exc:
@@ -101,17 +110,54 @@ def auth_throttle(settings: Settings) -> AuthThrottle:
 
 
 def internal_token(settings: Settings) -> str | None:
-    """The in-process engine's ingest credential, when tokens are on and it exports here: it
-    exports into every workspace it runs workflows of, but a user's token is scoped to one."""
-    if settings.auth_required and not settings.engine_endpoint:
+    """The in-process engine's ingest credential, when it exports here and tokens are on (it
+    exports into every workspace it runs workflows of, but a user's token is scoped to one)
+    or the receivers are its alone (`--role query`: nobody else may send there)."""
+    if settings.role == "ingest" or settings.engine_endpoint:
+        return None
+    if settings.auth_required or settings.role == "query":
         return "fsi_" + secrets.token_urlsafe(32)
     return None
 
 
+def _engine_only(headers: Mapping[str, str]) -> str:
+    raise IngestDenied(
+        401, "this node serves --role query: its OTLP receiver is the engine's own; send telemetry "
+        "to a node with --role ingest or all",
+    )  # fmt: skip
+
+
 def authorizer(settings: Settings, store: Store, throttle: AuthThrottle, token: str | None) -> Authorizer:
-    """Who may ingest into which workspace (both receivers share it)."""
+    """Who may ingest into which workspace (both receivers share it). On a query node the
+    receivers, on loopback, take the engine's credential and nothing else."""
+    if settings.role == "query":
+        assert token is not None, "a query node's receivers exist for its engine's credential"
+        return with_internal_token(_engine_only, store, token)
     authorize = ingest_authorizer(store, settings.auth_required, throttle)
     return authorize if token is None else with_internal_token(authorize, store, token)
+
+
+def otlp_listeners(settings: Settings) -> tuple[str, int, int] | None:
+    """Where the OTLP receivers listen (host, HTTP port, gRPC port), None for nowhere. A query
+    node's are its engine's alone: on loopback, any free port, and none when the engine
+    exports elsewhere (`--engine-endpoint`)."""
+    if settings.role != "query":
+        return settings.host, settings.otlp_http_port, settings.otlp_grpc_port
+    if settings.engine_endpoint:
+        return None
+    return ("::1" if settings.host == "::1" else "127.0.0.1"), 0, 0
+
+
+def ignored_settings(settings: Settings) -> str | None:
+    """A warning naming the settings this role leaves unused that were set (flag or variable):
+    a query node's OTLP ports. (Every node may share one configuration, as Tempo's and Loki's
+    targets do, so they are not an error.)"""
+    unused = ("otlp_http_port", "otlp_grpc_port") if settings.role == "query" else ()
+    given = [name for name in unused if name in settings.model_fields_set]
+    if not given:
+        return None
+    names = ", ".join(f"--{name.replace('_', '-')} (FLOWSCOPE_{name.upper()})" for name in given)
+    return f"--role query binds no OTLP receiver: {names} ignored"
 
 
 def engine_config(
@@ -135,7 +181,7 @@ def engine_config(
         max_pending_per_workspace=s.max_pending_per_workspace,
         max_steps=s.max_steps,
         finished_executions_kept=0,  # the collector is the history; the API never asks the engine
-        sandbox_dir=prepare_sandbox(s.sandbox_dir, s.db),
+        sandbox_dir=None if s.role == "ingest" else prepare_sandbox(s.sandbox_dir, s.db),
     )
 
 

@@ -1,4 +1,5 @@
-"""`flowscope serve`: collector, api and engine in one process on one DuckDB file.
+"""`flowscope serve`: collector, api and engine in one process on one DuckDB file, or the
+part of them a node's `--role` names (README "Node roles").
 
 This module runs the listeners and the shutdown; flowscope/compose.py builds the parts."""
 
@@ -11,14 +12,16 @@ import signal
 import socket
 import sys
 from collections.abc import Generator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import grpc
 import uvicorn
 from prometheus_client import CollectorRegistry
 
 from flowscope import compose
-from flowscope.api.app import create_app
+from flowscope.api.app import create_app, create_ingest_app
 from flowscope.collector.grpc_receiver import OtlpGrpcReceiver, create_server
 from flowscope.collector.http_receiver import OtlpHttpReceiver
 from flowscope.collector.ingest import IngestService
@@ -59,40 +62,47 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+@dataclass
+class _Otlp:
+    """The OTLP receivers: gRPC, and OTLP/HTTP as a uvicorn server on its bound socket."""
+
+    host: str
+    grpc_server: grpc.aio.Server
+    grpc_port: int
+    http_server: _Server
+    http_sock: socket.socket
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_url_host(self.host)}:{self.http_sock.getsockname()[1]}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{_url_host(self.host)}:{self.grpc_port}"
+
+
 async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
+    if (unused := compose.ignored_settings(settings)) is not None:
+        log.warning(unused)
     recognition = compose.recognition(settings.mapping)  # a bad mapping file: before anything opens
     limits = connection_limits(settings)
     registry = CollectorRegistry()
+    serves_api = settings.role != "ingest"  # REST, UI, WebSockets, Jaeger/Grafana and the engine
+    otlp_at = compose.otlp_listeners(settings)  # None: a query node whose engine exports elsewhere
     # Ports first: a busy one is reported before the database is opened (an opened store has
     # threads inside DuckDB, which abort the process if it exits under them).
     api_sock = _bind(settings.host, settings.api_port, "api_port")
-    http_sock = _bind(settings.host, settings.otlp_http_port, "otlp_http_port")
-    # gRPC binds its own socket and, when that fails, logs from its C core before raising:
-    # a busy port is found here first, as one clear error.
-    _bind(settings.host, settings.otlp_grpc_port, "otlp_grpc_port").close()
+    if otlp_at is not None:
+        otlp_host, otlp_http_port, otlp_grpc_port = otlp_at
+        http_sock = _bind(otlp_host, otlp_http_port, "otlp_http_port")
+        # gRPC binds its own socket and, when that fails, logs from its C core before raising:
+        # a busy port is found here first, as one clear error.
+        _bind(otlp_host, otlp_grpc_port, "otlp_grpc_port").close()
     store = compose.open_store(settings, registry)
     throttle = compose.auth_throttle(settings)
     engine_token = compose.internal_token(settings)
-    authorize = compose.authorizer(settings, store, throttle, engine_token)
-    ingest = IngestService(store, recognition)
 
-    api_port = api_sock.getsockname()[1]
-    http_port = http_sock.getsockname()[1]
-
-    grpc_receiver = OtlpGrpcReceiver(ingest, authorize, settings.body_timeout_seconds)
-    grpc_server, grpc_port = create_server(
-        grpc_receiver, settings.host, settings.otlp_grpc_port, settings.grpc_max_message_bytes, limits
-    )
-    host = _url_host(settings.host)
-    engine_config = compose.engine_config(
-        settings, f"http://{host}:{http_port}", f"{host}:{grpc_port}", engine_token
-    )
-    context = compose.app_context(settings, store, registry, throttle, engine_config)
-    compose.start_silence_sweep(settings, store, engine_config)
-
-    http_receiver = OtlpHttpReceiver(ingest, authorize, settings.max_body_bytes)
-    app = create_app(context)
     common: dict[str, Any] = {
         "log_level": settings.log_level.lower(),
         "access_log": False,
@@ -102,6 +112,29 @@ async def serve(settings: Settings) -> None:
         # Also how many connections are accepted per event-loop turn (flowscope/limits.py).
         "backlog": ACCEPT_BATCH,
     }
+    otlp: _Otlp | None = None
+    if otlp_at is not None:
+        authorize = compose.authorizer(settings, store, throttle, engine_token)
+        ingest = IngestService(store, recognition)
+        grpc_receiver = OtlpGrpcReceiver(ingest, authorize, settings.body_timeout_seconds)
+        grpc_server, grpc_port = create_server(
+            grpc_receiver, otlp_host, otlp_grpc_port, settings.grpc_max_message_bytes, limits
+        )
+        http_receiver = OtlpHttpReceiver(ingest, authorize, settings.max_body_bytes)
+        otlp_server = _Server(
+            uvicorn.Config(http_receiver, lifespan="off", http=guarded_http_protocol(limits), **common)
+        )
+        otlp = _Otlp(otlp_host, grpc_server, grpc_port, otlp_server, http_sock)
+
+    host = _url_host(settings.host)
+    api_port = api_sock.getsockname()[1]
+    engine_config = compose.engine_config(
+        settings, otlp.http_url if otlp else "", otlp.grpc_address if otlp else "", engine_token
+    )
+    context = compose.app_context(settings, store, registry, throttle, engine_config)
+    compose.start_silence_sweep(settings, store, engine_config)
+
+    app = create_app(context) if serves_api else create_ingest_app(context)
     api_server = _Server(
         # No per-message deflate: events are ~400 bytes, and compressing each one for each of
         # 1,000 subscribers cost half the ingest throughput and doubled delivery p99.
@@ -115,37 +148,43 @@ async def serve(settings: Settings) -> None:
             **common,
         )
     )
-    otlp_server = _Server(
-        uvicorn.Config(http_receiver, lifespan="off", http=guarded_http_protocol(limits), **common)
-    )
+    # Started in this order; stopped in the reverse one (OTLP/HTTP, then the API).
+    servers: list[tuple[_Server, socket.socket]] = [(api_server, api_sock)]
+    if otlp is not None:
+        servers.append((otlp.http_server, otlp.http_sock))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    await grpc_server.start()
-    tasks = [
-        asyncio.create_task(api_server.serve(sockets=[api_sock])),
-        asyncio.create_task(otlp_server.serve(sockets=[http_sock])),
-    ]
-    while not (api_server.started and otlp_server.started):
+    if otlp is not None:
+        await otlp.grpc_server.start()
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    while not all(server.started for server, _ in servers):
         if any(t.done() for t in tasks):
             for t in tasks:
                 if t.done() and t.exception():
                     raise t.exception()  # type: ignore[misc]
             raise RuntimeError("a listener stopped during startup")
         await asyncio.sleep(0.01)
-    for sock in (api_sock, http_sock):
+    for _, sock in servers:
         # uvicorn listened with its small accept batch as the backlog: a longer queue in
         # the kernel costs no descriptors and absorbs bursts of connections.
         sock.listen(2048)
     context.receivers_ready = True
-    engine = await compose.start_engine(context, settings, f"http://{host}:{api_port}")
+    engine = None
+    if serves_api:
+        engine = await compose.start_engine(context, settings, f"http://{host}:{api_port}")
 
+    # A query node's receivers are its engine's, not the clients': the line names none.
+    public = otlp if settings.role != "query" else None
+    otlp_http = public.http_url if public else "none"
+    otlp_grpc = public.grpc_address if public else "none"
+    role = "" if settings.role == "all" else f" role={settings.role}"
     print(
-        f"flowscope ready api=http://{host}:{api_port} otlp_http=http://{host}:{http_port} "
-        f"otlp_grpc={host}:{grpc_port} db={settings.db}",
+        f"flowscope ready api=http://{host}:{api_port} otlp_http={otlp_http} "
+        f"otlp_grpc={otlp_grpc} db={settings.db}{role}",
         flush=True,
     )
     await stop.wait()
@@ -163,13 +202,15 @@ async def serve(settings: Settings) -> None:
         return max(0.1, deadline - loop.time())
 
     context.receivers_ready = False
-    # Feeds close (1001) and the engine stops before the receivers do, so the engine's last
-    # spans are still ingested.
-    for stop in (context.hub.shutdown, partial(engine.shutdown, grace_seconds=0.0)):
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stop(), remaining())
-    await grpc_server.stop(grace=remaining())
-    for server, task in ((otlp_server, tasks[1]), (api_server, tasks[0])):
+    if engine is not None:
+        # Feeds close (1001) and the engine stops before the receivers do, so the engine's last
+        # spans are still ingested.
+        for part in (context.hub.shutdown, partial(engine.shutdown, grace_seconds=0.0)):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(part(), remaining())
+    if otlp is not None:
+        await otlp.grpc_server.stop(grace=remaining())
+    for (server, _), task in reversed(list(zip(servers, tasks, strict=True))):
         server.config.timeout_graceful_shutdown = remaining()  # type: ignore[assignment]
         server.should_exit = True
         await asyncio.gather(task, return_exceptions=True)

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # An empty variable counts as unset, as the live feeds' variables always did.
     model_config = SettingsConfigDict(env_prefix="FLOWSCOPE_", extra="ignore", env_ignore_empty=True)
 
+    role: Literal["all", "ingest", "query"] = Field(
+        "all",
+        description="What this node serves (README, Node roles): all; ingest = the OTLP receivers "
+        "and the writer, the API port only /healthz, /readyz, /metrics; query = the API, web UI, "
+        "WebSockets, Jaeger/Grafana APIs and the engine, no OTLP port.",
+    )
     host: str = Field("127.0.0.1", description="Address every listener binds to.")
     api_port: int = Field(8000, ge=0, le=65535, description="REST/WebSocket/Jaeger/metrics port (0 = any).")
     otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP receiver port (0 = any).")
