@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from websockets.exceptions import InvalidStatus
 
+from tests.api.client import Api
 from tests.api.workflows import SEQUENCE
 from tests.collector.helpers import GRPC_METHODS, metric, open_db, spans_request, wait_for
 from tests.support.server import RunningServer, start_server
@@ -228,6 +229,28 @@ def test_query_node_binds_no_client_otlp_port_and_runs_and_reads_executions(
         ("initialize", "completed"), ("process", "completed"), ("finalize", "completed"),
     ]  # fmt: skip
     assert all(s["started_at"] and s["completed_at"] for s in body["step_timeline"])
+
+
+def test_query_node_engine_over_grpc_with_tokens_on(tmp_path: Path) -> None:
+    """The engine's own receiver on gRPC, with --auth token: its credential passes there."""
+    db = tmp_path / "flowscope.duckdb"
+    made = subprocess.run(
+        [sys.executable, "-m", "flowscope", "token", "create", "--workspace", "default", "--role", "admin",
+         "--db", str(db)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    srv = start_server(db, "--role", "query", "--auth", "token", "--engine-protocol", "grpc")
+    try:
+        api = Api(srv.api, {"Authorization": f"Bearer {made.stdout.strip()}"})
+        workflow = api.create_workflow(SEQUENCE)
+        execution = api.wait(api.execute(workflow["id"])["id"])
+        assert execution["status"] == "completed", execution
+        timeline = api.ok(api.get(f"/api/workflows/executions/{execution['id']}/timeline"))
+        assert {s["status"] for s in timeline["step_timeline"]} == {"completed"}
+        assert len(timeline["step_timeline"]) == 3
+    finally:
+        srv.terminate()
 
 
 def test_query_node_exporting_elsewhere_listens_on_the_api_port_only(tmp_path: Path) -> None:
