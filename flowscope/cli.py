@@ -34,7 +34,8 @@ def serve(
     role: Annotated[
         str | None,
         typer.Option(
-            help="What this node serves [FLOWSCOPE_ROLE, all]. all: everything below. ingest: the "
+            help="What this node serves [FLOWSCOPE_ROLE, all]. all: receivers, API, web UI and "
+            "engine in one process. ingest: the "
             "OTLP/HTTP and gRPC receivers and the writer; the API port answers only /healthz, "
             "/readyz and /metrics, anything else 404 naming the role (--demo refused, engine "
             "options ignored). query: the REST API, web UI, WebSockets, Jaeger/Grafana APIs and the "
