@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -11,6 +12,20 @@ import grpc
 import httpx
 
 from tests.collector.helpers import GRPC_METHODS, PROTOBUF, count, logs_request, open_db, rows, spans_request
+
+_RECEIVED = re.compile(r"^flowscope_collector_received_total\{[^}]*\} (\S+)$", re.M)
+
+
+def _until_received(server: Any, items: int, timeout: float = 30) -> None:
+    """Until the receivers have taken `items` spans and records (the server's own count)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = server.get("/metrics").text
+        got = sum(float(m) for m in _RECEIVED.findall(text))
+        if got >= items:
+            return
+        assert time.monotonic() < deadline, f"only {got:.0f} of {items} items received"
+        time.sleep(0.02)
 
 
 def test_sigterm_commits_everything_in_flight_before_exit(make_server: Any) -> None:
@@ -51,7 +66,7 @@ def test_sigterm_commits_everything_in_flight_before_exit(make_server: Any) -> N
     threads += [threading.Thread(target=grpc_send, args=("logs",)) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.4)  # all requests sent; the first commit is still sleeping
+    _until_received(server, 12 * 150 + 4 * 10)  # every request in; the first commit still sleeps
     sigterm_at = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     not_ready = False
