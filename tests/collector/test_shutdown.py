@@ -28,6 +28,19 @@ def _until_received(server: Any, items: int, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
+def _until_draining(server: Any, timeout: float = 30) -> None:
+    """Until readiness drops (the drain began) or the API stopped answering."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if server.get("/readyz").status_code == 503:
+                return
+        except httpx.HTTPError:
+            return
+        assert time.monotonic() < deadline, "/readyz still ready after SIGTERM"
+        time.sleep(0.02)
+
+
 def test_sigterm_commits_everything_in_flight_before_exit(make_server: Any) -> None:
     # Each commit waits 0.8 s, so requests are still queued/committing when SIGTERM lands.
     server = make_server(env={"FLOWSCOPE_COMMIT_DELAY_SECONDS": "0.8"})
@@ -108,9 +121,9 @@ def test_requests_after_sigterm_are_refused_not_lost(make_server: Any) -> None:
         )
     )
     inflight.start()
-    time.sleep(0.3)
+    _until_received(server, 10)
     server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    _until_draining(server)
     late_request, late_ids = spans_request(5)
     try:
         with grpc.insecure_channel(server.otlp_grpc) as channel:
