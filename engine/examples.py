@@ -25,7 +25,7 @@ from typing import Any
 
 from flowscope.engine.actions.python import current_step
 from flowscope.engine.actions.registry import StepContext
-from flowscope.engine.actions.sql import connect_confined
+from flowscope.engine.actions.sql import connect_confined, sql_string
 from flowscope.engine.sandbox_dir import confine, workspace_dir
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -156,6 +156,28 @@ def check_transformation(database: str, expected_rows: int) -> dict[str, Any]:
     if problems:
         raise ValueError("transformation checks failed: " + ", ".join(problems))
     return {"checks_passed": len(checks), **found}
+
+
+def load_warehouse(staging_db: str, warehouse_db: str) -> dict[str, Any]:
+    """Copy the cleaned tables from the staging database into the warehouse database.
+
+    A python step, not a `sql` one: the staging file must be ATTACHed, and DuckDB 1.5's
+    ATTACH takes its path only as a literal, not as a bound `$parameter` (the sql action
+    never splices values into SQL text). Here the path is confined first, then quoted."""
+    step = _step()
+    staging = _inside_root(staging_db, step, "staging_db")
+    if not staging.is_file():
+        raise FileNotFoundError(f"database not found: {staging}")
+    con = connect_confined(str(_inside_root(warehouse_db, step, "warehouse_db")), step, read_only=False)
+    try:
+        con.execute(f"ATTACH {sql_string(str(staging))} AS staging (READ_ONLY)")
+        con.execute("CREATE OR REPLACE TABLE orders AS SELECT * FROM staging.orders_clean")
+        con.execute("CREATE OR REPLACE TABLE daily_revenue AS SELECT * FROM staging.daily_revenue")
+        con.execute("DETACH staging")
+        loaded = int(con.execute("SELECT count(*) FROM orders").fetchone()[0])  # type: ignore[index]
+    finally:
+        con.close()
+    return {"loaded_rows": loaded}
 
 
 def cleanup(work_dir: str, keep_output: bool = False) -> dict[str, Any]:

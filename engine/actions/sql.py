@@ -76,6 +76,11 @@ def resolve_database(raw: str, step: StepContext) -> str:
         raise ActionError(str(exc)) from None
 
 
+def sql_string(text: str) -> str:
+    """`text` as a SQL string literal, for the few places DuckDB takes no bound parameter."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def connect_confined(database: str, step: StepContext, *, read_only: bool) -> Any:
     """A DuckDB connection that can reach no file outside the step's workspace's part of the
     sandbox (none without a sandbox). Used for every database a step names, also by Python
@@ -85,7 +90,7 @@ def connect_confined(database: str, step: StepContext, *, read_only: bool) -> An
         return con
     sandbox = step.config.sandbox_dir
     allowed = workspace_dir(sandbox, step.workspace_id) if sandbox is not None else None
-    dirs = "'" + str(allowed).replace("'", "''") + "/'" if allowed is not None else ""
+    dirs = sql_string(f"{allowed}/") if allowed is not None else ""
     try:
         con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")

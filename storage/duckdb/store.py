@@ -39,6 +39,12 @@ from flowscope import conventions as c
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# A new file in the newest storage format this DuckDB writes. DuckDB 1.5 otherwise writes
+# the v0.10.2 format, which has no ZSTD for BLOBs: it silently ignores migration 004's
+# `USING COMPRESSION zstd` and stores the span and log blobs uncompressed (~20x the bytes
+# of ZSTD). DuckDB 2.0 writes its newest format by default. An existing file keeps its format.
+STORAGE = {"storage_compatibility_version": "latest"}
+
 
 class Store:
     def __init__(
@@ -56,7 +62,7 @@ class Store:
         # A larger checkpoint threshold than DuckDB's 16 MiB default: automatic
         # checkpoints stall a commit for 100-250 ms, and at 64 MiB they happen 4x less
         # often while WAL replay after a crash stays around a second.
-        self._config = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
+        self._config = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold, **STORAGE}
         with opening(self.path):  # locked by another process, unreadable, ...: StoreOpenError
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,10 @@ from pathlib import Path
 from threading import Thread
 from typing import Any
 
+import duckdb
 import pytest
 from flowscope.engine.actions import register_function
+from flowscope.engine.actions.sql import sql_string
 
 from tests.engine.conftest import run, run_workflow, step, wf
 
@@ -113,6 +115,13 @@ def test_sql_is_confined_to_the_sandbox(make_engine, tmp_path: Path) -> None:
     assert "file system operations are disabled by configuration" in result.step("read_etc").error
     assert "locked" in result.step("settings").error
     assert not Path("/var/tmp/flowscope-test-outside.duckdb").exists()
+
+
+@pytest.mark.parametrize("text", ["plain", "it's", "''", "a'; DROP TABLE t; --", ""])
+def test_sql_string_reads_back_as_the_text(text: str) -> None:
+    # Where DuckDB takes no bound parameter (ATTACH's path on DuckDB 1.5) a value is quoted.
+    with duckdb.connect() as con:
+        assert con.execute(f"SELECT {sql_string(text)}").fetchall() == [(text,)]
 
 
 def test_sql_timeout_interrupts_query(make_engine, tmp_path: Path) -> None:

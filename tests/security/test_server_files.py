@@ -69,6 +69,21 @@ def test_pipeline_helpers_stay_in_their_work_area(tmp_path: Path) -> None:
                 {"database": str(planted / "staging.duckdb"), "expected_rows": 1},
                 "Permission Error",
             ),
+            "load_into_db": (
+                "load_warehouse",
+                {"staging_db": str(planted / "staging.duckdb"), "warehouse_db": str(db)},
+                "is outside",
+            ),
+            "load_from_db": (
+                "load_warehouse",
+                {"staging_db": str(db), "warehouse_db": str(planted / "warehouse.duckdb")},
+                "is outside",
+            ),
+            "load_planted_view": (  # the staging file is ATTACHed to a confined connection
+                "load_warehouse",
+                {"staging_db": str(planted / "staging.duckdb"), "warehouse_db": str(planted / "w.duckdb")},
+                "Permission Error",
+            ),
         }
         steps = [
             {**python_step(sid, f"flowscope.engine.examples:{fn}", **kwargs), "trigger_rule": "all_done"}
