@@ -63,9 +63,13 @@ class DuckDBCatalog:
 
     # --- plumbing ---------------------------------------------------------------------
 
+    def _statement(self, name: str) -> str:
+        """The text of statement `name` (storage/duckdb/sql/queries/catalog/)."""
+        return sql(f"queries/catalog/{name}")
+
     def _all(self, name: str, params: Mapping[str, Any]) -> list[Row]:
         with mapped_errors():
-            return self._store.cursor().execute(sql(f"queries/catalog/{name}"), params).fetchall()
+            return self._store.cursor().execute(self._statement(name), params).fetchall()
 
     def _one(self, name: str, params: Mapping[str, Any]) -> Row | None:
         rows = self._all(name, params)
@@ -117,8 +121,8 @@ class DuckDBCatalog:
         try:
             self._write("workspace_insert", {"id": workspace_id, "slug": slug, "name": name})
         except duckdb.ConstraintException:
-            raise Conflict(f"workspace slug {slug!r} is already taken") from None
-        return _found(self.get_workspace(workspace_id))
+            raise slug_taken(slug) from None
+        return found(self.get_workspace(workspace_id))
 
     # --- projects -----------------------------------------------------------------------------
 
@@ -133,7 +137,7 @@ class DuckDBCatalog:
         project_id = new_id("prj_")
         params = {"id": project_id, "workspace_id": workspace_id, "name": name, "description": description}
         self._write("project_insert", params)
-        return _found(self.get_project(workspace_id, project_id))
+        return found(self.get_project(workspace_id, project_id))
 
     def update_project(
         self, workspace_id: str, project_id: str, changes: Mapping[str, Any]
@@ -148,7 +152,7 @@ class DuckDBCatalog:
         with self._transaction(write=True):
             if self.get_project(workspace_id, project_id) is None:
                 return False
-            (count,) = _found(self._one("project_workflow_count", key))
+            (count,) = found(self._one("project_workflow_count", key))
             if count:
                 raise Conflict(f"project {project_id!r} still has {count} workflow(s)")
             self._all("project_delete", key)
@@ -163,7 +167,7 @@ class DuckDBCatalog:
         filters = {"workspace_id": workspace_id, "project_id": project_id, "name": name}
         with self._transaction(write=False):  # the page and the total from one state
             rows = self._all("workflows", {**filters, "id": None, "skip": skip, "limit": limit})
-            (total,) = _found(self._one("workflows_count", filters))
+            (total,) = found(self._one("workflows_count", filters))
         return [_workflow(r) for r in rows], total
 
     def get_workflow(self, workspace_id: str, workflow_id: str) -> Workflow | None:
@@ -181,7 +185,7 @@ class DuckDBCatalog:
             "description": description, "definition": orjson.dumps(definition).decode(),
         }  # fmt: skip
         self._write("workflow_insert", params)
-        return _found(self.get_workflow(workspace_id, workflow_id))
+        return found(self.get_workflow(workspace_id, workflow_id))
 
     def update_workflow(
         self, workspace_id: str, workflow_id: str, changes: Mapping[str, Any]
@@ -208,7 +212,7 @@ class DuckDBCatalog:
         try:
             (row,) = self._write("token_insert", params)
         except duckdb.ConstraintException:
-            raise Conflict("a token with this secret is already stored") from None
+            raise token_taken() from None
         return Token(*row)
 
     def token_by_hash(self, token_hash: str) -> Token | None:
@@ -222,7 +226,15 @@ class DuckDBCatalog:
         return self._change("token_revoke", {"workspace_id": workspace_id, "id": token_id})
 
 
-def _found(value: T | None) -> T:
+def slug_taken(slug: str) -> Conflict:
+    return Conflict(f"workspace slug {slug!r} is already taken")
+
+
+def token_taken() -> Conflict:
+    return Conflict("a token with this secret is already stored")
+
+
+def found(value: T | None) -> T:
     """`value`, which a statement just written guarantees (a row it inserted, a count)."""
     assert value is not None
     return value

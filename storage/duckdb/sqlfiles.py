@@ -16,7 +16,17 @@ def sql(name: str) -> str:
 
 def statements(name: str) -> list[str]:
     """The statements of a multi-statement file, split on `;` at line ends."""
-    parts = [p.strip() for p in sql(name).split(";\n")]
+    return split(sql(name))
+
+
+def statements_in(path: Path) -> list[str]:
+    """The statements of the multi-statement file at `path` (another store's own SQL)."""
+    return split(path.read_text(encoding="utf-8"))
+
+
+def split(text: str) -> list[str]:
+    """The statements of a multi-statement text, split on `;` at line ends."""
+    parts = [p.strip() for p in text.split(";\n")]
     return [
         p.rstrip(";")
         for p in parts

@@ -94,14 +94,16 @@ class SealedDays:
         if not new:
             return
         ordered = sorted(new)
-        inserted = con.execute(
-            sql("summaries/mark_stale"),
-            {"workspace_ids": [k[0] for k in ordered], "workflow_ids": [k[1] for k in ordered],
-             "days": [k[2] for k in ordered]},
-        ).fetchall()  # fmt: skip
+        params = {
+            "workspace_ids": [k[0] for k in ordered], "workflow_ids": [k[1] for k in ordered],
+            "days": [k[2] for k in ordered],
+        }  # fmt: skip
+        # Two statements, not an INSERT ... RETURNING the marks it adds: DuckLake has no RETURNING.
+        stored = {tuple(row) for row in con.execute(sql("summaries/stale_marks"), params).fetchall()}
+        con.execute(sql("summaries/mark_stale"), params)
         # Marks found in the table were committed before (this transaction only adds): known
         # from now on. Those it adds are known once a later commit finds them there.
-        self._marked |= new - {tuple(row) for row in inserted}
+        self._marked |= stored
         self.stale = True
 
     def has_work(self, day: int) -> bool:

@@ -63,16 +63,14 @@ class Store:
         # checkpoints stall a commit for 100-250 ms, and at 64 MiB they happen 4x less
         # often while WAL replay after a crash stays around a second.
         self._config = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold, **STORAGE}
-        with opening(self.path):  # locked by another process, unreadable, ...: StoreOpenError
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(self.path, config=self._config)
+        with opening(self.described()):  # locked by another process, unreadable, ...: StoreOpenError
+            self._con = self._open()
         self._generation = 0  # bumped when the file is reopened: thread cursors are then renewed
-        self.schema_version = migrate(self._con)
+        self.schema_version = self._migrate(self._con)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = CollectorMetrics(self.registry)
         self.changes = EventBus()
-        self.writer = Writer(
+        self.writer = self.writer_type(
             self._con.cursor(),
             self.changes,
             self.metrics,
@@ -98,6 +96,31 @@ class Store:
         self.executions = DuckDBExecutions(self)
         self.tables = DuckDBTables(self)
         self.workflow_metrics = DuckDBWorkflowMetrics(self)
+
+    # --- what another store on DuckDB (storage/ducklake/) replaces ---------------------
+
+    writer_type: type[Writer] = Writer
+
+    def described(self) -> str:
+        """The database as messages name it."""
+        return self.path
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """The connection of the first open (making the file's folder)."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return self._connect()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection to the database (at the first open and after a fatal error)."""
+        return duckdb.connect(self.path, config=self._config)
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> int:
+        return migrate(con)
+
+    def _checkpoint(self) -> None:
+        """At close: write the WAL into the file (a clean open replays nothing)."""
+        self._con.execute("CHECKPOINT")
 
     def start(self) -> None:
         self.writer.start()
@@ -132,7 +155,7 @@ class Store:
         error invalidated the DuckDB instance. Called on the writer thread; returns its cursor."""
         with contextlib.suppress(duckdb.Error):
             self._con.close()  # closes every cursor of the old instance too
-        con = duckdb.connect(self.path, config=self._config)
+        con = self._connect()
         with self._cursors_lock:
             self._cursors.clear()
             self._con = con
@@ -227,7 +250,7 @@ class Store:
         self.step_summaries.stop()
         self.writer.stop()
         try:
-            self._con.execute("CHECKPOINT")
+            self._checkpoint()
         except duckdb.Error as exc:
             log.warning("checkpoint at close failed: %s", exc)
         with self._cursors_lock:

@@ -465,9 +465,13 @@ class Writer:
         screened, complete = _execution_keys(keys)
         stored = []
         if not complete or self._seen_executions.may_contain(screened).any():
-            stored = _take_executions(self._con, keys)
+            stored = self._take_executions(keys)
         self._seen_executions.add(screened)
         _insert_summaries(self._con, stored, facts)
+
+    def _take_executions(self, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
+        """Delete the stored summaries of these (workspace, execution) and return them."""
+        return _take_executions(self._con, keys)
 
     def _remember_catalog(self, kind: str, ids: list[int]) -> None:
         known = self._known_catalog[kind]
