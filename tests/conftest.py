@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import Postgres, PostgresMissing, start_postgres
 from tests.support.server import RunningServer, start_server
 
 
@@ -22,3 +23,15 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     srv = start_server(tmp_path_factory.mktemp("shared") / "flowscope.duckdb")
     yield srv
     srv.terminate()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server of the session's own, in a temporary directory (the DuckLake
+    store's catalog: tests/support/postgres.py); skips when PostgreSQL is not installed."""
+    try:
+        pg = start_postgres()
+    except PostgresMissing as exc:
+        pytest.skip(str(exc))
+    yield pg
+    pg.stop()

@@ -1,0 +1,68 @@
+"""The catalog on DuckLake: the DuckDB file's catalog (storage/duckdb/catalog.py), less what
+DuckLake lacks.
+
+- No RETURNING: a write that says whether it changed a row first reads its target row
+  (`sql/catalog/<name>_target.sql`), then writes (`sql/catalog/<name>.sql`), in one
+  transaction under the store's catalog write lock.
+- No UNIQUE: a workspace slug and a token hash are looked up before the insert, under that
+  lock. This holds while one process writes the catalog (this phase: one node per lake);
+  nodes racing to create the same slug need the catalog database's own constraint (later).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flowscope.storage.catalog import Token, Workspace, new_id
+from flowscope.storage.duckdb.catalog import DuckDBCatalog, Row, found, slug_taken, token_taken
+from flowscope.storage.ducklake.sqlfiles import lake_sql, required
+
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _bound(text: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters `text` names (DuckDB refuses parameters a statement does not use)."""
+    names = set(_PARAMETER.findall(text))
+    return {k: v for k, v in params.items() if k in names}
+
+
+class LakeCatalog(DuckDBCatalog):
+    def _statement(self, name: str) -> str:
+        return lake_sql(f"catalog/{name}") or super()._statement(name)
+
+    def _lake(self, name: str, params: Mapping[str, Any]) -> list[Row]:
+        text = required(f"catalog/{name}")
+        return self._store.cursor().execute(text, _bound(text, params)).fetchall()
+
+    def _write(self, name: str, params: Mapping[str, Any]) -> list[Row]:
+        if lake_sql(f"catalog/{name}_target") is None:
+            return super()._write(name, params)
+        with self._transaction(write=True):
+            target = self._lake(f"{name}_target", params)
+            if target:
+                self._all(name, params)
+        return target
+
+    def create_workspace(self, slug: str, name: str) -> Workspace:
+        workspace_id = new_id("ws_")
+        with self._transaction(write=True):
+            if self._lake("workspace_slug_taken", {"slug": slug}):
+                raise slug_taken(slug)
+            self._all("workspace_insert", {"id": workspace_id, "slug": slug, "name": name})
+        return found(self.get_workspace(workspace_id))
+
+    def add_token(
+        self, workspace_id: str, token_hash: str, role: str, name: str | None, *, server_admin: bool = False
+    ) -> Token:
+        params = {
+            "id": new_id("tok_"), "token_hash": token_hash, "workspace_id": workspace_id, "role": role,
+            "name": name, "server_admin": server_admin,
+        }  # fmt: skip
+        with self._transaction(write=True):
+            if self._lake("token_hash_taken", params):
+                raise token_taken()
+            self._all("token_insert", params)
+            (row,) = self._lake("token_by_id", params)
+        return Token(*row)

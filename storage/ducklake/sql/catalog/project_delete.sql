@@ -1,0 +1,1 @@
+DELETE FROM projects WHERE workspace_id = $workspace_id AND id = $id

@@ -1,0 +1,1 @@
+SELECT id FROM tokens WHERE workspace_id = $workspace_id AND id = $id AND revoked_at IS NULL

@@ -1,0 +1,1 @@
+DELETE FROM workflows WHERE workspace_id = $workspace_id AND id = $id

@@ -1,0 +1,134 @@
+"""A PostgreSQL server of the tests' own, in a temporary directory (the DuckLake store's catalog).
+
+It needs Debian's `postgresql` binaries (scripts/system-deps.sh installs them); without them
+`start_postgres` raises `PostgresMissing` and the tests that need it skip.
+
+initdb refuses to run as root ("cannot be run as root"), and so does the server. As root the
+cluster is therefore created and run as an unprivileged account (`postgres`, which the Debian
+package creates, else `nobody`) through `runuser`, in a directory made directly under the
+system temp dir and handed to that account: pytest's own temp dirs are private to root, and
+the account could not enter them. The server listens on 127.0.0.1 on a free port and on a
+unix socket in the same directory; it trusts every local connection (a throwaway cluster
+holding test data only), as user `flowscope`. fsync is off: nothing of it must survive a crash.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+USER = "flowscope"
+START_TIMEOUT_SECONDS = 60
+
+
+class PostgresMissing(RuntimeError):
+    pass
+
+
+def _bin_dir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise PostgresMissing("PostgreSQL's initdb not found (scripts/system-deps.sh installs it)")
+
+
+def _run_as() -> list[str]:
+    """The command prefix that runs a PostgreSQL binary as a non-root account (none needed
+    when the tests do not run as root)."""
+    if os.geteuid() != 0:
+        return []
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise PostgresMissing("running as root, and runuser is missing to start PostgreSQL as another user")
+    for account in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(account)
+        except KeyError:
+            continue
+        return [runuser, "-u", account, "--"]
+    raise PostgresMissing("running as root, and no 'postgres' or 'nobody' account to run PostgreSQL as")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Postgres:
+    root: Path
+    port: int
+    bin_dir: Path
+    run_as: list[str]
+    _databases: set[str] = field(default_factory=set)
+
+    def conninfo(self, dbname: str) -> str:
+        """libpq conninfo of database `dbname` over TCP (as a node on another machine would)."""
+        return f"dbname={dbname} host=127.0.0.1 port={self.port} user={USER}"
+
+    def create_database(self, dbname: str) -> str:
+        """Create `dbname` unless this server made it already; returns its conninfo."""
+        if dbname not in self._databases:
+            self._admin("createdb", dbname)
+            self._databases.add(dbname)
+        return self.conninfo(dbname)
+
+    def _admin(self, tool: str, *args: str) -> None:
+        subprocess.run(
+            [str(self.bin_dir / tool), "-h", str(self.root), "-p", str(self.port), "-U", USER, *args],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        pg_ctl = str(self.bin_dir / "pg_ctl")
+        subprocess.run(
+            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "stop"],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_postgres() -> Postgres:
+    """A new cluster, started; `stop()` it when done (it removes its directory too)."""
+    bin_dir, run_as = _bin_dir(), _run_as()
+    root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
+    if run_as:
+        account = run_as[2]
+        shutil.chown(root, user=account)
+    try:
+        subprocess.run(
+            [*run_as, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", USER, "-A", "trust",
+             "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        for attempt in range(3):  # the free port may be taken between the probe and the bind
+            port = _free_port()
+            options = (
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            started = subprocess.run(
+                [*run_as, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-o", options,
+                 "-l", str(root / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
+                capture_output=True, timeout=START_TIMEOUT_SECONDS + 10,
+            )  # fmt: skip
+            if started.returncode == 0:
+                return Postgres(root, port, bin_dir, run_as)
+            if attempt == 2:
+                log = (root / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    raise AssertionError("unreachable")
