@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 from flowscope.storage.duckdb.sqlfiles import SQL_DIR, statements_in
 
-MIGRATIONS = SQL_DIR / "migrations"
 VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_version ("
     " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
@@ -25,8 +24,10 @@ class MigrationError(RuntimeError):
     pass
 
 
-def migrations(directory: Path = MIGRATIONS) -> list[tuple[int, str]]:
-    """(version, name) of every migration shipped in `directory`, in order."""
+def migrations(directory: Path | None = None) -> list[tuple[int, str]]:
+    """(version, name) of every migration shipped in `directory` (the file's: sql/migrations),
+    in order."""
+    directory = directory or SQL_DIR / "migrations"
     found = []
     for path in sorted(directory.iterdir()):
         m = _MIGRATION.match(path.name)
@@ -48,7 +49,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(
-    con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS, version_table: str = VERSION_TABLE
+    con: duckdb.DuckDBPyConnection, directory: Path | None = None, version_table: str = VERSION_TABLE
 ) -> int:
     """Apply every migration shipped in `directory` not recorded yet, in order; return the
     resulting version. `version_table` creates the table recording them if missing (another
@@ -57,6 +58,7 @@ def migrate(
     Pending migrations are found by set difference, not by "above the highest applied",
     so a migration merged with a lower number than one already applied still runs.
     """
+    directory = directory or SQL_DIR / "migrations"
     applied = applied_versions(con, version_table)
     shipped = migrations(directory)
     if shipped and applied and max(applied) > shipped[-1][0]:

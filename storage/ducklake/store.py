@@ -23,7 +23,7 @@ from flowscope.storage.duckdb.store import Store
 from flowscope.storage.ducklake import extensions
 from flowscope.storage.ducklake.catalog import LakeCatalog
 from flowscope.storage.ducklake.sqlfiles import SQL_DIR, required
-from flowscope.storage.ducklake.url import LakeUrl, parse_lake
+from flowscope.storage.ducklake.url import LakeUrl, parse_lake, redact
 from flowscope.storage.ducklake.writer import LakeWriter
 from flowscope.storage.errors import StoreOpenError
 
@@ -70,12 +70,16 @@ class LakeStore(Store):
             boot.execute(f"ATTACH {_literal(self.lake.url)} AS lake (DATA_PATH {_literal(self.data_path)})")
             if self._inline_rows is not None:
                 boot.execute("CALL lake.set_option('data_inlining_row_limit', ?)", [self._inline_rows])
-        except extensions.ExtensionMissing as exc:
-            raise StoreOpenError(f"cannot open the lake {self.described()}: {exc}") from exc
+            boot.close()
+            return self._connect()
+        except (duckdb.Error, extensions.ExtensionMissing) as exc:
+            # DuckDB's message repeats the conninfo, password included: never pass it on (nor
+            # chain the exception, which tracebacks would print).
+            reason = redact(" ".join(str(exc).split()))
+            raise StoreOpenError(f"cannot open the lake {self.described()}: {reason}") from None
         finally:
             with contextlib.suppress(duckdb.Error):
                 boot.close()
-        return self._connect()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         # Never download an extension: the wheels' were installed by _open.

@@ -16,7 +16,7 @@ POSTGRES_PREFIX = "ducklake:postgres:"
 # One libpq `key=value` pair: a bare value, or a single-quoted one with \' and \\ escapes.
 _PAIR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)\s*")
 _URI = re.compile(r"postgres(?:ql)?://\S*")
-_SECRET = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)|(://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+_SECRET = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)|(://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
 
 
 class StoreUrlError(ValueError):
