@@ -61,6 +61,17 @@ def serve(
     db: Annotated[
         Path | None, typer.Option(help="DuckDB database file [FLOWSCOPE_DB, ./flowscope.duckdb].")
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="A DuckDB file (as --db) or a DuckLake, ducklake:postgres:<libpq conninfo> "
+            "(preview; needs --data-path) [FLOWSCOPE_STORE]."
+        ),
+    ] = None,
+    data_path: Annotated[
+        str | None,
+        typer.Option(help="A ducklake: store's data directory (shared) or s3:// URL [FLOWSCOPE_DATA_PATH]."),
+    ] = None,
     max_body_bytes: Annotated[
         int | None, typer.Option(help="OTLP/HTTP body limit after decompression [64 MiB].")
     ] = None,
@@ -171,10 +182,12 @@ def serve(
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
-    """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file."""
+    """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file (or, in
+    preview, on a DuckLake: --store ducklake:postgres:<conninfo> --data-path PATH)."""
     given: dict[str, Any] = {
         "host": host, "api_port": api_port, "otlp_http_port": otlp_http_port,
-        "otlp_grpc_port": otlp_grpc_port, "db": db, "max_body_bytes": max_body_bytes,
+        "otlp_grpc_port": otlp_grpc_port, "db": db, "store": store, "data_path": data_path,
+        "max_body_bytes": max_body_bytes,
         "grpc_max_message_bytes": grpc_max_message_bytes, "queue_items": queue_items,
         "header_timeout_seconds": header_timeout_seconds, "body_timeout_seconds": body_timeout_seconds,
         "idle_timeout_seconds": idle_timeout_seconds, "max_connections": max_connections,
@@ -198,9 +211,10 @@ def serve(
         "role": role,
     }  # fmt: skip
     settings = load_settings(given)
-    from flowscope.compose import preflight
+    from flowscope.compose import preflight, store_target
     from flowscope.server import serve as run_server
 
+    store_target(settings)  # a malformed --store, a lake without --data-path: StartupError, exit 2
     problem = preflight(settings)
     if problem:
         typer.echo(f"flowscope: {problem}", err=True)

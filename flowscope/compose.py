@@ -8,9 +8,12 @@ The API never imports this layer: it declares what it reads (`ApiSettings`, `Liv
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -35,6 +38,44 @@ from flowscope.engine.telemetry import TelemetryConfig
 from flowscope.settings import Settings
 from flowscope.startup_errors import Problem, StartupError
 from flowscope.storage.duckdb.store import Store
+from flowscope.storage.ducklake.store import LakeStore
+from flowscope.storage.ducklake.url import LakeUrl, StoreUrlError, is_lake, parse_lake
+from flowscope.storage.errors import StoreOpenError
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """The store `serve` opens: the DuckDB file, or a DuckLake and its data path."""
+
+    file: Path
+    lake: LakeUrl | None = None
+    data_path: str | None = None
+
+    def described(self) -> str:
+        """As the ready line names it: one word (a conninfo's spaces as %20), no password."""
+        return re.sub(r"\s", "%20", self.lake.redacted()) if self.lake else str(self.file)
+
+
+def store_target(settings: Settings) -> StoreTarget:
+    """What `--store`/`--db`/`--data-path` name; StartupError naming the setting when they
+    name nothing this Flowscope opens."""
+    s = settings
+    if s.store is None or not is_lake(s.store):
+        if s.store is not None and Path(s.store) != s.db:
+            raise StartupError(Problem("store", f"names another file than --db ({s.db}), its alias"))
+        if s.data_path is not None:
+            raise StartupError(Problem("data_path", "is for a ducklake: store only (--store ducklake:...)"))
+        return StoreTarget(s.db)
+    try:
+        lake = parse_lake(s.store)
+    except StoreUrlError as exc:
+        raise StartupError(Problem("store", str(exc))) from None
+    if not s.data_path:
+        raise StartupError(
+            Problem("data_path", "is required with a ducklake: store: the lake's data directory, "
+                    "shared by every node, or an s3:// URL")
+        )  # fmt: skip
+    return StoreTarget(s.db, lake, s.data_path)
 
 
 def preflight(settings: Settings) -> str | None:
@@ -90,19 +131,28 @@ def open_file_store(path: Path) -> Store:
 
 def open_store(settings: Settings, registry: CollectorRegistry) -> Store:
     """The started store, with retention running when it is configured."""
-    store = Store(
-        settings.db,
-        registry=registry,
-        max_queue_items=settings.queue_items,
-        max_batch_items=settings.batch_items,
-        commit_delay_seconds=settings.commit_delay_seconds,
-        memory_limit=settings.memory_limit,
-        checkpoint_threshold=settings.checkpoint_threshold,
-    )
+    target = store_target(settings)
+    if target.lake is None:
+        store = Store(target.file, **_store_options(settings, registry))
+    else:
+        assert target.data_path is not None  # store_target requires it
+        try:
+            store = LakeStore(target.lake, target.data_path, **_store_options(settings, registry))
+        except StoreOpenError as exc:
+            raise StartupError(Problem("store", str(exc))) from None
     store.start()
     if settings.retention_days:
         store.start_retention(settings.retention_days, settings.retention_interval_seconds)
     return store
+
+
+def _store_options(settings: Settings, registry: CollectorRegistry) -> dict[str, Any]:
+    """The DuckDB store's options, which the lake store takes too."""
+    return {
+        "registry": registry, "max_queue_items": settings.queue_items,
+        "max_batch_items": settings.batch_items, "commit_delay_seconds": settings.commit_delay_seconds,
+        "memory_limit": settings.memory_limit, "checkpoint_threshold": settings.checkpoint_threshold,
+    }  # fmt: skip
 
 
 def auth_throttle(settings: Settings) -> AuthThrottle:

@@ -184,7 +184,7 @@ async def serve(settings: Settings) -> None:
     role = "" if settings.role == "all" else f" role={settings.role}"
     print(
         f"flowscope ready api=http://{host}:{api_port} otlp_http={otlp_http} "
-        f"otlp_grpc={otlp_grpc} db={settings.db}{role}",
+        f"otlp_grpc={otlp_grpc} db={compose.store_target(settings).described()}{role}",
         flush=True,
     )
     await stop.wait()

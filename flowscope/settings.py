@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr
+from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flowscope.storage.ducklake.url import is_lake
 
 MiB = 1024 * 1024
 
@@ -44,7 +46,21 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=0, le=65535, description="REST/WebSocket/Jaeger/metrics port (0 = any).")
     otlp_http_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP receiver port (0 = any).")
     otlp_grpc_port: int = Field(4317, ge=0, le=65535, description="OTLP/gRPC receiver port (0 = any).")
-    db: Path = Field(Path("./flowscope.duckdb"), description="DuckDB database file.")
+    db: Path = Field(
+        Path("./flowscope.duckdb"),
+        description="DuckDB database file (--store's alias). With a ducklake: store, the prefix of this "
+        "node's own files ('<db>.triggers', the default '<db>.sandbox'), never of telemetry.",
+    )
+    store: str | None = Field(
+        None,
+        description="Where telemetry is stored: a DuckDB file (default: --db), or a DuckLake (preview), "
+        "ducklake:postgres:<libpq conninfo>, with --data-path.",
+    )
+    data_path: str | None = Field(
+        None,
+        description="A ducklake: store's data files: a directory every node shares, or an s3:// URL "
+        "(passed to DuckLake as is; not tested here).",
+    )
     max_body_bytes: int = Field(64 * MiB, gt=0, description="OTLP/HTTP body limit, after decompression.")
     grpc_max_message_bytes: int = Field(64 * MiB, gt=0, description="OTLP/gRPC maximum message size.")
     header_timeout_seconds: float = Field(
@@ -198,6 +214,14 @@ class Settings(BaseSettings):
         "is shown as unknown (0: never).",
     )
     log_level: str = Field("warning", description="Server log level.")
+
+    @model_validator(mode="after")
+    def _store_file_is_db(self) -> Settings:
+        """`--store PATH` names the DuckDB file, as `--db` does (compose.store_target refuses
+        the two naming different files)."""
+        if self.store is not None and not is_lake(self.store) and "db" not in self.model_fields_set:
+            self.db = Path(self.store)
+        return self
 
     @property
     def auth_required(self) -> bool:
