@@ -1,10 +1,13 @@
 -- The DuckLake store's schema: the DuckDB file's schema as its migrations 001-007 leave it
 -- (storage/duckdb/sql/migrations/, the column comments are there), in one step, less what
--- DuckLake 0.4 (duckdb 1.5.5) refuses: PRIMARY KEY / UNIQUE constraints, indexes, and a
--- column's compression (Parquet files are compressed whole). What the constraints enforced
--- in the file is enforced by the store's code (storage/ducklake/catalog.py: unique workspace
--- slugs and token hashes, under the one catalog write lock); ids are never reused anyway.
+-- DuckLake (catalog format 1.0, duckdb 1.5.5) refuses: PRIMARY KEY / UNIQUE constraints,
+-- indexes, and a column's compression (Parquet files are compressed whole). What the
+-- constraints enforced in the file is enforced by the store's code (storage/ducklake/
+-- catalog.py: unique workspace slugs and token hashes, under the one catalog write lock).
 -- Column order and names are the file's: the shared statements insert BY NAME.
+-- No statement compares a BLOB: on 1.5.5 `blob_col = x` over DuckDB-written Parquet with a
+-- dictionary-encoded column and its bloom filter finds no row (duckdb issue 24994); every id
+-- is hex text or an integer.
 
 CREATE TABLE workspaces (
     id          VARCHAR,
