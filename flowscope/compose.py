@@ -38,7 +38,7 @@ from flowscope.engine.telemetry import TelemetryConfig
 from flowscope.settings import Settings
 from flowscope.startup_errors import Problem, StartupError
 from flowscope.storage.duckdb.store import Store
-from flowscope.storage.ducklake.store import LakeStore
+from flowscope.storage.ducklake.store import LakeStore, is_remote
 from flowscope.storage.ducklake.url import LakeUrl, StoreUrlError, is_lake, parse_lake
 from flowscope.storage.errors import StoreOpenError
 
@@ -81,7 +81,8 @@ def store_target(settings: Settings) -> StoreTarget:
 def preflight(settings: Settings) -> str | None:
     """Why `serve` must not start with these settings, in one line (checked before it opens
     anything): a demo on a node without the engine, a sandbox directory that would expose the
-    server's or other users' files."""
+    server's or other users' files, a lake's data files among them (step actions could read
+    or overwrite them)."""
     if settings.role == "ingest":  # no engine: no sandbox to check
         if settings.demo:
             return (
@@ -90,9 +91,17 @@ def preflight(settings: Settings) -> str | None:
             )
         return None
     try:
-        prepare_sandbox(settings.sandbox_dir, settings.db)
+        sandbox = prepare_sandbox(settings.sandbox_dir, settings.db)
     except SandboxDirError as exc:
         return str(exc)
+    target = store_target(settings)
+    if target.data_path is not None and not is_remote(target.data_path):
+        data = Path(target.data_path).expanduser().resolve()
+        if data.is_relative_to(sandbox) or sandbox.is_relative_to(data):
+            return (
+                f"sandbox directory {sandbox} and the lake's data path {data} overlap: choose a sandbox "
+                "that does not hold the server's files (FLOWSCOPE_SANDBOX_DIR / --sandbox-dir)"
+            )
     return None
 
 

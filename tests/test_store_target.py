@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flowscope.compose import store_target
+from flowscope.compose import preflight, store_target
 from flowscope.settings import Settings
 from flowscope.startup_errors import StartupError
 
@@ -64,3 +64,18 @@ def test_what_names_no_store_is_refused(given: dict[str, Any], setting: str, say
 def test_a_password_is_not_in_the_ready_line() -> None:
     target = store_target(Settings(store=LAKE + " password=hunter2", data_path="/d"))
     assert "hunter2" not in target.described()
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_a_sandbox_overlapping_the_lake_data_is_refused(tmp_path: Path, inside: bool) -> None:
+    sandbox = tmp_path / "sandbox"
+    data = sandbox / "lake" if inside else tmp_path
+    settings = Settings(store=LAKE, data_path=str(data), db=tmp_path / "node", sandbox_dir=sandbox)
+    problem = preflight(settings)
+    assert problem is not None and "overlap" in problem
+
+
+def test_a_separate_sandbox_and_remote_data_are_fine(tmp_path: Path) -> None:
+    for data in (str(tmp_path / "lake"), "s3://bucket/lake/"):
+        settings = Settings(store=LAKE, data_path=data, db=tmp_path / "node", sandbox_dir=tmp_path / "sb")
+        assert preflight(settings) is None
