@@ -21,5 +21,5 @@ WITH candidates AS (
 )
 SELECT execution_id FROM candidates
 GROUP BY execution_id
-ORDER BY max(t) DESC
+ORDER BY max(t) DESC, execution_id DESC  -- a total order: the LIMIT cuts the same rows each call
 LIMIT $limit;
