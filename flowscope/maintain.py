@@ -52,7 +52,7 @@ def maintain(
             help="Delete replaced and orphaned files only once this old (a young orphan may be a commit "
             "in flight).",
         ),
-    ] = 3600.0,
+    ] = 600.0,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
     """Keep a DuckLake store small while nodes ingest: each round applies retention, flushes

@@ -15,8 +15,8 @@ statements are in sql/maintenance/):
    a reader or a node's change feed (changes between two snapshots) reads from; they lag by
    seconds, so the default keeps an hour;
 6. `ducklake_cleanup_old_files` scheduled for deletion more than `file_grace_seconds` ago:
-   the files merged away or of expired snapshots; a query that started before they were
-   scheduled has finished long before;
+   the files merged away or of expired snapshots. Every read is one short autocommit query,
+   so one that started before they were scheduled has ended long before (default 10 min);
 7. `ducklake_delete_orphaned_files` older than `file_grace_seconds`: files no catalog row
    names. A node writes a commit's Parquet file before its catalog commit names it, so a
    young "orphan" may be a commit in flight: only files older than the grace are deleted.
@@ -62,7 +62,7 @@ class Policy:
     """Delete telemetry older than this (None: keep all)."""
     snapshot_retention_seconds: float = 3600.0
     """Expire snapshots older than this."""
-    file_grace_seconds: float = 3600.0
+    file_grace_seconds: float = 600.0
     """Delete replaced and orphaned files only once they are this old."""
 
 
