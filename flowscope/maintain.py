@@ -49,8 +49,8 @@ def maintain(
         typer.Option(
             min=0,
             envvar="FLOWSCOPE_FILE_GRACE_SECONDS",
-            help="Delete replaced and orphaned files only once this old (a young orphan may be a commit "
-            "in flight).",
+            help="Delete replaced and orphaned files only once this old (orphans never younger than "
+            "300 s: a young orphan may be a node's commit in flight).",
         ),
     ] = 600.0,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,

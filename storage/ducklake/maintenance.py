@@ -19,7 +19,8 @@ statements are in sql/maintenance/):
    so one that started before they were scheduled has ended long before (default 10 min);
 7. `ducklake_delete_orphaned_files` older than `file_grace_seconds`: files no catalog row
    names. A node writes a commit's Parquet file before its catalog commit names it, so a
-   young "orphan" may be a commit in flight: only files older than the grace are deleted.
+   young "orphan" may be a commit in flight: only files older than the grace, and never
+   younger than ORPHAN_MIN_AGE_SECONDS, are deleted.
 
 Safe under live writers: every step is its own DuckLake transaction; DuckLake retries a
 commit whose snapshot moved on, and a step that still conflicts with a node's commit (both
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 
 ALIAS = "lake"  # the statements in sql/maintenance/ name the attached lake so
 RETRIES = 5
+# An orphan younger than this is never deleted, whatever --file-grace-seconds says: it may be a
+# node's commit in flight, and deleting it loses the rows of a commit about to be acknowledged
+# (seen here with a grace of 0 under live ingest: a committed file gone, reads failing).
+ORPHAN_MIN_AGE_SECONDS = 300.0
 RETRY_WAIT_SECONDS = 0.2
 
 
@@ -151,11 +156,12 @@ class Maintainer:
         report.files_rewritten = rewritten[0] if rewritten else 0
         snapshot_age = {"snapshot_age": f"{self.policy.snapshot_retention_seconds} seconds"}
         file_age = {"file_age": f"{self.policy.file_grace_seconds} seconds"}
+        orphan_age = {"file_age": f"{max(self.policy.file_grace_seconds, ORPHAN_MIN_AGE_SECONDS)} seconds"}
         expired = self._step("expire", lambda: self._sum("expire_snapshots", snapshot_age), skipped)
         report.snapshots_expired = expired[0] if expired else 0
         removed = self._step("cleanup", lambda: self._sum("cleanup_old_files", file_age), skipped)
         report.files_removed = removed[0] if removed else 0
-        orphans = self._step("orphans", lambda: self._sum("delete_orphaned_files", file_age), skipped)
+        orphans = self._step("orphans", lambda: self._sum("delete_orphaned_files", orphan_age), skipped)
         report.orphans_removed = orphans[0] if orphans else 0
         report.data_files_after, report.delete_files_after = self._files()
         report.skipped = tuple(skipped)
