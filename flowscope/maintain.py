@@ -89,12 +89,17 @@ def maintain(
                 if once:
                     raise
                 logging.getLogger(__name__).exception("maintain round failed")
-                typer.echo(f"maintain round failed: {redact(' '.join(str(exc).split()))[:300]}")
+                typer.echo(f"maintain round failed: {_shortened(redact(' '.join(str(exc).split())))}")
             if once:
                 break
             stop.wait(interval_seconds)
     finally:
         maintainer.close()
+
+
+def _shortened(text: str, keep: int = 300) -> str:
+    """DuckDB's messages may quote whole statements: their start and their end (the reason)."""
+    return text if len(text) <= 2 * keep else f"{text[:keep]} ... {text[-keep:]}"
 
 
 def register(app: typer.Typer) -> None:

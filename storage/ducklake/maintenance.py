@@ -37,20 +37,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 from flowscope.storage.duckdb.retention import Deleted, delete_before
 from flowscope.storage.duckdb.step_summaries import SealedDays
 from flowscope.storage.ducklake import extensions
+from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.sqlfiles import required
 from flowscope.storage.ducklake.store import is_remote
 from flowscope.storage.ducklake.url import LakeUrl, redact
 from flowscope.storage.errors import StoreOpenError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ALIAS = "lake"  # the statements in sql/maintenance/ name the attached lake so
 RETRIES = 5
@@ -108,11 +111,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def is_conflict(exc: duckdb.Error) -> bool:
-    """A DuckLake commit that lost to a concurrent one (worth trying again)."""
-    return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
-
-
 class Maintainer:
     """One connection to the lake (attached as `lake`, not the default database: the
     functions take the lake's name) and the rounds run on it."""
@@ -147,26 +145,35 @@ class Maintainer:
         report.data_files_before, report.delete_files_before = self._files()
         skipped: list[str] = []
         if self.policy.retention_days:
-            report.deleted = self._step("retention", self._retention, skipped)
-        flushed = self._step("flush", lambda: self._sum("flush_inlined_data"), skipped)
-        report.rows_flushed = flushed[0] if flushed else 0
-        merged = self._step("merge", lambda: self._sum("merge_adjacent_files"), skipped)
-        report.files_merged, report.files_written = merged or (0, 0)
-        rewritten = self._step("rewrite", lambda: self._sum("rewrite_data_files"), skipped)
-        report.files_rewritten = rewritten[0] if rewritten else 0
+            report.deleted = self._step("retention", skipped, self._retention)
+        # Table by table: a table a node keeps deleting from (executions: every commit that
+        # updates an execution replaces its row) may lose every try, and must not hold the
+        # others (spans, logs) back.
+        for table in self._tables():
+            name = {"table": table}
+            flushed = self._step(f"flush:{table}", skipped, self._sum, "flush_inlined_data", name)
+            report.rows_flushed += flushed[0] if flushed else 0
+            rewritten = self._step(f"rewrite:{table}", skipped, self._sum, "rewrite_data_files", name)
+            report.files_rewritten += rewritten[0] if rewritten else 0
+            merged = self._step(f"merge:{table}", skipped, self._sum, "merge_adjacent_files", name)
+            report.files_merged += merged[0] if merged else 0
+            report.files_written += merged[1] if merged else 0
         snapshot_age = {"snapshot_age": f"{self.policy.snapshot_retention_seconds} seconds"}
         file_age = {"file_age": f"{self.policy.file_grace_seconds} seconds"}
         orphan_age = {"file_age": f"{max(self.policy.file_grace_seconds, ORPHAN_MIN_AGE_SECONDS)} seconds"}
-        expired = self._step("expire", lambda: self._sum("expire_snapshots", snapshot_age), skipped)
+        expired = self._step("expire", skipped, self._sum, "expire_snapshots", snapshot_age)
         report.snapshots_expired = expired[0] if expired else 0
-        removed = self._step("cleanup", lambda: self._sum("cleanup_old_files", file_age), skipped)
+        removed = self._step("cleanup", skipped, self._sum, "cleanup_old_files", file_age)
         report.files_removed = removed[0] if removed else 0
-        orphans = self._step("orphans", lambda: self._sum("delete_orphaned_files", orphan_age), skipped)
+        orphans = self._step("orphans", skipped, self._sum, "delete_orphaned_files", orphan_age)
         report.orphans_removed = orphans[0] if orphans else 0
         report.data_files_after, report.delete_files_after = self._files()
         report.skipped = tuple(skipped)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _tables(self) -> list[str]:
+        return [t for (t,) in self._con.execute(required("maintenance/tables")).fetchall()]
 
     def _files(self) -> tuple[int, int]:
         """The live data files and delete files of the lake's current snapshot."""
@@ -192,12 +199,12 @@ class Maintainer:
             raise
         return deleted
 
-    def _step(self, name: str, fn: Any, skipped: list[str]) -> Any:
-        """`fn()`, tried again while it loses to a node's concurrent commit; None (and the
+    def _step(self, name: str, skipped: list[str], fn: Callable[..., T], *args: Any) -> T | None:
+        """`fn(*args)`, tried again while it loses to a node's concurrent commit; None (and the
         step named in `skipped`) when it still does: the next round does it."""
         for attempt in range(RETRIES):
             try:
-                return fn()
+                return fn(*args)
             except duckdb.Error as exc:
                 if not is_conflict(exc):
                     raise
