@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from flowscope import maintain as maintain_command
 from flowscope.api import commands as api_commands
 from flowscope.engine import commands as engine_commands
 from flowscope.settings import Settings
@@ -223,6 +224,7 @@ def serve(
 
 
 engine_commands.register(app)  # run, validate, schema
+maintain_command.register(app)  # maintain (a DuckLake store's maintenance process)
 
 mapping_app = typer.Typer(help="Mapping files: another tracer's spans as executions and steps.")
 app.add_typer(mapping_app, name="mapping")

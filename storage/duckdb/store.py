@@ -22,6 +22,7 @@ from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.rebuild import rebuild_rows
 from flowscope.storage.duckdb.replay import DuckDBReplay
+from flowscope.storage.duckdb.retention import delete_before
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.span_metrics import DuckDBSpanMetrics
 from flowscope.storage.duckdb.sqlfiles import sql
@@ -180,23 +181,18 @@ class Store:
         def task(con: duckdb.DuckDBPyConnection) -> None:
             try:
                 con.execute("BEGIN")
-                spans = con.execute("DELETE FROM spans WHERE start_ns < ?", [cutoff]).fetchone()
-                logs = con.execute("DELETE FROM logs WHERE time_ns < ?", [cutoff]).fetchone()
-                con.execute(
-                    "DELETE FROM executions WHERE status_rank = 3 AND coalesce(ended_ns, 0) < ?", [cutoff]
-                )
-                self.writer.step_days.retain(con, cutoff)
+                deleted = delete_before(con, cutoff, self.writer.step_days)
                 con.execute("COMMIT")
             except duckdb.Error:
                 con.execute("ROLLBACK")
                 raise
             finally:
                 done.set()
-            self.metrics.retention_deleted.labels("traces").inc(spans[0] if spans else 0)
-            self.metrics.retention_deleted.labels("logs").inc(logs[0] if logs else 0)
-            if spans and spans[0]:
+            self.metrics.retention_deleted.labels("traces").inc(deleted.spans)
+            self.metrics.retention_deleted.labels("logs").inc(deleted.logs)
+            if deleted.spans:
                 self.writer.spans_deleted(con)
-            if logs and logs[0]:
+            if deleted.logs:
                 self.writer.records_deleted()
 
         self.writer.run_maintenance(task)

@@ -1,16 +1,41 @@
 """The DuckDB store's writer (storage/duckdb/writer.py) on DuckLake: the same commits, but for
-the one statement DuckLake cannot run (DELETE ... RETURNING)."""
+the one statement DuckLake cannot run (DELETE ... RETURNING), and a commit that lost to a
+concurrent one is run again."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flowscope.storage.batches import EXEC_COLUMNS
+import duckdb
+from flowscope.storage.batches import EXEC_COLUMNS, Prepared
+from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.duckdb.writer import Writer
+from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.sqlfiles import required
+
+log = logging.getLogger(__name__)
+COMMIT_TRIES = 5
 
 
 class LakeWriter(Writer):
+    def _insert(self, parts: list[Prepared]) -> CommittedBatch:
+        """A commit that lost to a concurrent lake commit (`flowscope maintain` compacting a
+        table this one deletes from: "another transaction has compacted it") rolled back
+        whole; it runs again on the new snapshot, so exporters are not answered 503 for it.
+        What the failed try left in memory is only ever more than was stored (the dedupe
+        filters may say "maybe seen": a lookup), as after any failed commit."""
+        for attempt in range(1, COMMIT_TRIES + 1):
+            try:
+                return super()._insert(parts)
+            except duckdb.Error as exc:
+                if attempt == COMMIT_TRIES or not is_conflict(exc):
+                    raise
+                log.warning(
+                    "commit lost to a concurrent lake commit (try %d), retrying the commit: %s", attempt, exc
+                )
+        raise AssertionError("unreachable")
+
     def _take_executions(self, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
         params = {
             "execution_ids": list(dict.fromkeys(k[1] for k in keys)),

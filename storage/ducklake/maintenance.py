@@ -1,0 +1,214 @@
+"""`flowscope maintain`: the one process that keeps a lake small while nodes ingest.
+
+Each round, in this order (DuckLake's functions, duckdb 1.5.5 / ducklake 1.5.5; their
+statements are in sql/maintenance/):
+
+1. retention (`--retention-days`): storage/duckdb/retention.py, the rule the file's server runs;
+2. `ducklake_flush_inlined_data`: commits of up to 10 rows a table are kept as catalog rows
+   in PostgreSQL (DuckLake's inlining); they move into Parquet;
+3. `ducklake_merge_adjacent_files`: every commit wrote its own small Parquet file; adjacent
+   ones become one. Older snapshots stay readable (they point into parts of the new file), so
+   this changes nothing a reader or a change feed sees;
+4. `ducklake_rewrite_data_files`: files most of whose rows were deleted (ingest replaces
+   execution rows by delete + insert at every commit that touches them) are rewritten;
+5. `ducklake_expire_snapshots` older than `snapshot_retention_seconds`: a snapshot is what
+   a reader or a node's change feed (changes between two snapshots) reads from; they lag by
+   seconds, so the default keeps an hour;
+6. `ducklake_cleanup_old_files` scheduled for deletion more than `file_grace_seconds` ago:
+   the files merged away or of expired snapshots. Every read is one short autocommit query,
+   so one that started before they were scheduled has ended long before (default 10 min);
+7. `ducklake_delete_orphaned_files` older than `file_grace_seconds`: files no catalog row
+   names. A node writes a commit's Parquet file before its catalog commit names it, so a
+   young "orphan" may be a commit in flight: only files older than the grace, and never
+   younger than ORPHAN_MIN_AGE_SECONDS, are deleted.
+
+Safe under live writers: every step is its own DuckLake transaction; DuckLake retries a
+commit whose snapshot moved on, and a step that still conflicts with a node's commit (both
+deleting from one file, say) is retried here (RETRIES times with a backoff) and otherwise
+left to the next round. A node whose commit lost such a conflict answers its exporter
+503/UNAVAILABLE and the exporter sends again: nothing acknowledged (committed) is ever
+rewritten but into a file that holds the same rows.
+
+Not here: the step-summary maintenance and the silence sweep still run on every node
+(their state lives in each node's writer: see the README, "Scale-out store").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+from flowscope.storage.duckdb.retention import Deleted, delete_before
+from flowscope.storage.duckdb.step_summaries import SealedDays
+from flowscope.storage.ducklake import extensions
+from flowscope.storage.ducklake.conflicts import is_conflict
+from flowscope.storage.ducklake.sqlfiles import required
+from flowscope.storage.ducklake.store import is_remote
+from flowscope.storage.ducklake.url import LakeUrl, redact
+from flowscope.storage.errors import StoreOpenError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ALIAS = "lake"  # the statements in sql/maintenance/ name the attached lake so
+RETRIES = 5
+# An orphan younger than this is never deleted, whatever --file-grace-seconds says: it may be a
+# node's commit in flight, and deleting it loses the rows of a commit about to be acknowledged
+# (seen here with a grace of 0 under live ingest: a committed file gone, reads failing).
+ORPHAN_MIN_AGE_SECONDS = 300.0
+RETRY_WAIT_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Policy:
+    retention_days: float | None = None
+    """Delete telemetry older than this (None: keep all)."""
+    snapshot_retention_seconds: float = 3600.0
+    """Expire snapshots older than this."""
+    file_grace_seconds: float = 600.0
+    """Delete replaced and orphaned files only once they are this old."""
+
+
+@dataclass
+class Round:
+    """What one round did (the `maintain` process prints one line of it per round)."""
+
+    data_files_before: int = 0
+    data_files_after: int = 0
+    delete_files_before: int = 0
+    delete_files_after: int = 0
+    deleted: Deleted | None = None
+    rows_flushed: int = 0
+    files_merged: int = 0
+    files_written: int = 0
+    files_rewritten: int = 0
+    snapshots_expired: int = 0
+    files_removed: int = 0
+    orphans_removed: int = 0
+    skipped: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        d = self.deleted
+        retention = f" retention: spans={d.spans} logs={d.logs} executions={d.executions}" if d else ""
+        skipped = f" skipped={','.join(self.skipped)}" if self.skipped else ""
+        return (
+            f"maintain round: data_files={self.data_files_before}->{self.data_files_after} "
+            f"delete_files={self.delete_files_before}->{self.delete_files_after} "
+            f"inlined_rows_flushed={self.rows_flushed} merged={self.files_merged}->{self.files_written} "
+            f"rewritten={self.files_rewritten} snapshots_expired={self.snapshots_expired} "
+            f"files_removed={self.files_removed} orphans_removed={self.orphans_removed}"
+            f"{retention}{skipped} seconds={self.seconds:.2f}"
+        )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Maintainer:
+    """One connection to the lake (attached as `lake`, not the default database: the
+    functions take the lake's name) and the rounds run on it."""
+
+    def __init__(self, lake: LakeUrl, data_path: str, policy: Policy) -> None:
+        self.lake = lake
+        self.policy = policy
+        data = data_path if data_path.endswith("/") else data_path + "/"
+        try:
+            self._con = duckdb.connect(config={"autoinstall_known_extensions": False})
+            extensions.install(self._con)
+            if not is_remote(data):
+                Path(data).mkdir(parents=True, exist_ok=True)
+            self._con.execute(f"ATTACH {_literal(lake.url)} AS {ALIAS} (DATA_PATH {_literal(data)})")
+            self._con.execute(f"USE {ALIAS}")
+        except (duckdb.Error, extensions.ExtensionMissing) as exc:
+            reason = redact(" ".join(str(exc).split()))  # DuckDB repeats the conninfo, password too
+            raise StoreOpenError(f"cannot open the lake {lake.redacted()}: {reason}") from None
+        if not self._con.execute(required("maintenance/is_flowscope_lake")).fetchall():
+            self._con.close()
+            raise StoreOpenError(
+                f"the lake {lake.redacted()} holds no Flowscope store yet: start a `flowscope serve "
+                "--store` node on it first (it creates the schema)"
+            )
+
+    def close(self) -> None:
+        self._con.close()
+
+    def run_round(self) -> Round:
+        started = time.perf_counter()
+        report = Round()
+        report.data_files_before, report.delete_files_before = self._files()
+        skipped: list[str] = []
+        if self.policy.retention_days:
+            report.deleted = self._step("retention", skipped, self._retention)
+        # Table by table: a table a node keeps deleting from (executions: every commit that
+        # updates an execution replaces its row) may lose every try, and must not hold the
+        # others (spans, logs) back.
+        for table in self._tables():
+            name = {"table": table}
+            flushed = self._step(f"flush:{table}", skipped, self._sum, "flush_inlined_data", name)
+            report.rows_flushed += flushed[0] if flushed else 0
+            rewritten = self._step(f"rewrite:{table}", skipped, self._sum, "rewrite_data_files", name)
+            report.files_rewritten += rewritten[0] if rewritten else 0
+            merged = self._step(f"merge:{table}", skipped, self._sum, "merge_adjacent_files", name)
+            report.files_merged += merged[0] if merged else 0
+            report.files_written += merged[1] if merged else 0
+        snapshot_age = {"snapshot_age": f"{self.policy.snapshot_retention_seconds} seconds"}
+        file_age = {"file_age": f"{self.policy.file_grace_seconds} seconds"}
+        orphan_age = {"file_age": f"{max(self.policy.file_grace_seconds, ORPHAN_MIN_AGE_SECONDS)} seconds"}
+        expired = self._step("expire", skipped, self._sum, "expire_snapshots", snapshot_age)
+        report.snapshots_expired = expired[0] if expired else 0
+        removed = self._step("cleanup", skipped, self._sum, "cleanup_old_files", file_age)
+        report.files_removed = removed[0] if removed else 0
+        orphans = self._step("orphans", skipped, self._sum, "delete_orphaned_files", orphan_age)
+        report.orphans_removed = orphans[0] if orphans else 0
+        report.data_files_after, report.delete_files_after = self._files()
+        report.skipped = tuple(skipped)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _tables(self) -> list[str]:
+        return [t for (t,) in self._con.execute(required("maintenance/tables")).fetchall()]
+
+    def _files(self) -> tuple[int, int]:
+        """The live data files and delete files of the lake's current snapshot."""
+        [(data, deletes)] = self._con.execute(required("maintenance/live_files")).fetchall()
+        return int(data), int(deletes)
+
+    def _sum(self, name: str, params: dict[str, Any] | None = None) -> tuple[int, ...]:
+        [row] = self._con.execute(required(f"maintenance/{name}"), params or {}).fetchall()
+        return tuple(int(v or 0) for v in row)
+
+    def _retention(self) -> Deleted:
+        assert self.policy.retention_days
+        cutoff = time.time_ns() - int(self.policy.retention_days * 86400 * 1e9)
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            step_days = SealedDays()
+            step_days.load(con)
+            deleted = delete_before(con, cutoff, step_days)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return deleted
+
+    def _step(self, name: str, skipped: list[str], fn: Callable[..., T], *args: Any) -> T | None:
+        """`fn(*args)`, tried again while it loses to a node's concurrent commit; None (and the
+        step named in `skipped`) when it still does: the next round does it."""
+        for attempt in range(RETRIES):
+            try:
+                return fn(*args)
+            except duckdb.Error as exc:
+                if not is_conflict(exc):
+                    raise
+                log.info("maintain step %s lost to a concurrent commit (try %d): %s", name, attempt + 1, exc)
+                time.sleep(RETRY_WAIT_SECONDS * 2**attempt)
+        skipped.append(name)
+        return None
