@@ -25,16 +25,32 @@ class ExtensionMissing(RuntimeError):
     pass
 
 
+def available() -> bool:
+    """Whether this environment can open a lake (the `lake` extra is installed)."""
+    try:
+        for module, name in _WHEELS:
+            extension_file(module, name)
+    except ExtensionMissing:
+        return False
+    return True
+
+
 def extension_file(module: str, name: str) -> Path:
     version = duckdb.__version__
     try:
         root = Path(str(resources.files(importlib.import_module(module))))
     except ImportError:
         package = module.replace("_", "-")
-        raise ExtensionMissing(f"the {package} package is not installed (pip install {package})") from None
+        raise ExtensionMissing(
+            f"the {package} package is not installed: the DuckLake store needs "
+            "pip install 'flowscope[lake]' (DuckDB 1.5.5 with its ducklake and postgres extensions)"
+        ) from None
     path = root / "extensions" / f"v{version}" / f"{name}.duckdb_extension"
     if not path.is_file():
-        raise ExtensionMissing(f"{module} holds no build for duckdb {version} ({path} is missing)")
+        raise ExtensionMissing(
+            f"{module} holds no build for duckdb {version} ({path} is missing): the DuckLake store "
+            "runs on the DuckDB its extensions were built for: pip install 'flowscope[lake]'"
+        )
     return path
 
 
