@@ -1,0 +1,50 @@
+"""The lake's schema (storage/ducklake/sql/migrations/001_schema.sql) restates, in one step, what
+the file's migrations 001-007 build, less the constraints DuckLake refuses. The views and
+macros are the spec's and the readers' rules, and the columns what the shared statements
+read and write: here they must not drift from the file's. (Nullability is not compared: the
+file's primary keys make their columns NOT NULL, and the lake has no primary keys.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from flowscope.storage.duckdb.store import Store
+from flowscope.storage.ducklake.store import LakeStore
+
+from tests.support.postgres import Postgres
+
+_VIEWS = "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND database_name = current_database()"
+_MACROS = (
+    "SELECT function_name, function_type, parameters, macro_definition FROM duckdb_functions() "
+    "WHERE NOT internal AND function_type IN ('macro', 'table_macro') AND database_name = current_database()"
+)
+_COLUMNS = (
+    "SELECT table_name, column_name, data_type FROM information_schema.columns "
+    "WHERE table_catalog = current_database() AND table_schema = 'main' "
+    "AND table_name IN (SELECT table_name FROM duckdb_tables() WHERE database_name = current_database())"
+)
+
+
+def _schema(store: Any) -> dict[str, set[tuple[Any, ...]]]:
+    def read(con: duckdb.DuckDBPyConnection) -> dict[str, set[tuple[Any, ...]]]:
+        return {
+            name: {tuple(str(v) for v in row) for row in con.execute(query).fetchall()}
+            for name, query in (("views", _VIEWS), ("macros", _MACROS), ("columns", _COLUMNS))
+        }
+
+    return store.read(read)
+
+
+def test_the_lake_has_the_files_views_macros_and_columns(postgres: Postgres, tmp_path: Path) -> None:
+    file_store = Store(tmp_path / "f.duckdb")
+    lake = LakeStore("ducklake:postgres:" + postgres.create_database("schema_lake"), tmp_path / "lake")
+    try:
+        expected, got = _schema(file_store), _schema(lake)
+    finally:
+        file_store.close()
+        lake.close()
+    assert expected["views"] and expected["macros"] and expected["columns"]
+    for part in ("views", "macros", "columns"):
+        assert got[part] == expected[part], part
