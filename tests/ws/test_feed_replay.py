@@ -181,7 +181,10 @@ def test_first_subscribers_joining_mid_execution_get_a_causal_feed(shared_server
             await asyncio.to_thread(finish)
             live = await Feed(plain).until("workflow_completed")
             assert names(live) == TWO_STEPS
-            assert [m["data"]["synthesized"] for m in live] == [True, True, False, False, False, False]
+            # The starts are synthesized unless the hub took their commit only after this feed
+            # subscribed (it consumes the change feed on its own thread): then they are the real
+            # ones. Either way they are the same events, ids included, and come first.
+            assert not any(m["data"]["synthesized"] for m in live[2:])
             assert [m["data"]["event_id"] for m in live[:2]] == [m["data"]["event_id"] for m in history[:2]]
             rest = await replayed.until("workflow_completed")
             assert names(rest) == TWO_STEPS[2:]
