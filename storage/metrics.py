@@ -71,6 +71,12 @@ class CollectorMetrics:
             ["signal"],
             registry=registry,
         )
+        # Passes, not rows: a pass that found nothing to delete still proves retention runs.
+        self.retention_runs = Counter(
+            "flowscope_collector_retention_runs_total",
+            "Retention passes completed (--retention-days)",
+            registry=registry,
+        )
         self.commit_failures = Counter(
             "flowscope_collector_commit_failures_total",
             "Commits that failed (storage unavailable)",

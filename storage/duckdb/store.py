@@ -190,6 +190,7 @@ class Store:
                 done.set()
             self.metrics.retention_deleted.labels("traces").inc(deleted.spans)
             self.metrics.retention_deleted.labels("logs").inc(deleted.logs)
+            self.metrics.retention_runs.inc()
             if deleted.spans:
                 self.writer.spans_deleted(con)
             if deleted.logs:

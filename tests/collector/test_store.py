@@ -180,7 +180,12 @@ def test_retention_deletes_old_telemetry_in_the_background(make_server: Any) -> 
     # Ingest keeps working while retention runs periodically.
     later, later_ids = spans_request(10)
     assert post(server, "traces", later).status_code == 200
-    time.sleep(0.7)  # a few more retention passes, which must keep the recent rows
+    runs = metric(server, "flowscope_collector_retention_runs_total")
+    # Two more passes after the later spans' commit, which must keep the recent rows.
+    wait_for(
+        lambda: metric(server, "flowscope_collector_retention_runs_total") >= runs + 2,
+        what="two more retention passes",
+    )
     assert server.terminate() == 0
     with open_db(server.db) as con:
         stored = set(stored_spans(con))
