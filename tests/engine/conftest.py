@@ -27,6 +27,16 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll `condition` on the running loop (other tasks progress meanwhile) until it holds;
+    fail naming `what` at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
 @dataclass
 class Captured:
     spans: InMemorySpanExporter = field(default_factory=InMemorySpanExporter)

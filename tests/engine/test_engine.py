@@ -17,7 +17,7 @@ from flowscope.engine.validation import DefinitionError
 from typer.testing import CliRunner
 
 from flowscope import conventions as c
-from tests.engine.conftest import Captured, run, run_workflow, step, wf
+from tests.engine.conftest import Captured, run, run_workflow, step, until, wf
 
 INPUTS = {
     "mode": {"type": "string", "default": "standard"},
@@ -69,7 +69,7 @@ def test_execution_id_known_at_submit_and_queueing(make_engine, captured: Captur
         second = await engine.submit(slow, workflow_id="w", execution_number=2)
         third = await engine.submit(slow, workflow_id="w", execution_number=3)
         assert len({first.execution_id, second.execution_id, third.execution_id}) == 3
-        await asyncio.sleep(0.05)
+        await until(lambda: first.status == "running", "the first execution to start")
         assert (first.status, second.status, third.status) == ("running", "pending", "pending")
         assert engine.get(second.execution_id) is second
         assert engine.cancel(third.execution_id) is True  # cancelled while queued
@@ -91,7 +91,7 @@ def test_shutdown_cancels_running_executions(make_engine, captured: Captured) ->
     async def go() -> Any:
         engine = make_engine()
         handle = await engine.submit(wf(step("a", seconds=30)), workflow_id="w")
-        await asyncio.sleep(0.05)
+        await until(lambda: handle.status == "running", "the execution to start")
         await asyncio.wait_for(engine.shutdown(), 5)
         with pytest.raises(RuntimeError, match="shut down"):
             await engine.submit(wf(step("a")), workflow_id="w")

@@ -13,7 +13,7 @@ from flowscope.engine.model import RetryPolicy
 from flowscope.engine.scheduler import backoff_delay
 from pydantic import BaseModel
 
-from tests.engine.conftest import Captured, run, run_workflow, step, wf
+from tests.engine.conftest import Captured, run, run_workflow, step, until, wf
 
 
 class ProbeParams(BaseModel):
@@ -128,7 +128,7 @@ def test_cancel_running_execution(make_engine, probe: Probe) -> None:
         handle = await engine.submit(
             wf(probe_step("a", seconds=10), probe_step("b"), probe_step("c", "a", "b")), workflow_id="w"
         )
-        await asyncio.sleep(0.1)
+        await until(lambda: (handle.execution_id, "a") in probe.attempts, "step a to start")
         assert handle.status == "running"
         t0 = time.monotonic()
         assert engine.cancel(handle.execution_id) is True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from flowscope import conventions as c
-from tests.engine.conftest import Captured, engine_factory, otlp_http_url, run, run_workflow, step, wf
+from tests.engine.conftest import Captured, engine_factory, otlp_http_url, run, run_workflow, step, until, wf
 from tests.engine.test_scheduler import FAST_RETRY, Probe, ProbeParams, probe_step
 
 
@@ -179,7 +178,7 @@ def test_timeout_and_cancel_spans(
     async def cancel() -> Any:
         engine = make_engine()
         handle = await engine.submit(wf(probe_step("x", seconds=5)), workflow_id="w")
-        await asyncio.sleep(0.05)
+        await until(lambda: (handle.execution_id, "x") in probe.attempts, "step x to start")
         handle.cancel()
         out = await handle.wait()
         await engine.shutdown()
