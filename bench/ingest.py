@@ -179,16 +179,19 @@ def client_process(  # type: ignore[no-untyped-def]
 
 
 def drive(
-    url: str, spans: int, clients: int, connections: int, workload: str = "generic"
+    url: str | list[str], spans: int, clients: int, connections: int, workload: str = "generic"
 ) -> tuple[float, ClientResult]:
     """Post `spans` spans (in 512-span batches, of `workload`: bench/workloads.py) from `clients`
-    processes; spans/s acknowledged."""
+    processes; spans/s acknowledged. Several URLs (several nodes): client k posts to the k-th,
+    round robin."""
+    urls = [url] if isinstance(url, str) else url
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     per_client = max(1, spans // SPANS_PER_BATCH // clients)
     procs = [
         ctx.Process(
-            target=client_process, args=(url, per_client, 1000 + k, connections, ready, go, out, workload)
+            target=client_process,
+            args=(urls[k % len(urls)], per_client, 1000 + k, connections, ready, go, out, workload),
         )
         for k in range(clients)
     ]

@@ -99,8 +99,9 @@ class Postgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_postgres() -> Postgres:
-    """A new cluster, started; `stop()` it when done (it removes its directory too)."""
+def start_postgres(*, durable: bool = False) -> Postgres:
+    """A new cluster, started; `stop()` it when done (it removes its directory too).
+    `durable`: with fsync and synchronous commits, as in production (benchmarks)."""
     bin_dir, run_as = _bin_dir(), _run_as()
     root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
     if run_as:
@@ -114,10 +115,9 @@ def start_postgres() -> Postgres:
         )  # fmt: skip
         for attempt in range(3):  # the free port may be taken between the probe and the bind
             port = _free_port()
-            options = (
-                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
+            options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            if not durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             started = subprocess.run(
                 [*run_as, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-o", options,
                  "-l", str(root / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
