@@ -34,8 +34,11 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import duckdb
 import psutil
 from flowscope.storage.ducklake import extensions
+from flowscope.storage.ducklake.sqlfiles import required
 
-from bench.common import start_serve
+from bench.common import REPO, start_serve
 from bench.ingest import count_spans, drive
 from tests.support.postgres import Postgres, start_postgres
 
@@ -133,6 +137,82 @@ def run_once(config: str, n: int, pg: Postgres, workdir: Path, args: argparse.Na
     return Run(config, rate, acked, stored, node_cpu * per_1k, pg_cpu * per_1k, files)
 
 
+def _live_files(conninfo: str, data_path: Path) -> int:
+    """Data and delete files the lake's current snapshot reads (the maintenance process's own
+    count: storage/ducklake/sql/maintenance/live_files.sql)."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    try:
+        extensions.install(con)
+        con.execute(f"ATTACH 'ducklake:postgres:{conninfo}' AS lake (DATA_PATH '{data_path}/', READ_ONLY)")
+        data, deletes = con.execute(required("maintenance/live_files")).fetchone()  # type: ignore[misc]
+        return int(data) + int(deletes)
+    finally:
+        con.close()
+
+
+def soak(pg: Postgres, workdir: Path, args: argparse.Namespace) -> None:
+    """Ingest at full speed into one lake for `--soak` seconds (`--nodes` ingest nodes) while
+    `flowscope maintain` runs every `--maintain-interval` seconds; sample the live data files
+    and the Parquet files on disk (replaced files stay there for the maintenance's file grace)."""
+    conninfo = pg.create_database("lake_soak")
+    data_path = workdir / "lake-soak"
+    store = ["--store", f"ducklake:postgres:{conninfo}", "--data-path", str(data_path)]
+    servers = [
+        start_serve(workdir / f"node-soak-{k}.duckdb", "--role", "ingest", *store) for k in range(args.nodes)
+    ]
+    maintainer = subprocess.Popen(
+        [sys.executable, "-m", "flowscope", "maintain", *store,
+         "--interval-seconds", str(args.maintain_interval), "--file-grace-seconds", str(args.file_grace)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+    )  # fmt: skip
+    urls = [s.urls["otlp_http"] for s in servers]
+    stop = threading.Event()
+    samples: list[tuple[float, int, int]] = []
+
+    def sample() -> None:
+        started = time.monotonic()
+        while not stop.wait(10):
+            on_disk = sum(1 for _ in data_path.rglob("*.parquet"))
+            samples.append((time.monotonic() - started, _live_files(conninfo, data_path), on_disk))
+            elapsed, live, disk = samples[-1]
+            print(f"  {elapsed:>5.0f} s  live files {live:>5}  Parquet files on disk {disk:>5}", flush=True)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    acked = 0
+    deadline = time.monotonic() + args.soak
+    started = time.perf_counter()
+    sampler.start()
+    try:
+        while time.monotonic() < deadline:
+            _, result = drive(urls, args.spans, args.clients, args.connections, args.workload)
+            acked += result.acked_spans
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        sampler.join()
+        codes = [s.stop() for s in servers]
+        maintainer.terminate()
+        output, _ = maintainer.communicate(timeout=300)
+    if any(codes):
+        raise RuntimeError(f"a node exited with {codes}")
+    stored = _count_lake_spans(conninfo, data_path)
+    if stored < acked:
+        raise SystemExit(f"LOST DATA: {acked - stored} acknowledged spans not stored")
+    problems = [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line]
+    print(
+        f"soak: {acked:,} spans acked ({acked / elapsed:,.0f}/s over {elapsed:.0f} s, "
+        f"{args.nodes} node(s)), stored {stored:,}; maintain every {args.maintain_interval:g} s, "
+        f"file grace {args.file_grace:g} s; load {os.getloadavg()[0]:.1f}"
+    )
+    if samples:
+        print(
+            f"  max live files {max(x[1] for x in samples)} (goal < 1,000), "
+            f"max Parquet files on disk {max(x[2] for x in samples)}"
+        )
+    if problems:
+        print("  maintain logged:\n    " + "\n    ".join(problems[:5]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,6 +226,10 @@ def main() -> None:
     parser.add_argument(
         "--durable-catalog", action="store_true", help="PostgreSQL with fsync and synchronous commits on"
     )
+    parser.add_argument("--soak", type=float, help="instead: ingest this many seconds with maintain running")
+    parser.add_argument("--nodes", type=int, default=1, help="ingest nodes in --soak [1]")
+    parser.add_argument("--maintain-interval", type=float, default=30, help="--soak: maintain rounds [30 s]")
+    parser.add_argument("--file-grace", type=float, default=600, help="--soak: maintain's file grace [600 s]")
     args = parser.parse_args()
     args.spans = args.spans or (20_480 if args.quick else 204_800)
     rounds = args.rounds or (1 if args.quick else 2)
@@ -157,6 +241,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="flowscope-scale-"))
     pg = start_postgres(durable=args.durable_catalog)
     runs: list[Run] = []
+    if args.soak:
+        try:
+            soak(pg, workdir, args)
+        finally:
+            pg.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     try:
         print(
             f"{args.spans:,} {args.workload}-shaped spans per run, {args.clients} clients x "
