@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         description="With a ducklake: store, seconds between a node's looks at the lake for the other "
         "nodes' commits, whose events its live feeds stream (--role all and query).",
     )
+    lake_follow_max_lag: float = Field(
+        10.0,
+        gt=0,
+        description="With a ducklake: store, seconds a node may fall behind the other nodes' commits "
+        "before it closes its live feeds with 1013 (clients resync with since) and skips ahead.",
+    )
     # Live WebSocket feeds (api/ws): named after the variables they had before they were settings.
     ws_reorder_window: float = Field(
         1.0,
