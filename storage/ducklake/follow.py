@@ -88,18 +88,21 @@ class LakeFollower:
     def open(self) -> None:
         """Connect to the catalog and start from its newest snapshot: what was committed before
         is for `since` replay, as on one node. (`start` then runs `round` on its thread.)"""
+        self._catalog = self._connect()
+        self._position = self._catalog.execute(required("follow/head")).fetchall()[0][0]
+        self._caught_up = time.monotonic()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB of its own with the catalog database attached (PostgreSQL, read only)."""
         con = duckdb.connect(config={"autoinstall_known_extensions": False})
         try:
             extensions.install(con)
-            con.execute(
-                f"ATTACH {_literal(self._store.lake.conninfo)} AS lake_catalog (TYPE postgres, READ_ONLY)"
-            )
-            self._position = con.execute(required("follow/head")).fetchall()[0][0]
+            conninfo = _literal(self._store.lake.conninfo)
+            con.execute(f"ATTACH {conninfo} AS lake_catalog (TYPE postgres, READ_ONLY)")
         except BaseException:
             con.close()
             raise
-        self._catalog = con
-        self._caught_up = time.monotonic()
+        return con
 
     def stop(self) -> None:
         self._stop.set()
@@ -129,7 +132,8 @@ class LakeFollower:
             self._behind = True
             self._gap()
         try:
-            assert self._catalog is not None
+            if self._catalog is None:  # after a failure: a new connection (PostgreSQL restarted, ...)
+                self._catalog = self._connect()
             if self._behind:
                 self._position = self._catalog.execute(required("follow/head")).fetchall()[0][0]
                 self._behind = False
@@ -144,6 +148,10 @@ class LakeFollower:
             batches = self._read(followed) if followed else {}
         except duckdb.Error as exc:
             self._failures += 1
+            if self._catalog is not None:
+                with contextlib.suppress(duckdb.Error):
+                    self._catalog.close()
+                self._catalog = None
             if self._failures == 1 or self._failures % 100 == 0:
                 log.warning(
                     "following the lake: %s (try %d)", redact(" ".join(str(exc).split())), self._failures
@@ -177,7 +185,7 @@ class LakeFollower:
         self._bus.publish(CommittedBatch(self._seq, None, 0, remote=True, lost=True))
 
     def _list(self) -> list[Snapshot]:
-        assert self._catalog is not None
+        assert self._catalog is not None  # (round connected it)
         rows = self._catalog.execute(
             required("follow/snapshots"), {"after": self._position, "limit": PAGE}
         ).fetchall()
