@@ -251,6 +251,9 @@ class WorkflowMetrics(Collector):
         spans = batch.spans
         with self._lock:
             self._sweep()
+            if batch.remote:  # another node's commit: that node counts it; names only here
+                self._learn_names(batch)
+                return
             if spans is not None and spans.num_rows:
                 self._fold_spans(spans)
             if batch.replaced_steps is not None:

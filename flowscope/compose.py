@@ -150,6 +150,8 @@ def open_store(settings: Settings, registry: CollectorRegistry) -> Store:
         except StoreOpenError as exc:
             raise StartupError(Problem("store", str(exc))) from None
     store.start()
+    if isinstance(store, LakeStore) and settings.role != "ingest":  # it serves live feeds
+        store.follow(settings.lake_poll_interval, settings.lake_follow_max_lag)
     if settings.retention_days:
         store.start_retention(settings.retention_days, settings.retention_interval_seconds)
     return store

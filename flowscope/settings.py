@@ -180,6 +180,19 @@ class Settings(BaseSettings):
     max_steps: int = Field(
         10_000, ge=1, le=10_000, description="Most steps per workflow definition (more: 422); at most 10,000."
     )
+    lake_poll_interval: float = Field(
+        0.1,
+        gt=0,
+        le=60,
+        description="With a ducklake: store, seconds between a node's looks at the lake for the other "
+        "nodes' commits, whose events its live feeds stream (--role all and query).",
+    )
+    lake_follow_max_lag: float = Field(
+        10.0,
+        gt=0,
+        description="With a ducklake: store, seconds a node may fall behind the other nodes' commits "
+        "before it closes its live feeds with 1013 (clients resync with since) and skips ahead.",
+    )
     # Live WebSocket feeds (api/ws): named after the variables they had before they were settings.
     ws_reorder_window: float = Field(
         1.0,

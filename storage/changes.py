@@ -68,6 +68,14 @@ class CommittedBatch:
     # workspace_id, workflow_id, step_id and retry_count they had, which cumulative
     # consumers counted once already.
     replaced_steps: pa.Table | None = None
+    # Committed by another node of the same lake and read back by this one
+    # (storage/ducklake/follow.py): the workflow spans and records only (`spans` is None).
+    # Numbered by the follower, apart from this node's own commits; consumers that count
+    # what their node ingested (Prometheus' cumulative metrics) skip these.
+    remote: bool = False
+    # Commits before this one were lost for the live feeds (a lake follower that fell behind
+    # or could not read them back): the hub closes every feed with 1013.
+    lost: bool = False
 
 
 Subscriber = Callable[[CommittedBatch], None]

@@ -13,8 +13,12 @@ Threads: subscriptions (`add`/`remove`) change on the loop; the hub thread only 
 the routing dicts, one `get` at a time, and their values are immutable tuples replaced
 whole, so it needs no lock. Subscriber objects are touched on the loop only.
 
+Other nodes of a lake: their commits arrive on the same bus (`remote` batches, published
+by storage/ducklake/follow.py), numbered apart, and are sequenced like this node's.
+
 Losing data: the bus drops batches for a hub that falls too far behind (commit numbers
-then skip, `_gap`), and the hub drops releases when the loop has not taken the last
+then skip, `_gap`), a lake follower publishes a `lost` batch when it could not read the
+other nodes' commits, and the hub drops releases when the loop has not taken the last
 `max_handoffs` yet. Either way every feed has a gap, so every connection is closed
 with 1013 and told to resync with `since`.
 """
@@ -87,7 +91,7 @@ class Hub:
             idle_seconds=config.idle_seconds,
         )
         self._filter = InterestFilter(self._interest, config.reorder_window_seconds)
-        self._last_seq: int | None = None
+        self._last_seq: dict[bool, int] = {}  # by `remote`
         self._handed = 0  # hand-offs scheduled on the loop
         self._resync_pending = False  # a close-every-feed is scheduled (cleared on the loop)
         self._inbox: queue.Queue[Any] = queue.Queue(_INBOX)  # replaced on each start
@@ -215,7 +219,7 @@ class Hub:
 
     def _process(self, batch: CommittedBatch | None) -> None:
         sequencer = self._sequencer
-        if batch is not None and self._gap(batch.commit_seq):
+        if batch is not None and (batch.lost or self._gap(batch.commit_seq, batch.remote)):
             self._lost_batches()
         now = time.monotonic()
         released: list[LiveEvent] = []
@@ -228,9 +232,12 @@ class Hub:
         if released:
             self._hand_off(released)
 
-    def _gap(self, commit_seq: int) -> bool:
-        """Commits are numbered 1, 2, 3, ...: a number skipped is a batch the bus dropped for us."""
-        last, self._last_seq = self._last_seq, commit_seq
+    def _gap(self, commit_seq: int, remote: bool) -> bool:
+        """Commits are numbered 1, 2, 3, ...: a number skipped is a batch the bus dropped for us.
+        This node's commits and the other nodes' (`remote`: storage/ducklake/follow.py) are
+        numbered apart."""
+        last = self._last_seq.get(remote)
+        self._last_seq[remote] = commit_seq
         return last is not None and commit_seq > last + 1
 
     def _hand_off(self, released: list[LiveEvent]) -> None:

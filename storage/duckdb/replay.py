@@ -23,6 +23,26 @@ def _span_attributes(span: Span) -> dict[str, Any]:
     return add_exception_text(workflow_attributes(span.attributes) or {}, span.events)
 
 
+def workflow_span(workspace_id: str, row: Sequence[Any]) -> WorkflowSpan:
+    """A stored workflow span (the columns of queries/replay/workflow_spans.sql) as the change
+    feed carries it (also read so by the lake's follower: storage/ducklake/follow.py)."""
+    trace_id, span_id, parent, name, role, start, end, code, message, blob = row
+    return WorkflowSpan(
+        workspace_id, trace_id, span_id, parent, name, role, start, end, code, message,
+        _span_attributes(Span.FromString(blob)),
+    )  # fmt: skip
+
+
+def workflow_record(workspace_id: str, row: Sequence[Any]) -> WorkflowLogRecord:
+    """A stored log record (the columns of queries/replay/lifecycle_records.sql) as the change
+    feed carries it."""
+    record_hash, event_name, time_ns, trace_id, span_id, body, blob = row
+    return WorkflowLogRecord(
+        workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body,
+        workflow_attributes(LogRecord.FromString(blob).attributes) or {},
+    )  # fmt: skip
+
+
 class DuckDBReplay:
     """The replay reads of one DuckDB `Store`, on the calling thread's cursor."""
 
@@ -59,18 +79,6 @@ class DuckDBReplay:
                 record_rows = cur.execute(
                     sql("queries/replay/lifecycle_records"), {**params, "event_names": names}
                 ).fetchall()
-        spans = [
-            WorkflowSpan(
-                workspace_id, trace_id, span_id, parent, name, role, start, end, code, message,
-                _span_attributes(Span.FromString(blob)),
-            )
-            for trace_id, span_id, parent, name, role, start, end, code, message, blob in span_rows
-        ]  # fmt: skip
-        records = [
-            WorkflowLogRecord(
-                workspace_id, record_hash, event_name, time_ns, trace_id, span_id, body,
-                workflow_attributes(LogRecord.FromString(blob).attributes) or {},
-            )
-            for record_hash, event_name, time_ns, trace_id, span_id, body, blob in record_rows
-        ]  # fmt: skip
+        spans = [workflow_span(workspace_id, row) for row in span_rows]
+        records = [workflow_record(workspace_id, row) for row in record_rows]
         return WorkflowHistory(spans, records, len(rows) > max_executions)

@@ -362,6 +362,7 @@ class Writer:
                 self._merge_executions(facts)
             if numbers:
                 _persist_execution_numbers(con, numbers)
+            self._before_commit(spans, logs)
             try:
                 con.execute("COMMIT")
             except duckdb.FatalException as exc:
@@ -395,6 +396,10 @@ class Writer:
             workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
             replaced_steps=tries.replaced_rows if tries is not None else None,
         )
+
+    def _before_commit(self, spans: pa.Table | None, logs: pa.Table | None) -> None:
+        """The last statement of a commit's transaction, with the rows it inserts (a lake
+        labels its commits for the other nodes: storage/ducklake/writer.py); none in the file."""
 
     def _dedupe_spans(
         self, spans: pa.Table, candidates: npt.NDArray[np.bool_]

@@ -6,9 +6,11 @@ the lake is the default database of every cursor and the DuckDB store's statemen
 unchanged; the store replaces only what DuckLake lacks (its schema without constraints and
 indexes, statements without RETURNING: sql/). One writer per node, as in the file.
 
-Not here yet (issue 14): several nodes on one lake (live events across nodes, the engine
-across nodes), compaction and snapshot expiry (`flowscope maintain`): every commit writes
-its own small Parquet files, or, up to DuckLake's inlining limit (10 rows), catalog rows.
+Several nodes on one lake: each node's writer labels its commits (labels.py), and a node that
+serves live feeds follows the others' (`follow`, follow.py), publishing them on its own event
+bus. Compaction, snapshot expiry and cleanup are the maintenance process's (`flowscope
+maintain`, maintenance.py): until it runs, every commit writes its own small Parquet files, or,
+up to DuckLake's inlining limit (10 rows), catalog rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.ducklake import extensions
 from flowscope.storage.ducklake.catalog import LakeCatalog
+from flowscope.storage.ducklake.follow import DEFAULT_INTERVAL, DEFAULT_MAX_LAG, LakeFollower
+from flowscope.storage.ducklake.labels import new_node_id
 from flowscope.storage.ducklake.sqlfiles import SQL_DIR, required
 from flowscope.storage.ducklake.url import LakeUrl, parse_lake, redact
 from flowscope.storage.ducklake.writer import LakeWriter
@@ -55,6 +59,24 @@ class LakeStore(Store):
         self.data_path = data if data.endswith("/") else data + "/"
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
+        self.node_id = new_node_id()
+        assert isinstance(self.writer, LakeWriter)
+        self.writer.node_id = self.node_id
+        self.follower: LakeFollower | None = None
+
+    def follow(self, interval: float = DEFAULT_INTERVAL, max_lag: float = DEFAULT_MAX_LAG) -> LakeFollower:
+        """Publish the other nodes' commits on `changes` from now on (a node serving live
+        feeds: follow.py), polling the catalog every `interval` seconds."""
+        if self.follower is None:
+            follower = LakeFollower(self, self.changes, interval=interval, max_lag=max_lag)
+            follower.start()
+            self.follower = follower
+        return self.follower
+
+    def close(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+        super().close()
 
     def described(self) -> str:
         return self.lake.redacted()

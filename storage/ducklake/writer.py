@@ -1,6 +1,7 @@
 """The DuckDB store's writer (storage/duckdb/writer.py) on DuckLake: the same commits, but for
-the one statement DuckLake cannot run (DELETE ... RETURNING), and a commit that lost to a
-concurrent one is run again."""
+the one statement DuckLake cannot run (DELETE ... RETURNING), a commit that lost to a
+concurrent one is run again, and each commit is labelled for the other nodes' followers
+(labels.py, follow.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import logging
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from flowscope.storage.batches import EXEC_COLUMNS, Prepared
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.duckdb.writer import Writer
+from flowscope.storage.ducklake import labels
 from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.sqlfiles import required
 
@@ -19,6 +22,15 @@ COMMIT_TRIES = 5
 
 
 class LakeWriter(Writer):
+    node_id = ""  # the store's (LakeStore sets it before the writer starts)
+
+    def _before_commit(self, spans: pa.Table | None, logs: pa.Table | None) -> None:
+        label = labels.label(self.node_id, spans, logs)
+        self._con.execute(
+            required("follow/label_commit"),
+            {"author": labels.AUTHOR, "node_id": label.node_id, "extra_info": label.extra_info()},
+        )
+
     def _insert(self, parts: list[Prepared]) -> CommittedBatch:
         """A commit that lost to a concurrent lake commit (`flowscope maintain` compacting a
         table this one deletes from: "another transaction has compacted it") rolled back
