@@ -6,9 +6,10 @@ the lake is the default database of every cursor and the DuckDB store's statemen
 unchanged; the store replaces only what DuckLake lacks (its schema without constraints and
 indexes, statements without RETURNING: sql/). One writer per node, as in the file.
 
-Not here yet (issue 14): several nodes on one lake (live events across nodes, the engine
-across nodes), compaction and snapshot expiry (`flowscope maintain`): every commit writes
-its own small Parquet files, or, up to DuckLake's inlining limit (10 rows), catalog rows.
+Not here yet (issue 14): several nodes on one lake (live events across nodes; the engines'
+shared state is `nodes`, api/cluster.py), compaction and snapshot expiry (`flowscope
+maintain`): every commit writes its own small Parquet files, or, up to DuckLake's inlining
+limit (10 rows), catalog rows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.ducklake import extensions
 from flowscope.storage.ducklake.catalog import LakeCatalog
+from flowscope.storage.ducklake.nodes import LakeNodes
 from flowscope.storage.ducklake.sqlfiles import SQL_DIR, required
 from flowscope.storage.ducklake.url import LakeUrl, parse_lake, redact
 from flowscope.storage.ducklake.writer import LakeWriter
@@ -55,6 +57,7 @@ class LakeStore(Store):
         self.data_path = data if data.endswith("/") else data + "/"
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
+        self.nodes = LakeNodes(self)  # the engine nodes' shared state (api/cluster.py)
 
     def described(self) -> str:
         return self.lake.redacted()
