@@ -73,9 +73,10 @@ class Cluster:
         log.info("engine node %s registered", self.node_id)
 
     def stop(self) -> None:
-        """Stop heartbeating. (No "stopped" mark: the engine's last spans may still be queued
-        for the writer, and a node closing this one's executions before they are committed
-        would record them interrupted; after `stale_seconds` they are.)"""
+        """Stop heartbeating. No "stopped" mark: the engine's last spans may still be queued for
+        the writer, and a node closing this one's executions before they are committed would
+        record them interrupted. After `stale_seconds` a live node finds nothing open and
+        forgets this one."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -130,12 +131,17 @@ class Cluster:
         self._last_beat = now
         if self._healthy_since is None:
             self._healthy_since = now
-        if not ours and not self._declared_dead:
+        if ours:
+            self._declared_dead = False
+            return
+        if not self._declared_dead:
             self._declared_dead = True
             log.error(
                 "engine node %s was taken for dead (no heartbeat recorded for %s s): another node "
                 "closes the executions it had open as failed (interrupted)", self.node_id, self._stale_s,
             )  # fmt: skip
+        if self._nodes.node(self.node_id) is None:  # that node is done with it: be a node again
+            self._nodes.register(self.node_id, socket.gethostname(), os.getpid(), time.time_ns())
 
     def _take_cancels(self) -> None:
         asked = self._nodes.cancel_requests(self.node_id)

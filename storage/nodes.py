@@ -19,7 +19,8 @@ class Node:
     pid: int
     started_ns: int
     heartbeat_ns: int
-    """Its last heartbeat (its wall clock, ns), 0 once it stopped cleanly."""
+    """Its last heartbeat (its wall clock, ns). A node stopping writes none: its engine's last
+    spans may still be on their way to the lake, and must not be taken for interrupted."""
     closed_by: str | None
     """The live node that took it for dead and closes its executions."""
 
@@ -41,7 +42,7 @@ class NodeRegistry(Protocol):
     def register(self, node_id: str, host: str, pid: int, now_ns: int) -> None: ...
 
     def heartbeat(self, node_id: str, heartbeat_ns: int) -> bool:
-        """Record a heartbeat (0: stopped cleanly); False when its row is gone or claimed
+        """Record a heartbeat; False when its row is gone or claimed
         (a live node took this one for dead)."""
         ...
 

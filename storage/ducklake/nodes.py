@@ -70,7 +70,7 @@ class LakeNodes:
         self._write(lambda cur: self._run(cur, "register", params))
 
     def heartbeat(self, node_id: str, heartbeat_ns: int) -> bool:
-        """Record a heartbeat (0: stopped cleanly). False when the row is gone or claimed:
+        """Record a heartbeat. False when the row is gone or claimed:
         a live node took this one for dead."""
 
         def beat(cur: duckdb.DuckDBPyConnection) -> bool:

@@ -12,7 +12,7 @@ CREATE TABLE engine_nodes (
     host          VARCHAR NOT NULL,   -- for messages: where it ran
     pid           INTEGER NOT NULL,
     started_ns    UBIGINT NOT NULL,
-    heartbeat_ns  UBIGINT NOT NULL,   -- its last heartbeat; 0 once it stopped cleanly
+    heartbeat_ns  UBIGINT NOT NULL,   -- its last heartbeat (its wall clock)
     closed_by     VARCHAR             -- the live node closing its executions (set once stale)
 );
 
