@@ -161,15 +161,22 @@ class Cluster:
         for node in nodes:
             if node.node_id in alive or node.closed_by in alive - {self.node_id}:
                 continue  # alive, or another live node closes what it left open
-            if node.closed_by == self.node_id or self._nodes.claim(node, self.node_id):
-                self._close(node)
+            mine = node.closed_by == self.node_id
+            claimed = node if mine else self._nodes.claim(node, self.node_id, now_ns)
+            if claimed is not None:
+                self._close(claimed)
 
     def _close(self, node: Node) -> None:
-        """Close what `node` left open; forget it once nothing is (the spans emitted here
-        are committed by the next sweep, which then finds none)."""
+        """Close what `node` left open when it was taken for dead; forget it once nothing is
+        (the spans emitted here are committed by the next sweep, which then finds none).
+        What started later is its own: it was only stalled, and registers again once forgotten."""
+        assert node.closed_ns is not None
         open_ones = self._store.executions.open_executions(self._service)
         owners = self._nodes.instances(self._service, [(e.workspace_id, e.execution_id) for e in open_ones])
-        theirs = [e for e in open_ones if owners.get((e.workspace_id, e.execution_id)) == node.node_id]
+        theirs = [
+            e for e in open_ones
+            if owners.get((e.workspace_id, e.execution_id)) == node.node_id and e.start_ns <= node.closed_ns
+        ]  # fmt: skip
         if not theirs:
             self._nodes.forget(node.node_id)
             log.info("engine node %s (%s, pid %d): nothing left open", node.node_id, node.host, node.pid)

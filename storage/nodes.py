@@ -23,6 +23,9 @@ class Node:
     spans may still be on their way to the lake, and must not be taken for interrupted."""
     closed_by: str | None
     """The live node that took it for dead and closes its executions."""
+    closed_ns: int | None
+    """When it was first taken for dead (the claimer's clock): executions that started later
+    are its own again (it was only stalled) and are not closed."""
 
 
 class NodeRegistry(Protocol):
@@ -46,10 +49,10 @@ class NodeRegistry(Protocol):
         (a live node took this one for dead)."""
         ...
 
-    def claim(self, node: Node, by: str) -> bool:
-        """Take `node`, as read, to close its executions; False when its row changed since it
-        was read or a concurrent claim won (then it is not `by`'s to close). Of two nodes
-        claiming at once, at most one gets True."""
+    def claim(self, node: Node, by: str, now_ns: int) -> Node | None:
+        """Take `node`, as read, to close its executions: its row as claimed; None when the row
+        changed since it was read or a concurrent claim won (then it is not `by`'s to close).
+        Of two nodes claiming at once, at most one gets a row."""
         ...
 
     def forget(self, node_id: str) -> None:

@@ -79,17 +79,21 @@ class LakeNodes:
 
         return self._write(beat)
 
-    def claim(self, node: Node, by: str) -> bool:
-        """Take `node` (as read) to close its executions. False when its row changed since it
-        was read or a concurrent claim won: then it is not ours to close."""
-
+    def claim(self, node: Node, by: str, now_ns: int) -> Node | None:
         params = {"node_id": node.node_id, "heartbeat_ns": node.heartbeat_ns, "closed_by": node.closed_by,
-                  "by": by}  # fmt: skip
+                  "by": by, "now_ns": now_ns}  # fmt: skip
+
+        def take(cur: duckdb.DuckDBPyConnection) -> Node | None:
+            if _count(self._run(cur, "claim", params)) != 1:
+                return None
+            (row,) = self._run(cur, "node", {"node_id": node.node_id})
+            return Node(*row)
+
         try:
-            return self._write(lambda cur: _count(self._run(cur, "claim", params)) == 1, retry=False)
+            return self._write(take, retry=False)
         except duckdb.Error as exc:
             if is_conflict(exc):  # a concurrent change of the table won: read again next time
-                return False
+                return None
             raise
 
     def forget(self, node_id: str) -> None:

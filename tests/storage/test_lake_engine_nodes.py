@@ -2,10 +2,13 @@
 PostgreSQL), real HTTP. An execution started on one node is cancelled through another; a
 node SIGKILLed mid-execution has its executions closed as failed ("interrupted") by a live
 node, which leaves its own and other live nodes' running executions alone, also when the
-dead node restarts; a cancel for an execution whose node is dead answers 409 naming it."""
+dead node restarts; a cancel for an execution whose node is dead answers 409 naming it; a
+node stalled past the limit is closed like a dead one, and is a node again afterwards."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +141,33 @@ def test_a_cancel_for_a_dead_nodes_execution_says_so(lake: Lake) -> None:
     assert "cannot be cancelled: its node" in dead[0] and "closes its executions as failed" in dead[0]
     assert answers[-1][0] == 409 and "already finished (failed)" in answers[-1][1], answers[-1]
     assert _interrupted(b.details(started["id"]))
+
+
+def test_a_node_stalled_past_the_limit_is_closed_and_then_a_node_again(lake: Lake) -> None:
+    node_a = lake.node("a")
+    a, b = Api(node_a.api), Api(lake.node("b").api)
+    workflow = a.create_workflow(SLOW)
+    stalled = a.execute(workflow["id"])
+    _running(b, stalled["id"])
+
+    os.kill(node_a.process.pid, signal.SIGSTOP)  # no heartbeat, yet not dead
+    try:
+        closed = b.wait(stalled["id"], timeout=TIMEOUT_S)
+    finally:
+        os.kill(node_a.process.pid, signal.SIGCONT)
+    assert _interrupted(closed), closed
+    # a learns it was taken for dead; its execution's real end, later, would be a duplicate.
+    deadline = time.monotonic() + TIMEOUT_S
+    while "was taken for dead" not in node_a.log:
+        assert time.monotonic() < deadline, node_a.log[-3000:]
+        time.sleep(0.1)
+    # Once b has forgotten it, a registers again: what it runs next is cancelled through b.
+    later = a.execute(workflow["id"])
+    _running(b, later["id"])
+    deadline = time.monotonic() + TIMEOUT_S
+    while (answer := b.post(f"/api/workflows/executions/{later['id']}/cancel")).status_code != 202:
+        assert answer.status_code == 409 and "its node" in answer.json()["detail"], answer.text
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.2)
+    assert b.wait(later["id"], timeout=TIMEOUT_S)["status"] == "cancelled"
+    assert _interrupted(a.details(stalled["id"]))  # its first version stays

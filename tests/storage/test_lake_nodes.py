@@ -46,7 +46,7 @@ def _claim_at_once(a: LakeStore, b: LakeStore, dead: str) -> dict[str, bool]:
         node = seen[name]
         assert node is not None
         start.wait()
-        won[name] = store.nodes.claim(node, name)
+        won[name] = store.nodes.claim(node, name, time.time_ns()) is not None
 
     threads = [threading.Thread(target=claim, args=(s, n)) for s, n in ((a, "a"), (b, "b"))]
     for t in threads:
@@ -75,11 +75,16 @@ def test_a_claim_on_a_stale_read_loses(two: tuple[LakeStore, LakeStore]) -> None
     read = b.nodes.node("n")
     assert read is not None
     assert a.nodes.heartbeat("n", 2)  # it was alive after all
-    assert not b.nodes.claim(read, "b")
+    assert b.nodes.claim(read, "b", now_ns=3) is None
     assert b.nodes.node("n") == dataclasses.replace(read, heartbeat_ns=2)
+    taken = b.nodes.claim(dataclasses.replace(read, heartbeat_ns=2), "b", now_ns=4)
+    assert taken == dataclasses.replace(read, heartbeat_ns=2, closed_by="b", closed_ns=4)
+    # A takeover (b died meanwhile) keeps when it was first taken for dead.
+    again = a.nodes.claim(taken, "a", now_ns=5)
+    assert again == dataclasses.replace(taken, closed_by="a")
     a.nodes.request_cancel(WS, "e1", "n", now_ns=3)
     assert b.nodes.cancel_requests("n") == [(WS, "e1")]
-    b.nodes.forget("n")
+    a.nodes.forget("n")
     assert a.nodes.node("n") is None and a.nodes.cancel_requests("n") == []
 
 

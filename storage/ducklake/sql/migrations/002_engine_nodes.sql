@@ -13,7 +13,9 @@ CREATE TABLE engine_nodes (
     pid           INTEGER NOT NULL,
     started_ns    UBIGINT NOT NULL,
     heartbeat_ns  UBIGINT NOT NULL,   -- its last heartbeat (its wall clock)
-    closed_by     VARCHAR             -- the live node closing its executions (set once stale)
+    closed_by     VARCHAR,            -- the live node closing its executions (set once stale)
+    closed_ns     UBIGINT             -- when it was first taken for dead: what started later is
+                                      -- its own again (a node that was only stalled)
 );
 
 -- Cancel requests taken by one node for an execution another node's engine runs; that node
