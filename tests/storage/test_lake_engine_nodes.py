@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from flowscope.compose import preflight
+from flowscope.settings import Settings
 from tests.api.client import Api
 from tests.api.workflows import SLOW
 from tests.support.postgres import Postgres
@@ -171,3 +173,14 @@ def test_a_node_stalled_past_the_limit_is_closed_and_then_a_node_again(lake: Lak
         time.sleep(0.2)
     assert b.wait(later["id"], timeout=TIMEOUT_S)["status"] == "cancelled"
     assert _interrupted(a.details(stalled["id"]))  # its first version stays
+
+
+def test_the_staleness_limit_is_several_heartbeats(tmp_path: Path) -> None:
+    lake = {"store": "ducklake:postgres:dbname=x", "data_path": str(tmp_path / "data"), "db": tmp_path / "n"}
+    refused = preflight(Settings(**lake, node_heartbeat_seconds=2, node_stale_seconds=5))
+    assert refused is not None
+    assert refused.startswith("--node-stale-seconds (5.0) must be at least 3 heartbeats")
+    assert preflight(Settings(**lake, node_heartbeat_seconds=2, node_stale_seconds=6)) is None
+    # The DuckDB file has no engine nodes: the two settings mean nothing there.
+    file = Settings(db=tmp_path / "f.duckdb", node_heartbeat_seconds=2, node_stale_seconds=1)
+    assert preflight(file) is None
