@@ -82,11 +82,11 @@ class Cluster:
             self._thread.join()
 
     # -- the API's cancel ----------------------------------------------------------------
-    def request_cancel(self, workspace_id: str, execution_id: str) -> str | None:
-        """Ask the node whose engine runs the execution to cancel it (blocking). None once
-        asked; else why it cannot be (one line, for a 409)."""
+    def request_cancel(self, workspace_id: str, execution_id: str, created_ns: int) -> str | None:
+        """Ask the node whose engine runs the execution (queued or started at `created_ns`) to
+        cancel it (blocking). None once asked; else why it cannot be (one line, for a 409)."""
         key = (workspace_id, execution_id)
-        owner = self._nodes.instances(self._service, [key]).get(key)
+        owner = self._nodes.instances(self._service, [key], created_ns).get(key)
         if owner is None:
             return f"Execution {execution_id!r} is not run by the engine of any node of this store"
         if owner == self.node_id:  # our engine had it not: it ended meanwhile
@@ -172,7 +172,8 @@ class Cluster:
         What started later is its own: it was only stalled, and registers again once forgotten."""
         assert node.closed_ns is not None
         open_ones = self._store.executions.open_executions(self._service)
-        owners = self._nodes.instances(self._service, [(e.workspace_id, e.execution_id) for e in open_ones])
+        keys = [(e.workspace_id, e.execution_id) for e in open_ones]
+        owners = self._nodes.instances(self._service, keys, min((e.start_ns for e in open_ones), default=0))
         theirs = [
             e for e in open_ones
             if owners.get((e.workspace_id, e.execution_id)) == node.node_id and e.start_ns <= node.closed_ns

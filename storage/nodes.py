@@ -36,10 +36,11 @@ class NodeRegistry(Protocol):
     def node(self, node_id: str) -> Node | None: ...
 
     def instances(
-        self, service_name: str, executions: Iterable[tuple[str, str]]
+        self, service_name: str, executions: Iterable[tuple[str, str]], since_ns: int
     ) -> dict[tuple[str, str], str]:
         """The `service.instance.id` on the resource of `service_name`'s records of each
-        (workspace id, execution id), where they carry one: the node whose engine ran it."""
+        (workspace id, execution id), where they carry one: the node whose engine ran it.
+        `since_ns`: no earlier than when the earliest of them was queued or started."""
         ...
 
     def register(self, node_id: str, host: str, pid: int, now_ns: int) -> None: ...

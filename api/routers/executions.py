@@ -103,7 +103,7 @@ def cancel_execution(execution_id: str, ctx: FreshEditorContext, app: Context) -
         why = (
             f"Execution {execution_id!r} is not running in this server's engine; it cannot be cancelled here"
             if app.cluster is None
-            else app.cluster.request_cancel(ctx.workspace_id, execution_id)
+            else app.cluster.request_cancel(ctx.workspace_id, execution_id, row.created_ns or 0)
         )
         if why is not None:
             raise HTTPException(409, why)

@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 WRITE_TRIES = 8
 _BACKOFF_S = 0.02
+SINCE_MARGIN_NS = 60 * 10**9  # records a little before `since_ns` (a record's own timestamp)
 INSTANCE_ID = "service.instance.id"  # OTel semantic conventions, resource attribute
 
 
@@ -48,7 +49,7 @@ class LakeNodes:
         return [(ws, e) for ws, e in self._read("cancels", {"node_id": node_id})]
 
     def instances(
-        self, service_name: str, executions: Iterable[tuple[str, str]]
+        self, service_name: str, executions: Iterable[tuple[str, str]], since_ns: int
     ) -> dict[tuple[str, str], str]:
         """The `service.instance.id` of the resource that `service_name`'s records of each of
         these (workspace id, execution id) carry, where there is one (one execution, one
@@ -56,7 +57,8 @@ class LakeNodes:
         wanted = set(executions)
         if not wanted:
             return {}
-        params = {"service_name": service_name, "execution_ids": sorted({e for _, e in wanted})}
+        params = {"service_name": service_name, "execution_ids": sorted({e for _, e in wanted}),
+                  "since_ns": max(0, since_ns - SINCE_MARGIN_NS)}  # fmt: skip
         found: dict[tuple[str, str], str] = {}
         for ws, execution_id, blob in self._read("resources_of", params):
             instance = instance_id(blob)
