@@ -98,20 +98,23 @@ def test_an_execution_started_on_one_node_is_cancelled_through_another(lake: Lak
 
 
 def test_a_dead_nodes_executions_are_closed_and_live_ones_kept(lake: Lake) -> None:
-    node_a, node_b = lake.node("a"), lake.node("b")
+    node_a, node_b, node_c = lake.node("a"), lake.node("b"), lake.node("c")
     a, b = Api(node_a.api), Api(node_b.api)
     workflow = a.create_workflow(SLOW)
-    on_a, on_b = a.execute(workflow["id"]), b.execute(workflow["id"])
+    on_a, on_c = a.execute(workflow["id"]), Api(node_c.api).execute(workflow["id"])
     _running(a, on_a["id"])
-    _running(a, on_b["id"])
+    _running(a, on_c["id"])
 
-    node_b.kill()  # SIGKILL: its engine never ends on_b, nor says anything
-    restarted = Api(lake.node("b").api)  # a restart of b (same files): a new node
-    closed = restarted.wait(on_b["id"], timeout=TIMEOUT_S)
+    node_c.kill()  # SIGKILL: its engine never ends on_c, nor says anything
+    restarted = Api(lake.node("c").api)  # a restart of c (same files): a new node
+    closed = restarted.wait(on_c["id"], timeout=TIMEOUT_S)
     assert _interrupted(closed), closed
     assert [h["status"] for h in closed["status_history"]] == ["pending", "running", "failed"]
-    assert _interrupted(a.details(on_b["id"]))
-    # The live node's execution was left alone, by the restarted node and by whoever closed b's.
+    assert _interrupted(b.details(on_c["id"]))
+    # a and b both watched c die: one of them closed it, once (one root span).
+    trace = a.ok(a.get(f"/api/traces/{on_c['id']}"))["data"][0]
+    assert [s["operationName"] for s in trace["spans"] if not s["references"]] == ["RUN slow"]
+    # The live node's execution was left alone, by the restarted node and by whoever closed c's.
     assert _status(a, on_a["id"]) == "running" and _status(restarted, on_a["id"]) == "running"
 
     answer = restarted.post(f"/api/workflows/executions/{on_a['id']}/cancel")
