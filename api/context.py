@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 if TYPE_CHECKING:  # types only: these modules import this one, or are heavy
+    from flowscope.api.cluster import Cluster
     from flowscope.api.intake import Intake
     from flowscope.api.throttle import AuthThrottle
     from flowscope.api.visibility import CommitWatcher
@@ -55,6 +56,9 @@ class AppContext:
     """Set once the engine runs, after the listeners are up; executes answer 503 until then."""
     intake: Intake | None = None
     """Records executions started through the API; set with `engine`."""
+    cluster: Cluster | None = None
+    """This node among the engine nodes of a shared store (a lake); set with `engine`, None on
+    the DuckDB file."""
     barrier: VisibilityBarrier = field(default_factory=VisibilityBarrier)
     """Reads that can show executions wait here for the commits of the triggers before them
     (read-your-writes after a 202 that did not wait for its commit: api/intake.py)."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flowscope.api.journal import TriggerJournal
 from flowscope.collector.prepare import prepare
 from flowscope.storage.batches import ExecutionNumbers, WriteRequest
+from flowscope.storage.executions import OpenExecution
 from flowscope.storage.interfaces import Store
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -53,17 +55,28 @@ async def replay_journal(store: Store, journal: TriggerJournal) -> int:
 
 async def close_interrupted(store: Store, engine: EngineHost) -> int:
     """Executions our engine left pending/running when the process died: emit their root
-    span as failed ("interrupted"), so they end through the collector like any other."""
+    span as failed ("interrupted"), so they end through the collector like any other. For a
+    store one process owns (the DuckDB file): on a shared lake, other nodes' engines run
+    executions too, and api/cluster.py closes only a dead node's."""
     service = engine.telemetry.config.service_name
     open_ones = await asyncio.to_thread(store.executions.open_executions, service)
-    for e in open_ones:
-        engine.emit_interrupted(
-            workspace_id=e.workspace_id, trace_id=e.execution_id, root_span_id=e.root_span_id,
-            workflow_id=e.workflow_id, workflow_name=e.workflow_name or e.workflow_id,
-            execution_number=e.execution_number or 0, start_time_ns=e.start_ns,
-            project_id=e.project_id, flush=False,
-        )  # fmt: skip
+    emit_interrupted(engine, open_ones)
     if open_ones:
         await asyncio.to_thread(engine.telemetry.flush)
         log.warning("closed %d execution(s) left running by a previous run as failed", len(open_ones))
     return len(open_ones)
+
+
+def emit_interrupted(
+    engine: EngineHost, executions: Sequence[OpenExecution], end_ns: int | None = None
+) -> None:
+    """Each execution's root span, ended failed ("interrupted") at `end_ns` (default: now;
+    never before it started), queued for export (the caller flushes)."""
+    for e in executions:
+        engine.emit_interrupted(
+            workspace_id=e.workspace_id, trace_id=e.execution_id, root_span_id=e.root_span_id,
+            workflow_id=e.workflow_id, workflow_name=e.workflow_name or e.workflow_id,
+            execution_number=e.execution_number or 0, start_time_ns=e.start_ns,
+            project_id=e.project_id, end_time_ns=None if end_ns is None else max(end_ns, e.start_ns),
+            flush=False,
+        )  # fmt: skip

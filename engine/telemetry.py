@@ -85,6 +85,9 @@ class TelemetryConfig:
     max_value_bytes: int = 8192  # cap of JSON-valued attributes (inputs, outputs, results)
     enabled: bool = True  # False: no spans, no records (ids are still allocated)
     service_name: str = "flowscope-engine"
+    # OTel's `service.instance.id` resource attribute: set on a node of a shared store (a
+    # DuckLake), where it names the node whose engine runs an execution (api/cluster.py).
+    instance_id: str | None = None
     max_queue_size: int = 65_536
     max_export_batch_size: int = 2_048
     export_timeout_ms: int = 10_000
@@ -93,6 +96,14 @@ class TelemetryConfig:
     log_exporter: LogRecordExporter | None = None
     synchronous_export: bool = False  # Simple*Processor instead of Batch* (tests)
     fast_path: bool = True  # see the module docstring
+
+
+def resource_attributes(config: TelemetryConfig) -> dict[str, str]:
+    """The engine's resource: its service name, and its instance id when it has one."""
+    attributes = {"service.name": config.service_name}
+    if config.instance_id is not None:
+        attributes["service.instance.id"] = config.instance_id
+    return attributes
 
 
 def new_trace_id() -> int:
@@ -231,7 +242,7 @@ class _Pipeline:
     """Providers, processors and exporters of one workspace."""
 
     def __init__(self, config: TelemetryConfig, workspace_id: str, ids: _PresetIdGenerator) -> None:
-        self.resource = Resource.create({"service.name": config.service_name})
+        self.resource = Resource.create(resource_attributes(config))
         self.scope = InstrumentationScope(_SCOPE, __version__)
         self.fast = config.fast_path
         self._ids = ids

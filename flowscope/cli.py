@@ -181,6 +181,13 @@ def serve(
         float | None,
         typer.Option(help="Another emitter's run unheard of this long shows as unknown; 0 = never [3600]."),
     ] = None,
+    node_heartbeat_seconds: Annotated[
+        float | None, typer.Option(help="Lake engine nodes: seconds between heartbeats [2].")
+    ] = None,
+    node_stale_seconds: Annotated[
+        float | None,
+        typer.Option(help="Lake engine nodes: one unheard of this long is dead, its runs closed [15]."),
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [warning].")] = None,
 ) -> None:
     """Run the collector (OTLP/HTTP + gRPC), the API and the engine on one DuckDB file (or, in
@@ -209,6 +216,7 @@ def serve(
         "max_pending_per_workspace": max_pending_per_workspace, "max_steps": max_steps,
         "max_bulk_executions": max_bulk_executions, "mapping": mapping,
         "silence_seconds": silence_seconds,
+        "node_heartbeat_seconds": node_heartbeat_seconds, "node_stale_seconds": node_stale_seconds,
         "role": role,
     }  # fmt: skip
     settings = load_settings(given)

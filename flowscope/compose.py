@@ -8,8 +8,10 @@ The API never imports this layer: it declares what it reads (`ApiSettings`, `Liv
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from flowscope.api.cluster import Cluster
 from flowscope.api.context import ApiSettings, AppContext
 from flowscope.api.demo import run_demo
 from flowscope.api.ingest_auth import ingest_authorizer, with_internal_token
@@ -95,6 +98,12 @@ def preflight(settings: Settings) -> str | None:
     except SandboxDirError as exc:
         return str(exc)
     target = store_target(settings)
+    if target.lake is not None and settings.node_stale_seconds < 3 * settings.node_heartbeat_seconds:
+        return (
+            f"--node-stale-seconds ({settings.node_stale_seconds}) must be at least 3 heartbeats "
+            f"(--node-heartbeat-seconds {settings.node_heartbeat_seconds}): a live node must not be "
+            "taken for dead"
+        )
     if target.data_path is not None and not is_remote(target.data_path):
         data = Path(target.data_path).expanduser().resolve()
         if data.is_relative_to(sandbox) or sandbox.is_relative_to(data):
@@ -227,11 +236,17 @@ def engine_config(
     """The engine's config: it exports to `--engine-endpoint`, else to this server's own
     receivers (`token`: its credential there)."""
     s = settings
+    # On a shared store each start of a node is a new node, named in its engine's telemetry.
+    instance_id = str(uuid.uuid4()) if store_target(s).lake is not None else None
     if s.engine_endpoint:
-        telemetry = TelemetryConfig(endpoint=s.engine_endpoint, protocol=s.engine_protocol)
+        telemetry = TelemetryConfig(
+            endpoint=s.engine_endpoint, protocol=s.engine_protocol, instance_id=instance_id
+        )
     else:
         endpoint = otlp_grpc_address if s.engine_protocol == "grpc" else otlp_http_url
-        telemetry = TelemetryConfig(endpoint=endpoint, protocol=s.engine_protocol, token=token)
+        telemetry = TelemetryConfig(
+            endpoint=endpoint, protocol=s.engine_protocol, token=token, instance_id=instance_id
+        )
     return EngineConfig(
         telemetry=telemetry,
         enable_shell=s.enable_shell,
@@ -302,8 +317,18 @@ async def start_engine(context: AppContext, settings: Settings, api_url: str) ->
     context.intake = Intake(
         context.store, engine, direct=not settings.engine_endpoint, barrier=context.barrier, journal=journal
     )
+    if isinstance(context.store, LakeStore):
+        # Other nodes' engines run executions on this store too: only a dead node's are
+        # closed, by whichever live node notices first (api/cluster.py).
+        cluster = Cluster(
+            context.store.nodes, context.store, engine,
+            heartbeat_seconds=settings.node_heartbeat_seconds, stale_seconds=settings.node_stale_seconds,
+        )  # fmt: skip
+        await asyncio.to_thread(cluster.start)  # before the engine takes an execution
+        context.cluster = cluster
     context.engine = engine
-    await close_interrupted(context.store, engine)
+    if context.cluster is None:
+        await close_interrupted(context.store, engine)
     if settings.demo:
         await run_demo(context, settings.demo_runs, api_url)
     return engine

@@ -214,6 +214,8 @@ async def serve(settings: Settings) -> None:
         server.config.timeout_graceful_shutdown = remaining()  # type: ignore[assignment]
         server.should_exit = True
         await asyncio.gather(task, return_exceptions=True)
+    if context.cluster is not None:  # its loop reads and writes the store
+        await asyncio.to_thread(context.cluster.stop)
     await asyncio.to_thread(store.close)
     if context.intake is not None:  # after the writer's last commit: nothing is journaled now
         context.intake.close()

@@ -226,6 +226,20 @@ class Settings(BaseSettings):
         description="A run of another emitter still running with nothing heard of it for this long "
         "is shown as unknown (0: never).",
     )
+    node_heartbeat_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="A ducklake: store's engine nodes: how often this node records that it is alive "
+        "(and, while its engine runs executions, checks four times as often for cancels asked "
+        "through other nodes).",
+    )
+    node_stale_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="A ducklake: store's engine nodes: a node not heard of for this long is dead, and "
+        "a live node closes the executions it left open as failed (interrupted). At least three "
+        "heartbeats.",
+    )
     log_level: str = Field("warning", description="Server log level.")
 
     @model_validator(mode="after")

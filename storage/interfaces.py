@@ -69,6 +69,12 @@ class TelemetryWriter(Protocol):
         """Whether `submit` would take `items` now (receivers ask before converting)."""
         ...
 
+    def expect_stored(self, executions: list[tuple[str, str]]) -> None:
+        """(workspace id, execution id) of executions another writer of a shared store stored
+        (another node's, on a lake): facts about them submitted after this call are folded
+        into their stored rows, which this writer, knowing its own commits, would not look up."""
+        ...
+
     @property
     def queued_items(self) -> int:
         """Spans and records submitted and not yet committed."""

@@ -92,16 +92,21 @@ def get_logs(
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionCancel, status_code=202)
 def cancel_execution(execution_id: str, ctx: FreshEditorContext, app: Context) -> ExecutionCancel:
-    """Ask the engine to cancel a pending or running execution (409 once it has finished)."""
+    """Ask the engine to cancel a pending or running execution (409 once it has finished).
+    On a lake, an execution another node's engine runs is cancelled by that node, which polls
+    for requests (api/cluster.py); 409 when that node is dead."""
     row = or_404(app.store.executions.execution(ctx.workspace_id, execution_id), "Execution", execution_id)
     if row.terminal:
         raise HTTPException(409, f"Execution {execution_id!r} already finished ({row.status})")
     accepted = bool(app.engine is not None and app.engine.cancel(execution_id))
     if not accepted:
-        raise HTTPException(
-            409,
-            f"Execution {execution_id!r} is not running in this server's engine; it cannot be cancelled here",
+        why = (
+            f"Execution {execution_id!r} is not running in this server's engine; it cannot be cancelled here"
+            if app.cluster is None
+            else app.cluster.request_cancel(ctx.workspace_id, execution_id, row.created_ns or 0)
         )
+        if why is not None:
+            raise HTTPException(409, why)
     return ExecutionCancel(id=execution_id, status=row.status, cancel_requested=True)  # type: ignore[arg-type]
 
 

@@ -104,6 +104,7 @@ class Writer:
         # only (the API's triggers) skip taking the stored summaries out of the table.
         self._seen_executions = SpanFilter()
         self._seen_lock = threading.Lock()
+        self._expected: list[tuple[str, str]] = []  # `expect_stored`'s, under _seen_lock
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self.step_days = step_summaries.SealedDays()  # the summarized days (step_summaries.py)
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
@@ -151,6 +152,10 @@ class Writer:
     def has_room(self, items: int) -> bool:
         """Whether `submit` would take `items` now (receivers check before converting)."""
         return not self._queued_items or self._queued_items + items <= self._max_queue_items
+
+    def expect_stored(self, executions: list[tuple[str, str]]) -> None:
+        with self._seen_lock:
+            self._expected.extend(executions)
 
     def submit(self, request: WriteRequest) -> Future[ExportOutcome]:
         """Queue a request; raise QueueFull when it does not fit (an empty queue always takes one).
@@ -467,6 +472,10 @@ class Writer:
         """Fold the facts into the executions' summaries; when the filter says none of these
         executions is stored (new ones: the API's triggers), without looking them up."""
         keys = execution_summaries.touched(facts)
+        with self._seen_lock:
+            expected, self._expected = self._expected, []
+        if expected:
+            self._seen_executions.add(_execution_keys(expected)[0])
         screened, complete = _execution_keys(keys)
         stored = []
         if not complete or self._seen_executions.may_contain(screened).any():

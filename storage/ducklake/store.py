@@ -8,7 +8,8 @@ indexes, statements without RETURNING: sql/). One writer per node, as in the fil
 
 Several nodes on one lake: each node's writer labels its commits (labels.py), and a node that
 serves live feeds follows the others' (`follow`, follow.py), publishing them on its own event
-bus. Compaction, snapshot expiry and cleanup are the maintenance process's (`flowscope
+bus; the engines' shared state (heartbeats, cancel requests) is `nodes` (nodes.py,
+api/cluster.py). Compaction, snapshot expiry and cleanup are the maintenance process's (`flowscope
 maintain`, maintenance.py): until it runs, every commit writes its own small Parquet files, or,
 up to DuckLake's inlining limit (10 rows), catalog rows.
 """
@@ -26,6 +27,7 @@ from flowscope.storage.ducklake import extensions
 from flowscope.storage.ducklake.catalog import LakeCatalog
 from flowscope.storage.ducklake.follow import DEFAULT_INTERVAL, DEFAULT_MAX_LAG, LakeFollower
 from flowscope.storage.ducklake.labels import new_node_id
+from flowscope.storage.ducklake.nodes import LakeNodes
 from flowscope.storage.ducklake.sqlfiles import SQL_DIR, required
 from flowscope.storage.ducklake.url import LakeUrl, parse_lake, redact
 from flowscope.storage.ducklake.writer import LakeWriter
@@ -59,6 +61,7 @@ class LakeStore(Store):
         self.data_path = data if data.endswith("/") else data + "/"
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
+        self.nodes = LakeNodes(self)  # the engine nodes' shared state (api/cluster.py)
         self.node_id = new_node_id()
         assert isinstance(self.writer, LakeWriter)
         self.writer.node_id = self.node_id

@@ -1,0 +1,1 @@
+SELECT workspace_id, execution_id FROM execution_cancels WHERE node_id = $node_id ORDER BY requested_ns

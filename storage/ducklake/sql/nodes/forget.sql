@@ -1,0 +1,1 @@
+DELETE FROM engine_nodes WHERE node_id = $node_id

@@ -1,0 +1,1 @@
+DELETE FROM execution_cancels WHERE node_id = $node_id
