@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,13 +230,14 @@ def ignored_settings(settings: Settings) -> str | None:
 
 
 def engine_config(
-    settings: Settings, otlp_http_url: str, otlp_grpc_address: str, token: str | None
+    settings: Settings, otlp_http_url: str, otlp_grpc_address: str, token: str | None, store: Store
 ) -> EngineConfig:
     """The engine's config: it exports to `--engine-endpoint`, else to this server's own
     receivers (`token`: its credential there)."""
     s = settings
-    # On a shared store each start of a node is a new node, named in its engine's telemetry.
-    instance_id = str(uuid.uuid4()) if store_target(s).lake is not None else None
+    # On a shared store each start of a node is a new node (the id its lake commits carry too),
+    # named in its engine's telemetry.
+    instance_id = store.node_id if isinstance(store, LakeStore) else None
     if s.engine_endpoint:
         telemetry = TelemetryConfig(
             endpoint=s.engine_endpoint, protocol=s.engine_protocol, instance_id=instance_id

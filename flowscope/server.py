@@ -129,7 +129,7 @@ async def serve(settings: Settings) -> None:
     host = _url_host(settings.host)
     api_port = api_sock.getsockname()[1]
     engine_config = compose.engine_config(
-        settings, otlp.http_url if otlp else "", otlp.grpc_address if otlp else "", engine_token
+        settings, otlp.http_url if otlp else "", otlp.grpc_address if otlp else "", engine_token, store
     )
     context = compose.app_context(settings, store, registry, throttle, engine_config)
     compose.start_silence_sweep(settings, store, engine_config)
