@@ -12,8 +12,8 @@ cross-node: node A `--role ingest` receives bench/ws_latency.py's driver (one wo
     `--role query`, polling the lake every FLOWSCOPE_LAKE_POLL_INTERVAL seconds, serves one
     subscriber of the workflow. Latency: from A's acknowledgement to the event's arrival at
     the subscriber (monotonic clock, one machine). One case per poll interval.
-same node: one `--role all` node on the lake ingests and serves the subscriber (its own bus,
-    no follower): the in-process baseline of the same run.
+same node: one `--role all` node on the lake ingests and serves the subscriber (its writer's
+    events reach the feed on its own bus; its follower skips them): the baseline of the run.
 idle cost: CPU seconds per second of the query node (follower polling) and of the ingest node
     (no follower) while nothing is sent, from /proc.
 
@@ -125,7 +125,7 @@ def main() -> None:
         single = start_serve(workdir / "one.duckdb", *_lake(pg, "same", workdir), "--role", "all")
         try:
             same = measure(single.urls["api"], single.urls["otlp_http"], args)
-            _print("same node (--role all, no follower)", same)
+            _print("same node (--role all, own bus)", same)
         finally:
             single.stop()
         print(f"\ngoal cross-node p99 < 1 s: worst {worst:.1f} ms -> {'met' if worst < 1000 else 'NOT met'}")

@@ -102,3 +102,13 @@ def test_a_step_retried_twice_counts_two_retries_when_each_try_replaced_the_one_
         if name == "flowscope_workflow_step_retries_total"
     }  # fmt: skip
     assert retries_total == {(("step", "load"), ("workflow", "etl"), ("workspace", "default")): 2.0}
+
+
+def test_another_lake_nodes_commits_are_not_counted_here() -> None:
+    """A remote batch (another node's commit, read back by this node's lake follower) is that
+    node's to count: summed across nodes, a commit must count once."""
+    metrics, baseline = WorkflowMetrics(_Context()), WorkflowMetrics(_Context())  # type: ignore[arg-type]
+    metrics.on_batch(CommittedBatch(commit_seq=1, spans=_try_row(0), log_count=0))
+    baseline.on_batch(CommittedBatch(commit_seq=1, spans=_try_row(0), log_count=0))
+    metrics.on_batch(CommittedBatch(commit_seq=1, spans=_try_row(1), log_count=0, remote=True))
+    assert _samples(metrics) == _samples(baseline)

@@ -13,6 +13,7 @@ from flowscope.collector.prepare import prepared_request
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.ducklake import labels
 from flowscope.storage.ducklake.follow import LakeFollower
+from flowscope.storage.ducklake.maintenance import Maintainer, Policy
 from flowscope.storage.ducklake.sqlfiles import required
 from flowscope.storage.ducklake.store import LakeStore
 from opentelemetry import trace
@@ -81,7 +82,7 @@ def test_b_publishes_a_s_commits_once_in_order_and_skips_its_own(nodes: tuple[La
     a, b = nodes
     published: list[CommittedBatch] = []
     b.changes.subscribe(published.append)
-    follower = LakeFollower(b, b.changes)
+    follower = LakeFollower(b, b.changes, max_lag=600)  # (rounds run late: the test's)
     follower.open()
     execution_id, n_spans, n_records = _export(a, "wf-follow")
     _export(b, "wf-own")  # B's own commits: published by its writer, not again by its follower
@@ -124,7 +125,7 @@ def test_a_commit_that_does_not_read_back_as_labelled_is_lost_not_skipped(
     a, b = nodes
     published: list[CommittedBatch] = []
     b.changes.subscribe(published.append)
-    follower = LakeFollower(b, b.changes)
+    follower = LakeFollower(b, b.changes, max_lag=600)  # (rounds run late: the test's)
     follower.open()
     # A commit labelled with a workflow span it does not hold (as one whose rows were lost).
     con = a.cursor()
@@ -167,3 +168,37 @@ def test_a_follower_behind_for_longer_than_max_lag_says_so_and_goes_on_from_the_
     b.changes.flush()
     assert [batch.lost for batch in published] == [False, False]
     assert {s.attributes.get(c.WORKFLOW_ID) for s in published[1].workflow_spans} == {"wf-next", None}
+
+
+def test_commits_compacted_by_maintain_before_the_follower_reads_them_read_back_whole(
+    nodes: tuple[LakeStore, LakeStore],
+) -> None:
+    """`flowscope maintain` flushes inlined rows to Parquet, merges files and (grace 0) deletes
+    the replaced ones between A's commits and B's next round: the change feed still has every
+    row, under its snapshot, so nothing is lost (nor reported lost)."""
+    a, b = nodes
+    published: list[CommittedBatch] = []
+    b.changes.subscribe(published.append)
+    local: list[CommittedBatch] = []
+    a.changes.subscribe(local.append)
+    follower = LakeFollower(b, b.changes, max_lag=600)  # (its rounds are this test's, late)
+    follower.open()
+    maintainer = Maintainer(a.lake, a.data_path, Policy(file_grace_seconds=0))
+    rounds = []
+    try:
+        for part in range(2):  # the second round merges the first round's files with its own
+            for k in range(3):
+                _export(a, f"wf-compacted-{part}-{k}")
+            rounds.append(maintainer.run_round())
+    finally:
+        maintainer.close()
+    assert all(r.rows_flushed and not r.skipped for r in rounds) and rounds[1].files_merged
+    follower.round()
+    a.changes.flush()
+    b.changes.flush()
+    assert follower.gaps == 0 and not any(batch.lost for batch in published)
+    assert len(published) == len(local) == 12
+    key = lambda s: s.span_id  # noqa: E731
+    for theirs, ours in zip(published, local, strict=True):
+        assert theirs.workflow_logs == ours.workflow_logs
+        assert sorted(theirs.workflow_spans, key=key) == sorted(ours.workflow_spans, key=key)

@@ -123,6 +123,37 @@ def test_lost_batches_make_every_feed_resync() -> None:
     asyncio.run(main())
 
 
+def test_other_nodes_commits_are_numbered_apart_and_a_lost_one_makes_every_feed_resync() -> None:
+    """A lake node's bus carries its own commits and, numbered by its follower, the other nodes'
+    (`remote`, storage/ducklake/follow.py): interleaved they are no gap, and their events stream
+    like local ones; a skipped remote number, or a batch marked `lost`, closes every feed."""
+
+    async def main() -> None:
+        bus = EventBus()
+        hub = Hub(bus, LiveConfig())
+        hub.start()
+        sub = subscriber("ws", "wf")
+        hub.add(sub)
+        remote = execution("ws", "wf", "b" * 32, 1)
+        remote.remote = True
+        for batch in (CommittedBatch(1, None, 0), remote, CommittedBatch(2, None, 0)):
+            bus.publish(batch)
+        await hub.flush()
+        assert sub.close_code is None
+        assert events(sub) == ["workflow_started", "step_started", "step_completed", "workflow_completed"]
+        bus.publish(CommittedBatch(3, None, 0, remote=True))  # remote 2 never arrived
+        await hub.flush()
+        assert sub.close_code == 1013 and "since" in sub.close_reason
+        later = subscriber("ws", "wf")
+        hub.add(later)
+        bus.publish(CommittedBatch(4, None, 0, remote=True, lost=True))  # numbered on, but lost
+        await hub.flush()
+        assert later.close_code == 1013
+        await hub.stop()
+
+    asyncio.run(main())
+
+
 def test_shutdown_closes_with_1001_and_refuses_new_feeds() -> None:
     async def main() -> None:
         hub = Hub(EventBus(), LiveConfig(close_timeout_seconds=0.1))
