@@ -14,13 +14,17 @@ its own small Parquet files, or, up to DuckLake's inlining limit (10 rows), cata
 from __future__ import annotations
 
 import contextlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from flowscope.storage.duckdb.errors import register_unavailable
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.store import Store
-from flowscope.storage.ducklake import extensions
+from flowscope.storage.ducklake import extensions, failures
 from flowscope.storage.ducklake.catalog import LakeCatalog
 from flowscope.storage.ducklake.sqlfiles import SQL_DIR, required
 from flowscope.storage.ducklake.url import LakeUrl, parse_lake, redact
@@ -28,6 +32,9 @@ from flowscope.storage.ducklake.writer import LakeWriter
 from flowscope.storage.errors import StoreOpenError
 
 MIGRATIONS = SQL_DIR / "migrations"
+# /readyz answers within this even when PostgreSQL does not answer at all (a frozen server or a
+# dropped network: libpq waits without bound, and DuckDB's interrupt cannot cut that wait).
+PING_TIMEOUT_SECONDS = 2.0
 
 
 def _literal(text: str) -> str:
@@ -55,6 +62,10 @@ class LakeStore(Store):
         self.data_path = data if data.endswith("/") else data + "/"
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
+        register_unavailable(failures.unavailable)  # reads answer 503 for what ingest does
+        self._pinger = ThreadPoolExecutor(1, thread_name_prefix="flowscope-lake-ping")
+        self._ping: Future[None] | None = None
+        self._ping_lock = threading.Lock()
 
     def described(self) -> str:
         return self.lake.redacted()
@@ -81,6 +92,23 @@ class LakeStore(Store):
             with contextlib.suppress(duckdb.Error):
                 boot.close()
 
+    def ping(self) -> bool:
+        """Whether the catalog answers: reading the lake's current snapshot is a query to
+        PostgreSQL (`SELECT 1` would not leave DuckDB). Bounded by PING_TIMEOUT_SECONDS; while
+        an unanswered ping still waits, the next ones say "no" without queueing behind it."""
+        with self._ping_lock:
+            if self._ping is None or self._ping.done():
+                self._ping = self._pinger.submit(self._ping_catalog)
+            ping = self._ping
+        try:
+            ping.result(PING_TIMEOUT_SECONDS)
+        except (FutureTimeout, duckdb.Error):
+            return False
+        return True
+
+    def _ping_catalog(self) -> None:
+        self.cursor().execute(required("ping")).fetchall()
+
     def _connect(self) -> duckdb.DuckDBPyConnection:
         # Never download an extension: the wheels' were installed by _open.
         return duckdb.connect(self.path, config={**self._config, "autoinstall_known_extensions": False})
@@ -91,3 +119,7 @@ class LakeStore(Store):
     def _checkpoint(self) -> None:
         """Nothing at close: a lake's CHECKPOINT compacts and expires what every node wrote,
         which is the maintenance process's job (issue 14), not a closing node's."""
+
+    def close(self) -> None:
+        super().close()
+        self._pinger.shutdown(wait=False, cancel_futures=True)  # a ping stuck on the network stays so

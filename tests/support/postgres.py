@@ -90,17 +90,48 @@ class Postgres:
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (`start()` brings it back on the same port). "fast"
+        ends every session at once, as an operator's restart does; "immediate" is a crash."""
         pg_ctl = str(self.bin_dir / "pg_ctl")
         subprocess.run(
-            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "stop"],
+            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", mode, "-w", "stop"],
             capture_output=True, timeout=60,
         )  # fmt: skip
+
+    def start(self) -> None:
+        """Start the stopped server again, on the same data directory and port."""
+        started = _pg_ctl_start(self.bin_dir, self.run_as, self.root, self.port)
+        if started.returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL did not start again: {started.stderr.decode()}\n{self.log_tail()}"
+            )
+
+    def log_tail(self) -> str:
+        return (self.root / "server.log").read_text(errors="replace")[-2000:]
+
+    def remove(self) -> None:
+        """Stop the server (as a crash: nothing of it must survive) and delete its directory."""
+        self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _pg_ctl_start(
+    bin_dir: Path, run_as: list[str], root: Path, port: int
+) -> subprocess.CompletedProcess[bytes]:
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    return subprocess.run(
+        [*run_as, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-o", options,
+         "-l", str(root / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
+        capture_output=True, timeout=START_TIMEOUT_SECONDS + 10,
+    )  # fmt: skip
+
+
 def start_postgres() -> Postgres:
-    """A new cluster, started; `stop()` it when done (it removes its directory too)."""
+    """A new cluster, started; `remove()` it when done."""
     bin_dir, run_as = _bin_dir(), _run_as()
     root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
     if run_as:
@@ -114,15 +145,7 @@ def start_postgres() -> Postgres:
         )  # fmt: skip
         for attempt in range(3):  # the free port may be taken between the probe and the bind
             port = _free_port()
-            options = (
-                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
-            started = subprocess.run(
-                [*run_as, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-o", options,
-                 "-l", str(root / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
-                capture_output=True, timeout=START_TIMEOUT_SECONDS + 10,
-            )  # fmt: skip
+            started = _pg_ctl_start(bin_dir, run_as, root, port)
             if started.returncode == 0:
                 return Postgres(root, port, bin_dir, run_as)
             if attempt == 2:
