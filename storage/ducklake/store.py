@@ -35,6 +35,7 @@ MIGRATIONS = SQL_DIR / "migrations"
 # /readyz answers within this even when PostgreSQL does not answer at all (a frozen server or a
 # dropped network: libpq waits without bound, and DuckDB's interrupt cannot cut that wait).
 PING_TIMEOUT_SECONDS = 2.0
+ANSWER_DEADLINE_SECONDS = 10.0
 
 
 def _literal(text: str) -> str:
@@ -48,6 +49,11 @@ def is_remote(data_path: str) -> bool:
 
 class LakeStore(Store):
     writer_type = LakeWriter
+    # A PostgreSQL that stopped answering without closing its connections (frozen, or a
+    # network that drops packets) holds a query in libpq without bound, and DuckDB's interrupt
+    # cannot cut that wait (measured): clients are answered 503 after this instead
+    # (collector/ingest.py, api/answer_deadline.py); the query itself ends when it does.
+    answer_deadline_seconds: float | None = ANSWER_DEADLINE_SECONDS
 
     def __init__(
         self, url: LakeUrl | str, data_path: str | Path, *, inline_rows: int | None = None, **options: Any

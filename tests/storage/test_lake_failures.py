@@ -5,6 +5,7 @@ that turn these conditions into 503/UNAVAILABLE are storage/ducklake/failures.py
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from flowscope.storage.ducklake.store import ANSWER_DEADLINE_SECONDS, PING_TIMEOUT_SECONDS
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -26,7 +28,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from flowscope import conventions as c
-from tests.collector.helpers import GRPC_METHODS, PROTOBUF, metric, spans_request, wait_for
+from tests.collector.helpers import GRPC_METHODS, PROTOBUF, spans_request, wait_for
 from tests.support.postgres import Postgres, start_postgres
 from tests.support.server import RunningServer, start_server
 
@@ -154,8 +156,25 @@ class Export:
         return self.result[0]
 
 
-def _refusals(server: RunningServer) -> float:
-    return metric(server, "flowscope_collector_requests_total", transport="http", outcome="unavailable")
+class Refusals(logging.Handler):
+    """Set when the SDK's exporter logs that it was refused and will retry (its own words)."""
+
+    LOGGER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Transient error Service Unavailable" in record.getMessage():
+            self.seen.set()
+
+    def __enter__(self) -> Refusals:
+        logging.getLogger(self.LOGGER).addHandler(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        logging.getLogger(self.LOGGER).removeHandler(self)
 
 
 def test_postgres_down_answers_503_and_everything_resumes_without_a_restart(
@@ -189,9 +208,9 @@ def test_postgres_down_answers_503_and_everything_resumes_without_a_restart(
         # The SDK's exporter, retrying on its own (Retry-After), lands its batch once
         # PostgreSQL is back: refused while it is down, then acknowledged.
         during = _workflow_spans()
-        refused = _refusals(server)
-        export = Export(_exporter(server, timeout=60), during).start()
-        wait_for(lambda: _refusals(server) > refused, what="the exporter's first refusal")
+        with Refusals() as refusals:
+            export = Export(_exporter(server, timeout=60), during).start()
+            assert refusals.seen.wait(BOUND_SECONDS), "the exporter was not refused"
         assert export.thread is not None and export.thread.is_alive()
         pg.start()
         assert export.wait(90) == SpanExportResult.SUCCESS
@@ -203,6 +222,55 @@ def test_postgres_down_answers_503_and_everything_resumes_without_a_restart(
             _check_whole(server, execution_id)
         assert SECRET not in server.log
     finally:
+        assert server.terminate() == 0
+
+
+def test_a_postgres_that_does_not_answer_gets_503_within_the_deadline_and_resumes(
+    own_postgres: Postgres, tmp_path: Path
+) -> None:
+    """Frozen, PostgreSQL keeps its connections open and answers nothing: libpq waits without
+    bound, so only the node's deadlines bound the answers (LakeStore.answer_deadline_seconds)."""
+    pg = own_postgres
+    server = _serve(pg, "pg_frozen", tmp_path, tmp_path / "data")
+    deadline = ANSWER_DEADLINE_SECONDS + 5  # slack for a loaded machine
+    try:
+        before = _workflow_spans()
+        assert _exporter(server).export(before) == SpanExportResult.SUCCESS
+        (acked,) = _execution_ids(before)
+        pg.freeze()
+        started = time.monotonic()
+        assert server.get("/readyz").status_code == 503
+        assert time.monotonic() - started < PING_TIMEOUT_SECONDS + 3
+        no_answer = "no answer from the store within"
+        started = time.monotonic()
+        response = server.get(f"/api/workflows/executions/{acked}")
+        assert time.monotonic() - started < deadline
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert no_answer in response.json()["detail"]
+        jaeger = server.get(f"/api/traces/{acked}")
+        assert jaeger.status_code == 503 and jaeger.json()["errors"][0]["code"] == 503, jaeger.text
+        assert no_answer in jaeger.json()["errors"][0]["msg"]
+        request, _ = spans_request(STEPS + 1)
+        started = time.monotonic()
+        refused = httpx.post(
+            f"{server.otlp_http}/v1/traces", content=request.SerializeToString(),
+            headers={"Content-Type": PROTOBUF}, timeout=60,
+        )  # fmt: skip
+        assert time.monotonic() - started < deadline
+        assert refused.status_code == 503 and "retry-after" in refused.headers
+
+        during = _workflow_spans()
+        with Refusals() as refusals:
+            export = Export(_exporter(server, timeout=90), during).start()
+            assert refusals.seen.wait(deadline), "the exporter was not refused"
+        pg.thaw()
+        assert export.wait(120) == SpanExportResult.SUCCESS
+        wait_for(lambda: server.get("/readyz").status_code == 200, what="ready again")
+        assert _stored_executions(server) >= {acked, *_execution_ids(during)}
+        for execution_id in (acked, *_execution_ids(during)):
+            _check_whole(server, execution_id)
+    finally:
+        pg.thaw()
         assert server.terminate() == 0
 
 

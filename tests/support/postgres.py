@@ -14,10 +14,12 @@ holding test data only), as user `flowscope`. fsync is off: nothing of it must s
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -107,11 +109,28 @@ class Postgres:
                 f"PostgreSQL did not start again: {started.stderr.decode()}\n{self.log_tail()}"
             )
 
+    def freeze(self) -> None:
+        """SIGSTOP the server and its backends: connections stay open and nothing answers (as a
+        hung server, or a network dropping packets, looks to a client)."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def _pids(self) -> list[int]:
+        postmaster = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout
+        return [postmaster, *map(int, children.split())]
+
     def log_tail(self) -> str:
         return (self.root / "server.log").read_text(errors="replace")[-2000:]
 
     def remove(self) -> None:
         """Stop the server (as a crash: nothing of it must survive) and delete its directory."""
+        with contextlib.suppress(OSError, ValueError):  # a frozen server would not stop
+            self.thaw()
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
