@@ -14,9 +14,9 @@ its own small Parquet files, or, up to DuckLake's inlining limit (10 rows), cata
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +69,12 @@ class LakeStore(Store):
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
         register_unavailable(failures.unavailable)  # reads answer 503 for what ingest does
-        self._pinger = ThreadPoolExecutor(1, thread_name_prefix="flowscope-lake-ping")
+        # Pings run on a daemon thread of their own: one stuck on the network must not hold
+        # the process at exit (a ThreadPoolExecutor's workers are joined at exit).
+        self._pings: queue.Queue[Future[None] | None] = queue.Queue()
         self._ping: Future[None] | None = None
         self._ping_lock = threading.Lock()
+        threading.Thread(target=self._ping_loop, name="flowscope-lake-ping", daemon=True).start()
 
     def described(self) -> str:
         return self.lake.redacted()
@@ -104,16 +107,24 @@ class LakeStore(Store):
         an unanswered ping still waits, the next ones say "no" without queueing behind it."""
         with self._ping_lock:
             if self._ping is None or self._ping.done():
-                self._ping = self._pinger.submit(self._ping_catalog)
+                self._ping = Future()
+                self._pings.put(self._ping)
             ping = self._ping
         try:
             ping.result(PING_TIMEOUT_SECONDS)
-        except (FutureTimeout, duckdb.Error):
+        except Exception:  # no answer in time (FutureTimeout), or the query failed: not ready
             return False
         return True
 
-    def _ping_catalog(self) -> None:
-        self.cursor().execute(required("ping")).fetchall()
+    def _ping_loop(self) -> None:
+        while (ping := self._pings.get()) is not None:
+            ping.set_running_or_notify_cancel()
+            try:
+                self.cursor().execute(required("ping")).fetchall()
+            except Exception as exc:
+                ping.set_exception(exc)
+            else:
+                ping.set_result(None)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         # Never download an extension: the wheels' were installed by _open.
@@ -128,4 +139,4 @@ class LakeStore(Store):
 
     def close(self) -> None:
         super().close()
-        self._pinger.shutdown(wait=False, cancel_futures=True)  # a ping stuck on the network stays so
+        self._pings.put(None)
