@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from flowscope.api.answer_deadline import AnswerDeadline
 from flowscope.api.context import AppContext
 from flowscope.api.jaeger.metrics import router as jaeger_metrics_router
 from flowscope.api.jaeger.router import router as jaeger_router
@@ -94,6 +95,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
     app.add_exception_handler(StarletteHTTPException, unknown_path)  # unrouted /api/ paths: family shapes
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
+    if context.store.answer_deadline_seconds is not None:  # (added first: CORS wraps its 503)
+        app.add_middleware(AnswerDeadline, seconds=context.store.answer_deadline_seconds)
     origins = list(context.settings.cors_origins)
     if origins:
         app.add_middleware(

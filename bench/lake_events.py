@@ -131,7 +131,7 @@ def main() -> None:
         print(f"\ngoal cross-node p99 < 1 s: worst {worst:.1f} ms -> {'met' if worst < 1000 else 'NOT met'}")
         print(f"load after: {os.getloadavg()[0]:.1f}")
     finally:
-        pg.stop()
+        pg.remove()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

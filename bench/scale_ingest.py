@@ -245,7 +245,7 @@ def main() -> None:
         try:
             soak(pg, workdir, args)
         finally:
-            pg.stop()
+            pg.remove()
             shutil.rmtree(workdir, ignore_errors=True)
         return
     try:
@@ -269,7 +269,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        pg.stop()
+        pg.remove()
         shutil.rmtree(workdir, ignore_errors=True)
 
     def median(config: str, field: str) -> float:

@@ -11,7 +11,7 @@ from collections import deque
 from flowscope.collector.decode import count_items
 from flowscope.collector.prepare import prepare
 from flowscope.storage.batches import ExportOutcome, WriteRequest
-from flowscope.storage.errors import QueueFull
+from flowscope.storage.errors import QueueFull, StorageUnavailable
 from flowscope.storage.interfaces import Store
 from google.protobuf.message import Message
 
@@ -88,4 +88,14 @@ class IngestService:
             with self._lock:
                 self._refused.append((time.monotonic(), items))
             raise
-        return await asyncio.wrap_future(future)
+        deadline = self.store.answer_deadline_seconds
+        if deadline is None:
+            return await asyncio.wrap_future(future)
+        try:
+            # shield: the commit goes on; if it lands after the 503, the exporter's retry is
+            # deduplicated (the span filter holds its spans), so nothing is stored twice.
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), deadline)
+        except TimeoutError:
+            raise StorageUnavailable(
+                f"the store did not commit within {deadline:g} s (its database does not answer); retry later"
+            ) from None

@@ -110,6 +110,9 @@ class Store(Protocol):
     """Where the store's own health metrics (queue depth, commit latency) are registered."""
     metrics: CollectorMetrics
     schema_version: int
+    answer_deadline_seconds: float | None
+    """The longest a client waits for an answer that waits on the store (an export's commit, a
+    GET on the API) before 503 "retry later"; None: no bound (a local file answers or fails)."""
     # --- readers
     span_metrics: SpanMetricsReader
     traces: TraceReader

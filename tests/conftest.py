@@ -39,7 +39,7 @@ def postgres() -> Iterator[Postgres]:
     except PostgresMissing as exc:
         pytest.skip(str(exc))
     yield pg
-    pg.stop()
+    pg.remove()
 
 
 def pytest_configure(config: pytest.Config) -> None:

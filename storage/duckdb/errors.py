@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 from flowscope.storage.errors import StorageUnavailable, StoreLocked, StoreOpenError
+
+UnavailableRule = Callable[[BaseException], StorageUnavailable | None]
+# What another store on DuckDB adds to "unavailable" (the lake: its catalog unreachable, its data
+# path refusing writes: storage/ducklake/failures.py); registered when such a store opens, so a
+# process serving the file maps exactly what it always did.
+_RULES: list[UnavailableRule] = []
+
+
+def register_unavailable(rule: UnavailableRule) -> None:
+    if rule not in _RULES:
+        _RULES.append(rule)
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -17,12 +28,17 @@ def is_fatal(exc: BaseException) -> bool:
 @contextlib.contextmanager
 def mapped_errors() -> Iterator[None]:
     """Around every read: an invalidated or closed database surfaces as `StorageUnavailable`
-    (the API answers 503 and the writer reopens the file), other errors pass unchanged."""
+    (the API answers 503 and the writer reopens the file), and so does what a registered rule
+    calls unavailable; other errors pass unchanged."""
     try:
         yield
     except duckdb.Error as exc:
         if is_fatal(exc):
             raise StorageUnavailable(f"storage unavailable: {exc}") from exc
+        for rule in _RULES:
+            mapped = rule(exc)
+            if mapped is not None:
+                raise mapped from None  # (its message is redacted: the cause's may not be)
         raise
 
 

@@ -101,6 +101,7 @@ class Store:
     # --- what another store on DuckDB (storage/ducklake/) replaces ---------------------
 
     writer_type: type[Writer] = Writer
+    answer_deadline_seconds: float | None = None  # a local file answers or fails
 
     def described(self) -> str:
         """The database as messages name it."""

@@ -257,6 +257,14 @@ class Writer:
         log.warning("database reopened after a fatal error")
         return True
 
+    def _reopen_cures(self, exc: Exception) -> bool:
+        """Whether opening the database again may cure the failed commit's cause. Fatal errors
+        invalidate the instance; a run of ordinary failures may mean a connection left in a
+        bad state: both are cured by opening the file again."""
+        return is_fatal(exc) or (
+            self._reopen is not None and self._consecutive_failures >= _REOPEN_AFTER_FAILURES
+        )
+
     def _commit(self, batch: list[WriteRequest]) -> None:
         started = time.perf_counter()
         if self._broken and not self._try_reopen():
@@ -279,11 +287,7 @@ class Writer:
             log.error("commit failed: %s", exc)
             self._metrics.commit_failures.inc()
             self._consecutive_failures += 1
-            # Fatal errors invalidate the instance; a run of ordinary failures may mean a
-            # connection left in a bad state: both are cured by opening the file again.
-            if is_fatal(exc) or (
-                self._reopen is not None and self._consecutive_failures >= _REOPEN_AFTER_FAILURES
-            ):
+            if self._reopen_cures(exc):
                 self._broken = True
             error = StorageUnavailable(f"storage unavailable: {exc}")
             for request in batch:

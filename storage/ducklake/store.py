@@ -17,13 +17,17 @@ up to DuckLake's inlining limit (10 rows), catalog rows.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from flowscope.storage.duckdb.errors import register_unavailable
 from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.store import Store
-from flowscope.storage.ducklake import extensions
+from flowscope.storage.ducklake import extensions, failures
 from flowscope.storage.ducklake.catalog import LakeCatalog
 from flowscope.storage.ducklake.follow import DEFAULT_INTERVAL, DEFAULT_MAX_LAG, LakeFollower
 from flowscope.storage.ducklake.labels import new_node_id
@@ -34,6 +38,10 @@ from flowscope.storage.ducklake.writer import LakeWriter
 from flowscope.storage.errors import StoreOpenError
 
 MIGRATIONS = SQL_DIR / "migrations"
+# /readyz answers within this even when PostgreSQL does not answer at all (a frozen server or a
+# dropped network: libpq waits without bound, and DuckDB's interrupt cannot cut that wait).
+PING_TIMEOUT_SECONDS = 2.0
+ANSWER_DEADLINE_SECONDS = 10.0
 
 
 def _literal(text: str) -> str:
@@ -47,6 +55,11 @@ def is_remote(data_path: str) -> bool:
 
 class LakeStore(Store):
     writer_type = LakeWriter
+    # A PostgreSQL that stopped answering without closing its connections (frozen, or a
+    # network that drops packets) holds a query in libpq without bound, and DuckDB's interrupt
+    # cannot cut that wait (measured): clients are answered 503 after this instead
+    # (collector/ingest.py, api/answer_deadline.py); the query itself ends when it does.
+    answer_deadline_seconds: float | None = ANSWER_DEADLINE_SECONDS
 
     def __init__(
         self, url: LakeUrl | str, data_path: str | Path, *, inline_rows: int | None = None, **options: Any
@@ -61,6 +74,13 @@ class LakeStore(Store):
         self.data_path = data if data.endswith("/") else data + "/"
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
+        register_unavailable(failures.unavailable)  # reads answer 503 for what ingest does
+        # Pings run on a daemon thread of their own: one stuck on the network must not hold
+        # the process at exit (a ThreadPoolExecutor's workers are joined at exit).
+        self._pings: queue.Queue[Future[None] | None] = queue.Queue()
+        self._ping: Future[None] | None = None
+        self._ping_lock = threading.Lock()
+        threading.Thread(target=self._ping_loop, name="flowscope-lake-ping", daemon=True).start()
         self.nodes = LakeNodes(self)  # the engine nodes' shared state (api/cluster.py)
         self.node_id = new_node_id()
         assert isinstance(self.writer, LakeWriter)
@@ -75,11 +95,6 @@ class LakeStore(Store):
             follower.start()
             self.follower = follower
         return self.follower
-
-    def close(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-        super().close()
 
     def described(self) -> str:
         return self.lake.redacted()
@@ -106,6 +121,31 @@ class LakeStore(Store):
             with contextlib.suppress(duckdb.Error):
                 boot.close()
 
+    def ping(self) -> bool:
+        """Whether the catalog answers: reading the lake's current snapshot is a query to
+        PostgreSQL (`SELECT 1` would not leave DuckDB). Bounded by PING_TIMEOUT_SECONDS; while
+        an unanswered ping still waits, the next ones say "no" without queueing behind it."""
+        with self._ping_lock:
+            if self._ping is None or self._ping.done():
+                self._ping = Future()
+                self._pings.put(self._ping)
+            ping = self._ping
+        try:
+            ping.result(PING_TIMEOUT_SECONDS)
+        except Exception:  # no answer in time (FutureTimeout), or the query failed: not ready
+            return False
+        return True
+
+    def _ping_loop(self) -> None:
+        while (ping := self._pings.get()) is not None:
+            ping.set_running_or_notify_cancel()
+            try:
+                self.cursor().execute(required("ping")).fetchall()
+            except Exception as exc:
+                ping.set_exception(exc)
+            else:
+                ping.set_result(None)
+
     def _connect(self) -> duckdb.DuckDBPyConnection:
         # Never download an extension: the wheels' were installed by _open.
         return duckdb.connect(self.path, config={**self._config, "autoinstall_known_extensions": False})
@@ -116,3 +156,9 @@ class LakeStore(Store):
     def _checkpoint(self) -> None:
         """Nothing at close: a lake's CHECKPOINT compacts and expires what every node wrote,
         which is the maintenance process's job (issue 14), not a closing node's."""
+
+    def close(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+        super().close()
+        self._pings.put(None)

@@ -1,7 +1,9 @@
 """The DuckDB store's writer (storage/duckdb/writer.py) on DuckLake: the same commits, but for
 the one statement DuckLake cannot run (DELETE ... RETURNING), a commit that lost to a
-concurrent one is run again, and each commit is labelled for the other nodes' followers
-(labels.py, follow.py)."""
+concurrent one is run again, each commit is labelled for the other nodes' followers
+(labels.py, follow.py), and one the catalog or the data path refused fails as
+`StorageUnavailable` saying which (storage/ducklake/failures.py): receivers answer 503/UNAVAILABLE
+and the exporter sends the batch again."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ import pyarrow as pa
 from flowscope.storage.batches import EXEC_COLUMNS, Prepared
 from flowscope.storage.changes import CommittedBatch
 from flowscope.storage.duckdb.writer import Writer
-from flowscope.storage.ducklake import labels
+from flowscope.storage.ducklake import failures, labels
 from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.sqlfiles import required
+from flowscope.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 COMMIT_TRIES = 5
@@ -41,12 +44,21 @@ class LakeWriter(Writer):
             try:
                 return super()._insert(parts)
             except duckdb.Error as exc:
+                unavailable = failures.unavailable(exc)
+                if unavailable is not None:
+                    raise unavailable from None  # (the cause's message holds the conninfo)
                 if attempt == COMMIT_TRIES or not is_conflict(exc):
                     raise
                 log.warning(
                     "commit lost to a concurrent lake commit (try %d), retrying the commit: %s", attempt, exc
                 )
         raise AssertionError("unreachable")
+
+    def _reopen_cures(self, exc: Exception) -> bool:
+        """Not when the catalog or the data path refused: the DuckDB instance is sound, and
+        the postgres extension's pool connects anew once PostgreSQL is back (failures.py);
+        reopening would only fail the same way meanwhile."""
+        return not isinstance(exc, StorageUnavailable) and super()._reopen_cures(exc)
 
     def _take_executions(self, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
         params = {

@@ -14,10 +14,12 @@ holding test data only), as user `flowscope`. fsync is off: nothing of it must s
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -71,6 +73,7 @@ class Postgres:
     port: int
     bin_dir: Path
     run_as: list[str]
+    durable: bool = False  # fsync and synchronous commits on, as in production (benchmarks)
     _databases: set[str] = field(default_factory=set)
 
     def conninfo(self, dbname: str) -> str:
@@ -90,18 +93,65 @@ class Postgres:
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (`start()` brings it back on the same port). "fast"
+        ends every session at once, as an operator's restart does; "immediate" is a crash."""
         pg_ctl = str(self.bin_dir / "pg_ctl")
         subprocess.run(
-            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "stop"],
+            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", mode, "-w", "stop"],
             capture_output=True, timeout=60,
         )  # fmt: skip
+
+    def start(self) -> None:
+        """Start the stopped server again, on the same data directory and port."""
+        started = _pg_ctl_start(self.bin_dir, self.run_as, self.root, self.port, self.durable)
+        if started.returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL did not start again: {started.stderr.decode()}\n{self.log_tail()}"
+            )
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its backends: connections stay open and nothing answers (as a
+        hung server, or a network dropping packets, looks to a client)."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def _pids(self) -> list[int]:
+        postmaster = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout
+        return [postmaster, *map(int, children.split())]
+
+    def log_tail(self) -> str:
+        return (self.root / "server.log").read_text(errors="replace")[-2000:]
+
+    def remove(self) -> None:
+        """Stop the server (as a crash: nothing of it must survive) and delete its directory."""
+        with contextlib.suppress(OSError, ValueError):  # a frozen server would not stop
+            self.thaw()
+        self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _pg_ctl_start(
+    bin_dir: Path, run_as: list[str], root: Path, port: int, durable: bool
+) -> subprocess.CompletedProcess[bytes]:
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    return subprocess.run(
+        [*run_as, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-o", options,
+         "-l", str(root / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
+        capture_output=True, timeout=START_TIMEOUT_SECONDS + 10,
+    )  # fmt: skip
+
+
 def start_postgres(*, durable: bool = False) -> Postgres:
-    """A new cluster, started; `stop()` it when done (it removes its directory too).
-    `durable`: with fsync and synchronous commits, as in production (benchmarks)."""
+    """A new cluster, started; `remove()` it when done. `durable`: with fsync and synchronous
+    commits, as in production (benchmarks); the tests' clusters run without."""
     bin_dir, run_as = _bin_dir(), _run_as()
     root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
     if run_as:
@@ -115,16 +165,9 @@ def start_postgres(*, durable: bool = False) -> Postgres:
         )  # fmt: skip
         for attempt in range(3):  # the free port may be taken between the probe and the bind
             port = _free_port()
-            options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-            if not durable:
-                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            started = subprocess.run(
-                [*run_as, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-o", options,
-                 "-l", str(root / "server.log"), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
-                capture_output=True, timeout=START_TIMEOUT_SECONDS + 10,
-            )  # fmt: skip
+            started = _pg_ctl_start(bin_dir, run_as, root, port, durable)
             if started.returncode == 0:
-                return Postgres(root, port, bin_dir, run_as)
+                return Postgres(root, port, bin_dir, run_as, durable)
             if attempt == 2:
                 log = (root / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
