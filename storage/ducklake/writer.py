@@ -107,15 +107,12 @@ class LakeWriter(Writer):
             statement = required(f"ingest/{kind}_copies").replace("{time_ranges}", window)
             copies = [row[0] for row in con.execute(statement, params).fetchall()]
             if copies:
-                con.execute(required("ingest/delete_rows").replace("{table}", table), {"rowids": copies})
+                self._delete_rows(table, copies)
             counts[i] = len(copies)
         keys = execution_summaries.touched(f for p in parts for f in p.executions)
         if keys:
-            params = {
-                "execution_ids": list(dict.fromkeys(k[1] for k in keys)),
-                "keys": [f"{ws}\0{e}" for ws, e in keys],
-            }
-            split = [tuple(r) for r in con.execute(required("ingest/split_executions"), params).fetchall()]
+            execution_keys = _keys_table(keys)  # noqa: F841  (split_executions scans it by name)
+            split = [tuple(r) for r in con.execute(required("ingest/split_executions")).fetchall()]
             if split:
                 _insert_summaries(con, self._take_executions(split), [])
             counts[2] = len(split)
@@ -148,14 +145,23 @@ class LakeWriter(Writer):
         return True
 
     def _take_executions(self, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
-        params = {
-            "execution_ids": list(dict.fromkeys(k[1] for k in keys)),
-            "keys": [f"{ws}\0{e}" for ws, e in keys],
-        }
-        cursor = self._con.execute(required("ingest/stored_executions"), params)
+        execution_keys = _keys_table(keys)  # noqa: F841  (stored_executions scans it by name)
+        cursor = self._con.execute(required("ingest/stored_executions"))
         names = [d[0] for d in cursor.description]
         order = [names.index(c) for c in EXEC_COLUMNS]
-        stored = [tuple(row[i] for i in order) for row in cursor.fetchall()]
-        if stored:
-            self._con.execute(required("ingest/delete_executions"), params)
-        return stored
+        rows = cursor.fetchall()
+        if rows:
+            self._delete_rows("executions", [row[0] for row in rows])
+        return [tuple(row[i] for i in order) for row in rows]
+
+    def _delete_rows(self, table: str, rowids: list[int]) -> None:
+        doomed_rows = pa.table({"rowid": pa.array(rowids, pa.int64())})  # noqa: F841  (scanned by name)
+        self._con.execute(required("ingest/delete_rows").replace("{table}", table))
+
+
+def _keys_table(keys: list[tuple[str, str]]) -> pa.Table:
+    """(workspace id, execution id) pairs as the Arrow table the statements join with."""
+    return pa.table({
+        "workspace_id": pa.array([ws for ws, _ in keys], pa.string()),
+        "execution_id": pa.array([e for _, e in keys], pa.string()),
+    })  # fmt: skip
