@@ -2,7 +2,8 @@
 
 DuckDB lets one process open the file, and a running server holds it. So `token`
 works on the database file when no server runs (how the first admin token is made),
-and through the HTTP API (`--api URL --token ADMIN`) while one does.
+and through the HTTP API (`--api URL --token ADMIN`) while one does. On a DuckLake store
+(FLOWSCOPE_STORE / FLOWSCOPE_DATA_PATH, no --db) it works on the lake, nodes running or not.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ if TYPE_CHECKING:
 token_app = typer.Typer(help="Access tokens (scoped to one workspace, with a role).", no_args_is_help=True)
 
 Db = Annotated[
-    Path | None, typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb].")
+    Path | None,
+    typer.Option(
+        help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb; without it, a lake "
+        "named by FLOWSCOPE_STORE and FLOWSCOPE_DATA_PATH]."
+    ),
 ]
 Api = Annotated[
     str | None, typer.Option(help="Server URL: go through the running server's API instead of the file.")
@@ -46,8 +51,9 @@ class FileDefaults:
 
     db: Callable[[], Path]
     """The database file when --db is not given (FLOWSCOPE_DB, else the server's default)."""
-    open_store: Callable[[Path], Store]
-    """Opens the store kept in that file (the root knows which store it is)."""
+    open_store: Callable[[Path | None], Store]
+    """Opens the store kept in that file; given None, the store the settings name (that
+    file, or a lake); the root knows which store it is."""
 
 
 def _open_store(ctx: typer.Context, db: Path | None) -> Store:
@@ -55,7 +61,7 @@ def _open_store(ctx: typer.Context, db: Path | None) -> Store:
     assert defaults is not None, "registered without FileDefaults"
     path = db or defaults.db()
     try:
-        return defaults.open_store(path)
+        return defaults.open_store(db)
     except StoreLocked as exc:
         raise _fail(
             f"{path} is in use by a running server: use --api http://HOST:PORT --token <admin token>\n({exc})"

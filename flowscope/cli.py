@@ -309,8 +309,15 @@ def rebuild(
     )
 
 
+def _open_command_store(path: Path | None) -> Store:
+    """--db's file when given, else the store the settings name (the file, or a lake)."""
+    from flowscope import compose  # imported when used: it loads the whole server
+
+    return compose.open_file_store(path) if path else compose.open_configured_store(load_settings({}))
+
+
 api_commands.register(  # token, seed
-    app, api_commands.FileDefaults(db=lambda: load_settings({}).db, open_store=_open_file_store)
+    app, api_commands.FileDefaults(db=lambda: load_settings({}).db, open_store=_open_command_store)
 )
 
 

@@ -146,6 +146,20 @@ def open_file_store(path: Path) -> Store:
     return Store(path)
 
 
+def open_configured_store(settings: Settings) -> Store:
+    """The store `--store`/`--db`/`--data-path` name, for a command that runs without a
+    server (`flowscope token`, the container's token bootstrap): the DuckDB file (StoreLocked
+    while a server holds it) or a lake, which nodes and commands open side by side."""
+    target = store_target(settings)
+    if target.lake is None:
+        return Store(target.file)
+    assert target.data_path is not None  # store_target requires it
+    try:
+        return LakeStore(target.lake, target.data_path)
+    except StoreOpenError as exc:
+        raise StartupError(Problem("store", str(exc))) from None
+
+
 def open_store(settings: Settings, registry: CollectorRegistry) -> Store:
     """The started store, with retention running when it is configured."""
     target = store_target(settings)

@@ -315,6 +315,7 @@ class Writer:
         # Per row of `spans` / `logs`: may be stored already (None: none may).
         candidates = _row_mask([(p.spans, p.candidates) for p in parts])
         record_candidates = _row_mask([(p.logs, p.record_candidates) for p in parts])
+        candidates, record_candidates = self._lookups(spans, candidates, logs, record_candidates)
         rows = Rows()
         for p in parts:
             rows.executions.extend(p.executions)
@@ -324,6 +325,14 @@ class Writer:
             rows.workflow_logs.extend(p.workflow_logs)
         numbers = [p.execution_numbers for p in parts if p.execution_numbers is not None]
         return self._write(spans, logs, rows, candidates, numbers, record_candidates)
+
+    def _lookups(
+        self, spans: pa.Table | None, candidates: npt.NDArray[np.bool_] | None,
+        logs: pa.Table | None, record_candidates: npt.NDArray[np.bool_] | None,
+    ) -> tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None]:  # fmt: skip
+        """Which spans and log records the commit looks up as maybe stored (None: none): those
+        this writer's filters may have seen, since it alone writes the file."""
+        return candidates, record_candidates
 
     def _write(
         self, spans: pa.Table | None, logs: pa.Table | None, rows: Rows,
@@ -418,7 +427,7 @@ class Writer:
         those a later try replaced) and what later tries changed. Only the candidates (spans
         the filter may have seen, which includes every repeat of a span queued earlier) are
         looked up."""
-        stored = self._stored_spans(spans.filter(pa.array(candidates)))
+        stored = self._stored_ids(spans, candidates)
         ids = list(zip(*(spans.column(k).to_pylist() for k in _SPAN_KEY), strict=True))
         keep = _first_occurrences(ids, stored)
         if keep is None:
@@ -454,14 +463,24 @@ class Writer:
             self.step_days.spans_stored(self._con, tries.replaced_rows)  # their days counted them
         return tries
 
-    def _stored_spans(self, candidates: pa.Table) -> set[tuple[Any, ...]]:
-        """Ids of the candidate spans that are stored: first in the candidates' start-time
-        clusters (cheap: where retries find their copy), then, for the rest, by trace id."""
-        con = self._con
-        candidate_batch = candidates = candidates.select([*_SPAN_KEY, "start_ns"])  # noqa: F841
+    def _stored_ids(self, spans: pa.Table, candidates: npt.NDArray[np.bool_]) -> set[tuple[Any, ...]]:
+        """Ids of the batch's spans found stored: only the candidates are looked up."""
+        return self._stored_spans(spans.filter(pa.array(candidates)))
+
+    def _stored_in_window(self, candidates: pa.Table) -> set[tuple[Any, ...]]:
+        """Ids of the candidate spans stored in the candidates' start-time clusters (cheap:
+        where a retry finds its copy, which keeps its start time)."""
+        candidate_batch = candidates.select([*_SPAN_KEY, "start_ns"])  # noqa: F841
         window, params = _window("start_ns", candidates)
         statement = sql("ingest/stored_spans_in_window").replace("{time_ranges}", window)
-        found = {tuple(r) for r in con.execute(statement, params).fetchall()}
+        return {tuple(r) for r in self._con.execute(statement, params).fetchall()}
+
+    def _stored_spans(self, candidates: pa.Table) -> set[tuple[Any, ...]]:
+        """Ids of the candidate spans that are stored: first in the candidates' start-time
+        clusters, then, for the rest, by trace id."""
+        con = self._con
+        found = self._stored_in_window(candidates)
+        candidate_batch = candidates  # noqa: F841  (stored_spans_of_traces scans it by name)
         ids = zip(*(candidates.column(k).to_pylist() for k in _SPAN_KEY), strict=True)
         traces = sorted({trace for ws, trace, span in ids if (ws, trace, span) not in found})
         for start in range(0, len(traces), _TRACES_PER_LOOKUP):
@@ -482,10 +501,15 @@ class Writer:
             self._seen_executions.add(_execution_keys(expected)[0])
         screened, complete = _execution_keys(keys)
         stored = []
-        if not complete or self._seen_executions.may_contain(screened).any():
+        if self._executions_maybe_stored(screened, complete):
             stored = self._take_executions(keys)
         self._seen_executions.add(screened)
         _insert_summaries(self._con, stored, facts)
+
+    def _executions_maybe_stored(self, screened: npt.NDArray[np.uint64], complete: bool) -> bool:
+        """Whether some of these executions may have a stored summary (the filter screens only
+        the trace-id execution ids, `complete` when every id was one)."""
+        return not complete or bool(self._seen_executions.may_contain(screened).any())
 
     def _take_executions(self, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
         """Delete the stored summaries of these (workspace, execution) and return them."""

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.grafana.support import (
@@ -170,9 +171,12 @@ def test_compose_services() -> None:
     assert genv["GF_AUTH_ANONYMOUS_ENABLED"] == "true" and genv["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
 
 
-def test_docker_compose_config_validates() -> None:
+@pytest.mark.parametrize("profile", [(), ("--profile", "scale")], ids=["default", "scale"])
+def test_docker_compose_config_validates(profile: tuple[str, ...]) -> None:
+    """The default stack, and with the `scale` profile's lake services (tests/deploy/ checks
+    what the profile holds)."""
     binary = require_binary("docker-compose", "docker-compose")
     done = subprocess.run(
-        [binary, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=REPO
+        [binary, "-f", str(COMPOSE), *profile, "config", "-q"], capture_output=True, text=True, cwd=REPO
     )
     assert done.returncode == 0, done.stderr
