@@ -28,7 +28,8 @@ _COLUMNS = (
 )
 
 
-LAKE_ONLY_TABLES = {"engine_nodes", "execution_cancels"}  # api/cluster.py: one process owns a file
+# api/cluster.py: one process owns a file; catalog_serial: the file has UNIQUE.
+LAKE_ONLY_TABLES = {"engine_nodes", "execution_cancels", "catalog_serial"}
 
 
 def _schema(store: Any) -> dict[str, set[tuple[Any, ...]]]:
