@@ -90,28 +90,38 @@ class Postgres:
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 
-    def stop(self) -> None:
+    def stop(self, *, remove: bool = True) -> None:
+        """Stop the server; `remove=False` keeps its cluster (start_postgres(root) starts it again)."""
         pg_ctl = str(self.bin_dir / "pg_ctl")
+        mode = "immediate" if remove else "fast"  # fast: a clean shutdown, nothing to recover
         subprocess.run(
-            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", "immediate", "stop"],
+            [*self.run_as, pg_ctl, "-D", str(self.root / "data"), "-m", mode, "stop"],
             capture_output=True, timeout=60,
         )  # fmt: skip
-        shutil.rmtree(self.root, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_postgres() -> Postgres:
-    """A new cluster, started; `stop()` it when done (it removes its directory too)."""
+def start_postgres(root: Path | None = None) -> Postgres:
+    """A new cluster, started; `stop()` it when done (it removes its directory too). With
+    `root` (a directory a stopped cluster of this function was kept in, or a new one): that
+    cluster, created there if missing, and never removed on failure (bench/ caches a lake's
+    catalog so)."""
     bin_dir, run_as = _bin_dir(), _run_as()
-    root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
+    keep = root is not None
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
+    root.mkdir(parents=True, exist_ok=True)
     if run_as:
         account = run_as[2]
         shutil.chown(root, user=account)
     try:
-        subprocess.run(
-            [*run_as, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", USER, "-A", "trust",
-             "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        if not (root / "data").exists():
+            subprocess.run(
+                [*run_as, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", USER, "-A", "trust",
+                 "-E", "UTF8", "--no-sync"],
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
         for attempt in range(3):  # the free port may be taken between the probe and the bind
             port = _free_port()
             options = (
@@ -129,6 +139,7 @@ def start_postgres() -> Postgres:
                 log = (root / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
     except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
         raise
     raise AssertionError("unreachable")
