@@ -4,6 +4,13 @@ HTTP against a real `flowscope serve`, on 1M and 10M spans.
     .venv/bin/python bench/api_queries.py            # 1M and 10M spans (first run builds ~10 min)
     .venv/bin/python bench/api_queries.py --quick    # 200k spans, fewer calls (~1 min)
     .venv/bin/python bench/api_queries.py --sizes 1000000 --calls 500 --json
+    .venv/lake/bin/python bench/api_queries.py --store ducklake --sizes 1000000   # on a lake
+    .venv/lake/bin/python bench/api_queries.py --store ducklake --lake-from-file --sizes 10000000
+
+`--store ducklake` (in .venv/lake): the same dataset on a DuckLake whose catalog is a local
+PostgreSQL (Debian's binaries), compacted as `flowscope maintain` does (bench/api_lake.py);
+`--lake-from-file` copies the file dataset's rows into it instead of storing them through
+the lake's writer (minutes instead of an hour at 10M spans).
 
 Data (bench/api_dataset.py): executions x (root + 9 step spans) + 2 lifecycle records
 each, over 100 workflows, one hot workflow with 10% of the executions, spread over 30
@@ -18,15 +25,18 @@ metrics. Also the server's peak RSS. Goal: p95 < 20 ms at 10M spans (skip >= 100
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,6 +46,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench import api_dataset as data
+from bench import api_lake
 from bench.common import start_serve
 from bench.ingest import PeakRss
 
@@ -50,17 +61,13 @@ def _build_worker(args: tuple[data.Plan, int, int]) -> tuple[bytes, bytes, int, 
     return data.build_batch(*args)
 
 
-def build(path: Path, executions: int) -> None:
-    """Generate `executions` executions and store them through the real writer."""
+def store_dataset(store: Any, executions: int) -> int:
+    """Generate `executions` executions and store them through `store`'s real writer (a DuckDB
+    file or a lake store); closes the store; returns the data's end time (ns)."""
     from flowscope.collector.prepare import prepared_request
-    from flowscope.storage.duckdb.store import Store
 
-    building = path.with_suffix(".building")
-    for stale in (building, Path(f"{building}.wal")):
-        stale.unlink(missing_ok=True)
     end_ns = time.time_ns()
     plan = data.Plan(executions, seed=7, end_ns=end_ns)
-    store = Store(building, max_queue_items=400_000, max_batch_items=100_000)
     store.start()
     store.cursor().execute("INSERT INTO workspaces (id, slug, name) VALUES (?, 'bench-other', 'Bench other')",
                            [OTHER_WORKSPACE])  # fmt: skip
@@ -89,11 +96,23 @@ def build(path: Path, executions: int) -> None:
             "INSERT INTO workflows (id, workspace_id, name, definition) VALUES (?, 'default', ?, ?)",
             [data.workflow_id(k), data.workflow_name(k), json.dumps(data.definition(k))],
         )
-    cur.execute("CREATE TABLE bench_api_meta AS SELECT ? AS version, ? AS executions, ? AS end_ns",
-                [DATASET_VERSION, executions, end_ns])  # fmt: skip
     store.close()
+    print(f"  stored {spans:,} spans in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return end_ns
+
+
+def build(path: Path, executions: int) -> None:
+    """The dataset in a new DuckDB file at `path`."""
+    from flowscope.storage.duckdb.store import Store
+
+    building = path.with_suffix(".building")
+    for stale in (building, Path(f"{building}.wal")):
+        stale.unlink(missing_ok=True)
+    end_ns = store_dataset(Store(building, max_queue_items=400_000, max_batch_items=100_000), executions)
+    with duckdb.connect(str(building)) as con:
+        con.execute("CREATE TABLE bench_api_meta AS SELECT ? AS version, ? AS executions, ? AS end_ns",
+                    [DATASET_VERSION, executions, end_ns])  # fmt: skip
     building.rename(path)
-    print(f"  built {path.name}: {spans:,} spans in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 def dataset(executions: int) -> Path:
@@ -114,17 +133,48 @@ def dataset(executions: int) -> Path:
     return path
 
 
-def samples(path: Path, n: int) -> dict[str, object]:
+@dataclass
+class Target:
+    """A built dataset: how to read it directly, and how `serve` opens it."""
+
+    connect: Callable[[], duckdb.DuckDBPyConnection]
+    end_ns: int
+    db: Path  # serve's --db (with a lake: the node's own files)
+    serve_args: list[str]
+
+
+@contextlib.contextmanager
+def opened(store: str, executions: int, *, copied: bool = False) -> Iterator[Target]:
+    """The dataset of `executions` executions in `store` (built and cached when missing);
+    `copied`: a lake built from the file dataset's rows (api_lake.build_from_file)."""
+    if store == "file":
+        path = dataset(executions)
+        with duckdb.connect(str(path), read_only=True) as con:
+            (end_ns,) = con.execute("SELECT end_ns FROM bench_api_meta").fetchone()  # type: ignore[misc]
+        yield Target(lambda: duckdb.connect(str(path), read_only=True), end_ns, path, [])
+        return
+    root = api_lake.lake_dir(executions, CACHE, copied=copied)
+    if not api_lake.cached(root, DATASET_VERSION):
+        print(f"building {executions * data.SPANS_PER_EXECUTION:,}-span lake (cached)", file=sys.stderr)
+        if copied:
+            api_lake.build_from_file(root, dataset(executions), DATASET_VERSION)
+        else:
+            api_lake.build(root, executions, DATASET_VERSION, store_dataset)
+    with api_lake.opened(root) as lake:
+        meta = json.loads(lake.meta.read_text())
+        yield Target(lake.connect, meta["end_ns"], root / "node", lake.serve_args())
+
+
+def samples(target: Target, n: int) -> dict[str, object]:
     """Random finished executions (any workflow, and of the hot one) and the data's end time."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        (end_ns,) = con.execute("SELECT end_ns FROM bench_api_meta").fetchone()  # type: ignore[misc]
+    with target.connect() as con:
         query = (
             "SELECT execution_id FROM executions WHERE status_rank = 3 AND workspace_id = 'default' "
             f"USING SAMPLE reservoir({int(n)} ROWS)"
         )
         ids = [r[0] for r in con.execute(query + " REPEATABLE (1)").fetchall()]
         (spans,) = con.execute("SELECT count(*) FROM spans").fetchone()  # type: ignore[misc]
-    return {"ids": ids, "end_ns": end_ns, "spans": spans}
+    return {"ids": ids, "end_ns": target.end_ns, "spans": spans}
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -149,8 +199,8 @@ def measure(client: httpx.Client, make_path: Callable[[random.Random], str], cal
     }  # fmt: skip
 
 
-def run(path: Path, calls: int) -> dict[str, object]:
-    sample = samples(path, 1000)
+def run(target: Target, calls: int) -> dict[str, object]:
+    sample = samples(target, 1000)
     ids: list[str] = sample["ids"]  # type: ignore[assignment]
     end = datetime.fromtimestamp(sample["end_ns"] / 1e9, UTC)  # type: ignore[operator]
     since = (end - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -176,7 +226,7 @@ def run(path: Path, calls: int) -> dict[str, object]:
         "executions status=failed": lambda r: f"/api/workflows/{any_wf(r)}/executions?status=failed",
         "step metrics (info)": lambda r: f"/api/workflows/{any_wf(r)}/steps/metrics",
     }
-    serve = start_serve(path)
+    serve = start_serve(target.db, *target.serve_args)
     rss = PeakRss(serve.process.pid)
     results: dict[str, object] = {}
     try:
@@ -202,15 +252,24 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", help="dataset sizes in spans (default 1M 10M)")
     parser.add_argument("--calls", type=int, help="calls per query (default 300; --quick 50)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--store", choices=("file", "ducklake"), default="file",
+        help="the DuckDB file (default) or a compacted DuckLake on a local PostgreSQL (.venv/lake)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lake-from-file", action="store_true",
+        help="build the lake from the file dataset's rows (fast) instead of through the lake's writer",
+    )  # fmt: skip
     args = parser.parse_args()
     sizes = args.sizes or ([200_000] if args.quick else [1_000_000, 10_000_000])
     calls = args.calls or (50 if args.quick else 300)
     report = {}
     for size in sizes:
         executions = size // data.SPANS_PER_EXECUTION
-        path = dataset(executions)
-        print(f"{size:,} spans ({executions:,} executions): {calls} calls per query", file=sys.stderr)
-        report[size] = run(path, calls)
+        with opened(args.store, executions, copied=args.lake_from_file) as target:
+            print(f"{size:,} spans ({executions:,} executions, {args.store}): {calls} calls per query",
+                  file=sys.stderr)  # fmt: skip
+            report[size] = run(target, calls)
     if args.json:
         print(json.dumps(report, indent=2))
         return

@@ -147,8 +147,12 @@ class LakeStore(Store):
                 ping.set_result(None)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        # Never download an extension: the wheels' were installed by _open.
-        return duckdb.connect(self.path, config={**self._config, "autoinstall_known_extensions": False})
+        # Never download an extension: the wheels' were installed by _open. Parquet footers
+        # are cached: a lake's files never change once written (a rewrite is a new file), and
+        # every read by id otherwise parses the footer of every file of its table again.
+        con = duckdb.connect(self.path, config={**self._config, "autoinstall_known_extensions": False})
+        con.execute("SET GLOBAL parquet_metadata_cache = true")  # not a connect option: parquet loads later
+        return con
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> int:
         return migrate(con, MIGRATIONS, required("schema_version"))

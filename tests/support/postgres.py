@@ -149,20 +149,27 @@ def _pg_ctl_start(
     )  # fmt: skip
 
 
-def start_postgres(*, durable: bool = False) -> Postgres:
+def start_postgres(root: Path | None = None, *, durable: bool = False) -> Postgres:
     """A new cluster, started; `remove()` it when done. `durable`: with fsync and synchronous
-    commits, as in production (benchmarks); the tests' clusters run without."""
+    commits, as in production (benchmarks); the tests' clusters run without. With `root` (a
+    directory a stopped cluster of this function was kept in, or a new one): that cluster,
+    created there if missing, and never removed on failure (bench/ caches a lake's catalog so;
+    `stop()` keeps it)."""
     bin_dir, run_as = _bin_dir(), _run_as()
-    root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
+    keep = root is not None
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="flowscope-pg-"))
+    root.mkdir(parents=True, exist_ok=True)
     if run_as:
         account = run_as[2]
         shutil.chown(root, user=account)
     try:
-        subprocess.run(
-            [*run_as, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", USER, "-A", "trust",
-             "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        if not (root / "data").exists():
+            subprocess.run(
+                [*run_as, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", USER, "-A", "trust",
+                 "-E", "UTF8", "--no-sync"],
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
         for attempt in range(3):  # the free port may be taken between the probe and the bind
             port = _free_port()
             started = _pg_ctl_start(bin_dir, run_as, root, port, durable)
@@ -172,6 +179,7 @@ def start_postgres(*, durable: bool = False) -> Postgres:
                 log = (root / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode()}\n{log}")
     except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
         raise
     raise AssertionError("unreachable")

@@ -1,0 +1,106 @@
+"""The lake's read layout (storage/ducklake/sql/migrations/004_read_layout.sql): the Parquet
+files of spans and logs hold their rows in trace id order, in row groups of at most 8,192
+rows, both as a commit writes them and once `flowscope maintain` merged them; so a read by
+trace id touches one small row group of each file (the Parquet statistics below show it)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from flowscope.storage.ducklake.maintenance import Maintainer, Policy
+from flowscope.storage.ducklake.store import LakeStore
+from flowscope.storage.ducklake.url import parse_lake
+
+from tests.storage.conformance.otlp import RecordSpec, SpanSpec, logs, traces, write
+from tests.support.postgres import Postgres
+
+ROW_GROUP_ROWS = 8192
+TRACES_PER_COMMIT = 2_000  # 3 spans each: 6,000 rows a commit, 12,000 once two are merged
+START_NS = 1_700_000_000 * 10**9
+
+
+def _commit(store: LakeStore, rnd: random.Random) -> list[str]:
+    ids = [rnd.randbytes(16).hex() for _ in range(TRACES_PER_COMMIT)]
+    spans = [
+        SpanSpec(t, rnd.randbytes(8).hex(), f"span {n}", START_NS + n, START_NS + n + 1)
+        for t in ids
+        for n in range(3)
+    ]
+    records = [RecordSpec(START_NS, "hello", trace_id=t, span_id=rnd.randbytes(8).hex()) for t in ids]
+    write(store, traces(spans), "default")
+    write(store, logs(records), "default")
+    return ids
+
+
+def _files(store: LakeStore, table: str) -> list[str]:
+    def read(con: duckdb.DuckDBPyConnection) -> list[str]:
+        catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        rows = con.execute("SELECT data_file FROM ducklake_list_files(?, ?)", [catalog, table]).fetchall()
+        return [r[0] for r in rows]
+
+    return store.read(read)
+
+
+def _layout(path: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A file's trace ids in stored order, and its row groups' (rows, min, max) of trace_id."""
+    with duckdb.connect() as con:
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT trace_id FROM read_parquet(?, file_row_number = true) ORDER BY file_row_number",
+                [path],
+            ).fetchall()
+        ]
+        groups = con.execute(
+            "SELECT num_values, stats_min_value, stats_max_value FROM parquet_metadata(?) "
+            "WHERE path_in_schema = 'trace_id' ORDER BY row_group_id",
+            [path],
+        ).fetchall()
+    return ids, groups
+
+
+def _assert_laid_out(store: LakeStore, table: str, rows: int) -> None:
+    files = _files(store, table)
+    assert files
+    seen = 0
+    for path in files:
+        ids, groups = _layout(path)
+        seen += len(ids)
+        assert ids == sorted(ids), f"{table}: {path} is not in trace id order"
+        assert all(n <= ROW_GROUP_ROWS for n, _, _ in groups), groups
+        # Sorted row groups do not overlap: a lookup by id reads one of them (or two at an edge).
+        assert all(a[2] <= b[1] for a, b in itertools.pairwise(groups)), groups
+    assert seen == rows
+
+
+def test_spans_and_logs_are_stored_by_trace_in_small_row_groups(postgres: Postgres, tmp_path: Path) -> None:
+    url = "ducklake:postgres:" + postgres.create_database("layout_lake")
+    data = tmp_path / "data"
+    store = LakeStore(url, data, inline_rows=0)
+    store.start()
+    rnd = random.Random(14)
+    try:
+        first = _commit(store, rnd) + _commit(store, rnd)
+        assert len(_files(store, "spans")) == 2  # one file per commit, each sorted
+        _assert_laid_out(store, "spans", 3 * len(first))
+        _assert_laid_out(store, "logs", len(first))
+
+        maintainer = Maintainer(parse_lake(url), str(data), Policy(snapshot_retention_seconds=0))
+        try:
+            assert maintainer.run_round().files_merged >= 4
+        finally:
+            maintainer.close()
+        assert len(_files(store, "spans")) == 1  # merged, and sorted across both commits
+        _assert_laid_out(store, "spans", 3 * len(first))
+        _assert_laid_out(store, "logs", len(first))
+        # What was written is read back by id from the merged files.
+        sample = rnd.sample(first, 20)
+        found = store.traces.get_traces("default", sample, max_spans=100)
+        assert sorted(t.trace_id for t in found) == sorted(sample)
+        assert all(len(t.spans) == 3 for t in found)
+    finally:
+        store.close()
