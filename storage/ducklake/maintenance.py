@@ -40,6 +40,7 @@ Not here: the step-summary maintenance and the silence sweep still run on every 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,18 @@ REWRITE_THRESHOLD = 0.5  # files with at least this share of rows deleted are re
 # Tables whose files are rewritten for any deleted row (see 4. above). A file of old, finished
 # executions rarely loses a row (a late record), so their large merged file is rarely rewritten.
 REWRITE_EVERY_DELETE = frozenset({"executions"})
+# The nodes' shared state: a few rows, replaced all the time (a heartbeat every 2 s). Their
+# files are rewritten whole by a transaction of ours (sql/maintenance/rewrite_whole.sql)
+# instead of `ducklake_rewrite_data_files`, which DuckLake 1.5.5 fails on them with an internal
+# error ("DuckLakeCompaction - expected a single output file for 18446744073709551615 rows",
+# seen here with heartbeats under back-to-back rounds; duckdb/ducklake issue 1025 reports the
+# same assertion) that invalidates the connection.
+STATE_TABLES = frozenset({"engine_nodes", "execution_cancels", "catalog_serial"})
+# Their rows stay inlined in the catalog (each commit changes a row or two): flushed to a file
+# only once this many row versions piled up there (every update adds one, and only a flush
+# clears them), so a round leaves them no file to rewrite, or to orphan when it loses a race.
+STATE_FLUSH_ROWS = 10_000
+_INLINED_TABLE = re.compile(r"ducklake_inlined_data_\d+_\d+")
 
 
 @dataclass(frozen=True)
@@ -159,8 +172,13 @@ class Maintainer:
         # others (spans, logs) back.
         for table in self._tables():
             name = {"table": table}
-            flushed = self._step(f"flush:{table}", skipped, self._sum, "flush_inlined_data", name)
-            report.rows_flushed += flushed[0] if flushed else 0
+            if table not in STATE_TABLES or self._inlined_rows(table) >= STATE_FLUSH_ROWS:
+                flushed = self._step(f"flush:{table}", skipped, self._sum, "flush_inlined_data", name)
+                report.rows_flushed += flushed[0] if flushed else 0
+            if table in STATE_TABLES:
+                rewritten = self._step(f"rewrite:{table}", skipped, self._rewrite_whole, table)
+                report.files_rewritten += rewritten or 0
+                continue  # one file at most: nothing to merge
             threshold = 0.0 if table in REWRITE_EVERY_DELETE else REWRITE_THRESHOLD
             rewrite = {**name, "threshold": threshold}
             rewritten = self._step(f"rewrite:{table}", skipped, self._sum, "rewrite_data_files", rewrite)
@@ -193,6 +211,36 @@ class Maintainer:
     def _sum(self, name: str, params: dict[str, Any] | None = None) -> tuple[int, ...]:
         [row] = self._con.execute(required(f"maintenance/{name}"), params or {}).fetchall()
         return tuple(int(v or 0) for v in row)
+
+    def _inlined_rows(self, table: str) -> int:
+        """Row versions of `table` inlined in the catalog, live or deleted."""
+        names = [
+            r[0]
+            for r in self._con.execute(required("maintenance/inlined_tables"), {"table": table}).fetchall()
+        ]
+        total = 0
+        for name in names:
+            if _INLINED_TABLE.fullmatch(name):  # DuckLake's own name: safe to splice in
+                total += self._con.execute(
+                    f"SELECT count(*) FROM __ducklake_metadata_lake.{name}"
+                ).fetchone()[0]
+        return total
+
+    def _rewrite_whole(self, table: str) -> int:
+        """Rewrite state table `table` whole when it has more than one file or any deletes; the
+        files replaced."""
+        files, with_deletes = self._sum("table_files", {"table": table})
+        if files <= 1 and not with_deletes:
+            return 0
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            con.execute(required("maintenance/rewrite_whole").replace("{table}", table))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return files
 
     def _retention(self) -> Deleted:
         assert self.policy.retention_days
