@@ -3,6 +3,7 @@ maintenance.py says what a round does and why it is safe while nodes ingest)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -65,6 +66,7 @@ def maintain(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from flowscope.compose import store_target
+    from flowscope.storage.duckdb.errors import is_fatal
     from flowscope.storage.ducklake.maintenance import Maintainer, Policy
     from flowscope.storage.ducklake.url import redact
     from flowscope.storage.errors import StoreOpenError
@@ -81,20 +83,28 @@ def maintain(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"flowscope maintain ready store={target.described()}")
+    broken = False  # DuckDB invalidated the connection: every later round would fail alike
     try:
         while not stop.is_set():
             try:
+                if broken:
+                    with contextlib.suppress(Exception):
+                        maintainer.close()
+                    maintainer = Maintainer(target.lake, target.data_path, policy)
+                    broken = False
                 typer.echo(maintainer.run_round().line())
             except Exception as exc:  # PostgreSQL or the data path away: the next round tries again
                 if once:
                     raise
+                broken = broken or is_fatal(exc)
                 logging.getLogger(__name__).exception("maintain round failed")
                 typer.echo(f"maintain round failed: {_shortened(redact(' '.join(str(exc).split())))}")
             if once:
                 break
             stop.wait(interval_seconds)
     finally:
-        maintainer.close()
+        with contextlib.suppress(Exception):
+            maintainer.close()
 
 
 def _shortened(text: str, keep: int = 300) -> str:
