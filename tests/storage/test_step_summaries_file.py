@@ -15,6 +15,7 @@ import pytest
 from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.store import Store
 
+from tests.storage.conformance.test_step_rollups import _rollup_matches_the_summaries
 from tests.storage.conformance.test_step_summaries import (
     DAY,
     EVER,
@@ -66,6 +67,35 @@ def test_summarized_days_are_read_from_the_summaries(tmp_path: Path) -> None:
     assert edges == []  # a partial day: from the spans
 
 
+def test_the_rollups_are_read_and_an_older_file_is_rolled_up_when_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    store = _open(db)
+    _write(store, "w", *RUNS)
+    store.summarize()
+    store.close()
+    with duckdb.connect(str(db)) as con:  # as the version before the rollups left it
+        con.execute("DROP TABLE step_rollups")
+        con.execute("DROP TABLE step_rollup_buckets")
+        con.execute("DROP MACRO TABLE step_rollup_rows")
+        con.execute("DROP MACRO TABLE step_rollup_bucket_rows")
+        con.execute("DELETE FROM schema_version WHERE version = 8")
+    _check(db, summarize=False)  # migrated: rolled up from the summaries
+    store = _open(db)
+    try:
+        assert _rollup_matches_the_summaries(store, "w") == 1
+    finally:
+        store.close()
+    with duckdb.connect(str(db)) as con:  # what the rollup says is what is read (not as users do)
+        con.execute("UPDATE step_rollups SET runs = runs + 5")
+    store = _open(db)
+    try:
+        [rolled] = store.workflow_metrics.step_totals("w", WF, *EVER)
+        [one_day] = store.workflow_metrics.step_totals("w", WF, MIDNIGHT, MIDNIGHT + DAY)  # not its days
+    finally:
+        store.close()
+    assert (rolled.runs, one_day.runs) == (len(RUNS) + 5, _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)[0].runs)
+
+
 def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(tmp_path: Path) -> None:
     db = tmp_path / "flowscope.duckdb"
     store = _open(db)
@@ -84,6 +114,7 @@ def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(t
     with duckdb.connect(str(db)) as con:  # summaries lost or wrong: the rebuild repairs them
         con.execute("DELETE FROM step_summaries WHERE day % 2 = 0")
         con.execute("UPDATE step_summaries SET runs = runs + 5")
+        con.execute("UPDATE step_rollups SET runs = runs + 5")
     for _ in range(2):  # idempotent
         done = subprocess.run(
             [sys.executable, "-m", "flowscope", "rebuild", "--db", str(db)],
@@ -146,6 +177,7 @@ def test_a_day_summarized_in_parts_answers_the_same_after_every_run(
                 for since, until in WINDOWS:
                     got = store.workflow_metrics.step_totals(ws, WF, since, until)
                     assert got == _expected(runs[ws], since, until), (n, ws, since, until)
+                _rollup_matches_the_summaries(store, ws)  # each part's workflows rolled up
             in_parts += days.parts is not None and days.next_part > 0
             if n == 3:  # late runs into the day whose parts are being summarized, and the day before
                 assert days.parts is not None and days.next_part > 0
