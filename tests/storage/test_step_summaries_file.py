@@ -169,6 +169,7 @@ def test_a_day_summarized_in_parts_answers_the_same_after_every_run(
     store.writer.start()  # without the background maintenance: this test runs it, a run at a time
     days = store.writer.step_days
     late = [StepRun(9, MIDNIGHT - 2 * HOUR, 2.0), StepRun(10, MIDNIGHT - DAY, 1.0)]
+    in_progress = StepRun(11, MIDNIGHT + 3 * HOUR, 4.0)
     runs = {ws: list(RUNS) for ws in workspaces}
     in_parts = 0
     try:
@@ -184,6 +185,11 @@ def test_a_day_summarized_in_parts_answers_the_same_after_every_run(
                 for ws in workspaces[:2]:
                     _write(store, ws, *late)
                     runs[ws] += late
+                # And into the day being summarized, in every workflow: those whose part is not
+                # done yet are summarized (stale) before it, and rolled up whole by their part.
+                for ws in workspaces:
+                    _write(store, ws, in_progress)
+                    runs[ws].append(in_progress)
             if not store.step_summaries.run_now(lambda con: days.summarize_once(con, step_summaries.today())):
                 break
         assert in_parts > 3 and days.until_day == step_summaries.today() and not days.stale

@@ -11,6 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 import duckdb
+import pytest
+from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.interfaces import Store
 from pytest import approx
 
@@ -164,3 +166,34 @@ def test_rebuild_rolls_up_every_workflow(store: Store, workspace: str) -> None:
     store.rebuild_summaries()
     assert _rollup_matches_the_summaries(store, workspace) == 1
     _check_windows(store, workspace, RUNS)
+
+
+def test_days_sealed_in_parts_add_to_the_rollups(new_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seal's path (a day's part adds its rows to its workflows' rollups, or rolls those up
+    whole whose rollup holds the day already), which a store started before its data never
+    takes: its state is set back to "nothing sealed" (not as users do), so that every day is
+    sealed again, in parts."""
+    store = new_store
+    monkeypatch.setattr(step_summaries, "SPANS_PER_RUN", 3)  # several parts a day
+    workspaces = [f"w{n}" for n in range(4)]  # workflows spread over the parts by hash
+    for ws in workspaces[:2]:
+        _write(store, ws, *RUNS)
+    store.summarize()  # (stale days summarized: these rollups hold every day)
+    for ws in workspaces[2:]:
+        _write(store, ws, *RUNS)
+    days = store.writer.step_days  # type: ignore[attr-defined]
+
+    def unseal(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("BEGIN")
+        con.execute("UPDATE step_summaries_sealed SET until_day = NULL, parts = NULL, next_part = NULL")
+        con.execute("DELETE FROM step_summaries_stale")
+        con.execute("COMMIT")
+        days.load(con)
+
+    store.step_summaries.run_now(unseal)  # type: ignore[attr-defined]
+    while store.step_summaries.run_now(lambda con: days.summarize_once(con, step_summaries.today())):  # type: ignore[attr-defined]
+        for ws in workspaces:
+            _rollup_matches_the_summaries(store, ws)
+    for ws in workspaces:
+        assert _rollup_matches_the_summaries(store, ws) == 1
+        _check_windows(store, ws, RUNS)
