@@ -1,9 +1,10 @@
 """Per-step summaries of sealed days, kept off the commit path (schema and definition:
 sql/migrations/007_step_summaries.sql; the reads: step_summary_reads.py), and their
-per-workflow rollups (sql/migrations/008_step_rollups.sql), changed in the transaction that
-changes a workflow's summary rows: a part of a day summarized adds that day's rows to its
-workflows' rollups; stale days summarized again, retention and the rebuild roll the workflows
-they touch up again whole (from all their rows: ~10x the cost of adding a day at 30 days).
+per-workflow rollups (sql/migrations/008_step_rollups.sql), rolled up again, a workflow
+whole (from all its summary rows), in the transaction that changes its rows: a part of a day
+summarized, stale days summarized again, retention, the rebuild. (Adding a sealed day's rows
+to the rollups instead, by UPDATE ... FROM, measured no cheaper at 10M spans: the joins read
+the bucket table whole, as rolling up does.)
 
 A commit never writes a summary: each DuckDB statement costs a commit milliseconds, and the
 writer is the ingest bottleneck. Instead the writer's maintenance (between commits, on its
@@ -177,15 +178,7 @@ def _seal(
     con: duckdb.DuckDBPyConnection, day: int, part: int, parts: int, state: tuple[int, int | None, int]
 ) -> None:
     _execute_all(con, "summaries/summarize_day", _days(day, day + 1) | {"part": part, "parts": parts})
-    # Each workflow of the part adds the day's rows to its rollup, but those whose rollup holds
-    # the day already (a stale day summarized before this part): rolled up whole.
-    whole = con.execute(
-        sql("summaries/rolled_up_since"), {"day": day, "parts": parts, "part": part}
-    ).fetchall()
-    params = {"day": day, "parts": parts, "part": part, "whole": [f"{ws}\0{wf}" for ws, wf in whole]}
-    _execute_all(con, "summaries/roll_up_day", params)
-    if whole:
-        _roll_up(con, whole)
+    _execute_all(con, "summaries/roll_up_part", {"part": part, "parts": parts})
     _set_sealed(con, *state)
 
 

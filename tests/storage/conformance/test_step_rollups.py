@@ -168,11 +168,10 @@ def test_rebuild_rolls_up_every_workflow(store: Store, workspace: str) -> None:
     _check_windows(store, workspace, RUNS)
 
 
-def test_days_sealed_in_parts_add_to_the_rollups(new_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The seal's path (a day's part adds its rows to its workflows' rollups, or rolls those up
-    whole whose rollup holds the day already), which a store started before its data never
-    takes: its state is set back to "nothing sealed" (not as users do), so that every day is
-    sealed again, in parts."""
+def test_days_sealed_in_parts_roll_up(new_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seal's path (a day's part rolls its workflows up), which a store started before its
+    data never takes: its state is set back to "nothing sealed" (not as users do), so that
+    every day is sealed again, in parts, over rollups that hold some of those days already."""
     store = new_store
     monkeypatch.setattr(step_summaries, "SPANS_PER_RUN", 3)  # several parts a day
     workspaces = [f"w{n}" for n in range(4)]  # workflows spread over the parts by hash

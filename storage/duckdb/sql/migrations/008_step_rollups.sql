@@ -4,10 +4,10 @@
 -- rows merged once: one row per (workspace, workflow, step) over every summary row of the
 -- workflow (step_summaries), whatever its day, with the days it covers, and its histogram as
 -- rows of their own (sorted by workflow, so that a read skips the other workflows' buckets).
--- Maintained with the summaries (storage/duckdb/step_summaries.py), in the same transactions:
--- a part of a day summarized adds that day's rows to its workflows' rollups; stale days
--- summarized again (a late run, a later try replacing a stored one), retention dropping days
--- and the rebuild roll up the workflows they touch again, whole. Readers use a workflow's rollup when the window holds all its
+-- Maintained with the summaries (storage/duckdb/step_summaries.py), in the same transactions,
+-- one workflow whole at a time: when a part of a day is summarized (that part's workflows),
+-- when stale days are summarized again (a late run, a later try replacing a stored one), when
+-- retention drops days, and by the rebuild. Readers use a workflow's rollup when the window holds all its
 -- days and none of them is stale (storage/duckdb/step_summary_reads.py); else the summaries.
 
 CREATE TABLE step_rollups (
