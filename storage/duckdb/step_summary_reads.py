@@ -70,24 +70,46 @@ def read_step_totals(
     first, last = whole_days(since_ns, until_ns)
     if min(last, today()) <= first:  # no day the summaries may hold: one scan (exact quantiles)
         return _scan(cursor, window)
-    [(workflow_time, until_day, floor_day, stale, unnamed)] = cursor.execute(
+    [(workflow_time, until_day, floor_day, stale, rolled_up, unnamed)] = cursor.execute(
         sql("queries/step_metrics"), window
     ).fetchall()
-    days = summarized_days(max(first, floor_day + 1), last, until_day, stale or [])
+    workflow = {"workspace_id": workspace_id, "workflow_id": workflow_id}
+    rolled_first, rolled_last = rolled_up or (None, None)
     parts = []
-    if days:
-        params = {
-            "workspace_id": workspace_id, "workflow_id": workflow_id,
-            "first_day": days[0][0], "last_day": days[-1][1], "stale_days": stale or [],
-        }  # fmt: skip
-        parts.append(cursor.sql(sql("queries/step_metrics_summaries"), params=params).to_arrow_table())
+    if rolled_first is not None and not stale and first <= rolled_first and rolled_last < last:
+        # Its rollup merges every summary row of the workflow: all days after retention's
+        # cutoff sealed before `until_day`, and the day being summarized when its part is done.
+        days = [(max(first, floor_day + 1), min(last, max(until_day, rolled_last + 1)))]
+        parts.append(rollup_rows(cursor, workflow))
+    else:
+        days = summarized_days(max(first, floor_day + 1), last, until_day, stale or [])
+        if days and rolled_first is not None:  # else the workflow has no summary row
+            params = workflow | {"first_day": days[0][0], "last_day": days[-1][1], "stale_days": stale or []}
+            parts.append(cursor.sql(sql("queries/step_metrics_summaries"), params=params).to_arrow_table())
     ranges = span_ranges(since_ns, until_ns, days)
     if ranges or unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
-        spans = cursor.sql(_spans_statement(condition, unnamed), params=window).to_arrow_table()
+        params = window if unnamed else workflow  # (DuckDB refuses parameters a statement lacks)
+        spans = cursor.sql(_spans_statement(condition, unnamed), params=params).to_arrow_table()
         if spans.num_rows:
             parts.append(span_rows(spans))
     return merge(parts, workflow_time)
+
+
+def rollup_rows(cursor: duckdb.DuckDBPyConnection, workflow: dict[str, str]) -> pa.Table:
+    """The workflow's rollup rows as summary rows (ROW_SCHEMA): the rows, then their buckets
+    (kept in a table of their own) made into each row's histogram."""
+    rows = cursor.sql(sql("queries/step_metrics_rollups"), params=workflow).to_arrow_table()
+    buckets = cursor.sql(sql("queries/step_metrics_rollup_buckets"), params=workflow).to_arrow_table()
+    index = pc.index_in(buckets.column("step_id"), value_set=rows.column("step_id"), skip_nulls=False)
+    row_of = index.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(row_of, kind="stable")  # each row's buckets together, still in bucket order
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=rows.num_rows))]).astype(np.int32)
+    fields = [np.asarray(buckets.column(k).to_numpy())[order] for k in ("b", "n", "s")]
+    histograms = pa.ListArray.from_arrays(
+        pa.array(offsets), pa.StructArray.from_arrays(fields, names=["b", "n", "s"])
+    )
+    return rows.append_column("histogram", histograms).cast(ROW_SCHEMA)
 
 
 ROW_SCHEMA = pa.schema([
@@ -186,9 +208,13 @@ def merge(parts: list[pa.Table], workflow_time: float | None) -> list[StepTotals
 
 
 def _spans_statement(ranges: str, unnamed: bool) -> str:
-    """step_metrics_spans.sql for these ranges (SQL) and, or not, the steps naming no workflow."""
+    """step_metrics_spans.sql for these ranges (SQL) and, or not, the steps naming no workflow:
+    without them, its first part alone (the second's `false AND ...` still cost 1-2 ms at 10M
+    spans: its semi join on the executions was planned and started)."""
     statement = sql("queries/step_metrics_spans").replace("{ranges}", ranges)
-    return statement.replace("{unnamed}", "true" if unnamed else "false")
+    if not unnamed:
+        return statement.split("\nUNION ALL\n")[0]
+    return statement.replace("{unnamed}", "true")
 
 
 _SCAN = sql("queries/step_metrics_scan").replace(

@@ -1,9 +1,10 @@
-"""The lake's schema (storage/ducklake/sql/migrations/001_schema.sql) restates, in one step, what
-the file's migrations 001-007 build, less the constraints DuckLake refuses. The views and
-macros are the spec's and the readers' rules, and the columns what the shared statements
-read and write: here they must not drift from the file's. (Nullability is not compared: the
-file's primary keys make their columns NOT NULL, and the lake has no primary keys.) The lake's
-own tables, the engine nodes' shared state (its migration 002), are the lake's alone."""
+"""The lake's schema (storage/ducklake/sql/migrations/001_schema.sql, then 002-) restates what
+the file's migrations build (001_schema.sql: its 001-007 in one step; then one each), less the
+constraints DuckLake refuses. The views and macros are the spec's and the readers' rules, and
+the columns what the shared statements read and write: here they must not drift from the
+file's. (Nullability is not compared: the file's primary keys make their columns NOT NULL,
+and the lake has no primary keys.) The lake's own tables (the nodes' shared state, its
+migrations 002 and 003) are the lake's alone."""
 
 from __future__ import annotations
 

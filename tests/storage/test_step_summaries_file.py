@@ -15,6 +15,7 @@ import pytest
 from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.store import Store
 
+from tests.storage.conformance.test_step_rollups import _rollup_matches_the_summaries
 from tests.storage.conformance.test_step_summaries import (
     DAY,
     EVER,
@@ -66,6 +67,35 @@ def test_summarized_days_are_read_from_the_summaries(tmp_path: Path) -> None:
     assert edges == []  # a partial day: from the spans
 
 
+def test_the_rollups_are_read_and_an_older_file_is_rolled_up_when_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    store = _open(db)
+    _write(store, "w", *RUNS)
+    store.summarize()
+    store.close()
+    with duckdb.connect(str(db)) as con:  # as the version before the rollups left it
+        con.execute("DROP TABLE step_rollups")
+        con.execute("DROP TABLE step_rollup_buckets")
+        con.execute("DROP MACRO TABLE step_rollup_rows")
+        con.execute("DROP MACRO TABLE step_rollup_bucket_rows")
+        con.execute("DELETE FROM schema_version WHERE version = 8")
+    _check(db, summarize=False)  # migrated: rolled up from the summaries
+    store = _open(db)
+    try:
+        assert _rollup_matches_the_summaries(store, "w") == 1
+    finally:
+        store.close()
+    with duckdb.connect(str(db)) as con:  # what the rollup says is what is read (not as users do)
+        con.execute("UPDATE step_rollups SET runs = runs + 5")
+    store = _open(db)
+    try:
+        [rolled] = store.workflow_metrics.step_totals("w", WF, *EVER)
+        [one_day] = store.workflow_metrics.step_totals("w", WF, MIDNIGHT, MIDNIGHT + DAY)  # not its days
+    finally:
+        store.close()
+    assert (rolled.runs, one_day.runs) == (len(RUNS) + 5, _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)[0].runs)
+
+
 def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(tmp_path: Path) -> None:
     db = tmp_path / "flowscope.duckdb"
     store = _open(db)
@@ -84,6 +114,7 @@ def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(t
     with duckdb.connect(str(db)) as con:  # summaries lost or wrong: the rebuild repairs them
         con.execute("DELETE FROM step_summaries WHERE day % 2 = 0")
         con.execute("UPDATE step_summaries SET runs = runs + 5")
+        con.execute("UPDATE step_rollups SET runs = runs + 5")
     for _ in range(2):  # idempotent
         done = subprocess.run(
             [sys.executable, "-m", "flowscope", "rebuild", "--db", str(db)],
@@ -138,6 +169,7 @@ def test_a_day_summarized_in_parts_answers_the_same_after_every_run(
     store.writer.start()  # without the background maintenance: this test runs it, a run at a time
     days = store.writer.step_days
     late = [StepRun(9, MIDNIGHT - 2 * HOUR, 2.0), StepRun(10, MIDNIGHT - DAY, 1.0)]
+    in_progress = StepRun(11, MIDNIGHT + 3 * HOUR, 4.0)
     runs = {ws: list(RUNS) for ws in workspaces}
     in_parts = 0
     try:
@@ -146,12 +178,18 @@ def test_a_day_summarized_in_parts_answers_the_same_after_every_run(
                 for since, until in WINDOWS:
                     got = store.workflow_metrics.step_totals(ws, WF, since, until)
                     assert got == _expected(runs[ws], since, until), (n, ws, since, until)
+                _rollup_matches_the_summaries(store, ws)  # each part's workflows rolled up
             in_parts += days.parts is not None and days.next_part > 0
             if n == 3:  # late runs into the day whose parts are being summarized, and the day before
                 assert days.parts is not None and days.next_part > 0
                 for ws in workspaces[:2]:
                     _write(store, ws, *late)
                     runs[ws] += late
+                # And into the day being summarized, in every workflow: those whose part is not
+                # done yet are summarized (stale) before it, and rolled up whole by their part.
+                for ws in workspaces:
+                    _write(store, ws, in_progress)
+                    runs[ws].append(in_progress)
             if not store.step_summaries.run_now(lambda con: days.summarize_once(con, step_summaries.today())):
                 break
         assert in_parts > 3 and days.until_day == step_summaries.today() and not days.stale

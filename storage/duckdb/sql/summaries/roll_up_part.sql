@@ -1,0 +1,19 @@
+-- The rollups (migrations/008_step_rollups.sql) of the workflows whose hash falls in part
+-- $part of $parts (as summarize_day.sql's), from all their summary rows: after that part of a
+-- day was summarized; with one part, of every workflow (the rebuild). Each workflow's rows and
+-- buckets are stored together (its reads skip the other workflows' vectors).
+DELETE FROM step_rollups WHERE hash(workspace_id, workflow_id) % $parts::UBIGINT = $part::UBIGINT;
+
+DELETE FROM step_rollup_buckets WHERE hash(workspace_id, workflow_id) % $parts::UBIGINT = $part::UBIGINT;
+
+INSERT INTO step_rollups
+WITH part AS (
+    SELECT * FROM step_summaries WHERE hash(workspace_id, workflow_id) % $parts::UBIGINT = $part::UBIGINT
+)
+SELECT * FROM step_rollup_rows(part) ORDER BY workspace_id, workflow_id, step_id;
+
+INSERT INTO step_rollup_buckets
+WITH part AS (
+    SELECT * FROM step_summaries WHERE hash(workspace_id, workflow_id) % $parts::UBIGINT = $part::UBIGINT
+)
+SELECT * FROM step_rollup_bucket_rows(part) ORDER BY workspace_id, workflow_id, step_id, b

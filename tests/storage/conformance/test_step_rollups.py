@@ -1,0 +1,198 @@
+"""Per-workflow rollups of the step summaries (storage/duckdb/sql/migrations/008_step_rollups.sql):
+after every maintenance that changes a workflow's summary rows (a day sealed, stale days
+summarized again after a late run or a later try replacing a stored one, retention, the
+rebuild), its rollup is those rows merged, and step metrics answer as over the spans."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+import duckdb
+import pytest
+from flowscope.storage.duckdb import step_summaries
+from flowscope.storage.interfaces import Store
+from pytest import approx
+
+from tests.storage.conformance.dataset import HOUR, S
+from tests.storage.conformance.test_step_summaries import (
+    DAY,
+    EVER,
+    MIDNIGHT,
+    RUNS,
+    WF,
+    StepRun,
+    _check_windows,
+    _expected,
+    _write,
+)
+
+_ROWS = (
+    "SELECT step_id, day, runs, completed, failed, skipped, cancelled, retries, runs_with_retries, ran, "
+    "ran_ns, ran_max_ns, total_ns, first_start_ns, last_start_ns, last_name, histogram "
+    "FROM step_summaries WHERE workspace_id = ? AND workflow_id = ?"
+)
+_ROLLUPS = (
+    "SELECT step_id, first_day, last_day, runs, completed, failed, skipped, cancelled, retries, "
+    "runs_with_retries, ran, ran_ns, ran_max_ns, total_ns, first_start_ns, last_start_ns, last_name "
+    "FROM step_rollups WHERE workspace_id = ? AND workflow_id = ?"
+)
+_BUCKETS = "SELECT step_id, b, n, s FROM step_rollup_buckets WHERE workspace_id = ? AND workflow_id = ?"
+_SUMS = ("runs", "completed", "failed", "skipped", "cancelled", "retries", "runs_with_retries", "ran",
+         "ran_ns", "total_ns")  # fmt: skip
+
+
+def _merged(rows: list[tuple[Any, ...]]) -> dict[Any, dict[str, Any]]:
+    """The summary rows merged per step, in Python: what the rollup must hold."""
+    names = ("step_id", "day", *_SUMS[:-2], "ran_ns", "ran_max_ns", "total_ns", "first_start_ns",
+             "last_start_ns", "last_name", "histogram")  # fmt: skip
+    out: dict[Any, dict[str, Any]] = {}
+    for values in rows:
+        row = dict(zip(names, values, strict=True))
+        step = out.setdefault(row["step_id"], {
+            "first_day": row["day"], "last_day": row["day"], **dict.fromkeys(_SUMS, 0), "ran_max_ns": None,
+            "first_start_ns": row["first_start_ns"], "last_start_ns": row["last_start_ns"],
+            "last_name": row["last_name"], "buckets": defaultdict(lambda: [0, 0.0]),
+        })  # fmt: skip
+        step["first_day"] = min(step["first_day"], row["day"])
+        step["last_day"] = max(step["last_day"], row["day"])
+        for k in _SUMS:
+            step[k] += row[k]
+        if row["ran_max_ns"] is not None:
+            step["ran_max_ns"] = max(step["ran_max_ns"] or row["ran_max_ns"], row["ran_max_ns"])
+        step["first_start_ns"] = min(step["first_start_ns"], row["first_start_ns"])
+        if row["last_start_ns"] >= step["last_start_ns"]:
+            step["last_start_ns"], step["last_name"] = row["last_start_ns"], row["last_name"]
+        for entry in row["histogram"]:
+            bucket = step["buckets"][entry["b"]]
+            bucket[0] += entry["n"]
+            bucket[1] += entry["s"]
+    return out
+
+
+def _rollup_matches_the_summaries(store: Store, workspace: str) -> int:
+    """Assert the workflow's rollup is its summary rows merged; returns its rows."""
+
+    def read(con: duckdb.DuckDBPyConnection) -> tuple[list[Any], ...]:
+        key = [workspace, WF]
+        return tuple(con.execute(q, key).fetchall() for q in (_ROWS, _ROLLUPS, _BUCKETS))
+
+    rows, rollups, buckets = store.read(read)
+    want = _merged(rows)
+    got: dict[Any, dict[str, Any]] = {}
+    names = ("first_day", "last_day", *_SUMS[:-2], "ran_ns", "ran_max_ns", "total_ns", "first_start_ns",
+             "last_start_ns", "last_name")  # fmt: skip
+    for step_id, *values in rollups:
+        got[step_id] = {**dict(zip(names, values, strict=True)), "buckets": {}}
+    for step_id, b, n, s in buckets:
+        got[step_id]["buckets"][b] = [n, approx(s)]
+    for step in want.values():
+        step["buckets"] = {b: [n, s] for b, (n, s) in step["buckets"].items()}
+    assert got == want
+    return len(rollups)
+
+
+def test_each_sealed_day_rolls_up(store: Store, workspace: str) -> None:
+    _write(store, workspace, *RUNS[:3])
+    store.summarize()
+    assert _rollup_matches_the_summaries(store, workspace) == 1
+    for run in RUNS[3:]:  # a run a day or so, each summarized (its day is over)
+        _write(store, workspace, run)
+        store.summarize()
+        _rollup_matches_the_summaries(store, workspace)
+    _check_windows(store, workspace, RUNS)
+
+
+def test_a_late_run_and_a_replaced_later_try_roll_up_again(store: Store, workspace: str) -> None:
+    flaky = StepRun(8, MIDNIGHT + 3 * HOUR, 2.0, "failed")  # retried below by a later try
+    _write(store, workspace, *RUNS[2:], flaky)
+    store.summarize()
+    _rollup_matches_the_summaries(store, workspace)
+    _write(store, workspace, *RUNS[:2])  # late runs: their day goes stale
+    runs = [*RUNS, flaky]
+    _check_windows(store, workspace, runs)  # from the spans of the stale day, the summaries of the others
+    store.summarize()
+    _rollup_matches_the_summaries(store, workspace)
+    _check_windows(store, workspace, runs)
+
+    # The step's next try, under the same span id (as Airflow 3.2+ sends it), after the first
+    # ended: it replaces the stored try, on a summarized day.
+    later = StepRun(8, flaky.start_ns + int(flaky.seconds * S), 5.5, "completed", retried=True)
+    _write(store, workspace, later)
+    runs = [*RUNS, later]
+    _check_retried(store, workspace, runs)  # stale: from the spans
+    store.summarize()
+    _rollup_matches_the_summaries(store, workspace)
+    _check_retried(store, workspace, runs)  # from the rollup again
+
+
+def _check_retried(store: Store, workspace: str, runs: list[StepRun]) -> None:
+    """As _check_windows, but for the workflow time: the replaced try's execution keeps its
+    root span (the first version), so its time is the first try's."""
+    for since, until in [EVER, (MIDNIGHT, MIDNIGHT + DAY)]:
+        got = store.workflow_metrics.step_totals(workspace, WF, since, until)
+        want = _expected(runs, since, until)
+        assert [replace(t, workflow_time_seconds=None) for t in got] == [
+            replace(t, workflow_time_seconds=None) for t in want
+        ]
+
+
+def test_retention_rolls_up_what_it_keeps(new_store: Store) -> None:
+    store = new_store  # retention deletes in every workspace
+    now = time.time_ns()
+    cutoff = now - 7 * DAY  # what apply_retention(7) computes a moment later
+    runs = [StepRun(1, now - 10 * DAY, 4.0), StepRun(2, cutoff - HOUR, 5.0), StepRun(3, cutoff + HOUR, 6.0),
+            StepRun(4, now - 3 * DAY, 7.0), StepRun(5, now - DAY, 8.0)]  # fmt: skip
+    _write(store, "w", *runs)
+    store.summarize()
+    _rollup_matches_the_summaries(store, "w")
+    store.apply_retention(7)
+    _rollup_matches_the_summaries(store, "w")
+    [(first_day,)] = store.read(lambda con: con.execute("SELECT first_day FROM step_rollups").fetchall())
+    assert first_day > cutoff // DAY  # the cutoff's day went (read from its spans)
+    kept = [r for r in runs if r.start_ns >= cutoff]
+    assert store.workflow_metrics.step_totals("w", WF, *EVER) == _expected(kept, *EVER)
+    store.rebuild_summaries()  # not the cutoff's day again
+    _rollup_matches_the_summaries(store, "w")
+    assert store.workflow_metrics.step_totals("w", WF, *EVER) == _expected(kept, *EVER)
+
+
+def test_rebuild_rolls_up_every_workflow(store: Store, workspace: str) -> None:
+    _write(store, workspace, *RUNS[:4])
+    store.summarize()
+    _write(store, workspace, *RUNS[4:])  # not summarized yet: the rebuild does it
+    store.rebuild_summaries()
+    assert _rollup_matches_the_summaries(store, workspace) == 1
+    _check_windows(store, workspace, RUNS)
+
+
+def test_days_sealed_in_parts_roll_up(new_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seal's path (a day's part rolls its workflows up), which a store started before its
+    data never takes: its state is set back to "nothing sealed" (not as users do), so that
+    every day is sealed again, in parts, over rollups that hold some of those days already."""
+    store = new_store
+    monkeypatch.setattr(step_summaries, "SPANS_PER_RUN", 3)  # several parts a day
+    workspaces = [f"w{n}" for n in range(4)]  # workflows spread over the parts by hash
+    for ws in workspaces[:2]:
+        _write(store, ws, *RUNS)
+    store.summarize()  # (stale days summarized: these rollups hold every day)
+    for ws in workspaces[2:]:
+        _write(store, ws, *RUNS)
+    days = store.writer.step_days  # type: ignore[attr-defined]
+
+    def unseal(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("BEGIN")
+        con.execute("UPDATE step_summaries_sealed SET until_day = NULL, parts = NULL, next_part = NULL")
+        con.execute("DELETE FROM step_summaries_stale")
+        con.execute("COMMIT")
+        days.load(con)
+
+    store.step_summaries.run_now(unseal)  # type: ignore[attr-defined]
+    while store.step_summaries.run_now(lambda con: days.summarize_once(con, step_summaries.today())):  # type: ignore[attr-defined]
+        for ws in workspaces:
+            _rollup_matches_the_summaries(store, ws)
+    for ws in workspaces:
+        assert _rollup_matches_the_summaries(store, ws) == 1
+        _check_windows(store, ws, RUNS)
