@@ -1,0 +1,143 @@
+"""Execution numbers across nodes (issue 14): each node of a lake used to number a workflow's
+executions from its own memory, so executions triggered through different nodes got the same
+numbers. Now every node takes them in the lake's catalog (storage/ducklake/catalog.py
+`take_execution_numbers`). Two real `serve` nodes on one DuckLake (the tests' PostgreSQL),
+real HTTP: concurrent executes alternating between the nodes get distinct numbers, 1..N once
+all are recorded; a bulk trigger takes a contiguous block; a restarted node continues after
+the other's numbers; a workflow deleted through one node is not executed through another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.client import Api
+from tests.api.workflows import SEQUENCE
+from tests.support.postgres import Postgres
+from tests.support.server import RunningServer, start_server
+
+TIMEOUT_S = 60.0
+
+
+class Lake:
+    """Nodes on one lake, each with its own --db prefix (its trigger journal, its sandbox)."""
+
+    def __init__(self, postgres: Postgres, tmp_path: Path, name: str) -> None:
+        self.args = (
+            "--store", "ducklake:postgres:" + postgres.create_database(name),
+            "--data-path", str(tmp_path / "lake-data"),
+        )  # fmt: skip
+        self.tmp_path = tmp_path
+        self.started: list[RunningServer] = []
+
+    def node(self, name: str) -> RunningServer:
+        server = start_server(self.tmp_path / name, *self.args)
+        self.started.append(server)
+        return server
+
+    def close(self) -> None:
+        for server in self.started:
+            server.kill()
+
+
+@pytest.fixture
+def lake(postgres: Postgres, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lake]:
+    found = Lake(postgres, tmp_path, "numbers_" + request.node.name.removeprefix("test_")[:40])
+    yield found
+    found.close()
+
+
+def _burst(nodes: list[Api], workflow_id: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST every body to execute at once, the i-th through nodes[i % len(nodes)]; the 202s."""
+    url = f"/api/workflows/{workflow_id}/execute"
+
+    async def main() -> list[dict[str, Any]]:
+        limits = httpx.Limits(max_connections=len(bodies))
+        clients = [
+            httpx.AsyncClient(base_url=n.base, headers=n.headers, limits=limits, timeout=TIMEOUT_S)
+            for n in nodes
+        ]
+        go = asyncio.Event()
+
+        async def one(i: int, body: dict[str, Any]) -> dict[str, Any]:
+            await go.wait()
+            answer = await clients[i % len(clients)].post(url, json=body)
+            assert answer.status_code == 202, answer.text
+            return answer.json()  # type: ignore[no-any-return]
+
+        try:
+            tasks = [asyncio.create_task(one(i, b)) for i, b in enumerate(bodies)]
+            await asyncio.sleep(0)
+            go.set()
+            return await asyncio.gather(*tasks)
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    return asyncio.run(main())
+
+
+def _recorded_numbers(api: Api, workflow_id: str, count: int) -> list[int]:
+    """The numbers of the workflow's executions as `api` lists them, once all `count` are."""
+    page = api.wait_until(
+        f"/api/workflows/{workflow_id}/executions?limit={count}",
+        lambda p: p["total"] == count,
+        timeout=TIMEOUT_S,
+    )
+    return sorted(e["execution_number"] for e in page["items"])
+
+
+def test_concurrent_executes_through_two_nodes_are_numbered_once_each(lake: Lake) -> None:
+    a, b = Api(lake.node("a").api), Api(lake.node("b").api)
+    workflow = a.create_workflow(SEQUENCE)
+    wf = workflow["id"]
+
+    # One after the other, alternating: each node's next number follows the other's.
+    sequential = [node.execute(wf)["execution_number"] for node in (a, b, a, b)]
+    assert sequential == [1, 2, 3, 4]
+
+    burst = 40
+    started = _burst([a, b], wf, [{}] * burst)
+    numbers = [s["execution_number"] for s in started]
+    assert len(set(numbers)) == burst, sorted(numbers)
+    assert sorted(numbers) == list(range(5, 5 + burst))  # gap-free: every take committed
+    total = 4 + burst
+    assert _recorded_numbers(a, wf, total) == list(range(1, total + 1))
+    assert _recorded_numbers(b, wf, total) == list(range(1, total + 1))
+    for node in (a, b):
+        assert node.ok(node.get(f"/api/workflows/{wf}"))["execution_count"] == total
+
+    # Deleted through b: a, which read the workflow before, takes no number of it and answers 404.
+    b.ok(b.delete(f"/api/workflows/{wf}"), 204)
+    gone = a.post(f"/api/workflows/{wf}/execute", json={})
+    assert gone.status_code == 404, gone.text
+
+
+def test_bulk_triggers_on_two_nodes_take_contiguous_blocks(lake: Lake) -> None:
+    a, b = Api(lake.node("a").api), Api(lake.node("b").api)
+    wf = a.create_workflow(SEQUENCE)["id"]
+    size, bulks = 5, 6
+    answers = _burst([a, b], wf, [{"input_sets": [{}] * size}] * bulks)
+    blocks = [[e["execution_number"] for e in answer["executions"]] for answer in answers]
+    for block in blocks:
+        assert block == list(range(block[0], block[0] + size)), blocks
+    assert sorted(n for block in blocks for n in block) == list(range(1, size * bulks + 1))
+    assert _recorded_numbers(b, wf, size * bulks) == list(range(1, size * bulks + 1))
+
+
+def test_a_restarted_node_continues_after_the_other_nodes_numbers(lake: Lake) -> None:
+    node_a = lake.node("a")
+    a, b = Api(node_a.api), Api(lake.node("b").api)
+    wf = a.create_workflow(SEQUENCE)["id"]
+    assert [a.execute(wf)["execution_number"] for _ in range(3)] == [1, 2, 3]
+    node_a.terminate()
+    assert [b.execute(wf)["execution_number"] for _ in range(2)] == [4, 5]
+    restarted = Api(lake.node("a").api)  # the same files: its journal, its sandbox
+    assert restarted.execute(wf)["execution_number"] == 6
+    assert b.execute(wf)["execution_number"] == 7
+    assert _recorded_numbers(restarted, wf, 7) == list(range(1, 8))
