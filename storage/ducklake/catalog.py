@@ -7,32 +7,22 @@ DuckLake lacks.
 - No UNIQUE: a workspace slug and a token hash are looked up before the insert, under that
   lock. This holds while one process writes the catalog (this phase: one node per lake);
   nodes racing to create the same slug need the catalog database's own constraint (later).
-- Execution numbers are taken here, each in a catalog transaction of its own that advances
-  the workflow's counter (`take_execution_numbers`), not in one node's memory as on a file:
+- Execution numbers are taken here, in catalog transactions that advance the workflows'
+  counters (`take_execution_numbers`, numbers.py), not in one node's memory as on a file:
   every node of the lake takes them, and each must get numbers no other took.
 """
 
 from __future__ import annotations
 
-import contextlib
-import random
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
-import duckdb
 from flowscope.storage.catalog import Token, Workspace, new_id
 from flowscope.storage.duckdb.catalog import DuckDBCatalog, Row, found, slug_taken, token_taken
-from flowscope.storage.duckdb.errors import mapped_errors
-from flowscope.storage.ducklake.conflicts import is_conflict
+from flowscope.storage.ducklake.numbers import NumberTaker
 from flowscope.storage.ducklake.sqlfiles import lake_sql, required
-from flowscope.storage.errors import StorageUnavailable
 
-# Taking numbers loses only to another node's commit changing `workflows` (this process's
-# takers wait for each other on the catalog write lock): one more try nearly always wins.
-NUMBER_TRIES = 20
-_BACKOFF_S = 0.005
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -43,6 +33,10 @@ def _bound(text: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class LakeCatalog(DuckDBCatalog):
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self._numbers = NumberTaker(store, self._write_lock)
+
     def _statement(self, name: str) -> str:
         return lake_sql(f"catalog/{name}") or super()._statement(name)
 
@@ -82,33 +76,5 @@ class LakeCatalog(DuckDBCatalog):
         return Token(*row)
 
     def take_execution_numbers(self, workspace_id: str, workflow_id: str, count: int) -> int | None:
-        """The first of `count` consecutive execution numbers of the workflow, taken for every
-        node of the lake (`catalog.SharedNumbers`), or None when the workflow is gone. A take
-        that lost to a concurrent commit changing `workflows` (another node's take, or a
-        workflow update) rolled back whole and runs again on the new snapshot, after a short
-        random wait (two losers would otherwise meet again); `StorageUnavailable` when it
-        keeps losing."""
-        params = {"workspace_id": workspace_id, "workflow_id": workflow_id, "count": count}
-        cur = self._store.cursor()
-        for attempt in range(1, NUMBER_TRIES + 1):
-            with self._write_lock, mapped_errors():
-                cur.execute("BEGIN")
-                try:
-                    text = required("catalog/numbers_next")
-                    row = cur.execute(text, _bound(text, params)).fetchone()
-                    if row is None:
-                        cur.execute("ROLLBACK")
-                        return None
-                    cur.execute(required("catalog/numbers_take"), params)
-                    cur.execute("COMMIT")
-                    return int(row[0])
-                except BaseException as exc:
-                    with contextlib.suppress(duckdb.Error):  # a failed COMMIT ended it already
-                        cur.execute("ROLLBACK")
-                    if not (isinstance(exc, duckdb.Error) and is_conflict(exc)):
-                        raise
-            time.sleep(random.uniform(0, _BACKOFF_S * attempt))
-        raise StorageUnavailable(
-            f"execution numbers of workflow {workflow_id} not taken: "
-            f"{NUMBER_TRIES} tries lost to concurrent commits"
-        )
+        """`catalog.SharedNumbers`: numbers.py says how."""
+        return self._numbers.take(workspace_id, workflow_id, count)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from flowscope.storage.ducklake.store import LakeStore
 
 from tests.api.client import Api
 from tests.api.workflows import SEQUENCE
@@ -141,3 +143,31 @@ def test_a_restarted_node_continues_after_the_other_nodes_numbers(lake: Lake) ->
     assert restarted.execute(wf)["execution_number"] == 6
     assert b.execute(wf)["execution_number"] == 7
     assert _recorded_numbers(restarted, wf, 7) == list(range(1, 8))
+
+
+def test_takes_of_two_stores_on_one_lake_are_disjoint_blocks(postgres: Postgres, tmp_path: Path) -> None:
+    """The catalog itself (storage/ducklake/numbers.py), two stores (nodes) in one process:
+    takes of 1 to 4 numbers from 8 threads each, batched within a store and conflicting
+    across the two, get disjoint contiguous blocks covering 1..N; a gone workflow, None."""
+    url = "ducklake:postgres:" + postgres.create_database("numbers_takes")
+    stores = [LakeStore(url, tmp_path / "lake-data") for _ in range(2)]
+    try:
+        wf = stores[0].catalog.create_workflow(
+            "default", project_id=None, name="w", description=None, definition=SEQUENCE
+        )
+        counts = [1 + i % 4 for i in range(60)]
+
+        def take(i: int) -> list[int]:
+            first = stores[i % 2].catalog.take_execution_numbers("default", wf.id, counts[i])  # type: ignore[attr-defined]
+            assert first is not None
+            return list(range(first, first + counts[i]))
+
+        with ThreadPoolExecutor(16) as pool:
+            blocks = list(pool.map(take, range(len(counts))))
+        assert sorted(n for block in blocks for n in block) == list(range(1, sum(counts) + 1))
+        stored = stores[1].catalog.get_workflow("default", wf.id)
+        assert stored is not None and stored.next_execution_number == sum(counts) + 1
+        assert stores[1].catalog.take_execution_numbers("default", "no-such-workflow", 1) is None  # type: ignore[attr-defined]
+    finally:
+        for store in stores:
+            store.close()
