@@ -71,6 +71,7 @@ log = logging.getLogger("flowscope.api")
 # Cached workflows and plans: bounded by count and by plan size (a 10k-step plan is megabytes).
 _CACHED_WORKFLOWS = 1024
 _CACHED_STEPS = 20_000
+_TAKERS = 64  # threads taking execution numbers on a lake (started as needed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,14 @@ class Intake:
         self._next_numbers: dict[tuple[str, str], int] = {}
         catalog = store.catalog
         self._shared = catalog if isinstance(catalog, SharedNumbers) else None
+        # A thread for each trigger waiting for its numbers (a lake): those waiting while a
+        # take runs are taken together in the next one (storage/ducklake/numbers.py), so the
+        # more wait, the fewer catalog transactions a burst costs.
+        self._takers = (
+            ThreadPoolExecutor(_TAKERS, thread_name_prefix="flowscope-numbers")
+            if self._shared is not None
+            else None
+        )
         self._lock = threading.Lock()  # taken on the serving loop and on the engine's
         self._waiting: list[tuple[QueuedBatch, asyncio.Future[None]]] = []  # engine loop only
 
@@ -153,9 +162,11 @@ class Intake:
 
     async def _take_shared(self, target: Target, count: int) -> list[int]:
         """From the catalog every node shares (blocking: a catalog transaction, in a thread)."""
-        assert self._shared is not None
+        assert self._shared is not None and self._takers is not None
         wf = target.workflow
-        first = await asyncio.to_thread(self._shared.take_execution_numbers, wf.workspace_id, wf.id, count)
+        first = await asyncio.get_running_loop().run_in_executor(
+            self._takers, self._shared.take_execution_numbers, wf.workspace_id, wf.id, count
+        )
         if first is None:
             raise WorkflowGone(wf.id)
         return list(range(first, first + count))
@@ -262,6 +273,8 @@ class Intake:
 
     def close(self) -> None:
         self._syncs.shutdown(wait=True)
+        if self._takers is not None:
+            self._takers.shutdown(wait=True)
         if self._journal_file is not None:
             self._journal_file.close()
 

@@ -2,9 +2,10 @@
 storage/ducklake/catalog.py `take_execution_numbers`): one `serve` node on a lake whose catalog
 is a local, durable PostgreSQL; `--calls` executes of one workflow, one after the other, timed
 at the client (the 202), and as many catalog takes alone, timed in a process of its own (a
-second node), alternating with the executes. Prints the median and p90 of each.
+second node), alternating with the executes. Prints the median and p90 of each; then
+`--burst` executes sent at once (16 client threads), and how long until every one was answered.
 
-    .venv/lake/bin/python -m bench.lake_numbers [--calls 40]
+    .venv/lake/bin/python -m bench.lake_numbers [--calls 40] [--burst 80]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from flowscope.storage.ducklake.store import LakeStore
@@ -32,6 +34,7 @@ def _summary(name: str, seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--burst", type=int, default=80)
     args = parser.parse_args()
     pg = start_postgres(durable=True)
     try:
@@ -60,6 +63,12 @@ def main() -> None:
                     store.close()
                 print(_summary("execute (202 at the client)", executes))
                 print(_summary("catalog take alone", takes))
+                with ThreadPoolExecutor(16) as pool:
+                    started = time.perf_counter()
+                    numbers = list(pool.map(lambda _: api.execute(wf)["execution_number"], range(args.burst)))
+                    elapsed = time.perf_counter() - started
+                assert len(set(numbers)) == args.burst
+                print(f"burst of {args.burst}: {elapsed:.2f} s, {args.burst / elapsed:.0f} executes/s")
             finally:
                 server.terminate()
     finally:
