@@ -9,6 +9,7 @@ the other's numbers; a workflow deleted through one node is not executed through
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +21,12 @@ from flowscope.storage.ducklake.store import LakeStore
 
 from tests.api.client import Api
 from tests.api.workflows import SEQUENCE
-from tests.support.postgres import Postgres
+from tests.collector.helpers import wait_for
+from tests.support.postgres import Postgres, start_postgres
 from tests.support.server import RunningServer, start_server
 
 TIMEOUT_S = 60.0
+BOUND_SECONDS = 15.0  # an execute while PostgreSQL is down is answered within this
 
 
 class Lake:
@@ -171,3 +174,39 @@ def test_takes_of_two_stores_on_one_lake_are_disjoint_blocks(postgres: Postgres,
     finally:
         for store in stores:
             store.close()
+
+
+@pytest.fixture
+def own_postgres(postgres: Postgres) -> Iterator[Postgres]:
+    """A PostgreSQL of this test's own, to stop and start (the session's serves other tests)."""
+    pg = start_postgres()
+    yield pg
+    pg.remove()
+
+
+def test_an_execute_while_postgres_is_down_is_refused_and_takes_no_number(
+    own_postgres: Postgres, tmp_path: Path
+) -> None:
+    url = "ducklake:postgres:" + own_postgres.create_database("numbers_down")
+    server = start_server(tmp_path / "node", "--store", url, "--data-path", str(tmp_path / "data"))
+    try:
+        api = Api(server.api)
+        wf = api.create_workflow(SEQUENCE)["id"]
+        assert api.execute(wf)["execution_number"] == 1
+        own_postgres.stop()
+        asked = time.monotonic()
+        refused = api.post(f"/api/workflows/{wf}/execute", json={})
+        assert time.monotonic() - asked < BOUND_SECONDS
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1", refused.text
+        own_postgres.start()
+        answers: list[httpx.Response] = []
+
+        def executed() -> bool:
+            answers.append(api.post(f"/api/workflows/{wf}/execute", json={}))
+            return answers[-1].status_code == 202
+
+        wait_for(executed, what="an execute accepted once PostgreSQL is back", timeout=TIMEOUT_S)
+        assert answers[-1].json()["execution_number"] == 2  # the refused ones took none
+        assert _recorded_numbers(api, wf, 2) == [1, 2]
+    finally:
+        server.kill()
