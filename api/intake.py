@@ -30,10 +30,14 @@ between may rewrite resources or route workspaces, so a copy might not be recogn
 one), only the counter is committed here and execute waits, bounded, for the record to come
 back (api/visibility.py).
 
-Execution numbers are taken in memory (this process owns the database file), after the
-quota admitted the executions, so a refused request takes none; they are sequential per
-workflow and never reused (a failed commit leaves a gap). Workflows are cached with their
-plan while the catalog generation is unchanged, so a trigger costs no catalog query.
+Execution numbers are taken after the quota admitted the executions, so a refused request
+takes none; they are sequential per workflow and never reused (a failed commit leaves a
+gap). On a file they are taken in memory (this process owns the database file) and
+committed with the records; on a lake every node triggers, so each take is a catalog
+transaction of its own (`catalog.SharedNumbers`: storage/ducklake/catalog.py), committed
+before the numbers are used, in a worker thread, and the records carry no numbers to commit.
+Workflows are cached with their plan while the catalog generation is unchanged, so a trigger
+on a file costs no catalog query.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -51,7 +56,7 @@ from flowscope.api.visibility import VisibilityBarrier
 from flowscope.collector.prepare import prepare
 from flowscope.engine.telemetry import encode_logs
 from flowscope.storage.batches import ExecutionNumbers, ExportOutcome, WriteRequest
-from flowscope.storage.catalog import Workflow
+from flowscope.storage.catalog import SharedNumbers, Workflow
 from flowscope.storage.interfaces import Store
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from starlette.concurrency import run_in_threadpool
@@ -66,6 +71,7 @@ log = logging.getLogger("flowscope.api")
 # Cached workflows and plans: bounded by count and by plan size (a 10k-step plan is megabytes).
 _CACHED_WORKFLOWS = 1024
 _CACHED_STEPS = 20_000
+_TAKERS = 64  # threads taking execution numbers on a lake (started as needed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,10 @@ class Target:
 
 class RecordRefused(Exception):
     """The collector refused a queued record the engine built (a bug, not bad input)."""
+
+
+class WorkflowGone(LookupError):
+    """The workflow was deleted (on another node) before its numbers were taken."""
 
 
 class Intake:
@@ -98,6 +108,16 @@ class Intake:
         self._targets: OrderedDict[tuple[str, str], tuple[int, Target]] = OrderedDict()
         self._target_steps = 0
         self._next_numbers: dict[tuple[str, str], int] = {}
+        catalog = store.catalog
+        self._shared = catalog if isinstance(catalog, SharedNumbers) else None
+        # A thread for each trigger waiting for its numbers (a lake): those waiting while a
+        # take runs are taken together in the next one (storage/ducklake/numbers.py), so the
+        # more wait, the fewer catalog transactions a burst costs.
+        self._takers = (
+            ThreadPoolExecutor(_TAKERS, thread_name_prefix="flowscope-numbers")
+            if self._shared is not None
+            else None
+        )
         self._lock = threading.Lock()  # taken on the serving loop and on the engine's
         self._waiting: list[tuple[QueuedBatch, asyncio.Future[None]]] = []  # engine loop only
 
@@ -134,8 +154,26 @@ class Intake:
         if old is not None:
             self._target_steps -= len(old[1].plan.steps)
 
+    def numbers(self, target: Target) -> Callable[[int], Sequence[int] | Awaitable[Sequence[int]]]:
+        """How `submit_many` takes the numbers of the workflow's new executions."""
+        if self._shared is None:
+            return lambda count: self.take_numbers(target, count)
+        return lambda count: self._take_shared(target, count)
+
+    async def _take_shared(self, target: Target, count: int) -> list[int]:
+        """From the catalog every node shares (blocking: a catalog transaction, in a thread)."""
+        assert self._shared is not None and self._takers is not None
+        wf = target.workflow
+        first = await asyncio.get_running_loop().run_in_executor(
+            self._takers, self._shared.take_execution_numbers, wf.workspace_id, wf.id, count
+        )
+        if first is None:
+            raise WorkflowGone(wf.id)
+        return list(range(first, first + count))
+
     def take_numbers(self, target: Target, count: int) -> list[int]:
-        """The next `count` execution numbers of the workflow (any thread)."""
+        """The next `count` execution numbers of the workflow (any thread), in memory: for a
+        store one process owns."""
         wf = target.workflow
         key = (wf.workspace_id, wf.id)
         with self._lock:
@@ -235,6 +273,8 @@ class Intake:
 
     def close(self) -> None:
         self._syncs.shutdown(wait=True)
+        if self._takers is not None:
+            self._takers.shutdown(wait=True)
         if self._journal_file is not None:
             self._journal_file.close()
 
@@ -244,8 +284,8 @@ class Intake:
         prepared = prepare("logs", message, workspace_id)
         if prepared.result.rejected:
             raise RecordRefused(prepared.result.error_message)
-        taken: dict[str, int] = {}
-        for batch, _ in part:
+        taken: dict[str, int] = {}  # none on a lake: committed when taken
+        for batch, _ in part if self._shared is None else []:
             taken[batch.workflow_id] = max(taken.get(batch.workflow_id, 0), max(batch.execution_numbers) + 1)
         prepared.execution_numbers = ExecutionNumbers(workspace_id, taken)
         return WriteRequest("logs", message, workspace_id, prepared.result.accepted, prepared=prepared)

@@ -16,13 +16,13 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from flowscope.api.context import AppContext
 from flowscope.api.definitions import problems_422
-from flowscope.api.errors import or_404
+from flowscope.api.errors import not_found, or_404
+from flowscope.api.intake import WorkflowGone
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from starlette.concurrency import run_in_threadpool
 
@@ -95,11 +95,13 @@ async def start_many(
     try:
         handles = await engine.submit_many(
             target.plan, resolved, workflow_id=workflow_id, workspace_id=workspace_id,
-            project_id=target.workflow.project_id, numbers=partial(intake.take_numbers, target),
+            project_id=target.workflow.project_id, numbers=intake.numbers(target),
             record=intake.record, triggered_by=triggered_by,
         )  # fmt: skip
     except QuotaExceeded as exc:
         raise quota_error(exc) from None
+    except WorkflowGone:  # deleted on another node since it was read
+        raise not_found("Workflow", workflow_id) from None
     except (QueueFull, StorageUnavailable, WriterStopped) as exc:
         raise HTTPException(
             503, f"cannot record executions now: {exc}", headers={"Retry-After": "1"}

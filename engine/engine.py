@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import threading
 import time
 from collections import OrderedDict
@@ -153,7 +154,7 @@ class Engine:
         input_sets: Sequence[dict[str, Any] | None],
         *,
         workflow_id: str,
-        numbers: Sequence[int] | Callable[[int], Sequence[int]],
+        numbers: Sequence[int] | Callable[[int], Sequence[int] | Awaitable[Sequence[int]]],
         workspace_id: str = "default",
         project_id: str | None = None,
         base_dir: Path | None = None,
@@ -163,8 +164,8 @@ class Engine:
         """Queue one execution per input set, all or none: InputError for the first invalid set,
         QuotaExceeded unless the workspace has room for every one (nothing is emitted then).
 
-        `numbers`: their execution numbers, or a function giving that many, called once the
-        quota admitted them (so a refused request takes none).
+        `numbers`: their execution numbers, or a function giving that many (or an awaitable of
+        them), called once the quota admitted them (so a refused request takes none).
         `record`: awaited with their queued records (`QueuedBatch`) after they are admitted
         (their places held) and before anything is exported or runs, so the caller can
         store them first (the API's read-your-writes, see api/intake.py). If it raises,
@@ -175,7 +176,14 @@ class Engine:
         plan = definition if isinstance(definition, WorkflowPlan) else self.prepare(definition, base_dir)
         resolved = [resolve_inputs(plan.definition, inputs) for inputs in input_sets]
         self._queue.check(workspace_id, len(resolved))  # a refused request leaves no trace
-        taken = list(numbers(len(resolved)) if callable(numbers) else numbers)
+        given = numbers(len(resolved)) if callable(numbers) else numbers
+        if inspect.isawaitable(given):  # numbers taken elsewhere (a lake's catalog: api/intake.py)
+            given = await given
+            if self._closed:
+                raise RuntimeError("engine is shut down")
+            # Others may have taken the room meanwhile: then these numbers stay unused (a gap).
+            self._queue.check(workspace_id, len(resolved))
+        taken = list(given)
         handles: list[ExecutionHandle] = []
         tels, records = [], []
         for inputs, number in zip(resolved, taken, strict=True):

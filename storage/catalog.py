@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 DEFAULT_WORKSPACE_ID = "default"
 
@@ -190,4 +190,16 @@ class Catalog(Protocol):
 
     def revoke_token(self, workspace_id: str, token_id: str) -> bool:
         """Revoke an active token of the workspace; False when there is no such active token."""
+        ...
+
+
+@runtime_checkable
+class SharedNumbers(Protocol):
+    """A catalog several processes number executions from (a lake's: every node triggers).
+    Its numbers are taken in the catalog itself, committed before they are used; a catalog
+    without this method is one process's, whose caller counts in memory (api/intake.py)."""
+
+    def take_execution_numbers(self, workspace_id: str, workflow_id: str, count: int) -> int | None:
+        """The first of `count` consecutive numbers no other caller got, the workflow's counter
+        advanced past them; None when the workflow is gone."""
         ...

@@ -740,6 +740,8 @@ def _persist_execution_numbers(con: duckdb.DuckDBPyConnection, numbers: list[Exe
         for wf, next_number in n.next_numbers.items():
             taken[wf] = max(taken.get(wf, next_number), next_number)
     for workspace_id, taken in largest.items():
+        if not taken:  # a lake's triggers: their numbers were committed when taken
+            continue
         con.execute(
             sql("ingest/persist_execution_numbers"),
             {"workspace_id": workspace_id, "workflow_ids": list(taken), "next_numbers": list(taken.values())},

@@ -9,6 +9,9 @@ DuckLake lacks.
   the lake's one `catalog_serial` row: DuckLake lets two inserts commit side by side, but not
   two updates of one table, so of two nodes writing at once the later fails at COMMIT with a
   conflict and runs again on the new snapshot, where it finds the other's slug or hash.
+- Execution numbers are taken here, in catalog transactions that advance the workflows'
+  counters (`take_execution_numbers`, numbers.py), not in one node's memory as on a file:
+  every node of the lake takes them, and each must get numbers no other took.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import duckdb
 from flowscope.storage.catalog import Token, Workspace, new_id
 from flowscope.storage.duckdb.catalog import DuckDBCatalog, Row, found, slug_taken, token_taken
 from flowscope.storage.ducklake.conflicts import is_conflict
+from flowscope.storage.ducklake.numbers import NumberTaker
 from flowscope.storage.ducklake.sqlfiles import lake_sql, required
 
 T = TypeVar("T")
@@ -38,6 +42,10 @@ def _bound(text: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class LakeCatalog(DuckDBCatalog):
+    def __init__(self, store: Any) -> None:
+        super().__init__(store)
+        self._numbers = NumberTaker(store, self._write_lock)
+
     def _statement(self, name: str) -> str:
         return lake_sql(f"catalog/{name}") or super()._statement(name)
 
@@ -100,3 +108,7 @@ class LakeCatalog(DuckDBCatalog):
             return row
 
         return Token(*self._retried(write))
+
+    def take_execution_numbers(self, workspace_id: str, workflow_id: str, count: int) -> int | None:
+        """`catalog.SharedNumbers`: numbers.py says how."""
+        return self._numbers.take(workspace_id, workflow_id, count)

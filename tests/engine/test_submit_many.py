@@ -14,7 +14,7 @@ from flowscope.engine.engine import QueuedBatch
 from flowscope.engine.telemetry import encode_logs
 
 from flowscope import conventions as c
-from tests.engine.conftest import Captured, run, step, wf
+from tests.engine.conftest import Captured, run, step, until, wf
 
 QUEUED = c.EVENT_EXECUTION_QUEUED
 
@@ -136,6 +136,41 @@ def test_an_execution_whose_turn_comes_while_recorded_starts_after(
         assert engine.stats()["running"] == 0 and engine.stats()["pending"] == 0
         nxt = await engine.submit(wf(step("d")), workflow_id="w", workspace_id="ws")
         assert (await nxt.wait(10)).status == "completed"
+        await engine.shutdown()
+
+    run(go())
+
+
+def test_numbers_taken_elsewhere_are_awaited_and_the_room_checked_again(
+    make_engine: Any, captured: Captured
+) -> None:
+    """A lake takes numbers in its catalog (api/intake.py): `numbers` returns an awaitable. The
+    room is checked again once they are taken: another submit may have filled it meanwhile."""
+    release = asyncio.Event()
+    asked: list[int] = []
+
+    async def slow_numbers(count: int) -> list[int]:
+        asked.append(count)
+        await release.wait()
+        return list(range(10, 10 + count))
+
+    async def go() -> None:
+        engine = make_engine(max_running_per_workspace=1, max_pending_per_workspace=1)
+        slow = wf(step("a", seconds=5))
+        waiting = asyncio.ensure_future(
+            engine.submit_many(slow, [{}, {}], workflow_id="w", workspace_id="ws", numbers=slow_numbers)
+        )
+        await until(lambda: asked == [2], "numbers asked for")
+        # Room for 2 was there when they were asked for; this takes a place meanwhile.
+        await engine.submit(slow, workflow_id="w", workspace_id="ws", execution_number=1)
+        release.set()
+        with pytest.raises(QuotaExceeded):
+            await waiting
+        assert len(captured.records(QUEUED)) == 1  # only the one submitted meanwhile
+        handles = await engine.submit_many(
+            slow, [{}], workflow_id="w", workspace_id="ws", numbers=slow_numbers
+        )
+        assert [h.execution_number for h in handles] == [10] and asked == [2, 1]
         await engine.shutdown()
 
     run(go())
