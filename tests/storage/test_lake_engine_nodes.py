@@ -20,39 +20,20 @@ from flowscope.compose import preflight
 from flowscope.settings import Settings
 from tests.api.client import Api
 from tests.api.workflows import SLOW
+from tests.storage.lake_nodes import Lake
 from tests.support.postgres import Postgres
-from tests.support.server import RunningServer, start_server
 
 HEARTBEAT_S = 0.5
 STALE_S = 5.0  # ten heartbeats: a loaded test machine must not make a live node look dead
 TIMEOUT_S = 60.0
 
 
-class Lake:
-    """Nodes on one lake, each with its own --db prefix (its trigger journal, its sandbox)."""
-
-    def __init__(self, postgres: Postgres, tmp_path: Path, name: str) -> None:
-        self.args = (
-            "--store", "ducklake:postgres:" + postgres.create_database(name),
-            "--data-path", str(tmp_path / "lake-data"),
-            "--node-heartbeat-seconds", str(HEARTBEAT_S), "--node-stale-seconds", str(STALE_S),
-        )  # fmt: skip
-        self.tmp_path = tmp_path
-        self.started: list[RunningServer] = []
-
-    def node(self, name: str) -> RunningServer:
-        server = start_server(self.tmp_path / name, *self.args)
-        self.started.append(server)
-        return server
-
-    def close(self) -> None:
-        for server in self.started:
-            server.kill()
-
-
 @pytest.fixture
 def lake(postgres: Postgres, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lake]:
-    found = Lake(postgres, tmp_path, "nodes_" + request.node.name.removeprefix("test_")[:40])
+    found = Lake(
+        postgres, tmp_path, "nodes_" + request.node.name.removeprefix("test_")[:40],
+        "--node-heartbeat-seconds", str(HEARTBEAT_S), "--node-stale-seconds", str(STALE_S),
+    )  # fmt: skip
     yield found
     found.close()
 

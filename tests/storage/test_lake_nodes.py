@@ -17,6 +17,7 @@ from flowscope.storage.ducklake.store import LakeStore
 
 from flowscope import conventions as c
 from tests.storage.conformance.otlp import ERROR, SERVER, SpanSpec, traces, write
+from tests.storage.lake_nodes import two_stores
 from tests.support.postgres import Postgres
 
 WS = "default"
@@ -26,14 +27,8 @@ WS = "default"
 def two(
     postgres: Postgres, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[LakeStore, LakeStore]]:
-    url = "ducklake:postgres:" + postgres.create_database("nodes_" + request.node.name[5:40])
-    first = LakeStore(url, tmp_path / "lake-data")
-    first.start()
-    second = LakeStore(url, tmp_path / "lake-data")
-    second.start()
-    yield first, second
-    first.close()
-    second.close()
+    with two_stores(postgres, tmp_path, "nodes_" + request.node.name[5:40]) as stores:
+        yield stores
 
 
 def _claim_at_once(a: LakeStore, b: LakeStore, dead: str) -> dict[str, bool]:

@@ -22,32 +22,12 @@ from flowscope.storage.ducklake.store import LakeStore
 from tests.api.client import Api
 from tests.api.workflows import SEQUENCE
 from tests.collector.helpers import wait_for
+from tests.storage.lake_nodes import Lake
 from tests.support.postgres import Postgres, start_postgres
-from tests.support.server import RunningServer, start_server
+from tests.support.server import start_server
 
 TIMEOUT_S = 60.0
 BOUND_SECONDS = 15.0  # an execute while PostgreSQL is down is answered within this
-
-
-class Lake:
-    """Nodes on one lake, each with its own --db prefix (its trigger journal, its sandbox)."""
-
-    def __init__(self, postgres: Postgres, tmp_path: Path, name: str) -> None:
-        self.args = (
-            "--store", "ducklake:postgres:" + postgres.create_database(name),
-            "--data-path", str(tmp_path / "lake-data"),
-        )  # fmt: skip
-        self.tmp_path = tmp_path
-        self.started: list[RunningServer] = []
-
-    def node(self, name: str) -> RunningServer:
-        server = start_server(self.tmp_path / name, *self.args)
-        self.started.append(server)
-        return server
-
-    def close(self) -> None:
-        for server in self.started:
-            server.kill()
 
 
 @pytest.fixture

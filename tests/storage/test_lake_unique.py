@@ -16,6 +16,7 @@ import pytest
 from flowscope.storage.ducklake.store import LakeStore
 from flowscope.storage.errors import Conflict
 
+from tests.storage.lake_nodes import two_stores
 from tests.support.postgres import Postgres
 
 ROUNDS = 6
@@ -25,14 +26,8 @@ ROUNDS = 6
 def two(
     postgres: Postgres, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[LakeStore, LakeStore]]:
-    url = "ducklake:postgres:" + postgres.create_database("unique_" + request.node.name[5:40])
-    first = LakeStore(url, tmp_path / "lake-data")
-    first.start()
-    second = LakeStore(url, tmp_path / "lake-data")
-    second.start()
-    yield first, second
-    first.close()
-    second.close()
+    with two_stores(postgres, tmp_path, "unique_" + request.node.name[5:40]) as stores:
+        yield stores
 
 
 def _at_once(*writes: Callable[[], Any]) -> list[Any]:
