@@ -1,11 +1,13 @@
 """Several nodes on one real lake, for the tests: `serve` processes (`Lake`), or two stores in
-this process as two nodes have them (`two_stores`)."""
+this process as two nodes have them (`two_stores`), and writes released together (`at_once`)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from flowscope.storage.ducklake.store import LakeStore
 
@@ -47,3 +49,23 @@ def two_stores(postgres: Postgres, tmp_path: Path, name: str) -> Iterator[tuple[
     finally:
         first.close()
         second.close()
+
+
+def at_once(*writes: Callable[[], Any]) -> list[Any]:
+    """Run `writes` on threads released together; each one's result, or the exception it raised."""
+    start = threading.Barrier(len(writes))
+    results: list[Any] = [None] * len(writes)
+
+    def run(k: int) -> None:
+        start.wait()
+        try:
+            results[k] = writes[k]()
+        except Exception as exc:  # the result under test
+            results[k] = exc
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(writes))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -7,7 +7,6 @@ expect it (`TelemetryWriter.expect_stored`) or not (the lake writer looks every 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from flowscope.storage.ducklake.store import LakeStore
 
 from flowscope import conventions as c
 from tests.storage.conformance.otlp import ERROR, SERVER, SpanSpec, traces, write
-from tests.storage.lake_nodes import two_stores
+from tests.storage.lake_nodes import at_once, two_stores
 from tests.support.postgres import Postgres
 
 WS = "default"
@@ -34,21 +33,13 @@ def two(
 def _claim_at_once(a: LakeStore, b: LakeStore, dead: str) -> dict[str, bool]:
     """Both read the dead node's row, then claim it at the same moment: who won."""
     seen = {"a": a.nodes.node(dead), "b": b.nodes.node(dead)}
-    start = threading.Barrier(2)
-    won: dict[str, bool] = {}
-
-    def claim(store: LakeStore, name: str) -> None:
-        node = seen[name]
-        assert node is not None
-        start.wait()
-        won[name] = store.nodes.claim(node, name, time.time_ns()) is not None
-
-    threads = [threading.Thread(target=claim, args=(s, n)) for s, n in ((a, "a"), (b, "b"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return won
+    assert seen["a"] is not None and seen["b"] is not None
+    results = at_once(
+        lambda: a.nodes.claim(seen["a"], "a", time.time_ns()),  # type: ignore[arg-type]
+        lambda: b.nodes.claim(seen["b"], "b", time.time_ns()),  # type: ignore[arg-type]
+    )
+    assert not any(isinstance(r, Exception) for r in results), results
+    return {"a": results[0] is not None, "b": results[1] is not None}
 
 
 def test_of_two_nodes_claiming_a_dead_one_at_once_exactly_one_wins(two: tuple[LakeStore, LakeStore]) -> None:

@@ -6,17 +6,15 @@ nodes have them, writing from two threads released together."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flowscope.storage.ducklake.store import LakeStore
 from flowscope.storage.errors import Conflict
 
-from tests.storage.lake_nodes import two_stores
+from tests.storage.lake_nodes import at_once, two_stores
 from tests.support.postgres import Postgres
 
 ROUNDS = 6
@@ -30,31 +28,11 @@ def two(
         yield stores
 
 
-def _at_once(*writes: Callable[[], Any]) -> list[Any]:
-    """Run `writes` on threads released together; each one's result, or the exception it raised."""
-    start = threading.Barrier(len(writes))
-    results: list[Any] = [None] * len(writes)
-
-    def run(k: int) -> None:
-        start.wait()
-        try:
-            results[k] = writes[k]()
-        except Exception as exc:  # the result under test
-            results[k] = exc
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(writes))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
-
-
 def test_two_nodes_creating_one_slug_at_once_make_one_workspace(two: tuple[LakeStore, LakeStore]) -> None:
     a, b = two
     for k in range(ROUNDS):
         slug = f"team-{k}"
-        results = _at_once(
+        results = at_once(
             partial(a.catalog.create_workspace, slug, "from a"),
             partial(b.catalog.create_workspace, slug, "from b"),
         )
@@ -70,7 +48,7 @@ def test_two_nodes_creating_other_slugs_at_once_both_succeed(two: tuple[LakeStor
     being concurrent only."""
     a, b = two
     for k in range(ROUNDS):
-        results = _at_once(
+        results = at_once(
             partial(a.catalog.create_workspace, f"a-{k}", "a"),
             partial(b.catalog.create_workspace, f"b-{k}", "b"),
         )
@@ -83,7 +61,7 @@ def test_two_nodes_storing_one_token_hash_at_once_store_it_once(two: tuple[LakeS
     workspace = a.catalog.create_workspace("tokens", "tokens")
     for k in range(ROUNDS):
         token_hash = f"{k:064x}"
-        results = _at_once(
+        results = at_once(
             partial(a.catalog.add_token, workspace.id, token_hash, "viewer", "a"),
             partial(b.catalog.add_token, workspace.id, token_hash, "viewer", "b"),
         )
