@@ -266,17 +266,14 @@ def mapping_schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
-def _open_file_store(path: Path) -> Store:
-    from flowscope import compose  # imported when used: it loads the whole server
-
-    return compose.open_file_store(path)
-
-
 @app.command()
 def rebuild(
     db: Annotated[
         Path | None,
-        typer.Option(help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb]."),
+        typer.Option(
+            help="Database file (no server running) [FLOWSCOPE_DB, ./flowscope.duckdb; without it, a lake "
+            "named by FLOWSCOPE_STORE and FLOWSCOPE_DATA_PATH]."
+        ),
     ] = None,
     mapping: Annotated[
         Path | None, typer.Option(help="The mapping file `serve` runs with, if any [FLOWSCOPE_MAPPING].")
@@ -287,25 +284,33 @@ def rebuild(
     this version's rules; then the per-step summaries step metrics read (one row per
     workflow, step and UTC day before today). Idempotent: run it after an upgrade that
     changed how workflow telemetry is read, after restoring data, or when in doubt; a
-    server keeps all of them up to date by itself."""
+    server keeps all of them up to date by itself. On a lake, stop the nodes' ingest first:
+    a rebuild that another node's commit overtook is rolled back whole."""
     from functools import partial
 
     from flowscope.collector.prepare import prepare
     from flowscope.compose import recognition
+    from flowscope.storage.errors import StorageUnavailable
 
     settings = load_settings({})
-    path = db or settings.db
     derive = partial(prepare, recognition=recognition(mapping or settings.mapping))
-    store = _open_file_store(path)
+    try:
+        store = _open_command_store(db)
+    except StorageUnavailable as exc:  # a server holds the file, or the lake cannot be opened
+        typer.echo(f"cannot rebuild: {exc}", err=True)
+        raise typer.Exit(1) from None
     try:
         store.start()
         counts = store.rebuild_rows(derive)
         rows = store.rebuild_summaries()
+    except StorageUnavailable as exc:  # nothing of the failed step was changed
+        typer.echo(f"cannot rebuild: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         store.close()
     typer.echo(
         f"rebuilt {counts.executions} executions ({counts.spans_changed} spans and "
-        f"{counts.records_changed} log records changed) and {rows} step summary rows in {path}"
+        f"{counts.records_changed} log records changed) and {rows} step summary rows in {store.described()}"
     )
 
 

@@ -122,6 +122,10 @@ class Store(Protocol):
     tables: TableReader
     workflow_metrics: WorkflowMetricsReader
 
+    def described(self) -> str:
+        """The store as messages name it (a file's path; a lake's URL without its password)."""
+        ...
+
     def start(self) -> None:
         """Begin taking writes (called once, before the first `submit`)."""
         ...

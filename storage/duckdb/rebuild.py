@@ -29,6 +29,7 @@ import pyarrow as pa
 from flowscope.storage.batches import EXEC_COLUMNS, EXEC_SCHEMA, Signal
 from flowscope.storage.duckdb import execution_summaries
 from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.duckdb.transaction import transaction
 from flowscope.storage.rebuild import Derive, RebuildCounts
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -56,8 +57,7 @@ _WORKSPACE, _EXECUTION = EXEC_COLUMNS.index("workspace_id"), EXEC_COLUMNS.index(
 
 def rebuild_rows(con: duckdb.DuckDBPyConnection, derive: Derive) -> RebuildCounts:
     """Recompute the derived rows (module docstring) in one transaction on `con`."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         resources = con.execute(sql("rebuild/resources")).fetchall()
         scopes = con.execute(sql("rebuild/scopes")).fetchall()
         catalog = (
@@ -73,10 +73,6 @@ def rebuild_rows(con: duckdb.DuckDBPyConnection, derive: Derive) -> RebuildCount
             [dict(zip(EXEC_COLUMNS, s, strict=True)) for s in summaries], schema=EXEC_SCHEMA
         )
         con.execute(sql("ingest/insert_executions"))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return RebuildCounts(spans, records, len(summaries))
 
 

@@ -30,6 +30,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from flowscope.storage.duckdb.sqlfiles import sql, statements
+from flowscope.storage.duckdb.transaction import transaction
 
 if TYPE_CHECKING:
     from flowscope.storage.duckdb.writer import Writer
@@ -233,13 +234,8 @@ def _first_step_day(con: duckdb.DuckDBPyConnection, from_day: int, until_day: in
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         result = fn()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return result
 
 

@@ -29,6 +29,7 @@ from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.step_summaries import Maintenance
 from flowscope.storage.duckdb.tables import DuckDBTables
 from flowscope.storage.duckdb.traces import DuckDBTraces
+from flowscope.storage.duckdb.transaction import transaction
 from flowscope.storage.duckdb.workflow_metrics import DuckDBWorkflowMetrics
 from flowscope.storage.duckdb.writer import Writer
 from flowscope.storage.metrics import CollectorMetrics
@@ -181,12 +182,8 @@ class Store:
 
         def task(con: duckdb.DuckDBPyConnection) -> None:
             try:
-                con.execute("BEGIN")
-                deleted = delete_before(con, cutoff, self.writer.step_days)
-                con.execute("COMMIT")
-            except duckdb.Error:
-                con.execute("ROLLBACK")
-                raise
+                with transaction(con):
+                    deleted = delete_before(con, cutoff, self.writer.step_days)
             finally:
                 done.set()
             self.metrics.retention_deleted.labels("traces").inc(deleted.spans)

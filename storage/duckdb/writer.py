@@ -39,6 +39,7 @@ from flowscope.storage.changes import CommittedBatch, EventBus, WorkflowSpan
 from flowscope.storage.duckdb import execution_summaries, step_summaries
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.duckdb.transaction import rollback
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
 from flowscope.storage.metrics import CollectorMetrics
 from flowscope.storage.seen import SpanFilter
@@ -395,11 +396,7 @@ class Writer:
             if logs is not None and logs.num_rows:
                 self._remember_records(logs)
         except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error as rollback_error:  # a failed COMMIT has already ended it
-                if "no transaction is active" not in str(rollback_error):
-                    log.exception("rollback failed")
+            rollback(con)
             raise
         self._commit_seq += 1
         n_spans = spans.num_rows if spans is not None else 0

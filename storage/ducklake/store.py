@@ -29,13 +29,15 @@ from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.ducklake import extensions, failures
 from flowscope.storage.ducklake.catalog import LakeCatalog
+from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.follow import DEFAULT_INTERVAL, DEFAULT_MAX_LAG, LakeFollower
 from flowscope.storage.ducklake.labels import new_node_id
 from flowscope.storage.ducklake.nodes import LakeNodes
 from flowscope.storage.ducklake.sqlfiles import SQL_DIR, required
 from flowscope.storage.ducklake.url import LakeUrl, parse_lake, redact
 from flowscope.storage.ducklake.writer import LakeWriter
-from flowscope.storage.errors import StoreOpenError
+from flowscope.storage.errors import StorageUnavailable, StoreOpenError
+from flowscope.storage.rebuild import Derive, RebuildCounts
 
 MIGRATIONS = SQL_DIR / "migrations"
 # /readyz answers within this even when PostgreSQL does not answer at all (a frozen server or a
@@ -153,6 +155,24 @@ class LakeStore(Store):
         con = duckdb.connect(self.path, config={**self._config, "autoinstall_known_extensions": False})
         con.execute("SET GLOBAL parquet_metadata_cache = true")  # not a connect option: parquet loads later
         return con
+
+    def rebuild_rows(self, derive: Derive) -> RebuildCounts:
+        """The DuckDB store's rebuild, in one lake transaction. Nodes may still be committing
+        (no lock keeps them out, as a file's does): a commit of theirs that lands first makes
+        the rebuild lose DuckLake's conflict check and roll back whole. It is not run again,
+        because it would lose again under steady ingest; the caller is told to stop ingest."""
+        try:
+            return super().rebuild_rows(derive)
+        except duckdb.Error as exc:
+            unavailable = failures.unavailable(exc)
+            if unavailable is not None:
+                raise unavailable from None  # (the cause's message holds the conninfo)
+            if is_conflict(exc):
+                raise StorageUnavailable(
+                    "another node committed to the lake while the rebuild ran, so the rebuild was "
+                    "rolled back and nothing was changed: stop the nodes' ingest and run it again"
+                ) from None
+            raise
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> int:
         return migrate(con, MIGRATIONS, required("schema_version"))
