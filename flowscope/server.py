@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +34,26 @@ from flowscope.settings import Settings
 from flowscope.startup_errors import cannot_listen
 
 log = logging.getLogger("flowscope")
+STUCK_EXIT_STATUS = 1  # SIGTERM's drain outlived its bound: the store did not answer
+
+
+def _exit_if_stuck(seconds: float) -> None:
+    """Exit with STUCK_EXIT_STATUS if the process still runs `seconds` from now. A store that
+    stops answering (a lake whose PostgreSQL is frozen: libpq waits without bound and DuckDB
+    cannot interrupt it) holds the threads waiting on it, which the drain and the
+    interpreter's exit would wait for, forever. Nothing acknowledged is lost by leaving:
+    exports are answered after their commit, triggers once journaled (replayed at start)."""
+
+    def leave() -> None:
+        print(
+            f"flowscope stopped without closing the store: the drain did not end within {seconds:g} s",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
+        os._exit(STUCK_EXIT_STATUS)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
 
 
 class _Server(uvicorn.Server):
@@ -197,6 +219,9 @@ async def serve(settings: Settings) -> None:
     # committed or queued for store.close().
     log.info("shutting down")
     deadline = loop.time() + settings.shutdown_timeout_seconds
+    if store.answer_deadline_seconds is not None:  # a store that may stop answering: a lake
+        # The drain's bound, then one commit's (store.close's last commit) on top.
+        _exit_if_stuck(settings.shutdown_timeout_seconds + store.answer_deadline_seconds)
 
     def remaining() -> float:
         return max(0.1, deadline - loop.time())
