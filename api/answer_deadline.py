@@ -7,17 +7,23 @@ Why: a lake's catalog that stopped answering without closing its connections (a 
 PostgreSQL, a network dropping packets) holds the read in libpq without bound, and DuckDB's
 interrupt cannot cut that wait. Only GET and HEAD: a write answered 503 that lands later would
 be sent again by its client. A response that has begun (a stream) is left alone. WebSockets
-pass through (their feeds answer by events, not by one response).
+pass through (their feeds answer by events, not by one response): their reads of the store
+(the feed's authorization, its `since` replay) are bounded one by one (`within_deadline`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from flowscope.api.unknown_paths import family_error
+from flowscope.storage.errors import StorageUnavailable
+from flowscope.storage.interfaces import Store
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+T = TypeVar("T")
 
 _READS = ("GET", "HEAD")
 
@@ -51,7 +57,7 @@ class AnswerDeadline:
         abandoned = True
         self._late.add(task)
         task.add_done_callback(self._finished_late)
-        await _unavailable(scope, send, f"no answer from the store within {self.seconds:g} s; retry later")
+        await _unavailable(scope, send, no_answer(self.seconds))
 
     def _finished_late(self, task: asyncio.Task[None]) -> None:
         self._late.discard(task)
@@ -59,9 +65,31 @@ class AnswerDeadline:
             task.exception()  # retrieved: its client was answered already (the 503)
 
 
+def no_answer(seconds: float) -> str:
+    return f"no answer from the store within {seconds:g} s; retry later"
+
+
+def unavailable_text(reason: object) -> str:
+    """What a client is told when the store cannot answer now (a 503's detail, a feed's close)."""
+    return f"storage unavailable, retry later: {reason}"
+
+
+async def within_deadline(store: Store, work: Awaitable[T]) -> T:
+    """`work` (reads of the store, off the loop) within the store's answer deadline, if it has
+    one; past it, StorageUnavailable, while the read goes on in its thread and its answer is
+    dropped."""
+    seconds = store.answer_deadline_seconds
+    if seconds is None:
+        return await work
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        raise StorageUnavailable(no_answer(seconds)) from None
+
+
 async def _unavailable(scope: Scope, send: Send, message: str) -> None:
     render = family_error(scope["path"])
-    text = f"storage unavailable, retry later: {message}"
+    text = unavailable_text(message)
     if render is not None:
         response = render(503, text)
         body, headers = response.body, [(k.encode(), v.encode()) for k, v in response.headers.items()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from flowscope.api.answer_deadline import AnswerDeadline
+from flowscope.api.answer_deadline import AnswerDeadline, unavailable_text
 from flowscope.api.context import AppContext
 from flowscope.api.jaeger.metrics import router as jaeger_metrics_router
 from flowscope.api.jaeger.router import router as jaeger_router
@@ -81,7 +81,7 @@ def _health(context: AppContext) -> APIRouter:
 async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The database is being reopened after a fatal error (e.g. the disk filled up): retry."""
     return JSONResponse(
-        {"detail": f"storage unavailable, retry later: {exc}"}, status_code=503, headers={"Retry-After": "1"}
+        {"detail": unavailable_text(exc)}, status_code=503, headers={"Retry-After": "1"}
     )
 
 

@@ -5,7 +5,9 @@ before any event; a client throttled for failed authentication gets HTTP 429 at 
 handshake instead); register with the hub (paused when `since` is given, so live
 events queue up while the replay is read); complete the handshake, so a client that
 sees the connection open is already subscribed; replay; then stream live until the
-client leaves, the server shuts down (1001) or the client falls behind (1013).
+client leaves, the server shuts down (1001) or the client falls behind (1013). A store that
+cannot answer the access check or the replay (within its answer deadline, on a lake) gets the
+client HTTP 503 with Retry-After at the handshake, or a close with 1013, "try again later".
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, WebSocket
+from flowscope.api.answer_deadline import unavailable_text, within_deadline
 from flowscope.api.context import AppContext
 from flowscope.api.deps import client_address
 from flowscope.api.throttle import retry_after_header
@@ -27,10 +30,12 @@ from flowscope.api.ws.subscriber import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL,
     CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
     Subscriber,
     close_quietly,
     receive_until_disconnect,
 )
+from flowscope.storage.errors import StorageUnavailable
 from starlette.responses import PlainTextResponse
 
 log = logging.getLogger(__name__)
@@ -80,7 +85,7 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
                 raise FeedDenied(
                     f"invalid since {query['since']!r}: use ISO 8601, e.g. 2024-01-15T10:00:00Z"
                 ) from None
-        workspace_id = await asyncio.to_thread(
+        authorized = asyncio.to_thread(
             authorize_feed,
             context.store,
             context.settings.auth_required,
@@ -89,8 +94,19 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
             peer=client_address(websocket),
             throttle=context.throttle,
         )
+        workspace_id = await within_deadline(context.store, authorized)
+    except StorageUnavailable as exc:
+        if _can_answer_http(websocket):
+            await websocket.send_denial_response(
+                PlainTextResponse(unavailable_text(exc), 503, {"Retry-After": "1"})
+            )
+            return
+        await websocket.accept()
+        reason = unavailable_text(exc)
+        await close_quietly(websocket, CLOSE_TRY_AGAIN, reason, hub.config.close_timeout_seconds)
+        return
     except FeedDenied as exc:
-        if exc.retry_after is not None and "websocket.http.response" in websocket.scope.get("extensions", {}):
+        if exc.retry_after is not None and _can_answer_http(websocket):
             # Throttled: an HTTP 429 with Retry-After at the handshake, as REST answers.
             wait = {"Retry-After": retry_after_header(exc.retry_after)}
             await websocket.send_denial_response(PlainTextResponse(str(exc), 429, wait))
@@ -115,14 +131,17 @@ async def _feed(websocket: WebSocket, workflow_id: str, step_id: str | None) -> 
 async def _stream(
     websocket: WebSocket, hub: Hub, context: AppContext, sub: Subscriber, since_ns: int | None
 ) -> None:
+    async def history(since_ns: int) -> ReplayResult:
+        # Triggers acknowledged before this replay are read by it (api/visibility.py).
+        await context.barrier.wait(sub.workspace_id)
+        return await asyncio.to_thread(
+            replay, context.store, hub.config, sub.workspace_id, sub.workflow_id, sub.step_id, since_ns
+        )
+
     async def send_all() -> None:
         send = websocket.send_text
         if since_ns is not None:
-            # Triggers acknowledged before this replay are read by it (api/visibility.py).
-            await context.barrier.wait(sub.workspace_id)
-            result: ReplayResult = await asyncio.to_thread(
-                replay, context.store, hub.config, sub.workspace_id, sub.workflow_id, sub.step_id, since_ns
-            )
+            result = await within_deadline(context.store, history(since_ns))
             for event in result.events:
                 await send(event.text)
             await send(_replay_complete(result, since_ns))
@@ -144,12 +163,20 @@ async def _stream(
     code, reason = sub.close_code, sub.close_reason
     if code is None:
         failure = sender.exception() if sender.done() and not sender.cancelled() else None
-        if failure is not None and not _is_disconnect(failure):
-            log.error("live feed sender failed", exc_info=failure)
-        code, reason = CLOSE_INTERNAL, "internal error"
+        if isinstance(failure, StorageUnavailable):  # the replay's read: retry later
+            code, reason = CLOSE_TRY_AGAIN, unavailable_text(failure)
+        else:
+            if failure is not None and not _is_disconnect(failure):
+                log.error("live feed sender failed", exc_info=failure)
+            code, reason = CLOSE_INTERNAL, "internal error"
     hub.remove(sub)
     await close_quietly(websocket, code, reason, hub.config.close_timeout_seconds)
     receiver.cancel()
+
+
+def _can_answer_http(websocket: WebSocket) -> bool:
+    """Whether the server can refuse the handshake with an HTTP response (ASGI's extension)."""
+    return "websocket.http.response" in websocket.scope.get("extensions", {})
 
 
 def _is_disconnect(exc: BaseException) -> bool:
