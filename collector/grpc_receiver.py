@@ -3,7 +3,10 @@
 Requests are taken as raw bytes and parsed here, so a malformed message is answered
 INVALID_ARGUMENT with a message (grpcio's own deserializer would answer INTERNAL).
 Backpressure is UNAVAILABLE with a google.rpc.RetryInfo detail, which OTLP
-exporters honour.
+exporters honour: in the status details, as the OTLP specification says, and also as the
+trailer `google.rpc.retryinfo-bin`, the one place the Python SDK's gRPC exporter reads it
+(opentelemetry-exporter-otlp-proto-grpc 1.x `exporter.py`; without it, it backs off 1, 2,
+4... s whatever the server asked).
 
 Connections are bounded like the HTTP listeners' (flowscope/limits.py): handshake,
 request message and idle deadlines, and a connection cap.
@@ -12,6 +15,7 @@ request message and idle deadlines, and a connection cap.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncIterator
 
 import grpc
@@ -93,9 +97,7 @@ class OtlpGrpcReceiver:
             metrics.requests.labels("grpc", signal, "denied").inc()
             if exc.retry_after is not None:  # throttled: RESOURCE_EXHAUSTED + RetryInfo, as HTTP's 429
                 await context.abort_with_status(
-                    rpc_status.to_status(
-                        _retry_status(code_pb2.RESOURCE_EXHAUSTED, exc.message, exc.retry_after)
-                    )
+                    _retry_status(code_pb2.RESOURCE_EXHAUSTED, exc.message, exc.retry_after)
                 )
             await context.abort(
                 _DENIED_CODES.get(exc.http_status, grpc.StatusCode.INVALID_ARGUMENT), exc.message
@@ -103,9 +105,7 @@ class OtlpGrpcReceiver:
         except (QueueFull, StorageUnavailable, WriterStopped) as exc:
             metrics.requests.labels("grpc", signal, "unavailable").inc()
             delay = self._ingest.retry_delay()
-            await context.abort_with_status(
-                rpc_status.to_status(_retry_status(code_pb2.UNAVAILABLE, str(exc), delay))
-            )
+            await context.abort_with_status(_retry_status(code_pb2.UNAVAILABLE, str(exc), delay))
         metrics.requests.labels("grpc", signal, "partial" if outcome.rejected else "ok").inc()
         if signal == "traces":
             response = ExportTraceServiceResponse()
@@ -120,11 +120,21 @@ class OtlpGrpcReceiver:
         return logs_response.SerializeToString()
 
 
-def _retry_status(code: int, message: str, delay_seconds: float) -> status_pb2.Status:
+RETRY_INFO_TRAILER = "google.rpc.retryinfo-bin"
+
+
+class _Status(collections.namedtuple("_Status", ("code", "details", "trailing_metadata")), grpc.Status):
+    """A grpc.Status as grpc_status's `to_status` makes one, with our trailer added."""
+
+
+def _retry_status(code: int, message: str, delay_seconds: float) -> grpc.Status:
     delay = duration_pb2.Duration(seconds=int(delay_seconds), nanos=int(delay_seconds % 1 * 1e9))
+    info = error_details_pb2.RetryInfo(retry_delay=delay)
     detail = AnyProto()
-    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-    return status_pb2.Status(code=code, message=message, details=[detail])
+    detail.Pack(info)
+    status = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=[detail]))
+    trailers = (*status.trailing_metadata, (RETRY_INFO_TRAILER, info.SerializeToString()))
+    return _Status(status.code, status.details, trailers)
 
 
 def _ms(seconds: float) -> int:

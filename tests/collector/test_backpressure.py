@@ -115,6 +115,9 @@ def test_full_queue_answers_503_and_unavailable_and_memory_stays_bounded(make_se
     info = error_details_pb2.RetryInfo()
     assert status.details[0].Unpack(info)
     assert 1 <= info.retry_delay.seconds + info.retry_delay.nanos / 1e9 <= 30
+    # the same delay where the Python SDK's gRPC exporter reads it
+    trailer = dict(unavailable[0].trailing_metadata() or ()).get("google.rpc.retryinfo-bin")
+    assert trailer is not None and error_details_pb2.RetryInfo.FromString(trailer) == info
     growth = peak - baseline
     assert offered >= FLOOD_BYTES, f"only {offered >> 20} MiB offered in 90 s"
     assert growth < GROWTH_BOUND, f"server grew by {growth >> 20} MiB of {offered >> 20} MiB offered"
