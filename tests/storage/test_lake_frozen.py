@@ -37,51 +37,6 @@ SHUTDOWN_SECONDS = 2.0
 SLACK_SECONDS = 15.0  # a loaded machine
 
 
-def test_sigterm_ends_a_node_whose_postgres_does_not_answer_and_loses_nothing_acknowledged(
-    own_postgres: Postgres,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    pg = own_postgres
-    args = (
-        "--store", "ducklake:postgres:" + pg.create_database("shutdown_frozen"),
-        "--data-path", str(tmp_path / "data"),
-    )  # fmt: skip
-    server = start_server(tmp_path / "node", *args, "--shutdown-timeout-seconds", str(SHUTDOWN_SECONDS))
-    try:
-        acked_spans = _workflow_spans()
-        assert _exporter(server).export(acked_spans) == SpanExportResult.SUCCESS
-        (acked,) = _execution_ids(acked_spans)
-        pg.freeze()
-        # A read and a commit stuck in libpq: each is answered 503 at the store's deadline,
-        # while its thread goes on waiting for PostgreSQL.
-        read = server.get(f"/api/workflows/executions/{acked}")
-        assert read.status_code == 503, read.text
-        request, _ = spans_request(STEPS + 1)
-        export = httpx.post(
-            f"{server.otlp_http}/v1/traces", content=request.SerializeToString(),
-            headers={"Content-Type": PROTOBUF}, timeout=60,
-        )  # fmt: skip
-        assert export.status_code == 503, export.text
-        started = time.monotonic()
-        server.process.send_signal(signal.SIGTERM)
-        bound = SHUTDOWN_SECONDS + ANSWER_DEADLINE_SECONDS
-        try:
-            status = server.process.wait(bound + SLACK_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"no exit within {bound + SLACK_SECONDS:g} s of SIGTERM") from None
-        assert time.monotonic() - started >= SHUTDOWN_SECONDS  # it drained first
-        assert status == STUCK_EXIT_STATUS
-        assert "stopped without closing the store" in server.log
-    finally:
-        pg.thaw()
-        server.kill()
-    again = start_server(tmp_path / "node", *args)  # the same node started again
-    try:
-        _check_whole(again, acked)
-    finally:
-        assert again.terminate() == 0
-
-
 async def _feed_answer(server: RunningServer) -> tuple[str, object]:
     """What a `since` subscription to the workflow gets first: ('http', status) when refused at
     the handshake, ('close', (code, reason)), or ('replay', how many events were replayed)."""
@@ -113,16 +68,20 @@ def _refused_in_time(server: RunningServer) -> None:
     ), (kind, answer)
 
 
-def test_feeds_are_refused_as_retry_later_while_postgres_is_down_or_does_not_answer(
+def test_a_node_whose_postgres_is_down_or_frozen_refuses_feeds_and_still_stops_on_sigterm(
     own_postgres: Postgres,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     pg = own_postgres
-    url = "ducklake:postgres:" + pg.create_database("feeds_frozen")
-    server = start_server(tmp_path / "node", "--store", url, "--data-path", str(tmp_path / "data"))
+    args = (
+        "--store", "ducklake:postgres:" + pg.create_database("frozen"),
+        "--data-path", str(tmp_path / "data"),
+    )  # fmt: skip
+    server = start_server(tmp_path / "node", *args, "--shutdown-timeout-seconds", str(SHUTDOWN_SECONDS))
     try:
         acked_spans = _workflow_spans()
         assert _exporter(server).export(acked_spans) == SpanExportResult.SUCCESS
+        (acked,) = _execution_ids(acked_spans)
         kind, replayed = asyncio.run(_feed_answer(server))
         assert kind == "replay" and replayed > 0
         pg.stop()
@@ -130,12 +89,35 @@ def test_feeds_are_refused_as_retry_later_while_postgres_is_down_or_does_not_ans
             _refused_in_time(server)
         finally:
             pg.start()
-        pg.freeze()
-        try:
-            _refused_in_time(server)
-        finally:
-            pg.thaw()
         assert asyncio.run(_feed_answer(server)) == ("replay", replayed)  # served again, the same
+        pg.freeze()
+        _refused_in_time(server)
+        # A read and a commit stuck in libpq too: each is answered 503 at the store's deadline,
+        # while its thread goes on waiting for PostgreSQL.
+        read = server.get(f"/api/workflows/executions/{acked}")
+        assert read.status_code == 503, read.text
+        request, _ = spans_request(STEPS + 1)
+        export = httpx.post(
+            f"{server.otlp_http}/v1/traces", content=request.SerializeToString(),
+            headers={"Content-Type": PROTOBUF}, timeout=60,
+        )  # fmt: skip
+        assert export.status_code == 503, export.text
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        bound = SHUTDOWN_SECONDS + ANSWER_DEADLINE_SECONDS
+        try:
+            status = server.process.wait(bound + SLACK_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit within {bound + SLACK_SECONDS:g} s of SIGTERM") from None
+        assert time.monotonic() - started >= SHUTDOWN_SECONDS  # it drained first
+        assert status == STUCK_EXIT_STATUS
+        assert "stopped without closing the store" in server.log
     finally:
         pg.thaw()
         server.kill()
+    again = start_server(tmp_path / "node", *args)  # the same node started again: nothing lost
+    try:
+        _check_whole(again, acked)
+        assert asyncio.run(_feed_answer(again)) == ("replay", replayed)
+    finally:
+        assert again.terminate() == 0
