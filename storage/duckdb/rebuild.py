@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 from flowscope.storage.batches import EXEC_COLUMNS, EXEC_SCHEMA, Signal
 from flowscope.storage.duckdb import execution_summaries
-from flowscope.storage.duckdb.sqlfiles import sql
+from flowscope.storage.duckdb.sqlfiles import sql, statements
 from flowscope.storage.duckdb.transaction import transaction
 from flowscope.storage.rebuild import Derive, RebuildCounts
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -73,6 +73,8 @@ def rebuild_rows(con: duckdb.DuckDBPyConnection, derive: Derive) -> RebuildCount
             [dict(zip(EXEC_COLUMNS, s, strict=True)) for s in summaries], schema=EXEC_SCHEMA
         )
         con.execute(sql("ingest/insert_executions"))
+        for statement in statements("summaries/roll_up_workflow_time"):  # totals of the new rows
+            con.execute(statement)
     return RebuildCounts(spans, records, len(summaries))
 
 

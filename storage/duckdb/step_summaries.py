@@ -14,6 +14,10 @@ older file. The one thing a commit does is `SealedDays.spans_stored`: in Python,
 of its spans started before the first unsealed day; only when step spans did (late runs,
 rare) it marks those (workspace, workflow, day)s stale, once each, and readers take them
 from the spans until the maintenance summarizes them again (STALE_WORKFLOWS_PER_RUN a run).
+Likewise `SealedDays.executions_stored`: a finished execution row a commit changes, begun on
+such a day (one that ran over midnight and ended after its day was sealed, a late root span or
+record), marks its day stale, for the workflow's total of finished executions
+(sql/migrations/009_workflow_time_rollups.sql), rolled up with the step rollups.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
+from flowscope.storage.batches import EXEC_COLUMNS
 from flowscope.storage.duckdb.sqlfiles import sql, statements
 from flowscope.storage.duckdb.transaction import transaction
 
@@ -52,6 +57,9 @@ def today() -> int:
 
 
 Key = tuple[str, str, int]  # (workspace, workflow, day)
+_WORKSPACE, _WORKFLOW, _RANK, _QUEUED, _STARTED = (
+    EXEC_COLUMNS.index(c) for c in ("workspace_id", "workflow_id", "status_rank", "queued_ns", "started_ns")
+)
 
 
 class SealedDays:
@@ -96,6 +104,27 @@ class SealedDays:
             )
             if role == "step" and wf is not None
         }
+        self._mark(con, keys)
+
+    def executions_stored(self, con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+        """The writer's hook, in the transaction that takes execution rows out and inserts them
+        folded (`rows`: both, EXEC_COLUMNS tuples): mark the summarized days that a finished
+        one (before or after) began on stale, as `spans_stored` does: the workflow's total of
+        finished executions over those days changes. No statement unless one did."""
+        if self.until_day is None or not rows:
+            return
+        boundary = self.until_day + (1 if self.parts else 0)  # as spans_stored's, in days
+        keys = set()
+        for row in rows:
+            began = row[_STARTED] if row[_STARTED] is not None else row[_QUEUED]
+            if row[_RANK] == 3 and began is not None and began // DAY_NS < boundary:
+                keys.add((row[_WORKSPACE], row[_WORKFLOW], began // DAY_NS))
+        if keys:
+            self._mark(con, keys)
+
+    def _mark(self, con: duckdb.DuckDBPyConnection, keys: set[Key]) -> None:
+        """Mark these (workspace, workflow, day)s stale, in the caller's transaction, but those
+        known marked already."""
         new = keys - self._marked
         if not new:
             return
@@ -152,6 +181,9 @@ class SealedDays:
         _execute_all(con, "summaries/retain", {"day": cutoff_day})
         if keys:
             _roll_up(con, keys)
+        # Every workflow's executions total: retention deleted executions by their end (not
+        # their begin), and the days the totals cover now start after the cutoff's.
+        _execute_all(con, "summaries/roll_up_workflow_time", {})
         self.floor_day = max(cutoff_day, self.floor_day if self.floor_day is not None else cutoff_day)
         self._marked = set()
 
@@ -166,8 +198,8 @@ class SealedDays:
             # is of those days (retain), and the rollups merge every row.
             first = 0 if self.floor_day is None else self.floor_day + 1
             _execute_all(con, "summaries/summarize_day", _days(first, day) | {"part": 0, "parts": 1})
+            _set_sealed(con, day, None, 0)  # first: it sets the days the executions' totals cover
             _execute_all(con, "summaries/roll_up_part", {"part": 0, "parts": 1})
-            _set_sealed(con, day, None, 0)
             return int(con.execute("SELECT count(*) FROM step_summaries").fetchall()[0][0])
 
         rows = _in_transaction(con, recompute)
@@ -179,8 +211,8 @@ def _seal(
     con: duckdb.DuckDBPyConnection, day: int, part: int, parts: int, state: tuple[int, int | None, int]
 ) -> None:
     _execute_all(con, "summaries/summarize_day", _days(day, day + 1) | {"part": part, "parts": parts})
+    _set_sealed(con, *state)  # first: it sets the days the executions' totals cover
     _execute_all(con, "summaries/roll_up_part", {"part": part, "parts": parts})
-    _set_sealed(con, *state)
 
 
 def _days(first: int, until: int) -> dict[str, int]:

@@ -6,6 +6,10 @@ partial days at its edges, days not sealed yet, stale days, step spans naming no
 from the spans, made into summary rows by the same definition (queries/step_metrics_spans.sql).
 The rows are merged per step here. Counts, sums, averages and maxima are exact; p50/p95
 are read from the merged duration histograms (within 1%, relative; see the migration).
+The total duration of the workflow's finished executions begun in the window (a step's
+share of execution time divides by it) is its rollup's (migrations/009_workflow_time_rollups.sql)
+plus the executions begun outside the days it covers, when the window holds those days and
+none is stale; else it is read from the executions over the whole window.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def read_step_totals(
     first, last = whole_days(since_ns, until_ns)
     if min(last, today()) <= first:  # no day the summaries may hold: one scan (exact quantiles)
         return _scan(cursor, window)
-    [(workflow_time, until_day, floor_day, stale, rolled_up, unnamed)] = cursor.execute(
+    [(time_days, time_seconds, until_day, floor_day, stale, rolled_up, unnamed)] = cursor.execute(
         sql("queries/step_metrics"), window
     ).fetchall()
     workflow = {"workspace_id": workspace_id, "workflow_id": workflow_id}
@@ -93,7 +97,52 @@ def read_step_totals(
         spans = cursor.sql(_spans_statement(condition, unnamed), params=params).to_arrow_table()
         if spans.num_rows:
             parts.append(span_rows(spans))
-    return merge(parts, workflow_time)
+    if not parts:
+        return []
+    rolled_time = (time_days, time_seconds) if time_days is not None else None
+    return merge(parts, workflow_time(cursor, window, (first, last), rolled_time, stale or []))
+
+
+def workflow_time(
+    cursor: duckdb.DuckDBPyConnection,
+    window: dict[str, Any],
+    whole: tuple[int, int],
+    rolled: tuple[list[int], float | None] | None,
+    stale: Sequence[int],
+) -> float | None:
+    """The total duration of the workflow's finished executions begun in the window (None when
+    none has one): the rollup's total ([from_day, until_day), that total) over its days, when
+    the window's `whole` days hold them and none is stale, plus the executions begun outside
+    them; else all from the executions."""
+    since_ns, until_ns = window["since"], window["until"]
+    ranges = [(since_ns, until_ns)]
+    total = None
+    if rolled is not None:
+        (from_day, to_day), seconds = rolled
+        if whole[0] <= from_day < to_day <= whole[1] and not any(from_day <= d < to_day for d in stale):
+            ranges = span_ranges(since_ns, until_ns, [(from_day, to_day)])
+            total = seconds
+    if not ranges:
+        return total
+    workflow = {k: window[k] for k in ("workspace_id", "workflow_id")}
+    statement = sql("queries/step_metrics_workflow_time").replace("{ranges}", _began_in(ranges))
+    [(outside,)] = cursor.execute(statement, workflow).fetchall()
+    if outside is None or total is None:
+        return total if outside is None else outside
+    return total + outside
+
+
+def _began_in(ranges: Sequence[tuple[int, int]]) -> str:
+    """SQL: an execution began in one of the [lo, hi) ns `ranges` (step_metrics_workflow_time.sql
+    says why the extra conditions on the columns)."""
+    began = "coalesce(started_ns, queued_ns)"
+    out = []
+    for lo, hi in ranges:
+        terms = [f"{began} >= {int(lo)}", f"{began} < {int(hi)}"]
+        if lo > 0:
+            terms.insert(0, f"(started_ns >= {int(lo)} OR queued_ns >= {int(lo)})")
+        out.append("(" + " AND ".join(terms) + ")")
+    return " OR ".join(out)
 
 
 def rollup_rows(cursor: duckdb.DuckDBPyConnection, workflow: dict[str, str]) -> pa.Table:

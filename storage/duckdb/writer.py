@@ -501,7 +501,8 @@ class Writer:
         if self._executions_maybe_stored(screened, complete):
             stored = self._take_executions(keys)
         self._seen_executions.add(screened)
-        _insert_summaries(self._con, stored, facts)
+        summaries = _insert_summaries(self._con, stored, facts)
+        self.step_days.executions_stored(self._con, [*stored, *summaries])  # no statement unless late
 
     def _executions_maybe_stored(self, screened: npt.NDArray[np.uint64], complete: bool) -> bool:
         """Whether some of these executions may have a stored summary (the filter screens only
@@ -719,14 +720,16 @@ def _execution_keys(keys: list[tuple[str, str]]) -> tuple[npt.NDArray[np.uint64]
 
 def _insert_summaries(
     con: duckdb.DuckDBPyConnection, stored: list[tuple[Any, ...]], facts: list[tuple[Any, ...]]
-) -> None:
-    """Insert the facts folded into the stored summaries (storage/duckdb/execution_summaries.py)."""
+) -> list[tuple[Any, ...]]:
+    """Insert the facts folded into the stored summaries (storage/duckdb/execution_summaries.py);
+    returns the rows inserted."""
     summaries = execution_summaries.fold(stored, facts)
     table = pa.Table.from_pylist(
         [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in summaries], schema=EXEC_SCHEMA
     )
     exec_batch = table  # noqa: F841  (scanned by name: see _BY_NAME)
     con.execute(sql("ingest/insert_executions"))
+    return summaries
 
 
 def _persist_execution_numbers(con: duckdb.DuckDBPyConnection, numbers: list[ExecutionNumbers]) -> None:

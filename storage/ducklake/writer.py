@@ -143,7 +143,8 @@ class LakeWriter(Writer):
             execution_keys = _keys_table(keys)  # noqa: F841  (split_executions scans it by name)
             split = [tuple(r) for r in con.execute(required("ingest/split_executions")).fetchall()]
             if split:
-                _insert_summaries(con, self._take_executions(split), [])
+                taken = self._take_executions(split)
+                self.step_days.executions_stored(con, [*taken, *_insert_summaries(con, taken, [])])
             counts[2] = len(split)
         return counts[0], counts[1], counts[2]
 

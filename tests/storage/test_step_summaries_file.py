@@ -15,7 +15,10 @@ import pytest
 from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.store import Store
 
-from tests.storage.conformance.test_step_rollups import _rollup_matches_the_summaries
+from tests.storage.conformance.test_step_rollups import (
+    _rollup_matches_the_summaries,
+    _time_rollup_matches_the_executions,
+)
 from tests.storage.conformance.test_step_summaries import (
     DAY,
     EVER,
@@ -96,6 +99,38 @@ def test_the_rollups_are_read_and_an_older_file_is_rolled_up_when_migrated(tmp_p
     assert (rolled.runs, one_day.runs) == (len(RUNS) + 5, _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)[0].runs)
 
 
+def test_the_executions_totals_are_read_and_an_older_file_is_totalled_when_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    store = _open(db)
+    _write(store, "w", *RUNS)
+    store.summarize()
+    store.close()
+    with duckdb.connect(str(db)) as con:  # as the version before the totals left it
+        con.execute("DROP TABLE workflow_time_rollups")
+        con.execute("DROP MACRO TABLE workflow_time_rollup_rows")
+        con.execute("DELETE FROM schema_version WHERE version = 9")
+    _check(db, summarize=False)  # migrated: totalled from the executions
+    store = _open(db)
+    try:
+        assert _time_rollup_matches_the_executions(store, "w") == (
+            len(RUNS),
+            pytest.approx(sum(r.seconds for r in RUNS)),
+        )
+    finally:
+        store.close()
+    with duckdb.connect(str(db)) as con:  # what the total says is what is read (not as users do)
+        con.execute("UPDATE workflow_time_rollups SET duration_seconds = duration_seconds + 1000")
+    store = _open(db)
+    try:
+        [rolled] = store.workflow_metrics.step_totals("w", WF, *EVER)
+        [one_day] = store.workflow_metrics.step_totals("w", WF, MIDNIGHT, MIDNIGHT + DAY)  # not its days
+    finally:
+        store.close()
+    total = sum(r.seconds for r in RUNS)
+    assert rolled.workflow_time_seconds == pytest.approx(total + 1000)
+    assert one_day.workflow_time_seconds == _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)[0].workflow_time_seconds
+
+
 def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(tmp_path: Path) -> None:
     db = tmp_path / "flowscope.duckdb"
     store = _open(db)
@@ -115,6 +150,7 @@ def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(t
         con.execute("DELETE FROM step_summaries WHERE day % 2 = 0")
         con.execute("UPDATE step_summaries SET runs = runs + 5")
         con.execute("UPDATE step_rollups SET runs = runs + 5")
+        con.execute("UPDATE workflow_time_rollups SET duration_seconds = duration_seconds + 5")
     for _ in range(2):  # idempotent
         done = subprocess.run(
             [sys.executable, "-m", "flowscope", "rebuild", "--db", str(db)],

@@ -1,7 +1,10 @@
 """Per-workflow rollups of the step summaries (storage/duckdb/sql/migrations/008_step_rollups.sql):
 after every maintenance that changes a workflow's summary rows (a day sealed, stale days
 summarized again after a late run or a later try replacing a stored one, retention, the
-rebuild), its rollup is those rows merged, and step metrics answer as over the spans."""
+rebuild), its rollup is those rows merged, and step metrics answer as over the spans.
+Likewise the workflow's total of finished executions over the sealed days (migrations/
+009_workflow_time_rollups.sql): after each of those, and when an execution on a sealed day
+finishes later (its day goes stale at ingest), it is what the executions say."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.interfaces import Store
 from pytest import approx
 
-from tests.storage.conformance.dataset import HOUR, S
+from tests.storage.conformance.dataset import HOUR, Run, S, spans_of
+from tests.storage.conformance.otlp import traces, write
 from tests.storage.conformance.test_step_summaries import (
     DAY,
     EVER,
@@ -94,14 +98,61 @@ def _rollup_matches_the_summaries(store: Store, workspace: str) -> int:
     return len(rollups)
 
 
+_TIME_ROLLUP = (
+    "SELECT from_day, until_day, finished, duration_seconds FROM workflow_time_rollups "
+    "WHERE workspace_id = ? AND workflow_id = ?"
+)
+_SEALED = "SELECT until_day, floor_day, parts FROM step_summaries_sealed"
+_FINISHED = (  # the finished executions and their days, as the rollup's definition reads them
+    "SELECT (coalesce(started_ns, queued_ns) // 86400000000000)::INTEGER, duration_seconds "
+    "FROM executions WHERE workspace_id = ? AND workflow_id = ? AND status_rank = 3 "
+    "AND coalesce(started_ns, queued_ns) IS NOT NULL"
+)
+
+
+def _time_rollup_matches_the_executions(store: Store, workspace: str) -> tuple[int, float] | None:
+    """Assert the workflow's executions total covers sealed days from retention's cutoff day on
+    (up to the first unsealed one, or the last it was rolled up to: days without step runs are
+    sealed without rolling up) and is what its finished executions of those days say; returns
+    (finished, seconds), None without a row."""
+
+    def read(con: duckdb.DuckDBPyConnection) -> tuple[list[Any], ...]:
+        key = [workspace, WF]
+        return tuple(
+            con.execute(q, *([key] if "?" in q else [])).fetchall()
+            for q in (_TIME_ROLLUP, _SEALED, _FINISHED)
+        )
+
+    rows, [(until_day, floor_day, parts)], finished = store.read(read)
+    assert parts is None  # (summarize() seals every day whole)
+    first = max(0, floor_day + 1) if floor_day is not None else 0
+    if not rows:
+        assert [day for day, _ in finished if first <= day < until_day] == []
+        return None
+    [(from_day, to_day, count, seconds)] = rows
+    assert from_day == first and to_day <= until_day
+    covered = [d for day, d in finished if first <= day < to_day]
+    assert (count, seconds) == (len(covered), approx(sum(covered)))
+    return count, seconds
+
+
+def _workflow_time(store: Store, workspace: str, since: int, until: int) -> float | None:
+    totals = store.workflow_metrics.step_totals(workspace, WF, since, until)
+    times = {t.workflow_time_seconds for t in totals}
+    assert len(times) == 1  # one total, on every step's row
+    return times.pop()
+
+
 def test_each_sealed_day_rolls_up(store: Store, workspace: str) -> None:
     _write(store, workspace, *RUNS[:3])
     store.summarize()
     assert _rollup_matches_the_summaries(store, workspace) == 1
+    assert _time_rollup_matches_the_executions(store, workspace) == (3, approx(30 + 12.5 + 7))
     for run in RUNS[3:]:  # a run a day or so, each summarized (its day is over)
         _write(store, workspace, run)
         store.summarize()
         _rollup_matches_the_summaries(store, workspace)
+        _time_rollup_matches_the_executions(store, workspace)
     _check_windows(store, workspace, RUNS)
 
 
@@ -115,6 +166,7 @@ def test_a_late_run_and_a_replaced_later_try_roll_up_again(store: Store, workspa
     _check_windows(store, workspace, runs)  # from the spans of the stale day, the summaries of the others
     store.summarize()
     _rollup_matches_the_summaries(store, workspace)
+    _time_rollup_matches_the_executions(store, workspace)
     _check_windows(store, workspace, runs)
 
     # The step's next try, under the same span id (as Airflow 3.2+ sends it), after the first
@@ -125,6 +177,7 @@ def test_a_late_run_and_a_replaced_later_try_roll_up_again(store: Store, workspa
     _check_retried(store, workspace, runs)  # stale: from the spans
     store.summarize()
     _rollup_matches_the_summaries(store, workspace)
+    _time_rollup_matches_the_executions(store, workspace)
     _check_retried(store, workspace, runs)  # from the rollup again
 
 
@@ -150,12 +203,14 @@ def test_retention_rolls_up_what_it_keeps(new_store: Store) -> None:
     _rollup_matches_the_summaries(store, "w")
     store.apply_retention(7)
     _rollup_matches_the_summaries(store, "w")
+    _time_rollup_matches_the_executions(store, "w")
     [(first_day,)] = store.read(lambda con: con.execute("SELECT first_day FROM step_rollups").fetchall())
     assert first_day > cutoff // DAY  # the cutoff's day went (read from its spans)
     kept = [r for r in runs if r.start_ns >= cutoff]
     assert store.workflow_metrics.step_totals("w", WF, *EVER) == _expected(kept, *EVER)
     store.rebuild_summaries()  # not the cutoff's day again
     _rollup_matches_the_summaries(store, "w")
+    _time_rollup_matches_the_executions(store, "w")
     assert store.workflow_metrics.step_totals("w", WF, *EVER) == _expected(kept, *EVER)
 
 
@@ -165,6 +220,10 @@ def test_rebuild_rolls_up_every_workflow(store: Store, workspace: str) -> None:
     _write(store, workspace, *RUNS[4:])  # not summarized yet: the rebuild does it
     store.rebuild_summaries()
     assert _rollup_matches_the_summaries(store, workspace) == 1
+    assert _time_rollup_matches_the_executions(store, workspace) == (
+        len(RUNS),
+        approx(sum(r.seconds for r in RUNS)),
+    )
     _check_windows(store, workspace, RUNS)
 
 
@@ -193,6 +252,59 @@ def test_days_sealed_in_parts_roll_up(new_store: Store, monkeypatch: pytest.Monk
     while store.step_summaries.run_now(lambda con: days.summarize_once(con, step_summaries.today())):  # type: ignore[attr-defined]
         for ws in workspaces:
             _rollup_matches_the_summaries(store, ws)
+            _time_rollup_covers_the_parts_done(store, ws)
     for ws in workspaces:
         assert _rollup_matches_the_summaries(store, ws) == 1
+        assert _time_rollup_matches_the_executions(store, ws) == (
+            len(RUNS),
+            approx(sum(r.seconds for r in RUNS)),
+        )
         _check_windows(store, ws, RUNS)
+
+
+def _time_rollup_covers_the_parts_done(store: Store, workspace: str) -> None:
+    """While days are sealed in parts: the workflow's executions total is what its executions
+    of the days it covers say (rolled up with its part, or still the one from before)."""
+
+    def read(con: duckdb.DuckDBPyConnection) -> tuple[list[Any], ...]:
+        key = [workspace, WF]
+        return con.execute(_TIME_ROLLUP, key).fetchall(), con.execute(_FINISHED, key).fetchall()
+
+    rows, finished = store.read(read)
+    for from_day, to_day, count, seconds in rows:
+        covered = [d for day, d in finished if from_day <= day < to_day]
+        assert (count, seconds) == (len(covered), approx(sum(covered)))
+
+
+def test_an_execution_finished_after_its_day_was_sealed_goes_stale(store: Store, workspace: str) -> None:
+    """A finished execution's row that a commit changes on a sealed day marks it stale (no step
+    span of that commit does): here root spans arriving after the day was summarized (the
+    execution ran over midnight, or its tracer exported its root late)."""
+    early, late = RUNS[0], RUNS[1]  # the same day: the workflow's total over it has a row
+    _write(store, workspace, early)
+    write(store, traces([s for s in spans_of(late.run()) if s.parent_span_id]), workspace)  # steps only
+    store.summarize()
+    assert _time_rollup_matches_the_executions(store, workspace) == (1, approx(early.seconds))
+    assert _workflow_time(store, workspace, *EVER) == approx(early.seconds)
+    write(store, traces([s for s in spans_of(late.run()) if not s.parent_span_id]), workspace)  # its root
+    want = early.seconds + late.seconds
+    assert _workflow_time(store, workspace, *EVER) == approx(want)  # stale: from the executions
+    store.summarize()
+    assert _time_rollup_matches_the_executions(store, workspace) == (2, approx(want))
+    assert _workflow_time(store, workspace, *EVER) == approx(want)  # from the rollup again
+    _check_windows(store, workspace, [early, late])
+
+
+def test_retention_totals_every_workflow_again(new_store: Store) -> None:
+    """Retention deletes executions by their end: a workflow whose step rollup holds no day it
+    drops (an execution without steps before the cutoff) has its total taken again too."""
+    store = new_store
+    now = time.time_ns()  # retention's cutoff: 7 days before
+    stepless = Run(f"d{1:031x}", WF, "steps", 1, now - 10 * DAY, (), "completed", 9.0)
+    run = StepRun(2, now - 3 * DAY, 4.0)
+    write(store, traces([*spans_of(stepless), *spans_of(run.run())]), "w")
+    store.summarize()
+    assert _time_rollup_matches_the_executions(store, "w") == (2, approx(13.0))
+    store.apply_retention(7)
+    assert _time_rollup_matches_the_executions(store, "w") == (1, approx(4.0))
+    assert _workflow_time(store, "w", *EVER) == approx(4.0)

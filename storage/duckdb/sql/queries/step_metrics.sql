@@ -1,7 +1,8 @@
 -- One workflow's step metrics over [$since, $until), first read (step_summary_reads.py):
 -- what the caller needs to split the window between the summaries and the spans, and the
--- total duration of the workflow's finished executions started in the window (the
--- denominator of a step's share of execution time), in the caller's read transaction:
+-- days and total of the workflow's finished executions' rollup (the denominator of a step's
+-- share of execution time: migrations/009_workflow_time_rollups.sql), in the caller's read
+-- transaction:
 -- - the first unsealed day and retention's cutoff day (migrations/007_step_summaries.sql);
 -- - the workflow's stale days (late runs since they were summarized);
 -- - the first and last day its rollup holds (migrations/008_step_rollups.sql);
@@ -11,10 +12,10 @@
 --   spans' null statistics skip every row group.
 -- Simple statements: one combining these with the summary rows planned to ~5x their cost.
 SELECT
-    (SELECT sum(duration_seconds) FROM executions
-     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
-       AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
-    ) AS workflow_time,
+    (SELECT [from_day, until_day] FROM workflow_time_rollups
+     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id) AS time_days,
+    (SELECT duration_seconds FROM workflow_time_rollups
+     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id) AS time_seconds,
     coalesce(until_day, -2147483648) AS until_day,
     coalesce(floor_day, -2147483648) AS floor_day,
     (SELECT list(day) FROM step_summaries_stale
