@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/side_by_side.py --old ../old-checkout --runs 3 -- bench/ingest.py --quick
 
-Each checkout runs its own copy of the benchmark with its own virtualenv (`<checkout>/.venv`),
-alternating old, new, old, new ... so that the drift of a shared machine hits both alike. Every
+Each checkout runs its own copy of the benchmark with its own virtualenv (`<checkout>/.venv`;
+`--venv .venv/lake` for the lake's benchmarks), alternating old, new, old, new ... so that the
+drift of a shared machine hits both alike. Every
 line a benchmark prints is a row: its text with the numbers taken out is the row's key, and
 each number in it a figure; the table gives each figure's median over the runs, old and new,
 and new / old. Lines whose text differs between the checkouts have no pair and are left out.
@@ -34,8 +35,8 @@ def _rows(output: str) -> dict[str, list[float]]:
     return rows
 
 
-def _run(checkout: Path, argv: list[str], timeout: float) -> dict[str, list[float]]:
-    python = checkout / ".venv" / "bin" / "python"
+def _run(checkout: Path, venv: str, argv: list[str], timeout: float) -> dict[str, list[float]]:
+    python = checkout / venv / "bin" / "python"
     done = subprocess.run(
         [str(python), *argv], cwd=checkout, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -52,6 +53,9 @@ def main() -> None:
     parser.add_argument("--old", type=Path, required=True, help="the other checkout (with its .venv)")
     parser.add_argument("--new", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--runs", type=int, default=3, help="runs of each checkout [3]")
+    parser.add_argument(
+        "--venv", default=".venv", help="each checkout's virtualenv, relative to it [.venv; lake: .venv/lake]"
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run [1800]")
     parser.add_argument("benchmark", nargs=argparse.REMAINDER, help="-- bench/<name>.py [its arguments]")
     args = parser.parse_args()
@@ -63,7 +67,7 @@ def main() -> None:
     for i in range(args.runs):
         for side, runs in (("old", old), ("new", new)):
             print(f"run {i + 1}/{args.runs} {side}: {' '.join(argv)}", file=sys.stderr, flush=True)
-            runs.append(_run(args.old if side == "old" else args.new, argv, args.timeout))
+            runs.append(_run(args.old if side == "old" else args.new, args.venv, argv, args.timeout))
     keys = [k for k in new[0] if all(k in r for r in old + new)]
     print(f"{' '.join(argv)}: medians of {args.runs} runs each, alternating old/new")
     print(f"| {'row (# = figure)':<70} | old | new | new/old |")

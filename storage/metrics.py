@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 class CollectorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry  # a store may register metrics of its own there (storage/ducklake/)
         self.received = Counter(
             "flowscope_collector_received_total",
             "Spans and log records received in export requests",

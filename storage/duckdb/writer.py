@@ -206,14 +206,22 @@ class Writer:
 
     # --- writer thread -----------------------------------------------------------
 
+    # Seconds without a request after which the writer thread runs `_idle` (None: never; a
+    # lake node reads the other nodes' commits then: storage/ducklake/writer.py).
+    idle_seconds: float | None = None
+
     def _run(self) -> None:
         stop = False
         while not stop:
             if self._broken:
                 self._try_reopen()
-            try:  # while broken, wake up now and then to try reopening the file
-                item = self._queue.get(timeout=1.0) if self._broken else self._queue.get()
+            # While broken, wake up now and then to try reopening the file.
+            timeout = 1.0 if self._broken else self.idle_seconds
+            try:
+                item = self._queue.get() if timeout is None else self._queue.get(timeout=timeout)
             except queue.Empty:
+                if not self._broken:
+                    self._idle()
                 continue
             batch: list[WriteRequest] = []
             items = 0
@@ -235,6 +243,9 @@ class Writer:
                     self._queued_items -= items
                     self._metrics.queue_depth.set(self._queued_items)
             self._run_maintenance()
+
+    def _idle(self) -> None:
+        """Work for the writer thread when no request came for `idle_seconds` (none here)."""
 
     def _run_maintenance(self) -> None:
         with self._lock:
@@ -548,17 +559,21 @@ class Writer:
         recent = self._recent_records
         stored = {k for k, maybe in zip(keys, candidates.tolist(), strict=True) if maybe and k in recent}
         if len(stored) < int(candidates.sum()):  # some candidate is not known: ask the table
-            window, params = _window("time_ns", table)
-            log_batch = table  # noqa: F841
-            found = self._con.execute(
-                sql("ingest/log_duplicates").replace("{time_ranges}", window), params
-            ).fetchall()
-            stored.update(tuple(r[1:]) for r in found if r[0] == "stored")
+            stored.update(self._stored_records(table))
         keep = _first_occurrences(keys, stored)
         if keep is None:
             return table, stored
         self._metrics.duplicated.labels("logs").inc(len(keys) - sum(keep))
         return table.filter(pa.array(keep, pa.bool_())), stored
+
+    def _stored_records(self, table: pa.Table) -> set[tuple[Any, ...]]:
+        """(workspace, record hash) of the batch's records stored already: one query reading
+        the batch's time clusters only."""
+        window, params = _window("time_ns", table)
+        log_batch = table  # noqa: F841
+        statement = sql("ingest/log_duplicates").replace("{time_ranges}", window)
+        found = self._con.execute(statement, params).fetchall()
+        return {tuple(r[1:]) for r in found if r[0] == "stored"}
 
     def _insert_catalog(self, kind: str, entries: dict[int, tuple[bytes, str]]) -> list[int]:
         """Store resources/scopes not stored yet; returns the ids written (known once committed)."""

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING
 import duckdb
 from flowscope.storage.changes import CommittedBatch, EventBus, WorkflowLogRecord, WorkflowSpan
 from flowscope.storage.duckdb.replay import workflow_record, workflow_span
-from flowscope.storage.ducklake import extensions, labels
+from flowscope.storage.ducklake import labels
+from flowscope.storage.ducklake.others import catalog_connection
 from flowscope.storage.ducklake.sqlfiles import required
 from flowscope.storage.ducklake.url import redact
 
@@ -56,10 +57,6 @@ PAGE = 1000  # snapshots listed per query; a longer backlog is read page by page
 class Snapshot:
     snapshot_id: int
     label: labels.Label | None
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class LakeFollower:
@@ -94,15 +91,7 @@ class LakeFollower:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB of its own with the catalog database attached (PostgreSQL, read only)."""
-        con = duckdb.connect(config={"autoinstall_known_extensions": False})
-        try:
-            extensions.install(con)
-            conninfo = _literal(self._store.lake.conninfo)
-            con.execute(f"ATTACH {conninfo} AS lake_catalog (TYPE postgres, READ_ONLY)")
-        except BaseException:
-            con.close()
-            raise
-        return con
+        return catalog_connection(self._store.lake.conninfo)
 
     def stop(self) -> None:
         self._stop.set()

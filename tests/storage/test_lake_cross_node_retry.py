@@ -9,6 +9,7 @@ with plain HTTP, as an exporter's retry resends them."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,14 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
+from prometheus_client.parser import text_string_to_metric_families
 
 from flowscope import conventions as c
+from tests.collector.helpers import metric
 from tests.support.postgres import Postgres
 from tests.support.server import RunningServer, start_server
 
@@ -38,11 +41,23 @@ FAILED_STEP = STEPS[-1]
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 CONCURRENT_RUNS = 6
 REPAIRED = "removed copies another node committed at the same time: 13 spans"
+LOOKUPS = "flowscope_lake_dedupe_lookups_total"
+REPAIRS = "flowscope_lake_dedupe_repairs_total"
+DUPLICATED = "flowscope_collector_duplicated_total"
+_LAKES = itertools.count()  # one lake (catalog database) per test on the session's PostgreSQL
 
 
 def _execution_bytes(run: int) -> tuple[str, bytes, bytes, str]:
     """One execution as the SDK's OTLP exporter encodes it: (execution id, the traces request,
     the logs request, the trace id). Each step also logs one record in the trace's context."""
+    trace_id, spans, records = _execution(run)
+    traces = encode_spans(spans).SerializeToString()
+    return trace_id, traces, encode_logs(records).SerializeToString(), trace_id
+
+
+def _execution(run: int) -> tuple[str, list[ReadableSpan], list[Any]]:
+    """One execution's finished spans (the steps', then the root's) and log records, as the SDK
+    hands them to its exporters: (trace id = execution id, spans, records)."""
     spans, records = InMemorySpanExporter(), InMemoryLogExporter()
     resource = Resource.create({"service.name": "retry-etl"})
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -67,9 +82,7 @@ def _execution_bytes(run: int) -> tuple[str, bytes, bytes, str]:
     provider.shutdown()
     logs.shutdown()
     trace_id = f"{root.get_span_context().trace_id:032x}"
-    traces = encode_spans(spans.get_finished_spans()).SerializeToString()
-    log_request = encode_logs(records.get_finished_logs()).SerializeToString()
-    return trace_id, traces, log_request, trace_id
+    return trace_id, list(spans.get_finished_spans()), list(records.get_finished_logs())
 
 
 def _post(server: RunningServer, signal: str, body: bytes) -> None:
@@ -118,7 +131,7 @@ def _check_once(server: RunningServer, executions: list[str]) -> None:
 
 @pytest.fixture
 def two_nodes(postgres: Postgres, tmp_path: Path) -> Any:
-    url = "ducklake:postgres:" + postgres.create_database("cross_node_retry")
+    url = "ducklake:postgres:" + postgres.create_database(f"cross_node_retry_{next(_LAKES)}")
     # info: the log says when a node removed copies (the test checks the race happened)
     lake = ("--store", url, "--data-path", str(tmp_path / "lake-data"), "--log-level", "info")
     first = start_server(tmp_path / "node-a", *lake)
@@ -153,6 +166,48 @@ def test_a_retry_on_another_node_reads_once(two_nodes: tuple[RunningServer, Runn
     _check_once(b, executions)
     # The race happened (the same commits, unrepaired, read doubled in 17 of 20 runs here).
     assert REPAIRED in a.log + b.log, "no commit raced another node's: the concurrent case went untested"
+    assert metric(a, REPAIRS) + metric(b, REPAIRS) >= 1
+
+
+def test_a_retry_after_the_other_nodes_commit_is_dropped_without_a_lake_lookup(
+    two_nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    """Node B read node A's commits into its dedupe filters (others.py) before its own commit:
+    the retry's spans and records are known stored, so nothing is looked up in the lake; new
+    rows pass the filters as new without a lookup too. A lookup happens where one is needed:
+    an execution whose root span comes to B after its steps went to A folds into A's row."""
+    a, b = two_nodes
+    assert {labels["table"] for labels in _samples(b, LOOKUPS)} == {"spans", "logs", "executions"}
+    execution_id, traces, logs, _ = _execution_bytes(1)
+    _send(a, traces, logs)  # acknowledged: A's commits are in the lake
+    lookups, spans, records = metric(b, LOOKUPS), metric(b, DUPLICATED, signal="traces"), metric(
+        b, DUPLICATED, signal="logs"
+    )  # fmt: skip
+    _send(b, traces, logs)
+    assert metric(b, DUPLICATED, signal="traces") - spans == len(STEPS) + 1
+    assert metric(b, DUPLICATED, signal="logs") - records == len(STEPS)
+    assert metric(b, LOOKUPS) == lookups, _samples(b, LOOKUPS)
+    assert metric(b, "flowscope_lake_other_commits_read_total") >= 2  # A's spans and records
+    new_id, traces, logs, _ = _execution_bytes(2)
+    _send(b, traces, logs)
+    assert metric(b, LOOKUPS) == lookups, _samples(b, LOOKUPS)
+    _check_once(a, [execution_id, new_id])
+    _check_once(b, [execution_id, new_id])
+
+    split_id, spans_of_split, records_of_split = _execution(3)
+    steps, root = spans_of_split[:-1], spans_of_split[-1:]
+    _post(a, "traces", encode_spans(steps).SerializeToString())  # A stores a running execution
+    _post(a, "logs", encode_logs(records_of_split).SerializeToString())
+    _post(b, "traces", encode_spans(root).SerializeToString())  # B ends it: A's row is taken
+    assert metric(b, LOOKUPS, table="executions") >= 1
+    _check_once(a, [execution_id, new_id, split_id])
+    _check_once(b, [execution_id, new_id, split_id])
+
+
+def _samples(server: RunningServer, name: str) -> list[dict[str, str]]:
+    """The label sets of metric `name`'s samples on /metrics."""
+    text = server.get("/metrics").text
+    return [s.labels for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
 
 
 def _send_together(nodes: tuple[RunningServer, ...], traces: bytes, logs: bytes) -> None:
