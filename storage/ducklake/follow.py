@@ -94,7 +94,7 @@ class LakeFollower:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB of its own with the catalog database attached (PostgreSQL, read only)."""
-        con = duckdb.connect(config={"autoinstall_known_extensions": False})
+        con = duckdb.connect(config=extensions.CONFIG)
         try:
             extensions.install(con)
             conninfo = _literal(self._store.lake.conninfo)
