@@ -32,6 +32,8 @@ _WHEELS = (("duckdb_extension_postgres", "postgres"), ("duckdb_extension_ducklak
 # node has none: its catalog is PostgreSQL, whose transaction ends with the session, and its
 # data are Parquet files no snapshot names until that transaction commits. So the failed
 # statement fails (its commit answers 503, the exporter sends it again) and the node goes on.
+# Upstream: the same invalidation is duckdb/duckdb-postgres issue 577 (open, 1.5.3 and 1.5.5);
+# duckdb/ducklake PR 1359 reproduces it on builds without duckdb/duckdb-postgres PR 568.
 # README "When PostgreSQL or the data path fails"; tests/storage/test_lake_failures.py.
 CONFIG: dict[str, str | bool] = {"autoinstall_known_extensions": False, "disable_database_invalidation": True}
 
