@@ -20,6 +20,23 @@ import duckdb
 # (wheel module, extension file name), postgres first: the ducklake catalog needs it.
 _WHEELS = (("duckdb_extension_postgres", "postgres"), ("duckdb_extension_ducklake", "ducklake"))
 
+# The config of every DuckDB instance a serving node opens on a lake (the store's, the
+# follower's). Never download an extension: the wheels' are installed by `install`.
+# `disable_database_invalidation`: DuckLake 1.5.5 (d8a1881e) throws an InternalException
+# ("Attempted to access index 0 within vector of size 0", in
+# DuckLakeInlinedDataReader::TryInitializeScan) when PostgreSQL ends the catalog session while
+# a statement reads a table's inlined rows. DuckDB invalidates the whole instance on an
+# InternalException: every later statement, ROLLBACK included, fails FATAL, and closing a
+# cursor whose transaction is still open then throws out of ~ClientContext, which aborts
+# the process (SIGABRT). Invalidation guards a database file DuckDB stores itself; a lake
+# node has none: its catalog is PostgreSQL, whose transaction ends with the session, and its
+# data are Parquet files no snapshot names until that transaction commits. So the failed
+# statement fails (its commit answers 503, the exporter sends it again) and the node goes on.
+# Upstream: the same invalidation is duckdb/duckdb-postgres issue 577 (open, 1.5.3 and 1.5.5);
+# duckdb/ducklake PR 1359 reproduces it on builds without duckdb/duckdb-postgres PR 568.
+# README "When PostgreSQL or the data path fails"; tests/storage/test_lake_failures.py.
+CONFIG: dict[str, str | bool] = {"autoinstall_known_extensions": False, "disable_database_invalidation": True}
+
 
 class ExtensionMissing(RuntimeError):
     pass

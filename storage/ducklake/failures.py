@@ -14,6 +14,8 @@ The messages, as duckdb 1.5.5 with its postgres and ducklake extensions 1.5.5 ga
   connection to the server", "could not receive/send data", or the server's own
   "terminating connection due to administrator command" (a fast shutdown), "the database
   system is shutting down / starting up / in recovery mode" (PostgreSQL 15's texts);
+- a session ended under a read of inlined rows: DuckLake's `INTERNAL Error: Attempted to access
+  index 0 within vector of size 0`, its stack trace naming DuckLakeInlinedDataReader;
 - data path read-only: `IO Error: Cannot open file "<data path>/main/<table>/ducklake-<uuid>.parquet":
   Read-only file system` (EROFS);
 - data path full: `IO Error: Could not write file "...parquet": No space left on device`
@@ -40,6 +42,13 @@ CATALOG_UNREACHABLE = (
     "the database system is in recovery mode",
     "the database system is not yet accepting connections",
 )
+# DuckLake 1.5.5's internal error when PostgreSQL ends the catalog session under a read of a
+# table's inlined rows (extensions.CONFIG has the story). Known by its stack trace, which DuckDB
+# puts in the message and which names the reader: the same words from anywhere else stay a 500.
+SESSION_ENDED_UNDER_INLINED_READ = (
+    "attempted to access index 0 within vector of size 0",
+    "ducklakeinlineddatareader",
+)
 DATA_PATH_UNWRITABLE = (
     "read-only file system",
     "no space left on device",
@@ -56,6 +65,11 @@ def unavailable(exc: BaseException) -> StorageUnavailable | None:
         # The libpq part says why (refused, closed, shutting down); the conninfo is redacted.
         reason = redact(text.removeprefix("IO Error: "))
         return StorageUnavailable(f"the lake's catalog (PostgreSQL) is unreachable: {reason}")
+    if all(s in lowered for s in SESSION_ENDED_UNDER_INLINED_READ):
+        return StorageUnavailable(
+            "the lake's catalog (PostgreSQL) is unreachable: its session ended under a read "
+            "(DuckLake's internal error: Attempted to access index 0 within vector of size 0)"
+        )
     if any(s in lowered for s in DATA_PATH_UNWRITABLE):
         return StorageUnavailable(f"the lake's data path refuses writes: {text.removeprefix('IO Error: ')}")
     return None

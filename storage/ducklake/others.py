@@ -51,7 +51,7 @@ _NO_KEYS = np.zeros(0, dtype=np.uint64)
 
 def catalog_connection(conninfo: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB of its own with the lake's catalog database attached (PostgreSQL, read only)."""
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    con = duckdb.connect(config=extensions.CONFIG)  # (no invalidation: why there)
     try:
         extensions.install(con)
         con.execute(f"ATTACH {_literal(conninfo)} AS lake_catalog (TYPE postgres, READ_ONLY)")

@@ -106,7 +106,7 @@ class LakeStore(Store):
         (a new lake records it in its catalog); then connect to the lake itself."""
         if not is_remote(self.data_path):
             Path(self.data_path).mkdir(parents=True, exist_ok=True)
-        boot = duckdb.connect(config={"autoinstall_known_extensions": False})
+        boot = duckdb.connect(config=extensions.CONFIG)
         try:
             extensions.install(boot)
             boot.execute(f"ATTACH {_literal(self.lake.url)} AS lake (DATA_PATH {_literal(self.data_path)})")
@@ -149,10 +149,10 @@ class LakeStore(Store):
                 ping.set_result(None)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        # Never download an extension: the wheels' were installed by _open. Parquet footers
-        # are cached: a lake's files never change once written (a rewrite is a new file), and
+        # extensions.CONFIG: no download, no invalidation (why: there). Parquet footers are
+        # cached: a lake's files never change once written (a rewrite is a new file), and
         # every read by id otherwise parses the footer of every file of its table again.
-        con = duckdb.connect(self.path, config={**self._config, "autoinstall_known_extensions": False})
+        con = duckdb.connect(self.path, config={**self._config, **extensions.CONFIG})
         con.execute("SET GLOBAL parquet_metadata_cache = true")  # not a connect option: parquet loads later
         return con
 

@@ -52,7 +52,6 @@ from flowscope.storage.ducklake import failures, labels
 from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.others import LakeDedupeMetrics, OtherCommits, OtherKeys, Read, span_ids
 from flowscope.storage.ducklake.sqlfiles import required
-from flowscope.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 COMMIT_TRIES = 5
@@ -294,10 +293,14 @@ class LakeWriter(Writer):
         return counts[0], counts[1], counts[2]
 
     def _reopen_cures(self, exc: Exception) -> bool:
-        """Not when the catalog or the data path refused: the DuckDB instance is sound, and
-        the postgres extension's pool connects anew once PostgreSQL is back (failures.py);
-        reopening would only fail the same way meanwhile."""
-        return not isinstance(exc, StorageUnavailable) and super()._reopen_cures(exc)
+        """Never on a lake. Its instance is never invalidated (extensions.CONFIG), and the
+        postgres extension's pool connects anew once PostgreSQL answers (failures.py), so a
+        reopen cures nothing; and closing the instance under a serving node aborts it: with
+        PostgreSQL ending sessions (measured: pg_terminate_backend in a loop), three failed
+        commits in a row (most not worded as the catalog unreachable, e.g. "Failed to prepare
+        COPY ...: " with libpq's reason empty) reopened it, and DuckDB threw "Failed to execute
+        query ROLLBACK" out of a destructor while closing (std::terminate: SIGABRT)."""
+        return False
 
     def _take_executions(self, keys: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
         self._lake_metrics.lookups.labels("executions").inc()

@@ -19,6 +19,14 @@ READ_ONLY = (
     'IO Error: Cannot open file "/lake/main/spans/ducklake-01a239e6-02cb-72bb-98f7-9ccb1c000b8c.parquet": '
     "Read-only file system"
 )
+# As the writer logged it (tests/storage/test_lake_failures.py provokes it), frames trimmed.
+INLINED_READ = (
+    "INTERNAL Error: Attempted to access index 0 within vector of size 0\n\nStack Trace:\n\n"
+    "/root/.duckdb/extensions/v1.5.5/linux_amd64/ducklake.duckdb_extension(+0xd7f00b) [0x7f0fa2d7f00b]\n"
+    "/root/.duckdb/extensions/v1.5.5/linux_amd64/ducklake.duckdb_extension(_ZN6duckdb25DuckLakeInlinedDataReader"
+    "17TryInitializeScanERNS_13ClientContextERNS_24GlobalTableFunctionStateERNS_23LocalTableFunctionStateE"
+    "+0x116c) [0x7f0fa24944ac]\n\nThis error signals an assertion failure within DuckDB."
+)
 FULL = 'IO Error: Could not write file "/lake/main/t/ducklake-01a239e6.parquet": No space left on device'
 
 
@@ -42,6 +50,14 @@ def test_postgres_stopped_is_the_catalog_unreachable_and_never_shows_the_passwor
 def test_cut_connections_are_the_catalog_unreachable(message: str) -> None:
     mapped = unavailable(RuntimeError(message))
     assert mapped is not None and "catalog (PostgreSQL) is unreachable" in str(mapped)
+
+
+def test_duckdbs_internal_error_under_an_ended_session_is_the_catalog_unreachable() -> None:
+    mapped = unavailable(RuntimeError(INLINED_READ))
+    assert mapped is not None and "catalog (PostgreSQL) is unreachable" in str(mapped)
+    assert "Stack Trace" not in str(mapped) and "\n" not in str(mapped)
+    # The same words from elsewhere (no DuckLake inlined-data reader in the trace) stay an error.
+    assert unavailable(RuntimeError(INLINED_READ.replace("DuckLakeInlinedDataReader", "Binder"))) is None
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,15 @@ def _free_port() -> int:
 
 
 @dataclass
+class SessionsEnded:
+    """What `Postgres.ending_sessions` did, once its block is left: how many sessions it ended,
+    and psql's complaints (a backend gone between the listing and the ending warns)."""
+
+    count: int = 0
+    stderr: str = ""
+
+
+@dataclass
 class Postgres:
     root: Path
     port: int
@@ -92,6 +102,32 @@ class Postgres:
             [str(self.bin_dir / tool), "-h", str(self.root), "-p", str(self.port), "-U", USER, *args],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
+
+    @contextlib.contextmanager
+    def ending_sessions(self, dbname: str, every: float = 0.1) -> Iterator[SessionsEnded]:
+        """While inside, every `every` seconds, end every session on `dbname`, the server staying
+        up (pg_terminate_backend, as an operator, a pooler or a restart does): one psql
+        repeating the query (`\\watch`), not a process per round."""
+        ended = SessionsEnded()
+        query = (
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{dbname}' AND pid <> pg_backend_pid() \\watch {every}\n"
+        )
+        psql = subprocess.Popen(
+            [str(self.bin_dir / "psql"), "-h", str(self.root), "-p", str(self.port), "-U", USER,
+             "-d", "postgres", "-qAt"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert psql.stdin is not None
+            psql.stdin.write(query)
+            psql.stdin.flush()
+            yield ended
+        finally:
+            psql.terminate()
+            out, err = psql.communicate(timeout=30)
+            ended.count = sum(int(line) for line in out.split() if line.isdigit())
+            ended.stderr = err.strip()
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server, keeping its data (`start()` brings it back on the same port). "fast"
