@@ -6,7 +6,7 @@ step spans of one execution, a page of its records); the SQL is in sql/queries/.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
@@ -166,16 +166,30 @@ def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str)
     blobs of the root and step spans (whose attributes are read)."""
     params = {"execution_id": execution_id}
     stored = cur.execute(sql("queries/execution_spans"), params).fetchall()
-    rows = [(r[0], r[1], _SpanRow(*r[2:])) for r in stored]  # row id, workspace, span
-    found = sorted(
-        ((rowid, s) for rowid, workspace, s in rows if workspace == workspace_id and s.span_role),
-        key=lambda found: (found[1].start_ns, found[1].span_id),
-    )
-    wanted = [rowid for rowid, s in found if s.span_role in (m.EXECUTION, m.STEP)]
+    found = workflow_spans(((r[0], r[1], _SpanRow(*r[2:])) for r in stored), workspace_id)
+    wanted = [rowid for rowid, s in found if span_blob_read(s)]
     blobs = {}
     if wanted:
         blobs = dict(cur.execute(sql("queries/span_blobs"), {**params, "rowids": wanted}).fetchall())
     return [s._replace(span=blobs.get(rowid)) for rowid, s in found]
+
+
+def workflow_spans(
+    rows: Iterable[tuple[int, str, _SpanRow]], workspace_id: str
+) -> list[tuple[int, _SpanRow]]:
+    """Of a trace's (row id, workspace, span) rows, the workspace's workflow spans by start time."""
+    return sorted(
+        ((rowid, s) for rowid, workspace, s in rows if workspace == workspace_id and s.span_role),
+        key=lambda found: (found[1].start_ns, found[1].span_id),
+    )
+
+
+# The spans whose blobs a details read needs: the root's and the steps' attributes are read.
+BLOB_ROLES = (m.EXECUTION, m.STEP)
+
+
+def span_blob_read(span: _SpanRow) -> bool:
+    return span.span_role in BLOB_ROLES
 
 
 def _lifecycle(
@@ -210,7 +224,15 @@ def _lifecycle(
 
 def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
     row = _row(cur, workspace_id, execution_id)
-    spans = _spans(cur, workspace_id, execution_id)
+    return assemble(cur, workspace_id, execution_id, row, _spans(cur, workspace_id, execution_id))
+
+
+def assemble(
+    cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str, row: ExecutionRow | None,
+    spans: list[_SpanRow],
+) -> ExecutionRecords | None:  # fmt: skip
+    """An execution's records from its row (None: not stored) and its workflow spans (as
+    `_spans` returns them), with its lifecycle records read here."""
     if row is None:
         row = _synthetic_row(execution_id, spans)
         if row is None:

@@ -30,6 +30,7 @@ from flowscope.storage.duckdb.store import Store
 from flowscope.storage.ducklake import extensions, failures
 from flowscope.storage.ducklake.catalog import LakeCatalog
 from flowscope.storage.ducklake.conflicts import is_conflict
+from flowscope.storage.ducklake.executions import LakeExecutions
 from flowscope.storage.ducklake.follow import DEFAULT_INTERVAL, DEFAULT_MAX_LAG, LakeFollower
 from flowscope.storage.ducklake.labels import new_node_id
 from flowscope.storage.ducklake.nodes import LakeNodes
@@ -76,6 +77,7 @@ class LakeStore(Store):
         self.data_path = data if data.endswith("/") else data + "/"
         super().__init__(self.lake.url, **options)
         self.catalog = LakeCatalog(self)
+        self.executions = LakeExecutions(self)  # an execution's row found without a scan
         register_unavailable(failures.unavailable)  # reads answer 503 for what ingest does
         # Pings run on a daemon thread of their own: one stuck on the network must not hold
         # the process at exit (a ThreadPoolExecutor's workers are joined at exit).

@@ -1,0 +1,70 @@
+"""`ExecutionReader` on DuckLake: the DuckDB store's reads (storage/duckdb/executions.py), with
+an execution's row found without a scan of its table and its spans read in one scan.
+
+A lake has no index: a read by id scans every Parquet file of its table, pruned only by
+min/max statistics. Executions are sorted by workflow (lists and metrics read one workflow's
+row groups), then by id (lake migration 007), so the row of an execution is found in one row group
+once its workflow is known; the id alone reads every row group's ids. The reads here take the
+workflow ids from what they read of the execution's trace anyway: a details read from its
+spans (read first here), a row read from its log records. Those ids are the ones ingest folded
+into the row (the row's facts come from the trace's root span and lifecycle records), but the
+row keeps the latest, so when none of them finds it the id alone is read, as on the file: the
+answer is the file's either way; only its cost differs.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from flowscope.storage.duckdb.errors import mapped_errors
+from flowscope.storage.duckdb.executions import (
+    BLOB_ROLES,
+    DuckDBExecutions,
+    _row,
+    _SpanRow,
+    assemble,
+    workflow_spans,
+)
+from flowscope.storage.duckdb.snapshot import snapshot
+from flowscope.storage.ducklake.sqlfiles import required
+from flowscope.storage.executions import ExecutionRecords, ExecutionRow
+
+
+class LakeExecutions(DuckDBExecutions):
+    def execution(self, workspace_id: str, execution_id: str) -> ExecutionRow | None:
+        params = {"workspace_id": workspace_id, "execution_id": execution_id}
+        with mapped_errors():
+            cur = self._store.cursor()
+            found = cur.execute(required("queries/execution_by_records"), params).fetchall()
+            if found:
+                return ExecutionRow(*found[0][1:])
+            return _row(cur, workspace_id, execution_id)
+
+    def records(self, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
+        with mapped_errors(), snapshot(self._store.cursor()) as cur:
+            spans = _spans(cur, workspace_id, execution_id)
+            row = _row_in(cur, workspace_id, execution_id, {s.workflow_id for s in spans if s.workflow_id})
+            return assemble(cur, workspace_id, execution_id, row, spans)
+
+
+def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> list[_SpanRow]:
+    """As the file's `_spans` (the workspace's workflow spans by start time, the root's and
+    steps' with their blobs), in one scan (sql/queries/execution_spans.sql)."""
+    params = {"workspace_id": workspace_id, "execution_id": execution_id, "blob_roles": list(BLOB_ROLES)}
+    stored = cur.execute(required("queries/execution_spans"), params).fetchall()
+    return [s for _, s in workflow_spans(((r[0], r[1], _SpanRow(*r[2:])) for r in stored), workspace_id)]
+
+
+def _row_in(
+    cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str, workflow_ids: set[str]
+) -> ExecutionRow | None:
+    """The execution's row, looked up among these workflows' executions first."""
+    if workflow_ids:
+        params = {
+            "workspace_id": workspace_id,
+            "execution_id": execution_id,
+            "workflow_ids": sorted(workflow_ids),
+        }
+        found = cur.execute(required("queries/execution_in_workflows"), params).fetchall()
+        if found:
+            return ExecutionRow(*found[0][1:])
+    return _row(cur, workspace_id, execution_id)
