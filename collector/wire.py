@@ -9,33 +9,14 @@ is the k-th span of the decoded message; callers still check the counts.
 
 from __future__ import annotations
 
+from flowscope.storage.wire_values import WireError
+from flowscope.storage.wire_values import varint as _varint
+
 # Field numbers: ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.scope_spans = 2,
 # ScopeSpans.spans = 2 (the same numbers for logs: resource_logs, scope_logs, log_records).
 _RESOURCE = 1
 _SCOPE = 2
 _ITEM = 2
-
-
-class WireError(ValueError):
-    """Bytes this scanner does not handle (groups, truncation); callers fall back."""
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    b = buf[pos]
-    if b < 0x80:
-        return b, pos + 1
-    result = b & 0x7F
-    shift = 7
-    pos += 1
-    while True:
-        b = buf[pos]
-        result |= (b & 0x7F) << shift
-        pos += 1
-        if b < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise WireError("varint too long")
 
 
 def _fields(buf: bytes, start: int, end: int, field: int) -> list[tuple[int, int]]:
@@ -66,12 +47,20 @@ def _fields(buf: bytes, start: int, end: int, field: int) -> list[tuple[int, int
     return out
 
 
-def item_slices(buf: bytes) -> list[list[list[bytes]]] | None:
-    """The raw bytes of every span (or log record), per resource and scope; None if unsure."""
+def item_offsets(buf: bytes) -> list[list[list[tuple[int, int]]]] | None:
+    """(start, end) in `buf` of every span (or log record), per resource and scope; None if unsure."""
     try:
         return [
-            [[buf[a:b] for a, b in _fields(buf, s0, s1, _ITEM)] for s0, s1 in _fields(buf, r0, r1, _SCOPE)]
+            [_fields(buf, s0, s1, _ITEM) for s0, s1 in _fields(buf, r0, r1, _SCOPE)]
             for r0, r1 in _fields(buf, 0, len(buf), _RESOURCE)
         ]
     except WireError:
         return None
+
+
+def item_slices(buf: bytes) -> list[list[list[bytes]]] | None:
+    """The raw bytes of every span (or log record), per resource and scope; None if unsure."""
+    offsets = item_offsets(buf)
+    if offsets is None:
+        return None
+    return [[[buf[a:b] for a, b in items] for items in scopes] for scopes in offsets]

@@ -79,6 +79,11 @@ _WORKFLOW_KEYS = c.WORKFLOW_ATTRIBUTE_KEYS
 _SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value"})
 
 
+def is_workflow_key(key: str) -> bool:
+    """Whether an attribute is one the change feed carries (decoded at ingest)."""
+    return key.startswith(_WORKFLOW_PREFIXES) or key in _WORKFLOW_KEYS
+
+
 def workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any] | None:
     """The attributes of a span or log record that the change feed carries
     (`conventions.WORKFLOW_ATTRIBUTE_PREFIXES` / `_KEYS`), decoded; None when it has none. The collector
@@ -86,7 +91,7 @@ def workflow_attributes(attributes: Iterable[KeyValue]) -> dict[str, Any] | None
     found: dict[str, Any] = {}
     for kv in attributes:
         key = kv.key
-        if key.startswith(_WORKFLOW_PREFIXES) or key in _WORKFLOW_KEYS:
+        if is_workflow_key(key):
             # Inlined for scalars (nearly every workflow attribute): ingest runs this per span.
             value = kv.value
             which = value.WhichOneof("value")
