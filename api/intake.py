@@ -43,6 +43,7 @@ on a file costs no catalog query.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -57,6 +58,7 @@ from flowscope.collector.prepare import prepare
 from flowscope.engine.telemetry import encode_logs
 from flowscope.storage.batches import ExecutionNumbers, ExportOutcome, WriteRequest
 from flowscope.storage.catalog import SharedNumbers, Workflow
+from flowscope.storage.errors import QueueFull, StorageUnavailable
 from flowscope.storage.interfaces import Store
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from starlette.concurrency import run_in_threadpool
@@ -72,6 +74,10 @@ log = logging.getLogger("flowscope.api")
 _CACHED_WORKFLOWS = 1024
 _CACHED_STEPS = 20_000
 _TAKERS = 64  # threads taking execution numbers on a lake (started as needed)
+# Acknowledged triggers whose commit failed are submitted again after 0.5, 1, 2, 4, 5, 5... s.
+_RETRY_FIRST_SECONDS = 0.5
+_RETRY_MAX_SECONDS = 5.0
+_RETRY_LOG_EVERY = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,7 @@ class Intake:
         )
         self._lock = threading.Lock()  # taken on the serving loop and on the engine's
         self._waiting: list[tuple[QueuedBatch, asyncio.Future[None]]] = []  # engine loop only
+        self._closed = threading.Event()
 
     async def target(self, workspace_id: str, workflow_id: str) -> Target | None:
         """The workflow and its plan (cached), or None when not in this workspace's catalog.
@@ -231,7 +238,7 @@ class Intake:
             except Exception as exc:  # QueueFull, WriterStopped...: each trigger answers it
                 _settle(futures, exc)
                 continue
-            written.add_done_callback(lambda f, ws=workspace_id, seq=seq: self._committed(ws, seq, f))
+            self._on_commit(workspace_id, seq, request, written, tries=1)
             journaled.append((futures, written))
             seqs.append(seq)
             lines.append(_entry(request, part).line())
@@ -262,16 +269,67 @@ class Intake:
             self._journal.done(seq)
         self._barrier.settle(workspace_id, seq)
 
-    def _committed(self, workspace_id: str, seq: int, written: Future[ExportOutcome]) -> None:
-        """The writer's answer to a journaled request (on the writer thread). Failed: reads
-        stop waiting for it, and its journal line stays, to be replayed at the next start
-        (the engine's exported copy of its records may well be stored meanwhile)."""
-        error = written.exception()
-        if error is not None:
+    def _on_commit(
+        self, workspace_id: str, seq: int, request: WriteRequest, commit: Future[ExportOutcome], *, tries: int
+    ) -> None:
+        commit.add_done_callback(
+            lambda f: self._committed(workspace_id, seq, request, f.exception(), tries=tries)
+        )
+
+    def _committed(
+        self, workspace_id: str, seq: int, request: WriteRequest, error: BaseException | None, *, tries: int
+    ) -> None:
+        """The writer's answer to a journaled request (on the writer thread). After the first
+        answer reads stop waiting for it, committed or not. Acknowledged triggers the store
+        could not take (StorageUnavailable: PostgreSQL or the disk back soon) are submitted
+        again, with a growing delay, until committed: their executions are then readable
+        without waiting for a restart. The engine's exported copies of the same records may
+        not come (an exporter gives up after its timeout), and a copy that does is dropped as
+        a duplicate. Until committed the journal keeps the line, for the next start if this
+        process ends first; other errors (a bug, the writer stopping) leave it to that."""
+        assert self._barrier is not None and self._journal is not None
+        if error is None:
+            self._journal.done(seq)
+            if tries > 1:
+                log.warning("acknowledged triggers committed on try %d", tries)
+        if tries == 1:
+            self._barrier.settle(workspace_id, seq)
+        if error is None:
+            return
+        if not isinstance(error, (StorageUnavailable, QueueFull)) or self._closed.is_set():
             log.error("acknowledged triggers not committed (%s); the journal keeps them until restart", error)
-        self._settled(workspace_id, seq, ok=error is None)
+            return
+        if tries == 1 or tries % _RETRY_LOG_EVERY == 0:
+            log.warning("acknowledged triggers not committed (%s, try %d); trying again", error, tries)
+        self._again(workspace_id, seq, request, tries + 1)
+
+    def _again(self, workspace_id: str, seq: int, request: WriteRequest, tries: int) -> None:
+        """Submit the request again after a delay growing with its tries."""
+        delay = min(_RETRY_FIRST_SECONDS * 2 ** (tries - 2), _RETRY_MAX_SECONDS)
+        retry = threading.Timer(delay, self._retry, (workspace_id, seq, request, tries))
+        retry.daemon = True  # the journal keeps the line if the process ends first
+        retry.start()
+
+    def _retry(self, workspace_id: str, seq: int, request: WriteRequest, tries: int) -> None:
+        assert self._journal is not None
+        if self._closed.is_set():
+            return
+        state = self._journal.state(seq)
+        if state == "gone":  # its line could not be written: the failed commit answered the triggers
+            return
+        if state == "writing":  # the append still syncing
+            self._again(workspace_id, seq, request, tries)
+            return
+        request = dataclasses.replace(request, future=Future())  # (a request is answered once)
+        try:
+            commit = self._store.writer.submit(request)
+        except Exception as exc:  # QueueFull, StorageUnavailable, WriterStopped
+            self._committed(workspace_id, seq, request, exc, tries=tries)
+            return
+        self._on_commit(workspace_id, seq, request, commit, tries=tries)
 
     def close(self) -> None:
+        self._closed.set()  # no more tries: what is still not committed waits for the next start
         self._syncs.shutdown(wait=True)
         if self._takers is not None:
             self._takers.shutdown(wait=True)

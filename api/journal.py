@@ -14,9 +14,10 @@ is emptied when a new append finds every earlier line committed. Under sustained
 some earlier line is always waiting for its commit, so once the file passes
 `COMPACT_AT_BYTES` an append first rewrites it with only the lines still needed (in a new
 file, synced, renamed over the old one): the file stays about as small as what is in
-flight. A line whose commit failed stays, through rewrites, until the next start replays
-it. Lines are `<crc32 hex> <json>\\n`: a torn last line (a crash during an append, which
-was therefore never acknowledged) fails its checksum and is skipped.
+flight. A line whose commit failed stays, through rewrites, until the API's later try
+commits it (api/intake.py) or the next start replays it. Lines are
+`<crc32 hex> <json>\\n`: a torn last line (a crash during an append, which was therefore
+never acknowledged) fails its checksum and is skipped.
 """
 
 from __future__ import annotations
@@ -97,10 +98,20 @@ class TriggerJournal:
 
     def done(self, seq: int) -> None:
         """Request `seq` is committed: its line is no longer needed (any thread). A request
-        whose commit failed is never `done`: its line is kept for the next start."""
+        whose commit failed is `done` only once a later try commits it (api/intake.py): until
+        then its line is kept, for the next start if the process ends first."""
         with self._state:
             self._outstanding.discard(seq)
             self._held.pop(seq, None)
+
+    def state(self, seq: int) -> str:
+        """Where request `seq` stands: "written" (its line is in the file: acknowledged),
+        "writing" (begun, its line not written yet) or "gone" (committed, or its line could
+        not be written, so its triggers were answered by the commit instead)."""
+        with self._state:
+            if seq in self._held:
+                return "written"
+            return "writing" if seq in self._outstanding else "gone"
 
     def append(self, seqs: Sequence[int], lines: Sequence[bytes]) -> None:
         """Write the lines and fdatasync (blocking: a worker thread). First empties the file
@@ -126,6 +137,8 @@ class TriggerJournal:
                 # append would continue a torn line and fail its checksum with it.
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, self._size)
+                with self._state:  # not acknowledged: the commit answers these triggers
+                    self._outstanding.difference_update(seqs)
                 raise
             self._size += len(data)
             with self._state:  # a request the writer committed meanwhile needs no line

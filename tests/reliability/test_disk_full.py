@@ -13,6 +13,7 @@ Afterwards every acknowledged span is in the file exactly once.
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from pathlib import Path
@@ -21,6 +22,9 @@ import grpc
 import httpx
 from google.rpc import status_pb2
 
+from tests.api.client import Api
+from tests.api.workflows import SEQUENCE
+from tests.collector.helpers import wait_for
 from tests.reliability.support import (
     GRPC_LOGS,
     file_sizes,
@@ -157,3 +161,36 @@ def test_failed_checkpoint_invalidates_duckdb_and_the_writer_reopens_the_file(tm
         f"{reopens} reopen(s) after an invalidating checkpoint failure; reads meanwhile: "
         f"{reads.count(200)}x200 {reads.count(503)}x503; {len(acked)} spans acknowledged, all stored once"
     )
+
+
+def test_an_acknowledged_trigger_the_disk_refused_is_committed_once_space_is_back(tmp_path: Path) -> None:
+    """Execute answers 202 once its trigger is journaled; the commit after it can still fail.
+    The API then submits it again until the store takes it, so the execution is readable with
+    its number without a restart (the engine's exported copy may never come: an exporter gives
+    up after its timeout), and stored once."""
+    server = start_server(tmp_path / "triggers.duckdb")
+    try:
+        api = Api(server.api)
+        wf = api.create_workflow(SEQUENCE)["id"]
+        assert api.execute(wf)["execution_number"] == 1
+        for _ in range(2):  # a WAL far larger than the trigger journal, so the limit spares that
+            request, _ids = padded_request(200)
+            assert post_traces(server.otlp_http, request.SerializeToString()).status_code == 200
+        wal = server.db.with_name(server.db.name + ".wal")
+        _limit_file_size(server, wal.stat().st_size + 1024)
+        second = api.execute(wf, {"mode": os.urandom(4096).hex()})  # a commit of > 8 KB
+        assert second["execution_number"] == 2
+        wait_for(lambda: "acknowledged triggers not committed" in server.log,
+                 what="the trigger's commit refused", timeout=30)  # fmt: skip
+        _limit_file_size(server, None)
+        wait_for(lambda: "acknowledged triggers committed on try" in server.log,
+                 what="the trigger committed by a later try", timeout=30)  # fmt: skip
+        page = api.wait_until(
+            f"/api/workflows/{wf}/executions?limit=10",
+            lambda p: p["total"] == 2 and all(e["execution_number"] is not None for e in p["items"]),
+        )
+        assert sorted(e["execution_number"] for e in page["items"]) == [1, 2]
+        assert second["id"] in {e["id"] for e in page["items"]}
+        assert server.terminate() == 0
+    finally:
+        server.kill()

@@ -68,10 +68,12 @@ def _burst(nodes: list[Api], workflow_id: str, bodies: list[dict[str, Any]]) -> 
 
 
 def _recorded_numbers(api: Api, workflow_id: str, count: int) -> list[int]:
-    """The numbers of the workflow's executions as `api` lists them, once all `count` are."""
+    """The numbers of the workflow's executions as `api` lists them, once all `count` are
+    and every number is known: an execution whose trigger's commit failed (PostgreSQL going
+    away) and was taken by a later try may be listed from its spans first, without its number."""
     page = api.wait_until(
         f"/api/workflows/{workflow_id}/executions?limit={count}",
-        lambda p: p["total"] == count,
+        lambda p: p["total"] == count and all(e["execution_number"] is not None for e in p["items"]),
         timeout=TIMEOUT_S,
     )
     return sorted(e["execution_number"] for e in page["items"])
