@@ -305,14 +305,17 @@ class EndToEnd:
     stored: int
     peak_rss: int
     result: ClientResult
+    cpu_us_per_span: float  # the server process's CPU time (all threads) per acknowledged span
 
 
 def end_to_end(db: Path, spans: int, clients: int, connections: int, workload: str = "generic") -> EndToEnd:
     before = count_spans(db) if db.exists() else 0
     server = start_serve(db)
     rss = PeakRss(server.process.pid)
+    cpu_before = _cpu_seconds(server.process.pid)
     try:
         rate, result = drive(server.urls["otlp_http"], spans, clients, connections, workload)
+        cpu = _cpu_seconds(server.process.pid) - cpu_before
     finally:
         code = server.stop()
         peak = rss.stop()
@@ -322,7 +325,14 @@ def end_to_end(db: Path, spans: int, clients: int, connections: int, workload: s
     if problems:
         print("    server logged errors:\n      " + "      ".join(problems[:5]), flush=True)
     stored = count_spans(db) - before
-    return EndToEnd(rate, result.acked_spans, stored, peak, result)
+    return EndToEnd(rate, result.acked_spans, stored, peak, result, cpu / max(1, result.acked_spans) * 1e6)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads. Per span it varies far less than
+    spans/s when other work shares the cores (the rate depends on the CPU the server gets)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def count_spans(db: Path) -> int:
@@ -423,7 +433,7 @@ def main() -> None:
             _report(f"(b) end-to-end, db with {prefill / 1e6:g}M spans", big)
             print(f"    {prefill / 1e6:g}M-span db vs empty                 {big.rate / empty.rate:>10.0%}")
 
-        shapes = _workflow_shapes(workdir, spans, args.clients, args.connections, empty.rate)
+        shapes = _workflow_shapes(workdir, spans, args.clients, args.connections, empty)
 
         print()
         print("goals (2-core machine): (b) >= 40,000 spans/s and >= 50% of (a); big db >= 80% of empty")
@@ -443,7 +453,7 @@ def main() -> None:
 
 
 def _workflow_shapes(
-    workdir: Path, spans: int, clients: int, connections: int, generic: float
+    workdir: Path, spans: int, clients: int, connections: int, generic: EndToEnd
 ) -> dict[str, EndToEnd]:
     """(a) and (b) for the engine's and a foreign tracer's workflow telemetry, against generic (b)."""
     runs: dict[str, EndToEnd] = {}
@@ -454,7 +464,9 @@ def _workflow_shapes(
         print(f"{f'(a) in-process, {shape}-shaped workflow':<42s}{a:>10,.0f} spans/s", flush=True)
         runs[shape] = run = end_to_end(workdir / f"{shape}.duckdb", spans, clients, connections, shape)
         _report(f"(b) end-to-end, {shape}-shaped workflow", run)
-        print(f"{f'    {shape}-shaped (b) / generic (b)':<42s}{run.rate / generic:>10.0%}", flush=True)
+        print(f"{f'    {shape}-shaped (b) / generic (b)':<42s}{run.rate / generic.rate:>10.0%}", flush=True)
+        cpu_ratio = run.cpu_us_per_span / generic.cpu_us_per_span
+        print(f"{f'    {shape}-shaped server CPU / generic':<42s}{cpu_ratio:>10.2f}x", flush=True)
     return runs
 
 
@@ -465,6 +477,7 @@ def _report(label: str, run: EndToEnd) -> None:
         f"server peak RSS {run.peak_rss / 2**20:,.0f} MiB",
         flush=True,
     )
+    print(f"    server CPU per acknowledged span, {label}: {run.cpu_us_per_span:.1f} µs", flush=True)
     if run.stored < run.acked:
         raise SystemExit(f"LOST DATA: {run.acked - run.stored} acknowledged spans not stored")
 

@@ -419,7 +419,9 @@ class Writer:
             spans=spans.select(BLOBLESS_SPAN_COLUMNS) if spans is not None else None,
             log_count=n_logs,
             workflow_spans=_heard_spans(rows.workflow_spans, dup_spans, tries),
-            workflow_logs=_unique(rows.workflow_logs, dup_logs, lambda r: (r.workspace_id, r.record_hash)),
+            workflow_logs=_unique(
+                rows.workflow_logs, dup_logs, [(r.workspace_id, r.record_hash) for r in rows.workflow_logs]
+            ),
             replaced_steps=tries.replaced_rows if tries is not None else None,
         )
 
@@ -786,7 +788,7 @@ def _heard_spans(
     """The workflow spans the live feed hears, in order: each span not stored before, once, and
     for a step that later tries replaced, each of its tries stored in turn."""
     if tries is None or not tries.changed:
-        return _unique(spans, stored, lambda s: (s.workspace_id, s.trace_id, s.span_id))
+        return _unique(spans, stored, [(s.workspace_id, s.trace_id, s.span_id) for s in spans])
     heard, seen = set(tries.heard), set(stored)
     out = []
     for span in spans:
@@ -808,12 +810,15 @@ def _span_keys_params(keys: list[tuple[Any, ...]]) -> dict[str, list[str]]:
     return {"traces": sorted({trace for _, trace, _ in keys}), "keys": ["\0".join(key) for key in keys]}
 
 
-def _unique(items: list[T], stored: set[Any], key: Callable[[T], Any]) -> list[T]:
-    """Items whose key is neither stored before nor seen earlier in the list."""
+def _unique(items: list[T], stored: set[Any], keys: list[Any]) -> list[T]:
+    """Items whose key (`keys[i]` is items[i]'s) is neither stored before nor seen earlier in the
+    list. The writer runs it on every commit's workflow spans and records: in the common case,
+    none stored and no key twice, that is told by one set and the list is returned whole."""
+    if not stored and len(set(keys)) == len(keys):
+        return list(items)
     seen = set(stored)
     out = []
-    for item in items:
-        k = key(item)
+    for item, k in zip(items, keys, strict=True):
         if k not in seen:
             seen.add(k)
             out.append(item)
