@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -74,44 +75,73 @@ def read_step_totals(
     first, last = whole_days(since_ns, until_ns)
     if min(last, today()) <= first:  # no day the summaries may hold: one scan (exact quantiles)
         return _scan(cursor, window)
-    [(time_days, time_seconds, until_day, floor_day, stale, rolled_up, unnamed)] = cursor.execute(
-        sql("queries/step_metrics"), window
-    ).fetchall()
+    state = _first_read(cursor, window)
     workflow = {"workspace_id": workspace_id, "workflow_id": workflow_id}
-    rolled_first, rolled_last = rolled_up or (None, None)
+    rolled_first, rolled_last = state.rolled
     parts = []
-    if rolled_first is not None and not stale and first <= rolled_first and rolled_last < last:
+    if rolled_first is not None and not state.stale and first <= rolled_first and rolled_last < last:
         # Its rollup merges every summary row of the workflow: all days after retention's
         # cutoff sealed before `until_day`, and the day being summarized when its part is done.
-        days = [(max(first, floor_day + 1), min(last, max(until_day, rolled_last + 1)))]
-        parts.append(rollup_rows(cursor, workflow))
+        days = [(max(first, state.floor_day + 1), min(last, max(state.until_day, rolled_last + 1)))]
+        parts.append(read_rollup(cursor, workflow))
     else:
-        days = summarized_days(max(first, floor_day + 1), last, until_day, stale or [])
+        days = summarized_days(max(first, state.floor_day + 1), last, state.until_day, state.stale)
         if days and rolled_first is not None:  # else the workflow has no summary row
-            params = workflow | {"first_day": days[0][0], "last_day": days[-1][1], "stale_days": stale or []}
+            params = workflow | {"first_day": days[0][0], "last_day": days[-1][1], "stale_days": state.stale}
             parts.append(cursor.sql(sql("queries/step_metrics_summaries"), params=params).to_arrow_table())
     ranges = span_ranges(since_ns, until_ns, days)
-    if ranges or unnamed:
+    if ranges or state.unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
-        params = window if unnamed else workflow  # (DuckDB refuses parameters a statement lacks)
-        spans = cursor.sql(_spans_statement(condition, unnamed), params=params).to_arrow_table()
+        params = window if state.unnamed else workflow  # (DuckDB refuses parameters a statement lacks)
+        spans = cursor.sql(_spans_statement(condition, state.unnamed), params=params).to_arrow_table()
         if spans.num_rows:
             parts.append(span_rows(spans))
     if not parts:
         return []
-    rolled_time = (time_days, time_seconds) if time_days is not None else None
-    return merge(parts, workflow_time(cursor, window, (first, last), rolled_time, stale or []))
+    return merge(parts, workflow_time(cursor, window, (first, last), state.time, state.stale))
+
+
+@dataclass(frozen=True, slots=True)
+class _FirstRead:
+    """step_metrics.sql's answer."""
+
+    until_day: int  # the first unsealed day (a very small number when none is sealed yet)
+    floor_day: int  # retention's cutoff day (likewise)
+    time: tuple[tuple[int, int], float | None] | None  # the executions total: its days, seconds
+    stale: list[int]
+    rolled: tuple[int | None, int | None]  # the first and last day of the rollup
+    unnamed: bool
+
+
+_NO_DAY = -(2**31)
+
+
+def _first_read(cursor: duckdb.DuckDBPyConnection, window: dict[str, Any]) -> _FirstRead:
+    got: dict[str, list[tuple[Any, ...]]] = {}
+    for part, *values in cursor.execute(sql("queries/step_metrics"), window).fetchall():
+        got.setdefault(part, []).append(tuple(values))
+    [(until_day, floor_day, _)] = got["sealed"]
+    [(from_day, to_day, seconds)] = got.get("time", [(None, None, None)])
+    [(rolled_first, rolled_last, _)] = got["rolled"]
+    return _FirstRead(
+        until_day=_NO_DAY if until_day is None else until_day,
+        floor_day=_NO_DAY if floor_day is None else floor_day,
+        time=((from_day, to_day), seconds) if "time" in got else None,
+        stale=[day for day, *_ in got.get("stale", [])],
+        rolled=(rolled_first, rolled_last),
+        unnamed="unnamed" in got,
+    )
 
 
 def workflow_time(
     cursor: duckdb.DuckDBPyConnection,
     window: dict[str, Any],
     whole: tuple[int, int],
-    rolled: tuple[list[int], float | None] | None,
+    rolled: tuple[tuple[int, int], float | None] | None,
     stale: Sequence[int],
 ) -> float | None:
     """The total duration of the workflow's finished executions begun in the window (None when
-    none has one): the rollup's total ([from_day, until_day), that total) over its days, when
+    none has one): the rollup's total ((from_day, until_day), that total) over its days, when
     the window's `whole` days hold them and none is stale, plus the executions begun outside
     them; else all from the executions."""
     since_ns, until_ns = window["since"], window["until"]
@@ -145,16 +175,25 @@ def _began_in(ranges: Sequence[tuple[int, int]]) -> str:
     return " OR ".join(out)
 
 
-def rollup_rows(cursor: duckdb.DuckDBPyConnection, workflow: dict[str, str]) -> pa.Table:
-    """The workflow's rollup rows as summary rows (ROW_SCHEMA): the rows, then their buckets
-    (kept in a table of their own) made into each row's histogram."""
-    rows = cursor.sql(sql("queries/step_metrics_rollups"), params=workflow).to_arrow_table()
-    buckets = cursor.sql(sql("queries/step_metrics_rollup_buckets"), params=workflow).to_arrow_table()
-    index = pc.index_in(buckets.column("step_id"), value_set=rows.column("step_id"), skip_nulls=False)
+def read_rollup(cursor: duckdb.DuckDBPyConnection, workflow: dict[str, str]) -> pa.Table:
+    """The workflow's rollup rows as summary rows (ROW_SCHEMA). Both reads fetch numpy arrays:
+    `cursor.sql()` plans a statement twice (to describe its relation, then to run it), ~1 ms
+    more for these small answers than `execute()`."""
+    rows = cursor.execute(sql("queries/step_metrics_rollups"), workflow).fetchnumpy()
+    buckets = cursor.execute(sql("queries/step_metrics_rollup_buckets"), workflow).fetchnumpy()
+    return rollup_rows(pa.table({k: pa.array(v) for k, v in rows.items()}), buckets)
+
+
+def rollup_rows(rows: pa.Table, buckets: dict[str, npt.NDArray[Any]]) -> pa.Table:
+    """Rollup rows (step_metrics_rollups.sql) as summary rows (ROW_SCHEMA): their buckets
+    (step_metrics_rollup_buckets.sql, kept in a table of their own) made into each row's
+    histogram, in bucket order."""
+    step_ids = pa.array(buckets["step_id"], type=pa.string())
+    index = pc.index_in(step_ids, value_set=rows.column("step_id").cast(pa.string()), skip_nulls=False)
     row_of = index.to_numpy(zero_copy_only=False).astype(np.int64)
-    order = np.argsort(row_of, kind="stable")  # each row's buckets together, still in bucket order
+    order = np.lexsort((buckets["b"], row_of))  # each row's buckets together, in bucket order
     offsets = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=rows.num_rows))]).astype(np.int32)
-    fields = [np.asarray(buckets.column(k).to_numpy())[order] for k in ("b", "n", "s")]
+    fields = [pa.array(np.asarray(buckets[k])[order]) for k in ("b", "n", "s")]
     histograms = pa.ListArray.from_arrays(
         pa.array(offsets), pa.StructArray.from_arrays(fields, names=["b", "n", "s"])
     )

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.duckdb.store import Store
+from pytest import approx
 
 from tests.storage.conformance.test_step_rollups import (
     _rollup_matches_the_summaries,
@@ -88,8 +89,14 @@ def test_the_rollups_are_read_and_an_older_file_is_rolled_up_when_migrated(tmp_p
         assert _rollup_matches_the_summaries(store, "w") == 1
     finally:
         store.close()
+    store = _open(db)
+    try:
+        [before] = store.workflow_metrics.step_totals("w", WF, *EVER)
+    finally:
+        store.close()
     with duckdb.connect(str(db)) as con:  # what the rollup says is what is read (not as users do)
         con.execute("UPDATE step_rollups SET runs = runs + 5")
+        con.execute("UPDATE step_rollup_buckets SET s = s * 2")  # each bucket's mean doubles
     store = _open(db)
     try:
         [rolled] = store.workflow_metrics.step_totals("w", WF, *EVER)
@@ -97,6 +104,11 @@ def test_the_rollups_are_read_and_an_older_file_is_rolled_up_when_migrated(tmp_p
     finally:
         store.close()
     assert (rolled.runs, one_day.runs) == (len(RUNS) + 5, _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)[0].runs)
+    assert before.p50_duration_seconds and before.p95_duration_seconds
+    assert (rolled.p50_duration_seconds, rolled.p95_duration_seconds) == (
+        approx(2 * before.p50_duration_seconds),
+        approx(2 * before.p95_duration_seconds),
+    )
 
 
 def test_the_executions_totals_are_read_and_an_older_file_is_totalled_when_migrated(tmp_path: Path) -> None:
