@@ -167,3 +167,27 @@ def test_a_request_committed_before_its_line_is_written_holds_no_line(tmp_path: 
     journal.append([2], [_entry(2).line()])  # nothing earlier is needed: emptied first
     assert journal.entries() == [_entry(2)]
     journal.close()
+
+
+def test_a_request_is_writing_then_written_until_committed(tmp_path: Path) -> None:
+    """What api/intake.py's later tries ask: a failed commit is tried again only while its
+    line is in the file (acknowledged), or about to be."""
+    journal = TriggerJournal(tmp_path / "db.triggers")
+    journal.begin(1)
+    assert journal.state(1) == "writing"
+    journal.append([1], [_entry(1).line()])
+    assert journal.state(1) == "written"
+    journal.done(1)
+    assert journal.state(1) == "gone"
+    journal.close()
+
+
+def test_a_request_whose_line_could_not_be_written_is_gone() -> None:
+    """The append failed (a full disk: /dev/full answers ENOSPC), so execute answered with the
+    commit's outcome instead: nothing is acknowledged that a later try should commit."""
+    journal = TriggerJournal(Path("/dev/full"))
+    journal.begin(1)
+    with pytest.raises(OSError):
+        journal.append([1], [_entry(1).line()])
+    assert journal.state(1) == "gone"
+    journal.close()
