@@ -170,7 +170,7 @@ def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str)
     wanted = [rowid for rowid, s in found if span_blob_read(s)]
     blobs = {}
     if wanted:
-        blobs = dict(cur.execute(sql("queries/span_blobs"), {**params, "rowids": wanted}).fetchall())
+        blobs = _blobs(cur, "queries/span_blobs", wanted)
     return [s._replace(span=blobs.get(rowid)) for rowid, s in found]
 
 
@@ -186,6 +186,13 @@ def workflow_spans(
 
 # The spans whose blobs a details read needs: the root's and the steps' attributes are read.
 BLOB_ROLES = (m.EXECUTION, m.STEP)
+
+
+def _blobs(cur: duckdb.DuckDBPyConnection, query: str, rowids: list[int]) -> dict[int, bytes]:
+    """The blobs of these rows (read in the same snapshot), by row id: a scan of their row-id
+    range (span_blobs.sql says why)."""
+    params = {"rowids": rowids, "first": min(rowids), "last": max(rowids)}
+    return dict(cur.execute(sql(query), params).fetchall())
 
 
 def span_blob_read(span: _SpanRow) -> bool:
@@ -212,7 +219,7 @@ def _lifecycle(
     triggers = [r for r in found if r.event_name == c.EVENT_EXECUTION_TRIGGERED]
     unread = [r.rowid for r in triggers if r.record is None]
     if unread:
-        blobs = dict(cur.execute(sql("queries/log_blobs"), {**params, "rowids": unread}).fetchall())
+        blobs = _blobs(cur, "queries/log_blobs", unread)
         triggers = [r._replace(record=blobs.get(r.rowid)) for r in triggers]
     triggered = []
     for r in triggers:
