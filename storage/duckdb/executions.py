@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 from flowscope.storage.anyvalue import attributes_to_dict
+from flowscope.storage.duckdb.blobs import by_rowid
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql
@@ -168,9 +169,7 @@ def _spans(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str)
     stored = cur.execute(sql("queries/execution_spans"), params).fetchall()
     found = workflow_spans(((r[0], r[1], _SpanRow(*r[2:])) for r in stored), workspace_id)
     wanted = [rowid for rowid, s in found if span_blob_read(s)]
-    blobs = {}
-    if wanted:
-        blobs = _blobs(cur, "queries/span_blobs", wanted)
+    blobs = by_rowid(cur, "queries/span_blobs", wanted)
     return [s._replace(span=blobs.get(rowid)) for rowid, s in found]
 
 
@@ -186,13 +185,6 @@ def workflow_spans(
 
 # The spans whose blobs a details read needs: the root's and the steps' attributes are read.
 BLOB_ROLES = (m.EXECUTION, m.STEP)
-
-
-def _blobs(cur: duckdb.DuckDBPyConnection, query: str, rowids: list[int]) -> dict[int, bytes]:
-    """The blobs of these rows (read in the same snapshot), by row id: a scan of their row-id
-    range (span_blobs.sql says why)."""
-    params = {"rowids": rowids, "first": min(rowids), "last": max(rowids)}
-    return dict(cur.execute(sql(query), params).fetchall())
 
 
 def span_blob_read(span: _SpanRow) -> bool:
@@ -219,7 +211,7 @@ def _lifecycle(
     triggers = [r for r in found if r.event_name == c.EVENT_EXECUTION_TRIGGERED]
     unread = [r.rowid for r in triggers if r.record is None]
     if unread:
-        blobs = _blobs(cur, "queries/log_blobs", unread)
+        blobs = by_rowid(cur, "queries/log_blobs", unread)
         triggers = [r._replace(record=blobs.get(r.rowid)) for r in triggers]
     triggered = []
     for r in triggers:

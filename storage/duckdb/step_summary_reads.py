@@ -355,6 +355,8 @@ _FALSE = pa.scalar(False, pa.bool_())
 
 def _text(value: str) -> pa.Scalar:
     return pa.scalar(value, pa.string())
+
+
 _SUMS = (
     "runs", "completed", "failed", "skipped", "cancelled", "retries", "runs_with_retries",
     "ran", "ran_ns", "total_ns",

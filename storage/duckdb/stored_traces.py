@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+from flowscope.storage.duckdb.blobs import by_rowid
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.traces import (
     ServiceSummary,
@@ -31,15 +32,26 @@ def fetch_parts(cur: duckdb.DuckDBPyConnection, table: str, ids: set[int]) -> di
 _UNKNOWN = StoredPart(b"", "")
 
 
+def trace_span_rows(
+    cur: duckdb.DuckDBPyConnection, workspace_id: str, trace_ids: list[str], max_spans: int
+) -> list[tuple[str, str, str, int, int, bytes, int]]:
+    """The workspace's spans of `trace_ids`, cut at `max_spans` a trace (trace_spans.sql), as
+    (trace id, span id, parent span id, resource id, scope id, span bytes, the trace's span
+    count); the bytes read in a second statement, by row id (storage/duckdb/blobs.py)."""
+    if not trace_ids:
+        return []
+    placeholders = ", ".join("?" * len(trace_ids))  # only markers are spliced in, never values
+    statement = sql("queries/traces/trace_spans").format(placeholders=placeholders)
+    rows = cur.execute(statement, [*trace_ids, workspace_id, max_spans]).fetchall()
+    blobs = by_rowid(cur, "queries/span_blobs", [r[5] for r in rows])
+    return [(*r[:5], blobs[r[5]], r[6]) for r in rows]
+
+
 def load_stored(
     cur: duckdb.DuckDBPyConnection, workspace_id: str, trace_ids: list[str], max_spans: int
 ) -> list[StoredTrace]:
     """The traces of `trace_ids` as stored, cut as `get_traces` cuts them (trace_spans.sql)."""
-    if not trace_ids:
-        return []
-    placeholders = ", ".join("?" * len(trace_ids))
-    statement = sql("queries/traces/trace_spans").format(placeholders=placeholders)
-    rows = cur.execute(statement, [*trace_ids, workspace_id, max_spans]).fetchall()
+    rows = trace_span_rows(cur, workspace_id, trace_ids, max_spans)
     resources = fetch_parts(cur, "resources", {r[3] for r in rows})
     scopes = fetch_parts(cur, "scopes", {r[4] for r in rows})
     spans: dict[str, list[StoredSpan]] = {}

@@ -14,7 +14,7 @@ from flowscope.storage.anyvalue import any_value_to_python
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql
-from flowscope.storage.duckdb.stored_traces import fetch_parts, load_stored, summarize
+from flowscope.storage.duckdb.stored_traces import fetch_parts, load_stored, summarize, trace_span_rows
 from flowscope.storage.trace_tags import matches
 from flowscope.storage.traces import (
     Attributes,
@@ -209,9 +209,7 @@ def _load_traces(
 ) -> list[Trace]:
     if not trace_ids:
         return []
-    placeholders = ", ".join("?" * len(trace_ids))  # only markers are spliced in, never values
-    statement = sql("queries/traces/trace_spans").format(placeholders=placeholders)
-    rows = cur.execute(statement, [*trace_ids, workspace_id, max_spans]).fetchall()
+    rows = trace_span_rows(cur, workspace_id, trace_ids, max_spans)
     catalog = _Catalog(cur)
     catalog.load({r[3] for r in rows}, {r[4] for r in rows})
     spans: dict[str, list[TraceSpan]] = {}

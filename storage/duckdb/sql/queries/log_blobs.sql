@@ -1,6 +1,5 @@
--- The blobs of some log records of one trace, by row id (rows that execution_lifecycle_columns.sql
--- read in the same snapshot; $first and $last are the least and greatest of $rowids): a scan
--- of that row-id range, for the reason span_blobs.sql gives.
+-- The blobs of some log records, by row id (rows that execution_lifecycle_columns.sql read in
+-- the same snapshot): a scan of their row-id range, as span_blobs.sql.
 SELECT rowid, record
 FROM logs
 WHERE rowid BETWEEN $first AND $last
