@@ -105,7 +105,8 @@ class DuckDBExecutions:
             rows = cur.execute(
                 sql("queries/execution_logs"), {**params, "skip": skip, "limit": limit}
             ).fetchall()
-        return Page([_log_row(*r) for r in rows], total)
+            blobs = by_rowid(cur, "queries/log_blobs", [r[-1] for r in rows])
+        return Page([_log_row(*r[:-1], blobs[r[-1]]) for r in rows], total)
 
     def page(
         self,
