@@ -33,6 +33,8 @@ _FOREVER = 2**63 - 1
 class _ReadOnly:
     """What DuckDBWorkflowMetrics needs of a store: cursors on one read-only connection."""
 
+    day_cache = None  # a read-only file has no writer to tell it what changed
+
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
 

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from flowscope.storage.duckdb.day_cache import DayCache, Entry, cut_for
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.step_summaries import DAY_NS, today
 from flowscope.storage.workflow_metrics import StepTotals
@@ -68,9 +69,11 @@ def summarized_days(first: int, last: int, until_day: int, stale: Sequence[int])
 
 
 def read_step_totals(
-    cursor: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
-) -> list[StepTotals]:
-    """The reads, in the caller's read transaction, merged."""
+    cursor: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int,
+    cache: DayCache | None = None, held: int = 0,
+) -> list[StepTotals]:  # fmt: skip
+    """The reads, in the caller's read transaction, merged; with `cache`, the first day not
+    summarized mostly from it (`held`: what the transaction holds, `DayCache.committed`)."""
     window = {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
     first, last = whole_days(since_ns, until_ns)
     if min(last, today()) <= first:  # no day the summaries may hold: one scan (exact quantiles)
@@ -90,6 +93,10 @@ def read_step_totals(
             params = workflow | {"first_day": days[0][0], "last_day": days[-1][1], "stale_days": state.stale}
             parts.append(cursor.sql(sql("queries/step_metrics_summaries"), params=params).to_arrow_table())
     ranges = span_ranges(since_ns, until_ns, days)
+    if cache is not None and ranges and ranges[-1][0] == state.until_day * DAY_NS:
+        ranges, kept = _current_day(cursor, cache, held, workflow, ranges)
+        if kept.num_rows:
+            parts.append(kept)
     if ranges or state.unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
         params = window if state.unnamed else workflow  # (DuckDB refuses parameters a statement lacks)
@@ -99,6 +106,26 @@ def read_step_totals(
     if not parts:
         return []
     return merge(parts, workflow_time(cursor, window, (first, last), state.time, state.stale))
+
+
+def _current_day(
+    cursor: duckdb.DuckDBPyConnection, cache: DayCache, held: int, workflow: dict[str, str],
+    ranges: list[tuple[int, int]],
+) -> tuple[list[tuple[int, int]], pa.Table]:  # fmt: skip
+    """The last of `ranges` begins the first day not summarized: its step runs up to the
+    cache entry's cut (built now if missing or stale), and the ranges left to read from spans."""
+    lo, hi = ranges[-1]
+    key = (workflow["workspace_id"], workflow["workflow_id"], lo)
+    entry = cache.get(key, hi)
+    if entry is None:
+        cut = cut_for(lo, hi)
+        if cut is None:
+            return ranges, _EMPTY
+        statement = _spans_statement(f"(start_ns >= {int(lo)} AND start_ns < {int(cut)})", False)
+        spans = cursor.sql(statement, params=workflow).to_arrow_table()
+        entry = Entry(cut, held, combined([span_rows(spans)]) if spans.num_rows else _EMPTY)
+        cache.put(key, entry)
+    return [*ranges[:-1], *([(entry.cut_ns, hi)] if entry.cut_ns < hi else [])], entry.rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +241,7 @@ ROW_SCHEMA = pa.schema([
     ("histogram", pa.list_(pa.struct([("b", pa.int16()), ("n", pa.int64()), ("s", pa.float64())]))),
 ])  # fmt: skip
 """A summary row (queries/step_metrics_summaries.sql)."""
+_EMPTY = ROW_SCHEMA.empty_table()
 
 _LN_BUCKET = math.log(1.01)
 
@@ -265,20 +293,11 @@ def merge(parts: list[pa.Table], workflow_time: float | None) -> list[StepTotals
     each step's first start, then id."""
     if not parts:
         return []
-    rows = pa.concat_tables([p.cast(ROW_SCHEMA) for p in parts]).sort_by("last_start_ns")
-    steps = rows.select([c for c in ROW_SCHEMA.names if c != "histogram"]).group_by(
-        "step_id", use_threads=False  # in order: the last name is the one of the run started last
-    ).aggregate([
-        *((k, "sum") for k in _SUMS), ("ran_max_ns", "max"), ("first_start_ns", "min"),
-        ("last_name", "last"),
-    ])  # fmt: skip
-    index = pc.index_in(rows.column("step_id"), value_set=steps.column("step_id"), skip_nulls=False)
-    step_of_row = index.to_numpy(zero_copy_only=False).astype(np.int64)
-    histograms = _histograms(rows.column("histogram"), step_of_row, steps.num_rows)
+    steps, histograms = _grouped(parts)
     out = []
     for i, step in enumerate(steps.to_pylist()):
         ran = step["ran_sum"]
-        p50, p95 = quantiles(*histograms.get(i, (_NONE, _NONE)), (0.5, 0.95))
+        p50, p95 = quantiles(*histograms.get(i, (_NONE, _NONE, _NONE))[1:], (0.5, 0.95))
         out.append((
             step["first_start_ns_min"], step["step_id"] or "",
             StepTotals(
@@ -363,13 +382,60 @@ _SUMS = (
 )  # fmt: skip
 _BUCKETS = 1 << 13  # bucket numbers run from -1 (d <= 0) to 4389 (d = 2**63 ns)
 _NONE = np.zeros(0)
+_Histogram = tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
+]  # buckets, counts, sums
+
+
+def _grouped(
+    parts: list[pa.Table],
+) -> tuple[
+    pa.Table, dict[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]]
+]:
+    """Summary rows grouped per step: the group-by's table (columns named `<column>_<aggregate>`)
+    and, by its row index, the step's histogram (`_histograms`)."""
+    rows = pa.concat_tables([p.cast(ROW_SCHEMA) for p in parts]).sort_by("last_start_ns")
+    steps = rows.select([c for c in ROW_SCHEMA.names if c != "histogram"]).group_by(
+        "step_id", use_threads=False  # in order: the last name is the one of the run started last
+    ).aggregate([
+        *((k, "sum") for k in _SUMS), ("ran_max_ns", "max"), ("first_start_ns", "min"),
+        ("last_start_ns", "max"), ("last_name", "last"),
+    ])  # fmt: skip
+    index = pc.index_in(rows.column("step_id"), value_set=steps.column("step_id"), skip_nulls=False)
+    step_of_row = index.to_numpy(zero_copy_only=False).astype(np.int64)
+    return steps, _histograms(rows.column("histogram"), step_of_row, steps.num_rows)
+
+
+def combined(parts: list[pa.Table]) -> pa.Table:
+    """Summary rows merged into one per step, still summary rows (ROW_SCHEMA): what
+    day_cache.py keeps of a day's step runs."""
+    steps, histograms = _grouped(parts)
+    lengths = [len(histograms.get(i, (_NONE,))[0]) for i in range(steps.num_rows)]
+    found = [histograms[i] for i in range(steps.num_rows) if i in histograms]
+    b, n, s = (np.concatenate([h[k] for h in found]) if found else _NONE for k in range(3))
+    entries = pa.StructArray.from_arrays(
+        [pa.array(b.astype(np.int16)), pa.array(n.astype(np.int64)), pa.array(s.astype(np.float64))],
+        fields=list(ROW_SCHEMA.field("histogram").type.value_type),
+    )
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    columns = {
+        "step_id": steps.column("step_id"),
+        **{k: steps.column(f"{k}_sum") for k in _SUMS},
+        "ran_max_ns": steps.column("ran_max_ns_max"),
+        "first_start_ns": steps.column("first_start_ns_min"),
+        "last_start_ns": steps.column("last_start_ns_max"),
+        "last_name": steps.column("last_name_last"),
+        "histogram": pa.ListArray.from_arrays(offsets, entries),
+    }
+    return pa.table({f.name: columns[f.name] for f in ROW_SCHEMA}).cast(ROW_SCHEMA)
 
 
 def _histograms(
     column: pa.ChunkedArray, step_of_row: npt.NDArray[np.int64], steps: int
-) -> dict[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
-    """Per step (by index), the used buckets' counts and sums in bucket order, added up with
-    numpy (dense per step: bincount, no sort): a hot workflow's window holds ~10^5 entries."""
+) -> dict[int, _Histogram]:
+    """Per step (by index), the used buckets' numbers, counts and sums in bucket order, added
+    up with numpy (dense per step: bincount, no sort): a hot workflow's window holds ~10^5
+    entries."""
     lists = column.combine_chunks()
     entries = lists.flatten()
     lengths = np.diff(lists.offsets.to_numpy())
@@ -383,7 +449,7 @@ def _histograms(
     for step in range(steps):
         used = np.flatnonzero(counts[step * _BUCKETS : (step + 1) * _BUCKETS]) + step * _BUCKETS
         if used.size:
-            out[step] = (counts[used], sums[used])
+            out[step] = ((used - step * _BUCKETS - 1).astype(np.float64), counts[used], sums[used])
     return out
 
 

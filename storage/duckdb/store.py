@@ -18,6 +18,7 @@ from typing import TypeVar
 import duckdb
 from flowscope.storage.changes import EventBus
 from flowscope.storage.duckdb.catalog import DuckDBCatalog
+from flowscope.storage.duckdb.day_cache import DayCache
 from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
 from flowscope.storage.duckdb.rebuild import rebuild_rows
@@ -85,6 +86,8 @@ class Store:
         )
         self.writer.step_days.load(self._con)
         self.step_summaries = Maintenance(self.writer)  # sealed days summarized off the commit path
+        # Step metrics' current day, summarized once and kept while no commit changes it.
+        self.day_cache = DayCache(self.writer.span_changes) if self.caches_current_day else None
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
@@ -103,6 +106,8 @@ class Store:
 
     writer_type: type[Writer] = Writer
     answer_deadline_seconds: float | None = None  # a local file answers or fails
+    # Whether this process's writer makes every change to the spans (day_cache.py needs it).
+    caches_current_day = True
 
     def described(self) -> str:
         """The database as messages name it."""
@@ -181,10 +186,12 @@ class Store:
         done = threading.Event()
 
         def task(con: duckdb.DuckDBPyConnection) -> None:
+            change = self.writer.span_changes.begin(None)  # spans of any start may go
             try:
                 with transaction(con):
                     deleted = delete_before(con, cutoff, self.writer.step_days)
             finally:
+                self.writer.span_changes.done(change)
                 done.set()
             self.metrics.retention_deleted.labels("traces").inc(deleted.spans)
             self.metrics.retention_deleted.labels("logs").inc(deleted.logs)

@@ -37,6 +37,7 @@ from flowscope.storage.batches import (
 )
 from flowscope.storage.changes import CommittedBatch, EventBus, WorkflowSpan
 from flowscope.storage.duckdb import execution_summaries, step_summaries
+from flowscope.storage.duckdb.day_cache import SpanChanges
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.transaction import rollback
@@ -108,6 +109,7 @@ class Writer:
         self._expected: list[tuple[str, str]] = []  # `expect_stored`'s, under _seen_lock
         self._maintenance: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         self.step_days = step_summaries.SealedDays()  # the summarized days (step_summaries.py)
+        self.span_changes = SpanChanges()  # each commit's earliest span start (day_cache.py)
         self._thread = threading.Thread(target=self._run, name="flowscope-writer", daemon=True)
         metrics.queue_capacity.set(max_queue_items)
 
@@ -393,6 +395,7 @@ class Writer:
             if numbers:
                 _persist_execution_numbers(con, numbers)
             self._before_commit(spans, logs)
+            change = self.span_changes.begin(_changed_starts(spans, tries))
             try:
                 con.execute("COMMIT")
             except duckdb.FatalException as exc:
@@ -402,6 +405,8 @@ class Writer:
                 # invalidated the instance): acknowledge, and reopen before the next commit.
                 log.error("checkpoint after commit failed: %s", exc)
                 self._broken = True
+            finally:
+                self.span_changes.done(change)
             self._remember_catalog("resource", new_resources)
             self._remember_catalog("scope", new_scopes)
             if logs is not None and logs.num_rows:
@@ -591,6 +596,21 @@ class Writer:
         resource_batch = scope_batch = table  # noqa: F841  (the statement scans one of them)
         self._con.execute(sql(f"ingest/insert_{kind}s"))
         return new
+
+
+_NO_STARTS = np.zeros(0, np.int64)
+
+
+def _changed_starts(spans: pa.Table | None, tries: later_tries.LaterTries | None) -> npt.NDArray[np.integer]:
+    """The start times of the spans a commit stores, and of the earlier tries it deletes."""
+    parts = [
+        t.column("start_ns").to_numpy()
+        for t in (spans, tries.replaced_rows if tries is not None else None)
+        if t is not None and t.num_rows
+    ]
+    if not parts:
+        return _NO_STARTS
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:
