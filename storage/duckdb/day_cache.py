@@ -18,9 +18,10 @@ commits, which no writer here sees: it does not use this (`Store.caches_current_
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,29 +35,41 @@ CUT_LAG_NS = 10 * 60 * 10**9
 # read from the spans stays small (at most ~20 minutes of the workflow's step runs).
 REBUILD_AFTER_NS = 20 * 60 * 10**9
 ENTRIES = 1024  # (workspace, workflow) pairs kept, least recently used dropped
-CHANGES = 65_536  # changes remembered; an entry older than the oldest is built again
+CHANGES = 65_536  # changes kept at most (then the older half goes: their entries are built again)
 
 
 class SpanChanges:
-    """The earliest span start of each change to the spans (writer thread; `committed` and
-    `earliest_after` from any thread)."""
+    """The earliest span start of each change to the spans (`begin` and `done` on the writer
+    thread; `committed` and `earliest_after` from any thread)."""
 
     def __init__(self) -> None:
-        self._changes: deque[tuple[int, int]] = deque(maxlen=CHANGES)  # (change id, earliest start)
+        self._lock = threading.Lock()
+        # The changes whose earliest start is below every later change's (ids and starts both
+        # increasing): the first with an id above X holds the earliest start of all after X,
+        # found by bisection. Spans arrive roughly in start order, so few are ever dropped.
+        self._ids: list[int] = []
+        self._starts: list[int] = []
         self._last = 0  # the last change id given
-        self._forgotten = 0  # changes up to this id fell out of the deque
+        self._forgotten = 0  # changes up to this id were let go (CHANGES)
         self.committed = 0  # every change up to this id is committed (or failed)
 
     def begin(self, starts: npt.NDArray[np.integer] | None) -> int:
         """Before a commit that stores or deletes spans started at `starts` (None: at any
         time, as retention's): its change id, for `done`."""
-        self._last += 1
         earliest = 0 if starts is None else int(starts.min()) if starts.size else None
-        if earliest is not None:
-            if len(self._changes) == self._changes.maxlen:
-                self._forgotten = self._changes[0][0]
-            self._changes.append((self._last, earliest))
-        return self._last
+        with self._lock:
+            self._last += 1
+            if earliest is not None:
+                while self._starts and self._starts[-1] >= earliest:
+                    self._ids.pop()
+                    self._starts.pop()
+                self._ids.append(self._last)
+                self._starts.append(earliest)
+                if len(self._ids) > CHANGES:
+                    half = len(self._ids) // 2
+                    self._forgotten = self._ids[half - 1]
+                    del self._ids[:half], self._starts[:half]
+            return self._last
 
     def done(self, change: int) -> None:
         """After the commit of `change` (or its failure: a change that did not happen only
@@ -65,11 +78,12 @@ class SpanChanges:
 
     def earliest_after(self, change: int) -> int | None:
         """The earliest span start of the changes recorded after `change`; None when there
-        are none; 0 when some of them are forgotten."""
-        if change < self._forgotten:
-            return 0
-        later = [start for cid, start in list(self._changes) if cid > change]
-        return min(later) if later else None
+        are none; 0 when some of them were let go."""
+        with self._lock:
+            if change < self._forgotten:
+                return 0
+            i = bisect.bisect_right(self._ids, change)
+            return self._starts[i] if i < len(self._ids) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -382,16 +382,11 @@ _SUMS = (
 )  # fmt: skip
 _BUCKETS = 1 << 13  # bucket numbers run from -1 (d <= 0) to 4389 (d = 2**63 ns)
 _NONE = np.zeros(0)
-_Histogram = tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
-]  # buckets, counts, sums
+# A step's histogram: its used buckets' numbers, counts and sums, in bucket order.
+_Histogram = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 
-def _grouped(
-    parts: list[pa.Table],
-) -> tuple[
-    pa.Table, dict[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]]
-]:
+def _grouped(parts: list[pa.Table]) -> tuple[pa.Table, dict[int, _Histogram]]:
     """Summary rows grouped per step: the group-by's table (columns named `<column>_<aggregate>`)
     and, by its row index, the step's histogram (`_histograms`)."""
     rows = pa.concat_tables([p.cast(ROW_SCHEMA) for p in parts]).sort_by("last_start_ns")

@@ -15,6 +15,8 @@ import pytest
 from flowscope.storage.duckdb import day_cache
 from flowscope.storage.duckdb.day_cache import SpanChanges
 from flowscope.storage.duckdb.store import Store
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.storage.conformance.test_step_summaries import DAY, EVER, RUNS, WF, StepRun, _expected, _write
 
@@ -109,3 +111,15 @@ def test_span_changes_forgotten_count_as_touching_everything(monkeypatch: pytest
     ids = [changes.begin(np.array([100 + i])) for i in range(5)]
     assert changes.earliest_after(ids[-2]) == 104
     assert changes.earliest_after(ids[0]) == 0  # what came after it is no longer all known
+
+
+@given(st.lists(st.one_of(st.none(), st.lists(st.integers(0, 50), max_size=3)), max_size=40))
+def test_span_changes_match_the_minimum_over_every_later_change(changes_made: list[list[int] | None]) -> None:
+    changes = SpanChanges()
+    made = []  # (id, earliest start or None when the change had no spans)
+    for starts in changes_made:
+        array = None if starts is None else np.array(starts, dtype=np.int64)
+        made.append((changes.begin(array), 0 if starts is None else min(starts, default=None)))
+    for change in range(len(made) + 1):
+        later = [start for cid, start in made if cid > change and start is not None]
+        assert changes.earliest_after(change) == (min(later) if later else None)
