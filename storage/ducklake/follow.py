@@ -115,11 +115,7 @@ class LakeFollower:
         is listed than one round reads (then the next round starts at once)."""
         now = time.monotonic()
         if not self._behind and now - self._caught_up > self._max_lag:
-            log.warning(
-                "following the lake: %.1f s behind, skipping to its newest snapshot", now - self._caught_up
-            )
-            self._behind = True
-            self._gap()
+            self._fall_behind(now)
         try:
             if self._catalog is None:  # after a failure: a new connection (PostgreSQL restarted, ...)
                 self._catalog = self._connect()
@@ -147,6 +143,11 @@ class LakeFollower:
                 )
             return False
         self._failures = 0
+        if time.monotonic() - self._caught_up > self._max_lag:
+            # The round itself was held past the max lag (the process stopped or starved while
+            # it listed): what it read may be some of what was missed, so it is not streamed.
+            self._fall_behind(time.monotonic())
+            return False
         for snapshot in followed:
             spans, records = batches.get(snapshot.snapshot_id, ([], []))
             assert snapshot.label is not None
@@ -166,6 +167,14 @@ class LakeFollower:
         if not more:
             self._caught_up = now
         return more
+
+    def _fall_behind(self, now: float) -> None:
+        """Not caught up for longer than the max lag: the feeds close (`_gap`), and the next
+        round skips to the lake's newest snapshot."""
+        lag = now - self._caught_up
+        log.warning("following the lake: %.1f s behind, skipping to its newest snapshot", lag)
+        self._behind = True
+        self._gap()
 
     def _gap(self) -> None:
         """Commits were lost for the live feeds: the hub closes every feed with 1013 (api/ws/hub.py)."""
