@@ -33,13 +33,14 @@ _FOREVER = 2**63 - 1
 class _ReadOnly:
     """What DuckDBWorkflowMetrics needs of a store: cursors on one read-only connection."""
 
-    day_cache = None  # a read-only file has no writer to tell it what changed
-
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
+
+    def step_read_caches(self) -> None:
+        return None  # a read-only file has no writer to tell it what changed
 
 
 def _measure(name: str, call: Callable[[random.Random], Any], calls: int) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 from flowscope.storage.batches import EXEC_COLUMNS
 from flowscope.storage.duckdb.sqlfiles import sql, statements
+from flowscope.storage.duckdb.summary_cache import SummaryChanges
 from flowscope.storage.duckdb.transaction import transaction
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class SealedDays:
         # summarizes them: later late runs on them (a historical import, a skewed clock)
         # need no statement.
         self._marked: set[Key] = set()
+        # Begun before each statement that may write a summary table; the writer settles them
+        # when its transaction has ended (summary_cache.py).
+        self.changes = SummaryChanges()
 
     def load(self, con: duckdb.DuckDBPyConnection) -> None:
         """Read the committed state (when the store opens, before any commit)."""
@@ -135,6 +139,7 @@ class SealedDays:
         }  # fmt: skip
         # Two statements, not an INSERT ... RETURNING the marks it adds: DuckLake has no RETURNING.
         stored = {tuple(row) for row in con.execute(sql("summaries/stale_marks"), params).fetchall()}
+        self.changes.begin()
         con.execute(sql("summaries/mark_stale"), params)
         # Marks found in the table were committed before (this transaction only adds): known
         # from now on. Those it adds are known once a later commit finds them there.
@@ -150,6 +155,7 @@ class SealedDays:
         if self.stale:
             keys = con.execute(sql("summaries/stale_keys"), {"limit": STALE_WORKFLOWS_PER_RUN}).fetchall()
             if keys:
+                self.changes.begin()
                 _in_transaction(con, lambda: _resummarize(con, keys))
                 self._marked -= {tuple(k) for k in keys}
                 return True
@@ -162,6 +168,7 @@ class SealedDays:
         start = day if start is None else min(start, day)
         if start >= day:  # no runs left before `day`: nothing to summarize
             if start != self.until_day:
+                self.changes.begin()
                 _in_transaction(con, lambda: _set_sealed(con, start, None, 0))
                 self.until_day, self.parts, self.next_part = start, None, 0
             return self.has_work(day)
@@ -169,6 +176,7 @@ class SealedDays:
         part = self.next_part if start == self.until_day and self.parts else 0
         done = part + 1 == parts
         state = (start + 1, None, 0) if done else (start, parts, part + 1)
+        self.changes.begin()
         _in_transaction(con, lambda: _seal(con, start, part, parts, state))
         self.until_day, self.parts, self.next_part = state
         return self.has_work(day)
@@ -178,6 +186,7 @@ class SealedDays:
         the workflows whose rollups held a dropped day are rolled up again."""
         cutoff_day = max(cutoff_ns, 0) // DAY_NS
         keys = con.execute(sql("summaries/rolled_up_before"), {"day": cutoff_day}).fetchall()
+        self.changes.begin()
         _execute_all(con, "summaries/retain", {"day": cutoff_day})
         if keys:
             _roll_up(con, keys)
@@ -202,6 +211,7 @@ class SealedDays:
             _execute_all(con, "summaries/roll_up_part", {"part": 0, "parts": 1})
             return int(con.execute("SELECT count(*) FROM step_summaries").fetchall()[0][0])
 
+        self.changes.begin()
         rows = _in_transaction(con, recompute)
         self.until_day, self.parts, self.next_part, self.stale, self._marked = day, None, 0, False, set()
         return rows

@@ -1,11 +1,14 @@
 """Step metrics from the per-step summaries (step_summaries.py) and the spans they leave out.
 
 A window [since, until) is read in two parts, in one read transaction: its whole UTC days
-that are summarized from their summary rows (queries/step_metrics.sql), everything else (the
-partial days at its edges, days not sealed yet, stale days, step spans naming no workflow)
-from the spans, made into summary rows by the same definition (queries/step_metrics_spans.sql).
+that are summarized from their summary rows (the workflow's rollup, or
+queries/step_metrics_summaries.sql), everything else (the partial days at its edges, days not
+sealed yet, stale days, step spans naming no workflow) from the spans, made into summary rows
+by the same definition (queries/step_metrics_spans.sql).
 The rows are merged per step here. Counts, sums, averages and maxima are exact; p50/p95
-are read from the merged duration histograms (within 1%, relative; see the migration).
+are read from the merged duration histograms (within 1%, relative; see the migration). The
+file store keeps a workflow's summary state and rollup (summary_cache.py) and its current
+day's step runs (day_cache.py) between reads.
 The total duration of the workflow's finished executions begun in the window (a step's
 share of execution time divides by it) is its rollup's (migrations/009_workflow_time_rollups.sql)
 plus the executions begun outside the days it covers, when the window holds those days and
@@ -27,6 +30,8 @@ import pyarrow.compute as pc
 from flowscope.storage.duckdb.day_cache import DayCache, Entry, cut_for
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.step_summaries import DAY_NS, today
+from flowscope.storage.duckdb.summary_cache import Entry as SummaryEntry
+from flowscope.storage.duckdb.summary_cache import SummaryCache
 from flowscope.storage.workflow_metrics import StepTotals
 
 UNBOUNDED_NS = 2**63 - 1  # the readers' "no upper bound"
@@ -68,44 +73,94 @@ def summarized_days(first: int, last: int, until_day: int, stale: Sequence[int])
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Caches:
+    """The file store's caches of the step metrics reads, with what the read's snapshot holds
+    of the changes each tracks (both noted before the snapshot began)."""
+
+    day: DayCache
+    held: int  # DayCache.committed()
+    summaries: SummaryCache[SummaryState]
+    generation: int | None  # SummaryChanges.note()
+
+
 def read_step_totals(
     cursor: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int,
-    cache: DayCache | None = None, held: int = 0,
+    caches: Caches | None = None,
 ) -> list[StepTotals]:  # fmt: skip
-    """The reads, in the caller's read transaction, merged; with `cache`, the first day not
-    summarized mostly from it (`held`: what the transaction holds, `DayCache.committed`)."""
+    """The reads, in the caller's read transaction, merged; with `caches`, the summary state
+    and the rollup, and the first day not summarized, mostly from them."""
     window = {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
     first, last = whole_days(since_ns, until_ns)
     if min(last, today()) <= first:  # no day the summaries may hold: one scan (exact quantiles)
         return _scan(cursor, window)
-    state = _first_read(cursor, window)
     workflow = {"workspace_id": workspace_id, "workflow_id": workflow_id}
-    rolled_first, rolled_last = state.rolled
+    entry = _kept(caches, workspace_id, workflow_id, first, last)
+    if entry is not None:
+        state = entry.state
+        rollup = entry.rollup if _holds_rollup(state, first, last) else None
+        # (DuckDB refuses parameters a statement lacks.)
+        params = {k: window[k] for k in ("workspace_id", "since", "until")}
+        unnamed = bool(cursor.execute(sql("queries/step_metrics_unnamed"), params).fetchall())
+    else:
+        state, unnamed = _first_read(cursor, window)
+        rollup = read_rollup(cursor, workflow) if _holds_rollup(state, first, last) else None
+        if caches is not None and caches.generation is not None:
+            caches.summaries.put((workspace_id, workflow_id), SummaryEntry(caches.generation, state, rollup))
     parts = []
-    if rolled_first is not None and not state.stale and first <= rolled_first and rolled_last < last:
+    if rollup is not None:  # the window holds it
         # Its rollup merges every summary row of the workflow: all days after retention's
         # cutoff sealed before `until_day`, and the day being summarized when its part is done.
+        rolled_last = state.rolled[1]
+        assert rolled_last is not None  # (_holds_rollup)
         days = [(max(first, state.floor_day + 1), min(last, max(state.until_day, rolled_last + 1)))]
-        parts.append(read_rollup(cursor, workflow))
+        parts.append(rollup)
     else:
         days = summarized_days(max(first, state.floor_day + 1), last, state.until_day, state.stale)
-        if days and rolled_first is not None:  # else the workflow has no summary row
+        if days and state.rolled[0] is not None:  # else the workflow has no summary row
             params = workflow | {"first_day": days[0][0], "last_day": days[-1][1], "stale_days": state.stale}
             parts.append(cursor.sql(sql("queries/step_metrics_summaries"), params=params).to_arrow_table())
     ranges = span_ranges(since_ns, until_ns, days)
-    if cache is not None and ranges and ranges[-1][0] == state.until_day * DAY_NS:
-        ranges, kept = _current_day(cursor, cache, held, workflow, ranges)
+    if caches is not None and ranges and ranges[-1][0] == state.until_day * DAY_NS:
+        ranges, kept = _current_day(cursor, caches.day, caches.held, workflow, ranges)
         if kept.num_rows:
             parts.append(kept)
-    if ranges or state.unnamed:
+    if ranges or unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
-        params = window if state.unnamed else workflow  # (DuckDB refuses parameters a statement lacks)
-        spans = cursor.sql(_spans_statement(condition, state.unnamed), params=params).to_arrow_table()
+        params = window if unnamed else workflow  # (likewise)
+        spans = _table(cursor, _spans_statement(condition, unnamed), params)
         if spans.num_rows:
             parts.append(span_rows(spans))
     if not parts:
         return []
     return merge(parts, workflow_time(cursor, window, (first, last), state.time, state.stale))
+
+
+def _holds_rollup(state: SummaryState, first: int, last: int) -> bool:
+    """Whether the window of whole days [first, last) is read from the workflow's rollup."""
+    rolled_first, rolled_last = state.rolled
+    return (
+        rolled_first is not None and rolled_last is not None and not state.stale
+        and first <= rolled_first and rolled_last < last
+    )  # fmt: skip
+
+
+def _kept(
+    caches: Caches | None, workspace_id: str, workflow_id: str, first: int, last: int
+) -> SummaryEntry | None:
+    """The kept summary state (and rollup, when the window of whole days [first, last) reads
+    it) if this read's snapshot holds the generation it was read at and no change began since:
+    the state and the rollup then come from one snapshot, and the spans from this one (a change
+    beginning after this, committed before this snapshot's first statement, changes only what
+    the state left to the spans: summary_cache.py)."""
+    if caches is None or caches.generation is None:
+        return None
+    entry = caches.summaries.get((workspace_id, workflow_id))
+    if entry is None or entry.generation != caches.generation:
+        return None
+    if entry.rollup is None and _holds_rollup(entry.state, first, last):
+        return None  # read both again, in this snapshot
+    return entry
 
 
 def _current_day(
@@ -122,42 +177,43 @@ def _current_day(
         if cut is None:
             return ranges, _EMPTY
         statement = _spans_statement(f"(start_ns >= {int(lo)} AND start_ns < {int(cut)})", False)
-        spans = cursor.sql(statement, params=workflow).to_arrow_table()
+        spans = _table(cursor, statement, workflow)
         entry = Entry(cut, held, combined([span_rows(spans)]) if spans.num_rows else _EMPTY)
         cache.put(key, entry)
     return [*ranges[:-1], *([(entry.cut_ns, hi)] if entry.cut_ns < hi else [])], entry.rows
 
 
 @dataclass(frozen=True, slots=True)
-class _FirstRead:
-    """step_metrics.sql's answer."""
+class SummaryState:
+    """step_metrics_state.sql's answer: the same for every window of a workflow."""
 
     until_day: int  # the first unsealed day (a very small number when none is sealed yet)
     floor_day: int  # retention's cutoff day (likewise)
     time: tuple[tuple[int, int], float | None] | None  # the executions total: its days, seconds
     stale: list[int]
     rolled: tuple[int | None, int | None]  # the first and last day of the rollup
-    unnamed: bool
 
 
 _NO_DAY = -(2**31)
+# The state and the window's step spans naming no workflow, in one statement when not kept.
+_FIRST_READ = "\nUNION ALL BY NAME\n".join(sql(f"queries/step_metrics_{p}") for p in ("state", "unnamed"))
 
 
-def _first_read(cursor: duckdb.DuckDBPyConnection, window: dict[str, Any]) -> _FirstRead:
+def _first_read(cursor: duckdb.DuckDBPyConnection, window: dict[str, Any]) -> tuple[SummaryState, bool]:
     got: dict[str, list[tuple[Any, ...]]] = {}
-    for part, *values in cursor.execute(sql("queries/step_metrics"), window).fetchall():
+    for part, *values in cursor.execute(_FIRST_READ, window).fetchall():
         got.setdefault(part, []).append(tuple(values))
     [(until_day, floor_day, _)] = got["sealed"]
     [(from_day, to_day, seconds)] = got.get("time", [(None, None, None)])
     [(rolled_first, rolled_last, _)] = got["rolled"]
-    return _FirstRead(
+    state = SummaryState(
         until_day=_NO_DAY if until_day is None else until_day,
         floor_day=_NO_DAY if floor_day is None else floor_day,
         time=((from_day, to_day), seconds) if "time" in got else None,
         stale=[day for day, *_ in got.get("stale", [])],
         rolled=(rolled_first, rolled_last),
-        unnamed="unnamed" in got,
     )
+    return state, "unnamed" in got
 
 
 def workflow_time(
@@ -203,16 +259,22 @@ def _began_in(ranges: Sequence[tuple[int, int]]) -> str:
 
 
 def read_rollup(cursor: duckdb.DuckDBPyConnection, workflow: dict[str, str]) -> pa.Table:
-    """The workflow's rollup rows as summary rows (ROW_SCHEMA). Both reads fetch numpy arrays:
-    `cursor.sql()` plans a statement twice (to describe its relation, then to run it), ~1 ms
-    more for these small answers than `execute()`."""
-    rows = cursor.execute(sql("queries/step_metrics_rollups"), workflow).fetchnumpy()
+    """The workflow's rollup rows as summary rows (ROW_SCHEMA)."""
+    rows = _table(cursor, sql("queries/step_metrics_rollups"), workflow)
     buckets = cursor.execute(sql("queries/step_metrics_rollup_buckets"), workflow).fetchnumpy()
-    return rollup_rows(pa.table({k: _array(v) for k, v in rows.items()}), buckets)
+    return rollup_rows(rows, buckets)
+
+
+def _table(cursor: duckdb.DuckDBPyConnection, statement: str, params: dict[str, Any]) -> pa.Table:
+    """A statement's answer (of flat columns) as Arrow, through numpy arrays: `cursor.sql()`
+    plans a statement twice (to describe its relation, then to run it), ~1 ms more for these
+    small answers, and `execute()`'s own Arrow output copies the rows once more."""
+    return pa.table({k: _array(v) for k, v in cursor.execute(statement, params).fetchnumpy().items()})
 
 
 def _array(values: npt.NDArray[Any]) -> pa.Array:
-    """A numpy column as Arrow; its strings (object arrays) typed, not inferred (span_rows says why)."""
+    """A numpy column (masked where NULL) as Arrow; its strings (object arrays) typed, not
+    inferred (span_rows says why)."""
     return pa.array(values, pa.string()) if values.dtype == object else pa.array(values)
 
 

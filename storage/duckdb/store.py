@@ -28,6 +28,8 @@ from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.span_metrics import DuckDBSpanMetrics
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.step_summaries import Maintenance
+from flowscope.storage.duckdb.step_summary_reads import Caches, SummaryState
+from flowscope.storage.duckdb.summary_cache import SummaryCache
 from flowscope.storage.duckdb.tables import DuckDBTables
 from flowscope.storage.duckdb.traces import DuckDBTraces
 from flowscope.storage.duckdb.transaction import transaction
@@ -86,8 +88,10 @@ class Store:
         )
         self.writer.step_days.load(self._con)
         self.step_summaries = Maintenance(self.writer)  # sealed days summarized off the commit path
-        # Step metrics' current day, summarized once and kept while no commit changes it.
-        self.day_cache = DayCache(self.writer.span_changes) if self.caches_current_day else None
+        # Step metrics' current day, summarized once and kept while no commit changes it, and
+        # each workflow's summary state and rollup, kept while the summaries do not change.
+        self.day_cache = DayCache(self.writer.span_changes) if self.caches_step_reads else None
+        self.summary_cache: SummaryCache[SummaryState] = SummaryCache(self.writer.step_days.changes)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
@@ -106,8 +110,16 @@ class Store:
 
     writer_type: type[Writer] = Writer
     answer_deadline_seconds: float | None = None  # a local file answers or fails
-    # Whether this process's writer makes every change to the spans (day_cache.py needs it).
-    caches_current_day = True
+    # Whether this process's writer makes every change to the spans and the step summaries
+    # (day_cache.py and summary_cache.py need it).
+    caches_step_reads = True
+
+    def step_read_caches(self) -> Caches | None:
+        """The step metrics reads' caches, with what a snapshot begun after this call holds."""
+        if self.day_cache is None:
+            return None
+        summaries = self.summary_cache
+        return Caches(self.day_cache, self.day_cache.committed(), summaries, summaries.changes.note())
 
     def described(self) -> str:
         """The database as messages name it."""
@@ -235,7 +247,13 @@ class Store:
 
     def rebuild_rows(self, derive: Derive) -> RebuildCounts:
         def rebuild(con: duckdb.DuckDBPyConnection) -> RebuildCounts:
-            counts = rebuild_rows(con, derive)
+            # Spans' derived columns of any start, and the executions' totals, may change.
+            change = self.writer.span_changes.begin(None)
+            self.writer.step_days.changes.begin()
+            try:
+                counts = rebuild_rows(con, derive)
+            finally:
+                self.writer.span_changes.done(change)
             self.writer.rows_rebuilt(con)
             return counts
 

@@ -65,14 +65,13 @@ class DuckDBWorkflowMetrics:
     def step_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
     ) -> list[StepTotals]:
-        cache = self._store.day_cache
         with mapped_errors():
             cursor = self._store.cursor()
-            held = cache.committed() if cache is not None else 0  # before the snapshot begins
-            cursor.execute("BEGIN TRANSACTION")  # both reads see one committed state
+            caches = self._store.step_read_caches()  # before the snapshot begins
+            cursor.execute("BEGIN TRANSACTION")  # every read sees one committed state
             try:
                 steps = step_summary_reads.read_step_totals(
-                    cursor, workspace_id, workflow_id, since_ns, until_ns, cache, held
+                    cursor, workspace_id, workflow_id, since_ns, until_ns, caches
                 )
             except BaseException:
                 cursor.execute("ROLLBACK")

@@ -245,6 +245,7 @@ class Writer:
                     self._queued_items -= items
                     self._metrics.queue_depth.set(self._queued_items)
             self._run_maintenance()
+            self.step_days.changes.settle()  # every transaction of this round has ended
 
     def _idle(self) -> None:
         """Work for the writer thread when no request came for `idle_seconds` (none here)."""
