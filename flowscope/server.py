@@ -155,6 +155,8 @@ async def serve(settings: Settings) -> None:
     )
     context = compose.app_context(settings, store, registry, throttle, engine_config)
     compose.start_silence_sweep(settings, store, engine_config)
+    if serves_api:  # step metrics are read here
+        store.start_step_warming()
 
     app = create_app(context) if serves_api else create_ingest_app(context)
     api_server = _Server(

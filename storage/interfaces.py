@@ -154,6 +154,11 @@ class Store(Protocol):
         """Apply `mark_silent` for `silence_seconds` of silence, periodically, until `close`."""
         ...
 
+    def start_step_warming(self) -> None:
+        """Keep the step metrics of recently run workflows ready to answer, in the background,
+        until `close` (a store that keeps no caches of them does nothing)."""
+        ...
+
     def summarize(self) -> int:
         """Bring the summaries step metrics read (per-step summaries of sealed UTC days) up
         to date now, as the store's background maintenance does between commits; returns

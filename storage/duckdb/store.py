@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import duckdb
 from flowscope.storage.changes import EventBus
+from flowscope.storage.duckdb import step_warming
 from flowscope.storage.duckdb.catalog import DuckDBCatalog
 from flowscope.storage.duckdb.day_cache import DayCache
 from flowscope.storage.duckdb.errors import opening
@@ -236,6 +237,10 @@ class Store:
                     log.exception("marking silent executions unknown failed")
 
         threading.Thread(target=loop, name="flowscope-silence", daemon=True).start()
+
+    def start_step_warming(self) -> None:
+        """Keep the step metrics of recently run workflows ready (step_warming.py)."""
+        step_warming.start(self, self._retention_stop)
 
     # --- step summaries (storage/duckdb/step_summaries.py) --------------------------------
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from flowscope.storage.duckdb import day_cache, step_warming
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.duckdb.summary_cache import SummaryChanges
 
@@ -109,3 +110,21 @@ def test_summary_changes_note_no_generation_while_one_is_in_flight() -> None:
     changes.begin()
     changes.settle()
     assert changes.note() == changes.current() == 2
+
+
+def test_a_warming_pass_builds_what_reads_would_and_then_has_nothing_due(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(day_cache, "CUT_LAG_NS", 0)  # the current day's entry holds every run so far
+    now = time.time_ns()
+    runs = [StepRun(1, now - DAY // 2, 5.0), StepRun(2, now - 2 * HOUR, 7.0), StepRun(3, now - 10**9, 3.0)]
+    _write(store, "w", *runs)
+    store.summarize()
+    stop = threading.Event()
+    within = 60 * 10**9
+    assert step_warming.due(store, "w", WF, within)
+    assert step_warming.warm(store, stop, within) == 1  # the one workflow run in the last day
+    assert not step_warming.due(store, "w", WF, within)
+    assert step_warming.warm(store, stop, within) == 0
+    _on_the_writer(store, "DELETE FROM spans")  # the answer now comes from the caches it built
+    assert _totals(store) == _expected(runs, *EVER)
