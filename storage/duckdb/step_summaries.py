@@ -139,7 +139,7 @@ class SealedDays:
         }  # fmt: skip
         # Two statements, not an INSERT ... RETURNING the marks it adds: DuckLake has no RETURNING.
         stored = {tuple(row) for row in con.execute(sql("summaries/stale_marks"), params).fetchall()}
-        self.changes.begin()
+        self.changes.begin({(ws, wf) for ws, wf, _ in ordered})
         con.execute(sql("summaries/mark_stale"), params)
         # Marks found in the table were committed before (this transaction only adds): known
         # from now on. Those it adds are known once a later commit finds them there.
@@ -155,7 +155,7 @@ class SealedDays:
         if self.stale:
             keys = con.execute(sql("summaries/stale_keys"), {"limit": STALE_WORKFLOWS_PER_RUN}).fetchall()
             if keys:
-                self.changes.begin()
+                self.changes.begin({(ws, wf) for ws, wf, _ in keys})  # their rows and rollups
                 _in_transaction(con, lambda: _resummarize(con, keys))
                 self._marked -= {tuple(k) for k in keys}
                 return True

@@ -81,7 +81,7 @@ class Caches:
     day: DayCache
     held: int  # DayCache.committed()
     summaries: SummaryCache[SummaryState]
-    generation: int | None  # SummaryChanges.note()
+    generation: int  # SummaryChanges.note()
 
 
 def read_step_totals(
@@ -105,7 +105,7 @@ def read_step_totals(
     else:
         state, unnamed = _first_read(cursor, window)
         rollup = read_rollup(cursor, workflow) if _holds_rollup(state, first, last) else None
-        if caches is not None and caches.generation is not None:
+        if caches is not None:
             caches.summaries.put((workspace_id, workflow_id), SummaryEntry(caches.generation, state, rollup))
     parts = []
     if rollup is not None:  # the window holds it
@@ -149,14 +149,12 @@ def _kept(
     caches: Caches | None, workspace_id: str, workflow_id: str, first: int, last: int
 ) -> SummaryEntry | None:
     """The kept summary state (and rollup, when the window of whole days [first, last) reads
-    it) if this read's snapshot holds the generation it was read at and no change began since:
-    the state and the rollup then come from one snapshot, and the spans from this one (a change
-    beginning after this, committed before this snapshot's first statement, changes only what
-    the state left to the spans: summary_cache.py)."""
-    if caches is None or caches.generation is None:
+    it), if still right for this read's snapshot (summary_cache.py): the state and the rollup
+    then come from one snapshot, the rest from this one."""
+    if caches is None:
         return None
-    entry = caches.summaries.get((workspace_id, workflow_id))
-    if entry is None or entry.generation != caches.generation:
+    entry = caches.summaries.get((workspace_id, workflow_id), caches.generation)
+    if entry is None:
         return None
     if entry.rollup is None and _holds_rollup(entry.state, first, last):
         return None  # read both again, in this snapshot

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -30,37 +31,47 @@ import pyarrow as pa
 ENTRIES = 1024  # (workspace, workflow) pairs kept, least recently used dropped
 
 State = TypeVar("State")
+Workflow = tuple[str, str]  # (workspace id, workflow id)
 
 
 class SummaryChanges:
-    """The generation of the summary tables: `begin` and `settle` on the writer thread, `note`
-    and `current` from any thread (reads and writes of ints: atomic under the GIL)."""
+    """The changes to the summary tables, numbered in the order they begin: `begin` and
+    `settle` on the writer thread, `note` and `last_for` from any thread (reads and writes of
+    ints and dict items: atomic under the GIL)."""
 
     def __init__(self) -> None:
-        self._begun = 0  # changes begun, committed or not
-        self._settled = 0  # changes whose transaction has ended
+        self._begun = 0  # the last change begun, committed or not
+        self._settled = 0  # every change up to this one has ended (committed or rolled back)
+        self._last_any = 0  # the last change that may write any workflow's rows
+        self._last: dict[Workflow, int] = {}  # the last change that may write each one's rows
 
-    def begin(self) -> None:
-        """Before a statement that may write a summary table, in the writer's transaction."""
-        self._begun += 1
+    def begin(self, workflows: Iterable[Workflow] | None = None) -> None:
+        """Before a statement that may write a summary table, in the writer's transaction:
+        the (workspace, workflow)s whose rows it may write; None: any, or the sealed days."""
+        change = self._begun + 1
+        if workflows is None:
+            self._last_any = change
+        else:
+            for workflow in workflows:
+                self._last[workflow] = change
+        self._begun = change
 
     def settle(self) -> None:
-        """After the writer's transaction ended (its changes committed or rolled back)."""
+        """After the writer's transaction ended: every change begun so far has ended."""
         self._settled = self._begun
 
-    def note(self) -> int | None:
-        """Before a read's snapshot begins: the generation the snapshot will hold, if no change
-        is in flight (else None: its entries are not built)."""
-        begun = self._begun
-        return begun if self._settled == begun else None
+    def note(self) -> int:
+        """Before a read's snapshot begins: every change up to this one is in the snapshot."""
+        return self._settled
 
-    def current(self) -> int:
-        return self._begun
+    def last_for(self, workflow: Workflow) -> int:
+        """The last change begun that may have written `workflow`'s rows."""
+        return max(self._last_any, self._last.get(workflow, 0))
 
 
 @dataclass(frozen=True, slots=True)
 class Entry(Generic[State]):
-    generation: int
+    generation: int  # read in a snapshot holding every change up to this one
     state: State  # the summary state (step_summary_reads.SummaryState)
     rollup: pa.Table | None  # the rollup's rows as summary rows; None until a read needed them
 
@@ -68,22 +79,26 @@ class Entry(Generic[State]):
 class SummaryCache(Generic[State]):
     def __init__(self, changes: SummaryChanges) -> None:
         self.changes = changes
-        self._entries: OrderedDict[tuple[str, str], Entry[State]] = OrderedDict()
+        self._entries: OrderedDict[Workflow, Entry[State]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> Entry[State] | None:
-        """The entry of (workspace, workflow) if no summary change began since it was read."""
+    def get(self, key: Workflow, held: int) -> Entry[State] | None:
+        """The entry of (workspace, workflow) if no change that may have written its rows
+        began after the snapshot it was read in, and a snapshot holding every change up to
+        `held` holds every one before it."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.generation != self.changes.current():
+            if self.changes.last_for(key) > entry.generation:
                 del self._entries[key]
+                return None
+            if entry.generation > held:  # read in a newer snapshot than the caller's
                 return None
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple[str, str], entry: Entry[State]) -> None:
+    def put(self, key: Workflow, entry: Entry[State]) -> None:
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,8 @@ from flowscope.storage.duckdb import day_cache, step_warming
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.duckdb.summary_cache import SummaryChanges
 
+from tests.storage.conformance.dataset import spans_of
+from tests.storage.conformance.otlp import traces, write
 from tests.storage.conformance.test_step_summaries import (
     DAY,
     EVER,
@@ -101,15 +104,35 @@ def test_after_retention_the_answers_are_those_over_the_spans(store: Store) -> N
     assert _totals(store) == _expected(RUNS[5:], *EVER)
 
 
-def test_summary_changes_note_no_generation_while_one_is_in_flight() -> None:
+def test_summary_changes_number_what_may_have_written_each_workflow() -> None:
     changes = SummaryChanges()
-    assert changes.note() == 0
-    changes.begin()
-    assert changes.note() is None  # a snapshot now may or may not hold it
-    assert changes.current() == 1  # but an entry of generation 0 is not used any more
-    changes.begin()
+    a, b = ("w", "a"), ("w", "b")
+    assert changes.note() == 0 and changes.last_for(a) == 0
+    changes.begin({a})  # a late run of a
+    assert changes.note() == 0  # in flight: a snapshot now may or may not hold it
+    assert changes.last_for(a) == 1 and changes.last_for(b) == 0
     changes.settle()
-    assert changes.note() == changes.current() == 2
+    assert changes.note() == 1
+    changes.begin()  # a day sealed: every workflow's
+    assert changes.last_for(b) == 2 and changes.last_for(a) == 2
+    changes.settle()
+    changes.begin({b})
+    changes.settle()
+    assert changes.note() == 3 and changes.last_for(a) == 2 and changes.last_for(b) == 3
+
+
+def test_a_late_run_of_another_workflow_leaves_the_entry_in_use(store: Store) -> None:
+    other = StepRun(9, RUNS[1].start_ns, 4.0).run()
+    _write(store, "w", *RUNS)
+    store.summarize()
+    assert _totals(store) == _expected(RUNS, *EVER)
+    for table in ("step_rollups", "step_rollup_buckets", "step_summaries"):
+        _on_the_writer(store, f"DELETE FROM {table} WHERE workflow_id = '{WF}'")
+    write(store, traces(spans_of(replace(other, workflow_id="wf-other"))), "w")  # marks its day stale
+    assert store.summary_cache.changes.last_for(("w", "wf-other")) > store.summary_cache.changes.last_for(
+        ("w", WF)
+    )
+    assert _totals(store) == _expected(RUNS, *EVER)  # still from the entry
 
 
 def test_a_warming_pass_builds_what_reads_would_and_then_has_nothing_due(
