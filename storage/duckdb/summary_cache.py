@@ -6,16 +6,20 @@ days, its rollup's days and executions total: queries/step_metrics_state.sql) an
 window holding its rollup, the rollup's rows and buckets: ~11 ms of a ~20 ms read at 10M
 spans. These tables change only when the writer marks a summarized day stale in a commit (a
 late run), or its maintenance summarizes, rolls up, retains or rebuilds: rarely once the
-sealed days are caught up. So this keeps them per (workspace, workflow), with the
-summaries' generation they were read at.
+sealed days are caught up. So this keeps them per (workspace, workflow).
 
-Sound because one writer makes every change to these tables. It begins a change
-(`SummaryChanges.begin`) before a statement that may write them, and settles every change
-begun once the transaction has ended (committed or not). A read notes the generation before
-its snapshot begins (`note`): an entry is built only when no change was in flight then (the
-snapshot holds that generation, or a later one, under which the entry is never used), and it
-is used only while no change has begun since. A lake has other nodes' writers: it does not
-use this (`Store.caches_step_reads`).
+Sound because one writer makes every change to these tables. Before a statement that may
+write them it begins a numbered change (`SummaryChanges.begin`), naming the workflows whose
+rows it may write (a late run's stale mark, a resummarized workflow) or none (a sealed day,
+retention, a rebuild: any), and once its transaction has ended (committed or not) it settles
+every change begun. A read notes the last settled change before its snapshot begins
+(`note`): the snapshot holds every change up to it. An entry is labelled with that number;
+it is used only while no change that may have written its workflow's rows began after it
+(one in flight when it was read makes it unusable at once), and only by a read whose
+snapshot holds it. A change that begins after a read took its entry and commits before the
+read's first statement can only change what the state leaves to the spans (a day sealed is
+still in the spans; a late run marked stale counts as if it came after the read). A lake has
+other nodes' writers: it does not use this (`Store.caches_step_reads`).
 """
 
 from __future__ import annotations
