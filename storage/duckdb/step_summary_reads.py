@@ -96,12 +96,11 @@ def read_step_totals(
         return _scan(cursor, window)
     workflow = {"workspace_id": workspace_id, "workflow_id": workflow_id}
     entry = _kept(caches, workspace_id, workflow_id, first, last)
+    total = None  # workflow_time's, read early when the state is kept
     if entry is not None:
         state = entry.state
         rollup = entry.rollup if _holds_rollup(state, first, last) else None
-        # (DuckDB refuses parameters a statement lacks.)
-        params = {k: window[k] for k in ("workspace_id", "since", "until")}
-        unnamed = bool(cursor.execute(sql("queries/step_metrics_unnamed"), params).fetchall())
+        unnamed, total = _unnamed_and_time(cursor, window, state, (first, last))
     else:
         state, unnamed = _first_read(cursor, window)
         rollup = read_rollup(cursor, workflow) if _holds_rollup(state, first, last) else None
@@ -127,13 +126,15 @@ def read_step_totals(
             parts.append(kept)
     if ranges or unnamed:
         condition = " OR ".join(f"(start_ns >= {lo} AND start_ns < {hi})" for lo, hi in ranges) or "false"
-        params = window if unnamed else workflow  # (likewise)
+        params = window if unnamed else workflow  # DuckDB refuses parameters a statement lacks
         spans = _table(cursor, _spans_statement(condition, unnamed), params)
         if spans.num_rows:
             parts.append(span_rows(spans))
     if not parts:
         return []
-    return merge(parts, workflow_time(cursor, window, (first, last), state.time, state.stale))
+    if entry is None:
+        total = workflow_time(cursor, window, (first, last), state.time, state.stale)
+    return merge(parts, total)
 
 
 def _holds_rollup(state: SummaryState, first: int, last: int) -> bool:
@@ -225,22 +226,52 @@ def workflow_time(
     none has one): the rollup's total ((from_day, until_day), that total) over its days, when
     the window's `whole` days hold them and none is stale, plus the executions begun outside
     them; else all from the executions."""
-    since_ns, until_ns = window["since"], window["until"]
-    ranges = [(since_ns, until_ns)]
-    total = None
-    if rolled is not None:
-        (from_day, to_day), seconds = rolled
-        if whole[0] <= from_day < to_day <= whole[1] and not any(from_day <= d < to_day for d in stale):
-            ranges = span_ranges(since_ns, until_ns, [(from_day, to_day)])
-            total = seconds
+    ranges, total = _time_split(window, whole, rolled, stale)
     if not ranges:
         return total
     workflow = {k: window[k] for k in ("workspace_id", "workflow_id")}
-    statement = sql("queries/step_metrics_workflow_time").replace("{ranges}", _began_in(ranges))
-    [(outside,)] = cursor.execute(statement, workflow).fetchall()
+    [(_, outside)] = cursor.execute(_time_statement(ranges), workflow).fetchall()
+    return _plus(total, outside)
+
+
+def _time_split(
+    window: dict[str, Any],
+    whole: tuple[int, int],
+    rolled: tuple[tuple[int, int], float | None] | None,
+    stale: Sequence[int],
+) -> tuple[list[tuple[int, int]], float | None]:
+    """workflow_time's parts: the ranges read from the executions, and the rollup's total."""
+    since_ns, until_ns = window["since"], window["until"]
+    if rolled is not None:
+        (from_day, to_day), seconds = rolled
+        if whole[0] <= from_day < to_day <= whole[1] and not any(from_day <= d < to_day for d in stale):
+            return span_ranges(since_ns, until_ns, [(from_day, to_day)]), seconds
+    return [(since_ns, until_ns)], None
+
+
+def _time_statement(ranges: Sequence[tuple[int, int]]) -> str:
+    return sql("queries/step_metrics_workflow_time").replace("{ranges}", _began_in(ranges))
+
+
+def _plus(total: float | None, outside: float | None) -> float | None:
     if outside is None or total is None:
         return total if outside is None else outside
     return total + outside
+
+
+def _unnamed_and_time(
+    cursor: duckdb.DuckDBPyConnection, window: dict[str, Any], state: SummaryState, whole: tuple[int, int]
+) -> tuple[bool, float | None]:
+    """With the state kept: whether the window holds step spans naming no workflow, and
+    workflow_time, in one statement (each statement costs ~0.4 ms before it reads anything)."""
+    ranges, total = _time_split(window, whole, state.time, state.stale)
+    statement = sql("queries/step_metrics_unnamed")
+    params = {k: window[k] for k in ("workspace_id", "since", "until")}  # DuckDB refuses others
+    if ranges:
+        statement += "\nUNION ALL BY NAME\n" + _time_statement(ranges)
+        params = window
+    got = dict(cursor.execute(statement, params).fetchall())
+    return "unnamed" in got, _plus(total, got.get("time"))
 
 
 def _began_in(ranges: Sequence[tuple[int, int]]) -> str:

@@ -4,7 +4,8 @@
 -- range [lo, hi) is a constant, with `(started_ns >= lo OR queued_ns >= lo)` besides the
 -- exact coalesce(started_ns, queued_ns) >= lo (which no zone map serves): the row groups of
 -- executions that all began before lo are skipped (a range from today on reads ~1 ms at 1M
--- executions, against ~10-15 ms for the filter on the coalesce alone).
-SELECT sum(duration_seconds)
+-- executions, against ~10-15 ms for the filter on the coalesce alone). Read alone, or after
+-- step_metrics_unnamed.sql (UNION ALL BY NAME) when the summary state is kept.
+SELECT 'time' AS part, sum(duration_seconds) AS seconds
 FROM executions
 WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3 AND ({ranges})
