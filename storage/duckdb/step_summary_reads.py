@@ -270,7 +270,8 @@ def _unnamed_and_time(
     if ranges:
         statement += "\nUNION ALL BY NAME\n" + _time_statement(ranges)
         params = window
-    got = dict(cursor.execute(statement, params).fetchall())
+    # Rows (part, seconds), or (part) alone when no range is read.
+    got = {row[0]: row[-1] for row in cursor.execute(statement, params).fetchall()}
     return "unnamed" in got, _plus(total, got.get("time"))
 
 
