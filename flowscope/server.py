@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
@@ -49,6 +50,9 @@ def _exit_if_stuck(seconds: float) -> None:
             f"flowscope stopped without closing the store: the drain did not end within {seconds:g} s",
             file=sys.stderr, flush=True,
         )  # fmt: skip
+        # Where each thread waited: what an operator (or a failing test) needs to tell which
+        # part of the store stopped answering.
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         os._exit(STUCK_EXIT_STATUS)
 
     timer = threading.Timer(seconds, leave)

@@ -464,7 +464,8 @@ def test_postgres_restarting_under_two_ingesting_nodes_loses_nothing_acknowledge
             assert everything <= _stored_executions(node)
         for execution_id in sorted(everything):
             _check_whole(b, execution_id)
-        assert a.terminate() == 0 and b.terminate() == 0
+        for name, node in (("a", a), ("b", b)):
+            assert node.terminate() == 0, f"node {name} did not stop cleanly:\n{node.log}"
     finally:
         stop.set()
         for node in (a, b):
