@@ -1,10 +1,11 @@
--- One page of a workflow's executions, newest first (created = queued, else started;
--- ties by row). $status NULL = any status.
+-- One page of a workflow's executions, newest first (created_ns: queued, else started;
+-- ties by row). $status NULL = any status. Ordered by the stored column, not the expression:
+-- the top-N then skips row groups (migrations/010_execution_created.sql).
 -- In two steps: order only the narrow sort key (and row id) of the workflow's rows,
 -- then read the full rows of the page. Sorting whole rows (JSON inputs and results)
 -- to skip 10,000 of them costs several times more.
 WITH page AS (
-    SELECT rowid AS rid, coalesce(queued_ns, started_ns) AS created
+    SELECT rowid AS rid, created_ns AS created
     FROM executions
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id
       AND ($status IS NULL OR status = $status)
