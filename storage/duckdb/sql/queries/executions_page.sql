@@ -1,6 +1,6 @@
 -- One page of a workflow's executions, newest first (created_ns: queued, else started;
 -- ties by row). $status NULL = any status. Ordered by the stored column, not the expression:
--- the top-N then skips row groups (migrations/010_execution_created.sql).
+-- the top-N then skips row groups (migrations/010_execution_times.sql).
 -- In two steps: order only the narrow sort key (and row id) of the workflow's rows,
 -- then read the full rows of the page. Sorting whole rows (JSON inputs and results)
 -- to skip 10,000 of them costs several times more.

@@ -1,11 +1,11 @@
 -- Per workflow of one workspace, catalogued or only seen in telemetry (foreign tracers):
 -- its newest execution, how many are open now, and over the finished executions started in
 -- [$since, $until) the counts and percentiles of workflow_metrics.sql, with the same window
--- (coalesce(started_ns, queued_ns)) and the same "finished" (status_rank 3).
+-- (began_ns) and the same "finished" (status_rank 3).
 WITH e AS (
     SELECT workflow_id, workflow_name, service_name, execution_id, status, status_rank, duration_seconds,
            coalesce(queued_ns, started_ns, updated_ns) AS created,
-           coalesce(started_ns, queued_ns) AS began
+           began_ns AS began
     FROM executions
     WHERE workspace_id = $workspace_id
 ), seen AS (

@@ -14,7 +14,7 @@ WITH workflow_time AS (
     SELECT sum(duration_seconds) AS seconds
     FROM executions
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
-      AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
+      AND began_ns >= $since AND began_ns < $until
 ), steps AS (
     {step_spans}
 )

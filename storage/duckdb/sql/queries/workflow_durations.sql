@@ -2,10 +2,10 @@
 -- (for a duration-over-time chart), oldest first; and how many there are in the window.
 WITH finished AS (
     SELECT execution_id, execution_number, status, duration_seconds,
-           coalesce(started_ns, queued_ns) AS began
+           began_ns AS began
     FROM executions
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
-      AND coalesce(started_ns, queued_ns) >= $since AND coalesce(started_ns, queued_ns) < $until
+      AND began_ns >= $since AND began_ns < $until
 ), newest AS (
     SELECT * FROM finished ORDER BY began DESC, execution_id DESC LIMIT $limit
 )

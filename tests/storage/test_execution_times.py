@@ -1,6 +1,7 @@
-"""When each execution was created (queued, else started), stored in its row for the
-executions list's order (migrations/010_execution_created.sql): a file written before the
-column existed is filled in when it opens, and lists as it did."""
+"""When each execution was created (queued, else started) and began (started, else queued),
+stored in its row for the executions list's order and the metrics' windows
+(migrations/010_execution_times.sql): a file written before the columns existed has them
+filled in when it opens, and lists and windows its executions as before."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from flowscope.storage.duckdb.schema import migrate
 from flowscope.storage.duckdb.sqlfiles import SQL_DIR
 from flowscope.storage.duckdb.store import STORAGE, Store
 
-# (execution id, queued_ns, started_ns): created 100, 300 and 200; by start alone the order
-# would be c, b, a.
+# (execution id, queued_ns, started_ns): created 100, 300 and 200 (by start alone the order
+# would be c, b, a); began 150, 300 and 400.
 ROWS = [("ex-a", 100, 150), ("ex-b", None, 300), ("ex-c", 200, 400)]
 
 
@@ -34,7 +35,7 @@ def _file_before_the_column(path: Path, tmp: Path) -> None:
     con.close()
 
 
-def test_an_older_file_gets_each_executions_creation_and_lists_newest_first(tmp_path: Path) -> None:
+def test_an_older_file_gets_each_executions_times_and_lists_and_windows_them(tmp_path: Path) -> None:
     db = tmp_path / "old.duckdb"
     _file_before_the_column(db, tmp_path)
     store = Store(db)
@@ -42,10 +43,14 @@ def test_an_older_file_gets_each_executions_creation_and_lists_newest_first(tmp_
     try:
         page = store.executions.page("w", "wf")
         second = store.executions.page("w", "wf", skip=1, limit=1)
-        created = store.cursor().execute("SELECT execution_id, created_ns FROM executions").fetchall()
+        # Began in [150, 400): a and b (c was queued at 200, but began at 400).
+        windowed = store.workflow_metrics.workflow_totals("w", "wf", 150, 400)
+        times = "SELECT execution_id, created_ns, began_ns FROM executions"
+        stored = store.cursor().execute(times).fetchall()
     finally:
         store.close()
     assert [row.execution_id for row in page.items] == ["ex-b", "ex-c", "ex-a"]
     assert page.total == 3
     assert [row.execution_id for row in second.items] == ["ex-c"]
-    assert dict(created) == {"ex-a": 100, "ex-b": 300, "ex-c": 200}
+    assert windowed.finished == 2
+    assert {e: (c, b) for e, c, b in stored} == {"ex-a": (100, 150), "ex-b": (300, 300), "ex-c": (200, 400)}
