@@ -1,8 +1,7 @@
--- One workflow's executions begun (began_ns: started, else queued) in [$since, $until): a range
--- on the column, which the scan filters by zone map (migrations/010_execution_times.sql).
--- Aggregates over the
--- finished ones (status_rank 3: completed, failed, cancelled, timeout) and how many are still
--- running or pending. One statement, so both parts read one committed state.
+-- One workflow's executions begun (began_ns: started, else queued) in [$since, $until), a range
+-- on the column that the scan filters by zone map (migrations/010_execution_times.sql):
+-- aggregates over the finished ones (status_rank 3: completed, failed, cancelled, timeout) and
+-- how many are still running or pending. One statement, so both parts read one committed state.
 -- Finished: one pass with plain aggregates, much cheaper here than FILTER clauses on every
 -- column. Open: status_rank < 3 lets DuckDB skip row groups by their statistics (few rows
 -- are open).
