@@ -27,14 +27,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from flowscope.storage.duckdb.began import UNBOUNDED_NS, began_in
 from flowscope.storage.duckdb.day_cache import DayCache, Entry, cut_for
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.step_summaries import DAY_NS, today
 from flowscope.storage.duckdb.summary_cache import Entry as SummaryEntry
 from flowscope.storage.duckdb.summary_cache import SummaryCache
 from flowscope.storage.workflow_metrics import StepTotals
-
-UNBOUNDED_NS = 2**63 - 1  # the readers' "no upper bound"
 
 
 def whole_days(since_ns: int, until_ns: int) -> tuple[int, int]:
@@ -250,7 +249,7 @@ def _time_split(
 
 
 def _time_statement(ranges: Sequence[tuple[int, int]]) -> str:
-    return sql("queries/step_metrics_workflow_time").replace("{ranges}", _began_in(ranges))
+    return sql("queries/step_metrics_workflow_time").replace("{ranges}", began_in(ranges))
 
 
 def _plus(total: float | None, outside: float | None) -> float | None:
@@ -273,12 +272,6 @@ def _unnamed_and_time(
     # Rows (part, seconds), or (part) alone when no range is read.
     got = {row[0]: row[-1] for row in cursor.execute(statement, params).fetchall()}
     return "unnamed" in got, _plus(total, got.get("time"))
-
-
-def _began_in(ranges: Sequence[tuple[int, int]]) -> str:
-    """SQL: an execution began in one of the [lo, hi) ns `ranges` (constants, so that the zone
-    maps of began_ns skip row groups: step_metrics_workflow_time.sql)."""
-    return " OR ".join(f"(began_ns >= {int(lo)} AND began_ns < {int(hi)})" for lo, hi in ranges)
 
 
 def read_rollup(cursor: duckdb.DuckDBPyConnection, workflow: dict[str, str]) -> pa.Table:

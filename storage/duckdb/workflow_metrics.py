@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowscope.storage.duckdb import step_summary_reads
+from flowscope.storage.duckdb.began import began_in
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.workflow_metrics import (
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 _EPOCH_DAY = date(1970, 1, 1)
 
 
-def _workflow_window(workspace_id: str, workflow_id: str, since_ns: int, until_ns: int) -> dict[str, Any]:
-    return {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
+def _in_window(name: str, since_ns: int, until_ns: int) -> str:
+    """The statement `queries/<name>` over the executions begun in [since_ns, until_ns)."""
+    return sql(f"queries/{name}").replace("{began}", began_in([(since_ns, until_ns)]))
 
 
 class DuckDBWorkflowMetrics:
@@ -33,16 +35,20 @@ class DuckDBWorkflowMetrics:
         self._store = store
 
     def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self._run(sql(f"queries/{name}"), params)
+
+    def _run(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with mapped_errors():
-            return self._store.cursor().execute(sql(f"queries/{name}"), params).fetchall()
+            return self._store.cursor().execute(statement, params).fetchall()
 
     def workflow_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
     ) -> WorkflowTotals:
-        params = _workflow_window(workspace_id, workflow_id, since_ns, until_ns)
+        statement = _in_window("workflow_metrics", since_ns, until_ns)
+        params = {"workspace_id": workspace_id, "workflow_id": workflow_id}
         # One row always (aggregates without GROUP BY); sums are NULL over no rows.
         [(total, completed, failed, timeout, cancelled, total_duration, avg_d, min_d, max_d, q, running,
-          pending)] = self._all("workflow_metrics", params)  # fmt: skip
+          pending)] = self._run(statement, params)  # fmt: skip
         q = q or [None] * 4
         return WorkflowTotals(
             finished=total,
@@ -115,8 +121,9 @@ class DuckDBWorkflowMetrics:
     def finished_durations(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int, limit: int
     ) -> FinishedDurations:
-        params = {**_workflow_window(workspace_id, workflow_id, since_ns, until_ns), "limit": limit}
-        rows = self._all("workflow_durations", params)
+        statement = _in_window("workflow_durations", since_ns, until_ns)
+        params = {"workspace_id": workspace_id, "workflow_id": workflow_id, "limit": limit}
+        rows = self._run(statement, params)
         points = [DurationPoint(*row[:5]) for row in rows]
         return FinishedDurations(points=points, total=rows[0][5] if rows else 0)
 

@@ -1,5 +1,5 @@
--- One workflow's executions begun (began_ns: started, else queued) in [$since, $until), a range
--- on the column that the scan filters by zone map (migrations/010_execution_times.sql):
+-- One workflow's executions begun in a window (the condition storage/duckdb/began.py writes on
+-- began_ns, which the scan filters by zone map: migrations/010_execution_times.sql):
 -- aggregates over the finished ones (status_rank 3: completed, failed, cancelled, timeout) and
 -- how many are still running or pending. One statement, so both parts read one committed state.
 -- Finished: one pass with plain aggregates, much cheaper here than FILTER clauses on every
@@ -19,13 +19,13 @@ WITH finished AS (
         quantile_cont(duration_seconds, [0.5, 0.9, 0.95, 0.99])   AS quantiles
     FROM executions
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank = 3
-      AND began_ns >= $since AND began_ns < $until
+      AND {began}
 ), open AS (
     SELECT
         count(*) FILTER (WHERE status = 'running') AS running,
         count(*) FILTER (WHERE status = 'pending') AS pending
     FROM executions
     WHERE workspace_id = $workspace_id AND workflow_id = $workflow_id AND status_rank < 3
-      AND began_ns >= $since AND began_ns < $until
+      AND {began}
 )
 SELECT finished.*, open.* FROM finished, open;
