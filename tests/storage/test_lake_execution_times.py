@@ -47,8 +47,8 @@ def test_an_older_lake_gets_each_executions_times(
         sorted_by = (
             lake.cursor()
             .execute(
-                "SELECT count(*) FROM ducklake_options(current_database()) WHERE option_name = 'parquet_row_group_size'"
-                " AND scope_entry LIKE '%executions%'"
+                "SELECT count(*) FROM ducklake_options(current_database())"
+                " WHERE option_name = 'parquet_row_group_size' AND scope_entry LIKE '%executions%'"
             )
             .fetchone()
         )
