@@ -197,9 +197,17 @@ _NO_DAY = -(2**31)
 _FIRST_READ = "\nUNION ALL BY NAME\n".join(sql(f"queries/step_metrics_{p}") for p in ("state", "unnamed"))
 
 
-def _first_read(cursor: duckdb.DuckDBPyConnection, window: dict[str, Any]) -> tuple[SummaryState, bool]:
+_STATE_READ = sql("queries/step_metrics_state")
+
+
+def _first_read(
+    cursor: duckdb.DuckDBPyConnection, window: dict[str, Any], statement: str = _FIRST_READ
+) -> tuple[SummaryState, bool]:
+    """The summary state, and whether the window holds step spans naming no workflow (when
+    `statement` reads that: _FIRST_READ)."""
     got: dict[str, list[tuple[Any, ...]]] = {}
-    for part, *values in cursor.execute(_FIRST_READ, window).fetchall():
+    params = window if statement == _FIRST_READ else {k: window[k] for k in ("workspace_id", "workflow_id")}
+    for part, *values in cursor.execute(statement, params).fetchall():
         got.setdefault(part, []).append(tuple(values))
     [(until_day, floor_day, _)] = got["sealed"]
     [(from_day, to_day, seconds)] = got.get("time", [(None, None, None)])
@@ -240,12 +248,49 @@ def _time_split(
     stale: Sequence[int],
 ) -> tuple[list[tuple[int, int]], float | None]:
     """workflow_time's parts: the ranges read from the executions, and the rollup's total."""
-    since_ns, until_ns = window["since"], window["until"]
-    if rolled is not None:
-        (from_day, to_day), seconds = rolled
-        if whole[0] <= from_day < to_day <= whole[1] and not any(from_day <= d < to_day for d in stale):
-            return span_ranges(since_ns, until_ns, [(from_day, to_day)]), seconds
-    return [(since_ns, until_ns)], None
+    days = _rolled_days(whole, rolled, stale)
+    if days is None or rolled is None:
+        return [(window["since"], window["until"])], None
+    return span_ranges(window["since"], window["until"], [days]), rolled[1]
+
+
+def _rolled_days(
+    whole: tuple[int, int], rolled: tuple[tuple[int, int], float | None] | None, stale: Sequence[int]
+) -> tuple[int, int] | None:
+    """The days [from, until) of the workflow's finished executions' rollups (the total, the
+    durations) when a window of whole days `whole` holds them and none of them is stale."""
+    if rolled is None:
+        return None
+    from_day, to_day = rolled[0]
+    if whole[0] <= from_day < to_day <= whole[1] and not any(from_day <= d < to_day for d in stale):
+        return from_day, to_day
+    return None
+
+
+def finished_executions(
+    cursor: duckdb.DuckDBPyConnection, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int,
+    caches: Caches | None,
+) -> str:  # fmt: skip
+    """SQL: the workflow's finished executions begun in [since_ns, until_ns), as rows (status,
+    duration_seconds) with parameters $workspace_id and $workflow_id, in the caller's read
+    transaction. From its durations rollup (migrations/011_workflow_duration_rollups.sql) plus
+    the executions begun outside the days it covers when the window holds those days and none
+    is stale (as workflow_time), else from the executions. Only where the summary state is kept
+    (`caches`: the file store): elsewhere learning it costs a statement, and a lake's executions
+    are sorted by workflow already (lake migration 004)."""
+    window = {"workspace_id": workspace_id, "workflow_id": workflow_id, "since": since_ns, "until": until_ns}
+    if caches is None:
+        return _finished_statement("workflow_finished", [(since_ns, until_ns)])
+    entry = caches.summaries.get((workspace_id, workflow_id), caches.generation)
+    state = entry.state if entry is not None else _first_read(cursor, window, _STATE_READ)[0]
+    days = _rolled_days(whole_days(since_ns, until_ns), state.time, state.stale)
+    if days is None:
+        return _finished_statement("workflow_finished", [(since_ns, until_ns)])
+    return _finished_statement("workflow_finished_rolled", span_ranges(since_ns, until_ns, [days]))
+
+
+def _finished_statement(name: str, ranges: Sequence[tuple[int, int]]) -> str:
+    return sql(f"queries/{name}").replace("{ranges}", began_in(ranges) if ranges else "false")
 
 
 def _time_statement(ranges: Sequence[tuple[int, int]]) -> str:

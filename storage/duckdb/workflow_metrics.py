@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flowscope.storage.duckdb import step_summary_reads
 from flowscope.storage.duckdb.began import began_in
 from flowscope.storage.duckdb.errors import mapped_errors
+from flowscope.storage.duckdb.snapshot import snapshot
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.workflow_metrics import (
     DailyCount,
@@ -44,11 +45,18 @@ class DuckDBWorkflowMetrics:
     def workflow_totals(
         self, workspace_id: str, workflow_id: str, since_ns: int, until_ns: int
     ) -> WorkflowTotals:
-        statement = _in_window("workflow_metrics", since_ns, until_ns)
         params = {"workspace_id": workspace_id, "workflow_id": workflow_id}
+        with mapped_errors():
+            caches = self._store.step_read_caches()  # before the snapshot begins
+            with snapshot(self._store.cursor()) as cur:
+                finished = step_summary_reads.finished_executions(
+                    cur, workspace_id, workflow_id, since_ns, until_ns, caches
+                )
+                statement = _in_window("workflow_metrics", since_ns, until_ns).replace("{finished}", finished)
+                rows = cur.execute(statement, params).fetchall()
         # One row always (aggregates without GROUP BY); sums are NULL over no rows.
         [(total, completed, failed, timeout, cancelled, total_duration, avg_d, min_d, max_d, q, running,
-          pending)] = self._run(statement, params)  # fmt: skip
+          pending)] = rows  # fmt: skip
         q = q or [None] * 4
         return WorkflowTotals(
             finished=total,

@@ -3,8 +3,9 @@ after every maintenance that changes a workflow's summary rows (a day sealed, st
 summarized again after a late run or a later try replacing a stored one, retention, the
 rebuild), its rollup is those rows merged, and step metrics answer as over the spans.
 Likewise the workflow's total of finished executions over the sealed days (migrations/
-009_workflow_time_rollups.sql): after each of those, and when an execution on a sealed day
-finishes later (its day goes stale at ingest), it is what the executions say."""
+009_workflow_time_rollups.sql) and their durations (011_workflow_duration_rollups.sql): after
+each of those, and when an execution on a sealed day finishes later (its day goes stale at
+ingest), they are what the executions say, and so are the workflow metrics read from them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import duckdb
+import numpy
 import pytest
 from flowscope.storage.duckdb import step_summaries
 from flowscope.storage.interfaces import Store
@@ -27,6 +29,7 @@ from tests.storage.conformance.test_step_summaries import (
     MIDNIGHT,
     RUNS,
     WF,
+    WINDOWS,
     StepRun,
     _check_windows,
     _expected,
@@ -124,6 +127,8 @@ def _time_rollup_matches_the_executions(store: Store, workspace: str) -> tuple[i
         )
 
     rows, [(until_day, floor_day, parts)], finished = store.read(read)
+    _durations_match_the_time_rollup(store, workspace)
+    _totals_match_the_executions(store, workspace)
     assert parts is None  # (summarize() seals every day whole)
     first = max(0, floor_day + 1) if floor_day is not None else 0
     if not rows:
@@ -134,6 +139,64 @@ def _time_rollup_matches_the_executions(store: Store, workspace: str) -> tuple[i
     covered = [d for day, d in finished if first <= day < to_day]
     assert (count, seconds) == (len(covered), approx(sum(covered)))
     return count, seconds
+
+
+_DURATION_ROLLUP = (
+    "SELECT status, duration_seconds FROM workflow_duration_rollups "
+    "WHERE workspace_id = ? AND workflow_id = ?"
+)
+_FINISHED_ROWS = (  # the finished executions' days, statuses and durations
+    "SELECT (began_ns // 86400000000000)::INTEGER, status, duration_seconds "
+    "FROM executions WHERE workspace_id = ? AND workflow_id = ? AND status_rank = 3 AND began_ns IS NOT NULL"
+)
+
+
+def _durations_match_the_time_rollup(store: Store, workspace: str) -> None:
+    """Assert the workflow's durations rollup (migrations/011_workflow_duration_rollups.sql) holds
+    the finished executions of the days its executions total covers, one row each."""
+
+    def read(con: duckdb.DuckDBPyConnection) -> tuple[list[Any], ...]:
+        key = [workspace, WF]
+        return tuple(con.execute(q, key).fetchall() for q in (_DURATION_ROLLUP, _TIME_ROLLUP, _FINISHED_ROWS))
+
+    durations, time_rows, finished = store.read(read)
+    days = [(from_day, to_day) for from_day, to_day, *_ in time_rows]
+    want = [(status, d) for day, status, d in finished if any(lo <= day < hi for lo, hi in days)]
+    assert sorted(durations, key=repr) == sorted(want, key=repr)
+
+
+def _totals_match_the_executions(store: Store, workspace: str) -> None:
+    """Assert the workflow metrics' totals over every window of the step tests are what the
+    workflow's executions begun in it say (the percentiles: quantile_cont's, linear)."""
+
+    def read(con: duckdb.DuckDBPyConnection) -> list[Any]:
+        query = (
+            "SELECT began_ns, status, status_rank, duration_seconds FROM executions "
+            "WHERE workspace_id = ? AND workflow_id = ? AND began_ns IS NOT NULL"
+        )
+        return con.execute(query, [workspace, WF]).fetchall()
+
+    rows = store.read(read)
+    for since, until in [EVER, *WINDOWS]:
+        inside = [(status, rank, d) for began, status, rank, d in rows if since <= began < until]
+        done = [(status, d) for status, rank, d in inside if rank == 3]
+        durations = sorted(d for _, d in done if d is not None)
+        got = store.workflow_metrics.workflow_totals(workspace, WF, since, until)
+        assert (got.finished, got.running, got.pending) == (
+            len(done), sum(s == "running" for s, _, _ in inside), sum(s == "pending" for s, _, _ in inside)
+        )
+        assert (got.completed, got.failed, got.timeout, got.cancelled) == tuple(
+            sum(s == want for s, _ in done) for want in ("completed", "failed", "timeout", "cancelled")
+        )
+        assert got.total_duration_seconds == approx(sum(durations))
+        assert (got.min_duration_seconds, got.max_duration_seconds) == (
+            (durations[0], durations[-1]) if durations else (None, None)
+        )
+        want_q = [float(numpy.quantile(durations, q)) for q in (0.5, 0.9, 0.95, 0.99)] if durations else []
+        want_q = want_q or [None] * 4
+        got_q = [got.p50_duration_seconds, got.p90_duration_seconds, got.p95_duration_seconds,
+                 got.p99_duration_seconds]  # fmt: skip
+        assert got_q == approx(want_q)
 
 
 def _workflow_time(store: Store, workspace: str, since: int, until: int) -> float | None:
@@ -271,6 +334,8 @@ def _time_rollup_covers_the_parts_done(store: Store, workspace: str) -> None:
         return con.execute(_TIME_ROLLUP, key).fetchall(), con.execute(_FINISHED, key).fetchall()
 
     rows, finished = store.read(read)
+    _durations_match_the_time_rollup(store, workspace)
+    _totals_match_the_executions(store, workspace)
     for from_day, to_day, count, seconds in rows:
         covered = [d for day, d in finished if from_day <= day < to_day]
         assert (count, seconds) == (len(covered), approx(sum(covered)))
@@ -289,6 +354,7 @@ def test_an_execution_finished_after_its_day_was_sealed_goes_stale(store: Store,
     write(store, traces([s for s in spans_of(late.run()) if not s.parent_span_id]), workspace)  # its root
     want = early.seconds + late.seconds
     assert _workflow_time(store, workspace, *EVER) == approx(want)  # stale: from the executions
+    _totals_match_the_executions(store, workspace)
     store.summarize()
     assert _time_rollup_matches_the_executions(store, workspace) == (2, approx(want))
     assert _workflow_time(store, workspace, *EVER) == approx(want)  # from the rollup again

@@ -1,0 +1,1 @@
+../../../duckdb/sql/migrations/011_workflow_duration_rollups.sql
