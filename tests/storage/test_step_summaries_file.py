@@ -17,8 +17,10 @@ from flowscope.storage.duckdb.store import Store
 from pytest import approx
 
 from tests.storage.conformance.test_step_rollups import (
+    _durations_match_the_time_rollup,
     _rollup_matches_the_summaries,
     _time_rollup_matches_the_executions,
+    _totals_match_the_executions,
 )
 from tests.storage.conformance.test_step_summaries import (
     DAY,
@@ -141,6 +143,42 @@ def test_the_executions_totals_are_read_and_an_older_file_is_totalled_when_migra
     total = sum(r.seconds for r in RUNS)
     assert rolled.workflow_time_seconds == pytest.approx(total + 1000)
     assert one_day.workflow_time_seconds == _expected(RUNS, MIDNIGHT, MIDNIGHT + DAY)[0].workflow_time_seconds
+
+
+def test_the_workflow_metrics_read_the_durations_rollup_and_an_older_file_gets_it_when_migrated(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "flowscope.duckdb"
+    store = _open(db)
+    _write(store, "w", *RUNS)
+    store.summarize()
+    store.close()
+    with duckdb.connect(str(db)) as con:  # as the version before the durations left it
+        con.execute("DROP TABLE workflow_duration_rollups")
+        con.execute("DROP MACRO TABLE workflow_duration_rollup_rows")
+        con.execute("DROP MACRO TABLE rolled_up_executions")
+        con.execute("DELETE FROM schema_version WHERE version = 11")
+    store = _open(db)  # migrated: the durations taken from the executions
+    try:
+        _durations_match_the_time_rollup(store, "w")
+        _totals_match_the_executions(store, "w")
+        before = store.workflow_metrics.workflow_totals("w", WF, *EVER)
+    finally:
+        store.close()
+    assert before.finished == len(RUNS)
+    with duckdb.connect(str(db)) as con:  # what the rollup says is what is read (not as users do)
+        con.execute("UPDATE workflow_duration_rollups SET duration_seconds = duration_seconds + 1000")
+    store = _open(db)
+    try:
+        rolled = store.workflow_metrics.workflow_totals("w", WF, *EVER)
+        one_day = store.workflow_metrics.workflow_totals("w", WF, MIDNIGHT, MIDNIGHT + DAY)  # not its days
+    finally:
+        store.close()
+    assert rolled.finished == before.finished
+    assert rolled.total_duration_seconds == approx(before.total_duration_seconds + 1000 * len(RUNS))
+    assert rolled.p50_duration_seconds == approx(before.p50_duration_seconds + 1000)
+    in_day = [r.seconds for r in RUNS if MIDNIGHT <= r.start_ns < MIDNIGHT + DAY]
+    assert (one_day.finished, one_day.total_duration_seconds) == (len(in_day), approx(sum(in_day)))
 
 
 def test_an_older_file_is_summarized_by_the_maintenance_and_rebuild_recomputes(tmp_path: Path) -> None:
