@@ -60,8 +60,8 @@ lint: setup
 	$(BIN)/ruff check .
 
 test: setup prefect-env lake-env system-deps lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 -m "not lake"
-	$(LAKE_VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=10 -m lake
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 -n 2 -m "not lake"
+	$(LAKE_VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=10 -n 2 -m lake
 
 bench: setup
 	$(BIN)/python bench/ingest.py --quick
