@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,9 @@ class DuckDBWorkflowMetrics:
         params = {"workspace_id": workspace_id, "workflow_id": workflow_id}
         with mapped_errors():
             caches = self._store.step_read_caches()  # before the snapshot begins
-            with snapshot(self._store.cursor()) as cur:
+            cur = self._store.cursor()
+            # Two reads (the summary state, then the rows) when the state may serve: one snapshot.
+            with snapshot(cur) if caches is not None else contextlib.nullcontext(cur):
                 finished = step_summary_reads.finished_executions(
                     cur, workspace_id, workflow_id, since_ns, until_ns, caches
                 )
