@@ -7,7 +7,7 @@
 -- duration, so this keeps the durations, not totals. Readers take these rows plus the
 -- executions begun outside the days they cover (a began_ns range the zone maps skip), when
 -- the window holds those days and none of them is stale (storage/duckdb/step_summary_reads.py
--- `finished_rows`): ~5 ms for the 9k, ~11 for the 90k.
+-- `finished_executions`): ~5 ms for the 9k, ~11 for the 90k.
 --
 -- Kept with workflow_time_rollups, by the same statements (summaries/roll_up_part.sql,
 -- roll_up_workflows.sql, roll_up_workflow_time.sql), from the same rows: the macro
@@ -44,8 +44,8 @@ SELECT workspace_id, workflow_id, from_day, until_day, count(*)::BIGINT AS finis
 FROM rolled_up_executions(source)
 GROUP BY workspace_id, workflow_id, from_day, until_day;
 
--- Ordered by workflow when inserted (the statements above insert a workflow's rows together),
--- so that a read's workflow filter skips the row groups of the others.
+-- Inserted ordered by workflow (here and by the summaries statements named above), so that a
+-- workflow's rows lie together and a read's workflow filter skips the row groups of the others.
 CREATE MACRO workflow_duration_rollup_rows(source) AS TABLE
 SELECT workspace_id, workflow_id, status, duration_seconds
 FROM rolled_up_executions(source);
