@@ -130,11 +130,12 @@ QUERY_TOKEN_REFUSED = (
 )
 
 
-def _require(role: str, *, fresh: bool = False):  # type: ignore[no-untyped-def]
+def _require(role: str, *, fresh: bool = False, one_execution: bool = False):  # type: ignore[no-untyped-def]
     async def dependency(conn: HTTPConnection) -> RequestContext:
         request = await _resolve(conn, role)
         if fresh:
-            await _app_context(conn).barrier.wait(request.workspace_id)
+            execution_id = conn.path_params.get("execution_id") if one_execution else None
+            await _app_context(conn).barrier.wait(request.workspace_id, execution_id)
         return request
 
     return dependency
@@ -172,4 +173,10 @@ AdminContext = Annotated[RequestContext, Depends(_require("admin"))]
 # is readable right after its 202; with none in flight that costs a dict lookup.
 FreshViewerContext = Annotated[RequestContext, Depends(_require("viewer", fresh=True))]
 FreshEditorContext = Annotated[RequestContext, Depends(_require("editor", fresh=True))]
+# For reads answered whole from one execution's records (details, timeline, a step): as
+# FreshViewerContext, but an execution whose trigger is not committed yet does not wait; it
+# is answered from what the store will read of it (`VisibilityBarrier.acknowledged`).
+ExecutionViewerContext = Annotated[
+    RequestContext, Depends(_require("viewer", fresh=True, one_execution=True))
+]
 Context = Annotated[AppContext, Depends(app_context)]

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowscope.api.journal import Entry, TriggerJournal
+from flowscope.api.queries.executions import trigger
 from flowscope.api.visibility import VisibilityBarrier
 from flowscope.collector.prepare import prepare
 from flowscope.engine.telemetry import encode_logs
@@ -229,7 +230,7 @@ class Intake:
                     committed = asyncio.wrap_future(self._store.writer.submit(request))
                     committed.add_done_callback(lambda f, futures=futures: _settle(futures, f.exception()))
                     continue
-                seq = self._begin(workspace_id)
+                seq = self._begin(workspace_id, request)
                 try:
                     written = self._store.writer.submit(request)
                 except BaseException:
@@ -257,9 +258,15 @@ class Intake:
         for futures, _ in journaled:
             _settle(futures, None)
 
-    def _begin(self, workspace_id: str) -> int:
-        assert self._barrier is not None and self._journal is not None
-        seq = self._barrier.begin(workspace_id)
+    def _begin(self, workspace_id: str, request: WriteRequest) -> int:
+        assert self._barrier is not None and self._journal is not None and request.prepared is not None
+        # Until committed, a read of one of these executions is answered with what the store
+        # will read of it then. Not one with a caller: its details name the caller's execution
+        # and step as stored, which the triggers acknowledged before it may still change.
+        acknowledged = self._store.executions.acknowledged(request.prepared)
+        seq = self._barrier.begin(
+            workspace_id, {key: records for key, records in acknowledged.items() if trigger(records) is None}
+        )
         self._journal.begin(seq)
         return seq
 

@@ -13,8 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Mapping
 
 from flowscope.storage.changes import CommittedBatch, EventBus
+from flowscope.storage.executions import ExecutionRecords
+
+# How long a read waits at the barrier for the commits before it; then it reads what is stored.
+READ_WAIT_SECONDS = 5.0
 
 
 class CommitWatcher:
@@ -63,25 +68,49 @@ class VisibilityBarrier:
     that can show executions first `await wait(workspace)`: at that moment's pending requests
     of its workspace all settled. With nothing pending (the common case) that is one dict
     lookup, no lock and no await of anything that suspends.
+
+    A read of one execution whose trigger is still in flight need not wait at all: `begin`
+    also takes what the store will read of each execution the request announces once it is
+    committed (`ExecutionReader.acknowledged`), and `acknowledged` answers with it until then.
+    Those reads then cost what a committed one does: sequential triggers each followed by a
+    details read stop waiting for a commit behind the engine's own exports.
     """
 
-    def __init__(self, timeout_seconds: float = 5.0) -> None:
+    def __init__(self, timeout_seconds: float = READ_WAIT_SECONDS) -> None:
         self._timeout = timeout_seconds
         self._lock = threading.Lock()
         self._seq = 0
         self._pending: dict[str, set[int]] = {}  # workspace -> sequence numbers not settled
         self._waiters: dict[str, list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+        # workspace -> execution id -> its records as they will be read, while not committed
+        self._acknowledged: dict[str, dict[str, ExecutionRecords]] = {}
+        self._announced: dict[int, list[str]] = {}  # sequence number -> its executions there
 
-    def begin(self, workspace_id: str) -> int:
-        """A writer request of `workspace_id` is about to be queued: its sequence number."""
+    def begin(self, workspace_id: str, acknowledged: Mapping[str, ExecutionRecords] | None = None) -> int:
+        """A writer request of `workspace_id` is about to be queued: its sequence number.
+        `acknowledged`: what the store will read of the executions it announces (by id)."""
         with self._lock:
             self._seq += 1
             self._pending.setdefault(workspace_id, set()).add(self._seq)
+            if acknowledged:
+                self._acknowledged.setdefault(workspace_id, {}).update(acknowledged)
+                self._announced[self._seq] = list(acknowledged)
             return self._seq
+
+    def acknowledged(self, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
+        """The records of an execution of the workspace whose request is not settled yet."""
+        return self._acknowledged.get(workspace_id, {}).get(execution_id)
 
     def settle(self, workspace_id: str, seq: int) -> None:
         """The request `seq` is committed (or failed for good): any thread (the writer's)."""
         with self._lock:
+            announced = self._announced.pop(seq, ())
+            if announced:  # committed: reads of them go to the store from now on
+                records = self._acknowledged[workspace_id]
+                for execution_id in announced:
+                    records.pop(execution_id, None)
+                if not records:
+                    del self._acknowledged[workspace_id]
             pending = self._pending.get(workspace_id)
             if pending is None:
                 return
@@ -103,10 +132,13 @@ class VisibilityBarrier:
     def pending(self, workspace_id: str) -> int:
         return len(self._pending.get(workspace_id, ()))
 
-    async def wait(self, workspace_id: str) -> None:
+    async def wait(self, workspace_id: str, execution_id: str | None = None) -> None:
         """Until every request of `workspace_id` begun before this call has settled (bounded:
-        a stuck writer delays a read by the timeout, then it reads what is stored)."""
+        a stuck writer delays a read by the timeout, then it reads what is stored). A read of
+        the execution `execution_id` alone does not wait while that one is `acknowledged`."""
         if workspace_id not in self._pending:  # the common path: nothing in flight
+            return
+        if execution_id is not None and self.acknowledged(workspace_id, execution_id) is not None:
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()

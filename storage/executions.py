@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from flowscope import conventions as c
 from flowscope import workflow_meaning as m
+
+if TYPE_CHECKING:
+    from flowscope.storage.batches import Prepared
 
 T = TypeVar("T")
 
@@ -231,6 +234,13 @@ class ExecutionReader(Protocol):
         An execution whose summary has not been written yet but whose step spans arrived
         (a foreign tracer mid-run, sending no lifecycle records) is reported running, with a
         synthetic row: the workflow of its step spans, started at the earliest of them."""
+        ...
+
+    def acknowledged(self, prepared: Prepared) -> dict[str, ExecutionRecords]:
+        """What `records` will return, once the writer request `prepared` is committed, for
+        each execution it announces, provided nothing stored is about that execution yet (a
+        trigger's new executions): the API answers reads of an acknowledged trigger with it
+        until the commit (api/visibility.py). Reads nothing."""
         ...
 
     def logs(

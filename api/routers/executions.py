@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from flowscope.api.catalog import workflows as catalog
-from flowscope.api.deps import Context, FreshEditorContext, FreshViewerContext
+from flowscope.api.deps import Context, ExecutionViewerContext, FreshEditorContext, FreshViewerContext
 from flowscope.api.errors import not_found, or_404
 from flowscope.api.queries import executions as views
 from flowscope.api.queries.steps import DefinedStep
@@ -32,7 +32,10 @@ def _load(
 ) -> tuple[ExecutionRecords, list[DefinedStep] | None]:
     """The execution's records (404 if not in this workspace) and, when it helps, the
     catalog definition of its workflow."""
-    found = or_404(app.store.executions.records(workspace_id, execution_id), "Execution", execution_id)
+    found = app.barrier.acknowledged(workspace_id, execution_id) or app.store.executions.records(
+        workspace_id, execution_id
+    )
+    found = or_404(found, "Execution", execution_id)
     definition: list[DefinedStep] | None = None
     if views.needs_definition(found):
         definition = catalog.defined_steps(app.store.catalog, workspace_id, found.row.workflow_id)
@@ -49,7 +52,7 @@ def _triggered_by(app: Context, workspace_id: str, records: ExecutionRecords) ->
 
 
 @router.get("/executions/{execution_id}", response_model=WorkflowExecutionDetails)
-def get_execution(execution_id: str, ctx: FreshViewerContext, app: Context) -> WorkflowExecutionDetails:
+def get_execution(execution_id: str, ctx: ExecutionViewerContext, app: Context) -> WorkflowExecutionDetails:
     """Execution details: steps, inputs, results, error and status transitions; `triggered_by`:
     the caller span whose traceparent started it (another execution's step, a CI job)."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
@@ -57,7 +60,7 @@ def get_execution(execution_id: str, ctx: FreshViewerContext, app: Context) -> W
 
 
 @router.get("/executions/{execution_id}/timeline", response_model=WorkflowExecutionTimeline)
-def get_timeline(execution_id: str, ctx: FreshViewerContext, app: Context) -> WorkflowExecutionTimeline:
+def get_timeline(execution_id: str, ctx: ExecutionViewerContext, app: Context) -> WorkflowExecutionTimeline:
     """Per-step timeline in step order, including skipped, running and pending steps;
     `triggered_by` as in the details."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
@@ -65,7 +68,9 @@ def get_timeline(execution_id: str, ctx: FreshViewerContext, app: Context) -> Wo
 
 
 @router.get("/executions/{execution_id}/steps/{step_id}", response_model=StepExecutionDetails)
-def get_step(execution_id: str, step_id: str, ctx: FreshViewerContext, app: Context) -> StepExecutionDetails:
+def get_step(
+    execution_id: str, step_id: str, ctx: ExecutionViewerContext, app: Context
+) -> StepExecutionDetails:
     """One step (by step id, or by step execution id) with its complete input and output."""
     found, definition = _load(app, ctx.workspace_id, execution_id)
     step = views.step_details(found, definition, step_id)

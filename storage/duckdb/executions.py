@@ -6,11 +6,13 @@ step spans of one execution, a page of its records); the SQL is in sql/queries/.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 from flowscope.storage.anyvalue import attributes_to_dict
+from flowscope.storage.batches import EXEC_COLUMNS
+from flowscope.storage.duckdb import execution_summaries
 from flowscope.storage.duckdb.blobs import by_rowid
 from flowscope.storage.duckdb.errors import mapped_errors
 from flowscope.storage.duckdb.snapshot import snapshot
@@ -36,7 +38,10 @@ from flowscope import conventions as c
 from flowscope import workflow_meaning as m
 
 if TYPE_CHECKING:
+    from flowscope.storage.batches import Prepared
     from flowscope.storage.duckdb.store import Store
+
+_FACT_EXECUTION = EXEC_COLUMNS.index("execution_id")
 
 
 class _SpanRow(NamedTuple):
@@ -85,6 +90,9 @@ class DuckDBExecutions:
     def records(self, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
         with mapped_errors(), snapshot(self._store.cursor()) as cur:
             return _records(cur, workspace_id, execution_id)
+
+    def acknowledged(self, prepared: Prepared) -> dict[str, ExecutionRecords]:
+        return acknowledged_records(prepared)
 
     def logs(
         self,
@@ -202,6 +210,13 @@ def _lifecycle(
     query = sql("queries/execution_lifecycle_columns" if row.terminal else "queries/execution_lifecycle")
     params = {"execution_id": row.execution_id}
     rows = map(_TraceRecord._make, cur.execute(query, params).fetchall())
+    return _lifecycle_of(rows, workspace_id, lambda rowids: by_rowid(cur, "queries/log_blobs", rowids))
+
+
+def _lifecycle_of(
+    rows: Iterable[_TraceRecord], workspace_id: str, blobs: Callable[[list[int]], dict[int, bytes]]
+) -> tuple[tuple[LifecycleRecord, ...], tuple[Triggered, ...]]:
+    """`_lifecycle` from the trace's records; `blobs` reads the blobs of records without one."""
     ours = [r for r in rows if r.workspace_id == workspace_id]
     found = sorted(ours, key=lambda r: (r.time_ns, r.record_hash))
     lifecycle = tuple(
@@ -212,14 +227,43 @@ def _lifecycle(
     triggers = [r for r in found if r.event_name == c.EVENT_EXECUTION_TRIGGERED]
     unread = [r.rowid for r in triggers if r.record is None]
     if unread:
-        blobs = by_rowid(cur, "queries/log_blobs", unread)
-        triggers = [r._replace(record=blobs.get(r.rowid)) for r in triggers]
+        read = blobs(unread)
+        triggers = [r._replace(record=read.get(r.rowid)) for r in triggers]
     triggered = []
     for r in triggers:
         execution_id = m.text(_record_attributes(r.record).get(c.TRIGGERED_EXECUTION_ID))
         if execution_id and r.span_id:
             triggered.append(Triggered(r.span_id, execution_id, r.time_ns))
     return lifecycle, tuple(triggered)
+
+
+def acknowledged_records(prepared: Prepared) -> dict[str, ExecutionRecords]:
+    """`DuckDBExecutions.acknowledged`: what `_records` reads of each execution `prepared`
+    announces once it is committed, when nothing stored is about that execution yet (no
+    spans, no other records): its row folded from these facts alone, its records of
+    these rows (as the blob-less read of a finished one when it is finished)."""
+    facts: dict[str, list[Sequence[Any]]] = {}
+    for fact in prepared.executions:
+        facts.setdefault(fact[_FACT_EXECUTION], []).append(fact)
+    traces: dict[str, list[_TraceRecord]] = {}
+    blobs: dict[int, bytes] = {}
+    if facts and prepared.logs is not None:
+        columns = prepared.logs.select([*_TraceRecord._fields[:-1], "trace_id"]).to_pydict()
+        for index, trace_id in enumerate(columns["trace_id"]):
+            if trace_id in facts:
+                values = [columns[name][index] for name in _TraceRecord._fields[:-1]]
+                blobs[index] = values[-1]
+                traces.setdefault(trace_id, []).append(_TraceRecord(*values, index))
+    out = {}
+    for execution_id, group in facts.items():
+        ((workspace_id, *summary, _updated),) = execution_summaries.fold((), group)
+        row = ExecutionRow(*summary)
+        records = traces.get(execution_id, [])
+        if row.terminal:  # read by execution_lifecycle_columns.sql: no blobs but the triggers'
+            records = [r._replace(record=None) for r in records]
+        lifecycle, triggered = _lifecycle_of(records, workspace_id, lambda ids: {i: blobs[i] for i in ids})
+        out[execution_id] = ExecutionRecords(row, {}, (), lifecycle, (), triggered)
+    return out
 
 
 def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:

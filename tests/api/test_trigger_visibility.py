@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from flowscope.api.visibility import READ_WAIT_SECONDS
 from flowscope.api.ws.events import iso
 
 from tests.api.client import Api
@@ -34,6 +35,17 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     srv = start_server(
         tmp_path_factory.mktemp("slow-commits") / "flowscope.duckdb",
         env={"FLOWSCOPE_COMMIT_DELAY_SECONDS": str(COMMIT_DELAY_S)},
+    )
+    yield srv
+    srv.terminate()
+
+
+@pytest.fixture(scope="module")
+def stalled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Commits take longer than a read waits for them at the barrier."""
+    srv = start_server(
+        tmp_path_factory.mktemp("stalled-commits") / "flowscope.duckdb",
+        env={"FLOWSCOPE_COMMIT_DELAY_SECONDS": str(READ_WAIT_SECONDS + 1)},
     )
     yield srv
     srv.terminate()
@@ -94,6 +106,35 @@ def test_every_read_path_finds_an_execution_right_after_its_202(slow: RunningSer
 
     started = asyncio.run(main())
     assert sorted(s["execution_number"] for s in started) == list(range(1, clients + 1))
+
+
+def test_reads_of_one_execution_not_committed_yet_answer_from_its_acknowledged_trigger(
+    stalled: RunningServer,
+) -> None:
+    """Details, timeline and a step of an execution whose trigger is journaled but whose commit
+    takes longer than a read waits at the barrier. They answer at once, not after the
+    barrier's wait, from what the store will read of it
+    (tests/storage/conformance/test_acknowledged.py checks that it is the same)."""
+    ws = Api(stalled.api).new_workspace()
+    wf = ws.create_workflow(SEQUENCE)
+    started = ws.execute(wf["id"])
+    # A read that waited at the barrier would take READ_WAIT_SECONDS: it times out instead.
+    ws.http.timeout = httpx.Timeout(READ_WAIT_SECONDS / 2)
+    ex = f"/api/workflows/executions/{started['id']}"
+    details = ws.details(started["id"])
+    assert (details["id"], details["status"], details["execution_number"]) == (
+        started["id"], "pending", started["execution_number"],
+    )  # fmt: skip
+    assert [(s["step_id"], s["status"]) for s in details["step_executions"]] == [
+        ("initialize", "pending"), ("process", "pending"), ("finalize", "pending"),
+    ]  # fmt: skip
+    assert [h["status"] for h in details["status_history"]] == ["pending"]
+    timeline = ws.ok(ws.get(f"{ex}/timeline"))
+    assert (timeline["execution_id"], timeline["status"]) == (started["id"], "pending")
+    assert [(s["step_id"], s["status"]) for s in timeline["step_timeline"]] == [
+        ("initialize", "pending"), ("process", "pending"), ("finalize", "pending"),
+    ]  # fmt: skip
+    assert ws.ok(ws.get(f"{ex}/steps/initialize"))["status"] == "pending"
 
 
 def test_a_since_feed_opened_right_after_the_202_gets_each_event_once(slow: RunningServer) -> None:
