@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -33,14 +35,23 @@ from flowscope.engine.plan import WorkflowPlan
 from flowscope.engine.results import ExecutionHandle, ExecutionResult
 from flowscope.engine.validation import ValidationProblem
 
+from flowscope import event_loops
+
 T = TypeVar("T")
+
+log = logging.getLogger("flowscope.engine")
 
 _CALL_TIMEOUT_S = 30.0  # blocking calls into the engine loop (cancel, stats) never wait forever
 
 
 class EngineHost:
     def __init__(self, config: EngineConfig | None = None, **engine_kwargs: Any) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._loop = event_loops.new_event_loop()
+        self._inbox = Mailbox(self._loop)
+        # The callers' loops (a test makes many): engine thread only.
+        self._outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Mailbox] = (
+            weakref.WeakKeyDictionary()
+        )
         self._thread = threading.Thread(target=self._serve, name="flowscope-engine", daemon=True)
         self._thread.start()
         # Built on its own loop, so anything it creates there belongs to that loop.
@@ -84,9 +95,19 @@ class EngineHost:
 
         Shielded: a caller cancelled meanwhile (a client gone) does not cancel a submit that
         may already have stored its executions, so they never stay pending without running."""
-        coro = self.engine.submit_many(plan, input_sets, **kwargs)
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return await asyncio.shield(asyncio.wrap_future(future))
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[ExecutionHandle]] = loop.create_future()
+
+        def reply(task: asyncio.Task[list[ExecutionHandle]]) -> None:  # on the engine's loop
+            self._mailbox(loop).post(lambda: _settle(answer, task))
+
+        def start() -> None:  # on the engine's loop
+            task = self._loop.create_task(self.engine.submit_many(plan, input_sets, **kwargs))
+            task.add_done_callback(reply)
+
+        self._inbox.post(start)
+        # Cancelling this await cancels `answer` alone: the submit goes on (the shield).
+        return await answer
 
     async def wait(self, handle: ExecutionHandle, timeout: float | None = None) -> ExecutionResult:
         return await self._run(handle.wait(timeout))
@@ -123,6 +144,13 @@ class EngineHost:
     async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
+    def _mailbox(self, loop: asyncio.AbstractEventLoop) -> Mailbox:
+        """The mailbox of a caller's loop (created on first use, on the engine's thread)."""
+        box = self._outboxes.get(loop)
+        if box is None:
+            box = self._outboxes[loop] = Mailbox(loop)
+        return box
+
     @staticmethod
     async def _async(fn: Callable[[], T]) -> T:
         return fn()
@@ -143,4 +171,53 @@ class EngineHost:
         return future.result(_CALL_TIMEOUT_S)
 
 
-__all__ = ["EngineHost"]
+class Mailbox:
+    """Calls for one event loop from other threads, run there in order, with one wake-up of
+    that loop per batch: a burst of triggers (each a hop to the engine's loop and one back)
+    costs each loop one wake-up and one callback per batch instead of a future chain per call
+    (run_coroutine_threadsafe + wrap_future + shield: ~0.2 ms of the serving loop each)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._calls: list[Callable[[], None]] = []
+
+    def post(self, call: Callable[[], None]) -> None:
+        """Run `call` on the loop soon (any thread). Raises RuntimeError if the loop is closed
+        (for the call that finds it closed: calls posted with it are dropped, as the loop's)."""
+        with self._lock:
+            self._calls.append(call)
+            if len(self._calls) > 1:  # the batch's wake-up is on its way
+                return
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:
+            with self._lock:
+                self._calls.clear()
+            raise
+
+    def _run(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for call in calls:
+            try:
+                call()
+            except Exception:  # one failing call must not drop the others of its batch
+                log.exception("a call posted to an event loop failed")
+
+
+def _settle(answer: asyncio.Future[T], task: asyncio.Task[T]) -> None:
+    """Hand a finished engine task's outcome to the caller's future (unless it gave up)."""
+    if answer.done():  # the caller was cancelled; the outcome is dropped
+        if not task.cancelled():
+            task.exception()  # (retrieved, so that asyncio does not log it as lost)
+        return
+    if task.cancelled():
+        answer.cancel()
+    elif (error := task.exception()) is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(task.result())
+
+
+__all__ = ["EngineHost", "Mailbox"]

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from flowscope import event_loops
 from flowscope import maintain as maintain_command
 from flowscope.api import commands as api_commands
 from flowscope.engine import commands as engine_commands
@@ -228,7 +228,7 @@ def serve(
     if problem:
         typer.echo(f"flowscope: {problem}", err=True)
         raise typer.Exit(2)
-    asyncio.run(run_server(settings))
+    event_loops.run(run_server(settings))
 
 
 engine_commands.register(app)  # run, validate, schema
