@@ -92,7 +92,27 @@ class DuckDBExecutions:
             return _records(cur, workspace_id, execution_id)
 
     def acknowledged(self, prepared: Prepared) -> dict[str, ExecutionRecords]:
-        return acknowledged_records(prepared)
+        """What `_records` reads of each execution `prepared` announces once it is committed,
+        when nothing stored is about that execution yet: its row folded from these facts
+        alone, its lifecycle records from these rows (read with their blobs, as for an
+        unfinished execution: lifecycle records announce only pending or running)."""
+        facts: dict[str, list[Sequence[Any]]] = {}
+        for fact in prepared.executions:
+            facts.setdefault(fact[_FACT_EXECUTION], []).append(fact)
+        traces: dict[str, list[_TraceRecord]] = {}
+        if facts and prepared.logs is not None:
+            columns = prepared.logs.select([*_TraceRecord._fields[:-1], "trace_id"]).to_pydict()
+            for index, trace_id in enumerate(columns["trace_id"]):
+                if trace_id in facts:
+                    values = [columns[name][index] for name in _TraceRecord._fields[:-1]]
+                    traces.setdefault(trace_id, []).append(_TraceRecord(*values, index))
+        out = {}
+        for execution_id, group in facts.items():
+            ((workspace_id, *summary, _updated),) = execution_summaries.fold((), group)
+            # Every record here has its blob: none is left for `blobs` to read.
+            lifecycle, triggered = _lifecycle_of(traces.get(execution_id, []), workspace_id, lambda _: {})
+            out[execution_id] = ExecutionRecords(ExecutionRow(*summary), {}, (), lifecycle, (), triggered)
+        return out
 
     def logs(
         self,
@@ -235,35 +255,6 @@ def _lifecycle_of(
         if execution_id and r.span_id:
             triggered.append(Triggered(r.span_id, execution_id, r.time_ns))
     return lifecycle, tuple(triggered)
-
-
-def acknowledged_records(prepared: Prepared) -> dict[str, ExecutionRecords]:
-    """`DuckDBExecutions.acknowledged`: what `_records` reads of each execution `prepared`
-    announces once it is committed, when nothing stored is about that execution yet (no
-    spans, no other records): its row folded from these facts alone, its records of
-    these rows (as the blob-less read of a finished one when it is finished)."""
-    facts: dict[str, list[Sequence[Any]]] = {}
-    for fact in prepared.executions:
-        facts.setdefault(fact[_FACT_EXECUTION], []).append(fact)
-    traces: dict[str, list[_TraceRecord]] = {}
-    blobs: dict[int, bytes] = {}
-    if facts and prepared.logs is not None:
-        columns = prepared.logs.select([*_TraceRecord._fields[:-1], "trace_id"]).to_pydict()
-        for index, trace_id in enumerate(columns["trace_id"]):
-            if trace_id in facts:
-                values = [columns[name][index] for name in _TraceRecord._fields[:-1]]
-                blobs[index] = values[-1]
-                traces.setdefault(trace_id, []).append(_TraceRecord(*values, index))
-    out = {}
-    for execution_id, group in facts.items():
-        ((workspace_id, *summary, _updated),) = execution_summaries.fold((), group)
-        row = ExecutionRow(*summary)
-        records = traces.get(execution_id, [])
-        if row.terminal:  # read by execution_lifecycle_columns.sql: no blobs but the triggers'
-            records = [r._replace(record=None) for r in records]
-        lifecycle, triggered = _lifecycle_of(records, workspace_id, lambda ids: {i: blobs[i] for i in ids})
-        out[execution_id] = ExecutionRecords(row, {}, (), lifecycle, (), triggered)
-    return out
 
 
 def _records(cur: duckdb.DuckDBPyConnection, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
