@@ -21,23 +21,36 @@ _cache_lock = threading.Lock()
 
 def defined_steps(catalog: Catalog, workspace_id: str, workflow_id: str) -> list[DefinedStep] | None:
     """The steps the catalog definition declares, in definition order; None if not in the catalog."""
-    key = (workspace_id, workflow_id)
     generation = catalog.generation()  # read first: a change meanwhile makes the entry stale
-    with _cache_lock:
-        cache = _caches.setdefault(catalog, OrderedDict())
-        hit = cache.get(key)
-        if hit is not None and hit[0] == generation:
-            cache.move_to_end(key)
-            return list(hit[1])
+    cached = cached_steps(catalog, workspace_id, workflow_id, generation)
+    if cached is not None:
+        return cached
+    key = (workspace_id, workflow_id)
     steps = _read_steps(catalog, workspace_id, workflow_id)
     if steps is None:  # not cached: creating a workflow leaves the generation as it is
         return None
     with _cache_lock:
+        cache = _caches.setdefault(catalog, OrderedDict())
         cache[key] = (generation, steps)
         cache.move_to_end(key)
         while len(cache) > _CACHED:
             cache.popitem(last=False)
     return list(steps)
+
+
+def cached_steps(
+    catalog: Catalog, workspace_id: str, workflow_id: str, generation: int | None = None
+) -> list[DefinedStep] | None:
+    """`defined_steps` when they are cached and current, else None: no query (an event loop
+    may call it)."""
+    generation = catalog.generation() if generation is None else generation
+    with _cache_lock:
+        cache = _caches.setdefault(catalog, OrderedDict())
+        hit = cache.get((workspace_id, workflow_id))
+        if hit is None or hit[0] != generation:
+            return None
+        cache.move_to_end((workspace_id, workflow_id))
+        return list(hit[1])
 
 
 def _read_steps(catalog: Catalog, workspace_id: str, workflow_id: str) -> list[DefinedStep] | None:

@@ -3,7 +3,8 @@ cancel, and a workflow's executions list. All derived from stored spans and logs
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query
 from flowscope.api.catalog import workflows as catalog
@@ -21,8 +22,14 @@ from flowscope.api.schemas.executions import (
 )
 from flowscope.api.schemas.timeline import WorkflowExecutionTimeline
 from flowscope.storage.executions import ExecutionRecords
+from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
+
+T = TypeVar("T")
+# The definition's size up to which an answer from an acknowledged trigger is built on the
+# event loop (a pending step each: well under a millisecond); bigger ones in a worker thread.
+_ON_LOOP_STEPS = 200
 
 StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "timeout", "unknown"]
 
@@ -51,30 +58,64 @@ def _triggered_by(app: Context, workspace_id: str, records: ExecutionRecords) ->
     return views.triggered_by(caller, app.store.executions.link_target(workspace_id, *caller))
 
 
+async def _answer(
+    app: Context,
+    workspace_id: str,
+    execution_id: str,
+    build: Callable[[ExecutionRecords, list[DefinedStep] | None, TriggeredBy | None], T],
+) -> T:
+    """`build`'s answer from the execution's records, its workflow's catalog steps and its caller.
+
+    An execution whose trigger this node acknowledged and has not committed yet (a read right
+    after its 202) is answered on the event loop, from what the trigger acknowledged: no query,
+    so no hop to a worker thread and back (two hops were a third of such a read). Everything
+    else, and a definition not cached or big, is read and built in a worker thread."""
+    acknowledged = app.barrier.acknowledged(workspace_id, execution_id)
+    if acknowledged is not None and views.trigger(acknowledged) is None:
+        needed = views.needs_definition(acknowledged)
+        workflow_id = acknowledged.row.workflow_id
+        definition = catalog.cached_steps(app.store.catalog, workspace_id, workflow_id) if needed else None
+        if (definition is not None or not needed) and len(definition or ()) <= _ON_LOOP_STEPS:
+            return build(acknowledged, definition, None)
+
+    def load_and_build() -> T:
+        found, definition = _load(app, workspace_id, execution_id)
+        return build(found, definition, _triggered_by(app, workspace_id, found))
+
+    return await run_in_threadpool(load_and_build)
+
+
 @router.get("/executions/{execution_id}", response_model=WorkflowExecutionDetails)
-def get_execution(execution_id: str, ctx: ExecutionViewerContext, app: Context) -> WorkflowExecutionDetails:
+async def get_execution(
+    execution_id: str, ctx: ExecutionViewerContext, app: Context
+) -> WorkflowExecutionDetails:
     """Execution details: steps, inputs, results, error and status transitions; `triggered_by`:
     the caller span whose traceparent started it (another execution's step, a CI job)."""
-    found, definition = _load(app, ctx.workspace_id, execution_id)
-    return views.details(found, definition, _triggered_by(app, ctx.workspace_id, found))
+    return await _answer(app, ctx.workspace_id, execution_id, views.details)
 
 
 @router.get("/executions/{execution_id}/timeline", response_model=WorkflowExecutionTimeline)
-def get_timeline(execution_id: str, ctx: ExecutionViewerContext, app: Context) -> WorkflowExecutionTimeline:
+async def get_timeline(
+    execution_id: str, ctx: ExecutionViewerContext, app: Context
+) -> WorkflowExecutionTimeline:
     """Per-step timeline in step order, including skipped, running and pending steps;
     `triggered_by` as in the details."""
-    found, definition = _load(app, ctx.workspace_id, execution_id)
-    return views.timeline(found, definition, _triggered_by(app, ctx.workspace_id, found))
+    return await _answer(app, ctx.workspace_id, execution_id, views.timeline)
 
 
 @router.get("/executions/{execution_id}/steps/{step_id}", response_model=StepExecutionDetails)
-def get_step(
+async def get_step(
     execution_id: str, step_id: str, ctx: ExecutionViewerContext, app: Context
 ) -> StepExecutionDetails:
     """One step (by step id, or by step execution id) with its complete input and output."""
-    found, definition = _load(app, ctx.workspace_id, execution_id)
-    step = views.step_details(found, definition, step_id)
-    return or_404(step, "Step", step_id, f"execution {execution_id!r}")
+
+    def step(
+        found: ExecutionRecords, definition: list[DefinedStep] | None, _: TriggeredBy | None
+    ) -> StepExecutionDetails:
+        found_step = views.step_details(found, definition, step_id)
+        return or_404(found_step, "Step", step_id, f"execution {execution_id!r}")
+
+    return await _answer(app, ctx.workspace_id, execution_id, step)
 
 
 @router.get("/executions/{execution_id}/logs", response_model=ExecutionLogPage)
