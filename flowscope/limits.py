@@ -17,17 +17,19 @@ from flowscope.settings import Settings
 log = logging.getLogger("flowscope")
 
 LISTENERS = 3  # API, OTLP/HTTP, OTLP/gRPC
-# uvicorn accepts up to its `backlog` connections per event-loop turn before any of them
-# runs, and a connection closed to make room frees its descriptor one turn later: each
-# HTTP listener can briefly hold two batches beyond its cap.
+# Each HTTP listener accepts up to ACCEPT_BATCH waiting connections per event-loop turn
+# (flowscope/acceptor.py), plus one that uvloop's own server takes, before any of them runs,
+# and a connection closed to make room frees its descriptor one turn later: each HTTP
+# listener can briefly hold two turns' worth beyond its cap.
 ACCEPT_BATCH = 64
+PER_TURN = ACCEPT_BATCH + 1
 # Refused connections linger up to a second so the client can read its 503 (see
 # flowscope/http_guard.py); at most this many per HTTP listener.
 MAX_LINGERING = 32
 # The process itself: DuckDB files, pipes, the engine's and step actions' sockets, gRPC's
 # pollers (about 20 at rest; generous, because running out is what this prevents).
 PROCESS_FDS = 128
-FD_RESERVE = PROCESS_FDS + 2 * (2 * ACCEPT_BATCH + MAX_LINGERING)
+FD_RESERVE = PROCESS_FDS + 2 * (2 * PER_TURN + MAX_LINGERING)
 # Never fewer than this per listener, even under an absurdly low descriptor limit.
 MIN_CONNECTIONS = 16
 

@@ -24,6 +24,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from flowscope import compose
+from flowscope.acceptor import BatchAcceptor
 from flowscope.api.app import create_app, create_ingest_app
 from flowscope.collector.grpc_receiver import OtlpGrpcReceiver, create_server
 from flowscope.collector.http_receiver import OtlpHttpReceiver
@@ -61,11 +62,31 @@ def _exit_if_stuck(seconds: float) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: serve() owns SIGTERM/SIGINT for all listeners."""
+    """uvicorn without its own signal handling (serve() owns SIGTERM/SIGINT for all listeners),
+    whose listeners also accept waiting connections in batches (flowscope/acceptor.py)."""
+
+    _acceptors: list[BatchAcceptor] = []
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.should_exit or not sockets:
+            return
+        # The factory uvicorn's startup gives its servers (a local there).
+        factory = partial(
+            self.config.http_protocol_class, config=self.config, server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        self._acceptors = [BatchAcceptor(loop, sock, factory, ACCEPT_BATCH) for sock in sockets]
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for acceptor in self._acceptors:  # stop accepting with the loop's own servers
+            acceptor.close()
+        await super().shutdown(sockets)
 
 
 def _bind(host: str, port: int, setting: str) -> socket.socket:
@@ -135,7 +156,8 @@ async def serve(settings: Settings) -> None:
         "log_config": None,  # uvicorn logs through the root handler, which redacts tokens
         "ws": PromptWebSocketProtocol,
         "timeout_keep_alive": settings.idle_timeout_seconds,
-        # Also how many connections are accepted per event-loop turn (flowscope/limits.py).
+        # The backlog uvicorn listens with (raised below, once started); asyncio's loop also
+        # accepts that many per turn, uvloop's one (flowscope/acceptor.py takes the rest).
         "backlog": ACCEPT_BATCH,
     }
     otlp: _Otlp | None = None
