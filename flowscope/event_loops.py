@@ -5,7 +5,9 @@ Both the serving loop (HTTP API, OTLP/HTTP, WebSockets) and the engine's loop
 pure-Python loop spends a good part of a small request in its own callbacks, transports and
 timers. Measured with 1,000 concurrent execute requests against one server (alternated
 runs, medians of 3 bursts each): p99 1.26-1.29 s on asyncio's loop, 1.16-1.20 s on uvloop's;
-1,000 concurrent /healthz: 0.67-0.75 s against 0.50-0.64 s.
+1,000 concurrent /healthz: 0.67-0.75 s against 0.50-0.64 s. uvloop accepts one waiting
+connection per turn of its loop; the HTTP listeners accept the rest in batches
+(flowscope/acceptor.py).
 """
 
 from __future__ import annotations
