@@ -81,6 +81,11 @@ class TelemetryConfig:
     protocol: Literal["http", "grpc"] = "http"
     headers: Mapping[str, str] = field(default_factory=dict)
     token: str | None = None  # sent as `authorization: Bearer <token>`
+    # Whether the OTLP exporters take a proxy from the environment (HTTP_PROXY, ..., and over
+    # HTTP .netrc credentials). False when they export to this server's own receivers: a
+    # proxy set for the host's outbound traffic, without a NO_PROXY naming this server's
+    # address, would otherwise carry the engine's telemetry away from it.
+    proxies_from_env: bool = True
     export_delay_ms: int = 100  # batch delay: live views lag well under a second
     max_value_bytes: int = 8192  # cap of JSON-valued attributes (inputs, outputs, results)
     enabled: bool = True  # False: no spans, no records (ids are still allocated)
@@ -387,9 +392,14 @@ def _otlp_exporters(config: TelemetryConfig, workspace_id: str) -> tuple[SpanExp
         endpoint = config.endpoint or "127.0.0.1:4317"
         insecure = not endpoint.startswith("https://")
         target = endpoint.split("://", 1)[-1].rstrip("/")
+        options = None if config.proxies_from_env else (("grpc.enable_http_proxy", 0),)
         return (
-            OTLPSpanExporter(endpoint=target, insecure=insecure, headers=headers, timeout=timeout),
-            OTLPLogExporter(endpoint=target, insecure=insecure, headers=headers, timeout=timeout),
+            OTLPSpanExporter(
+                endpoint=target, insecure=insecure, headers=headers, timeout=timeout, channel_options=options
+            ),
+            OTLPLogExporter(
+                endpoint=target, insecure=insecure, headers=headers, timeout=timeout, channel_options=options
+            ),
         )
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
@@ -398,9 +408,26 @@ def _otlp_exporters(config: TelemetryConfig, workspace_id: str) -> tuple[SpanExp
     if "://" not in base:
         base = "http://" + base
     return (
-        HttpSpanExporter(endpoint=f"{base}/v1/traces", headers=headers, timeout=timeout),
-        HttpLogExporter(endpoint=f"{base}/v1/logs", headers=headers, timeout=timeout),
+        HttpSpanExporter(
+            endpoint=f"{base}/v1/traces", headers=headers, timeout=timeout, session=_session(config)
+        ),
+        HttpLogExporter(
+            endpoint=f"{base}/v1/logs", headers=headers, timeout=timeout, session=_session(config)
+        ),
     )
+
+
+def _session(config: TelemetryConfig) -> Any:
+    """The HTTP exporter's requests session (None: the exporter's own). Without the
+    environment (`trust_env`) it reads no proxy variables and no .netrc, whose lookups also
+    cost each export two file checks."""
+    if config.proxies_from_env:
+        return None
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 class Telemetry:

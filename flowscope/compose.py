@@ -259,8 +259,9 @@ def engine_config(
     else:
         endpoint = otlp_grpc_address if s.engine_protocol == "grpc" else otlp_http_url
         telemetry = TelemetryConfig(
-            endpoint=endpoint, protocol=s.engine_protocol, token=token, instance_id=instance_id
-        )
+            endpoint=endpoint, protocol=s.engine_protocol, token=token, instance_id=instance_id,
+            proxies_from_env=False,  # its own receivers: never through a proxy
+        )  # fmt: skip
     return EngineConfig(
         telemetry=telemetry,
         enable_shell=s.enable_shell,
