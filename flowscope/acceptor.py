@@ -7,6 +7,8 @@ and each sending an execute request got their answers over 4.1 s (p99) on uvloop
 on asyncio's loop (which accepts up to its backlog per turn), and 0.85-0.97 s on either once
 every connection was accepted before the burst. A standalone uvloop server took 1,010 turns
 and 5.1 s (5 ms turns) to accept 1,000 waiting connections, asyncio's 21 turns and 0.15 s.
+With this acceptor beside uvloop's own server the burst's p99 read 1.14-1.93 s against
+4.21-5.17 s without it (4 alternated pairs).
 
 `BatchAcceptor` watches the listening socket through a descriptor of its own and, whenever
 connections wait, accepts up to `batch` of them at once, handing each to the loop with the

@@ -65,7 +65,7 @@ class _Server(uvicorn.Server):
     """uvicorn without its own signal handling (serve() owns SIGTERM/SIGINT for all listeners),
     whose listeners also accept waiting connections in batches (flowscope/acceptor.py)."""
 
-    _acceptors: list[BatchAcceptor] = []
+    _acceptors: tuple[BatchAcceptor, ...] = ()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -81,7 +81,7 @@ class _Server(uvicorn.Server):
             app_state=self.lifespan.state,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        self._acceptors = [BatchAcceptor(loop, sock, factory, ACCEPT_BATCH) for sock in sockets]
+        self._acceptors = tuple(BatchAcceptor(loop, sock, factory, ACCEPT_BATCH) for sock in sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for acceptor in self._acceptors:  # stop accepting with the loop's own servers
