@@ -129,6 +129,9 @@ def test_reads_of_one_execution_not_committed_yet_answer_from_its_acknowledged_t
         ("initialize", "pending"), ("process", "pending"), ("finalize", "pending"),
     ]  # fmt: skip
     assert [h["status"] for h in details["status_history"]] == ["pending"]
+    # The first read cached the workflow's steps in a worker thread; this one, and the reads
+    # below, are built on the event loop (api/routers/executions.py `_answer`): the same answer.
+    assert ws.details(started["id"]) == details
     timeline = ws.ok(ws.get(f"{ex}/timeline"))
     assert (timeline["execution_id"], timeline["status"]) == (started["id"], "pending")
     assert [(s["step_id"], s["status"]) for s in timeline["step_timeline"]] == [
