@@ -101,6 +101,10 @@ def serve(
     batch_items: Annotated[
         int | None, typer.Option(help="Most items committed per transaction [50000].")
     ] = None,
+    commit_gap_ms: Annotated[
+        float | None,
+        typer.Option(help="After a commit, ms a small batch waits for more before committing [20]."),
+    ] = None,
     retention_days: Annotated[
         float | None, typer.Option(help="Delete telemetry older than N days (default: keep all).")
     ] = None,
@@ -200,7 +204,7 @@ def serve(
         "header_timeout_seconds": header_timeout_seconds, "body_timeout_seconds": body_timeout_seconds,
         "idle_timeout_seconds": idle_timeout_seconds, "max_connections": max_connections,
         "shutdown_timeout_seconds": shutdown_timeout_seconds,
-        "batch_items": batch_items, "retention_days": retention_days,
+        "batch_items": batch_items, "commit_gap_ms": commit_gap_ms, "retention_days": retention_days,
         "retention_interval_seconds": retention_interval_seconds, "memory_limit": memory_limit,
         "auth": auth, "auth_failure_burst": auth_failure_burst,
         "auth_failures_per_minute": auth_failures_per_minute, "metrics_auth": metrics_auth,

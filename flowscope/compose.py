@@ -39,6 +39,7 @@ from flowscope.engine.sandbox_dir import SandboxDirError, prepare_sandbox
 from flowscope.engine.telemetry import TelemetryConfig
 from flowscope.settings import Settings
 from flowscope.startup_errors import Problem, StartupError
+from flowscope.storage.duckdb.pacing import CommitPacing
 from flowscope.storage.duckdb.store import Store
 from flowscope.storage.ducklake.store import LakeStore, is_remote
 from flowscope.storage.ducklake.url import LakeUrl, StoreUrlError, is_lake, parse_lake
@@ -184,6 +185,7 @@ def _store_options(settings: Settings, registry: CollectorRegistry) -> dict[str,
     return {
         "registry": registry, "max_queue_items": settings.queue_items,
         "max_batch_items": settings.batch_items, "commit_delay_seconds": settings.commit_delay_seconds,
+        "pacing": CommitPacing(gap_seconds=settings.commit_gap_ms / 1000),
         "memory_limit": settings.memory_limit, "checkpoint_threshold": settings.checkpoint_threshold,
     }  # fmt: skip
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowscope.storage.duckdb.pacing import COMMIT_GAP_SECONDS, ENOUGH_ITEMS
 from flowscope.storage.ducklake.url import is_lake
 
 MiB = 1024 * 1024
@@ -91,6 +92,13 @@ class Settings(BaseSettings):
         200_000, gt=0, description="Write queue capacity in spans+log records; beyond it ingest gets 503."
     )
     batch_items: int = Field(50_000, gt=0, description="Most spans+log records committed in one transaction.")
+    commit_gap_ms: float = Field(
+        COMMIT_GAP_SECONDS * 1000,
+        ge=0,
+        description=f"After a commit, how long a batch of fewer than {ENOUGH_ITEMS:,} spans+log "
+        "records waits for more before it is committed (0: at once). Each commit has a fixed "
+        "cost; an idle writer commits at once.",
+    )
     retention_days: float | None = Field(
         None, gt=0, description="Delete telemetry older than this many days."
     )

@@ -22,6 +22,7 @@ from flowscope.storage.duckdb.catalog import DuckDBCatalog
 from flowscope.storage.duckdb.day_cache import DayCache
 from flowscope.storage.duckdb.errors import opening
 from flowscope.storage.duckdb.executions import DuckDBExecutions
+from flowscope.storage.duckdb.pacing import CommitPacing
 from flowscope.storage.duckdb.rebuild import rebuild_rows
 from flowscope.storage.duckdb.replay import DuckDBReplay
 from flowscope.storage.duckdb.retention import delete_before
@@ -61,6 +62,7 @@ class Store:
         max_queue_items: int = 200_000,
         max_batch_items: int = 50_000,
         commit_delay_seconds: float = 0.0,
+        pacing: CommitPacing = CommitPacing(),
         memory_limit: str = "2GB",
         checkpoint_threshold: str = "64MB",
     ) -> None:
@@ -83,6 +85,7 @@ class Store:
             max_queue_items=max_queue_items,
             max_batch_items=max_batch_items,
             commit_delay_seconds=commit_delay_seconds,
+            pacing=pacing,
             # ":memory:" opened again is a new, empty database without the schema: every
             # acknowledged row would be lost and every read fail. Writes fail instead.
             reopen=None if self.path == ":memory:" else self._reopen,

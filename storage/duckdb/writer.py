@@ -39,6 +39,7 @@ from flowscope.storage.changes import CommittedBatch, EventBus, WorkflowSpan
 from flowscope.storage.duckdb import execution_summaries, step_summaries
 from flowscope.storage.duckdb.day_cache import SpanChanges
 from flowscope.storage.duckdb.errors import is_fatal
+from flowscope.storage.duckdb.pacing import CommitPacing
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.transaction import rollback
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
@@ -70,6 +71,7 @@ class Writer:
         max_queue_items: int = 200_000,
         max_batch_items: int = 50_000,
         commit_delay_seconds: float = 0.0,
+        pacing: CommitPacing = CommitPacing(),
         reopen: Callable[[], duckdb.DuckDBPyConnection] | None = None,
     ) -> None:
         self._con = con
@@ -87,6 +89,8 @@ class Writer:
         self.max_queue_items = max_queue_items
         self._max_batch_items = max_batch_items
         self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
+        self._pacing = pacing
+        self._last_commit_end: float | None = None  # time.monotonic() after the last commit
         self._stopping = False
         self._commit_seq = 0
         self.drain_rate = 0.0  # items per second while busy (EWMA over commits), for retry advice
@@ -226,26 +230,46 @@ class Writer:
                     self._idle()
                 continue
             batch: list[WriteRequest] = []
-            items = 0
-            while True:
-                if item is _STOP:
-                    stop = True
-                elif item is not None:
-                    batch.append(item)
-                    items += item.items
-                if stop or items >= self._max_batch_items:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            stop = self._gather(item, batch)
             if batch:
                 self._commit(batch)
+                self._last_commit_end = time.monotonic()
+                items = sum(r.items for r in batch)
                 with self._lock:
                     self._queued_items -= items
                     self._metrics.queue_depth.set(self._queued_items)
             self._run_maintenance()
             self.step_days.changes.settle()  # every transaction of this round has ended
+
+    def _gather(self, item: Any, batch: list[WriteRequest]) -> bool:
+        """Add `item` and what is queued after it to `batch`, waiting as `self._pacing` says
+        while the batch is small; whether the writer was told to stop."""
+        items = 0
+        deadline: float | None = None
+        while True:
+            if item is _STOP:
+                return True
+            if item is not None:
+                batch.append(item)
+                items += item.items
+            if items >= self._max_batch_items:
+                return False
+            try:
+                item = self._queue.get_nowait()
+                continue
+            except queue.Empty:
+                pass
+            if not batch:  # woken for maintenance only
+                return False
+            now = time.monotonic()
+            if deadline is None:
+                deadline = self._pacing.deadline(items, self._last_commit_end, now)
+            if deadline is None or now >= deadline or items >= self._pacing.enough_items:
+                return False
+            try:
+                item = self._queue.get(timeout=deadline - now)
+            except queue.Empty:
+                return False
 
     def _idle(self) -> None:
         """Work for the writer thread when no request came for `idle_seconds` (none here)."""
