@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from flowscope.storage.changes import CommittedBatch, EventBus
 from flowscope.storage.executions import ExecutionRecords
@@ -76,8 +76,11 @@ class VisibilityBarrier:
     details read stop waiting for a commit behind the engine's own exports.
     """
 
-    def __init__(self, timeout_seconds: float = READ_WAIT_SECONDS) -> None:
+    def __init__(
+        self, timeout_seconds: float = READ_WAIT_SECONDS, hurry: Callable[[], None] | None = None
+    ) -> None:
         self._timeout = timeout_seconds
+        self._hurry = hurry  # the writer's `hurry`: a read waits, so commit without pacing
         self._lock = threading.Lock()
         self._seq = 0
         self._pending: dict[str, set[int]] = {}  # workspace -> sequence numbers not settled
@@ -148,6 +151,8 @@ class VisibilityBarrier:
                 return
             entry = (max(pending), loop, future)
             self._waiters.setdefault(workspace_id, []).append(entry)
+        if self._hurry is not None:
+            self._hurry()
         try:
             await asyncio.wait_for(asyncio.shield(future), self._timeout)
         except TimeoutError:

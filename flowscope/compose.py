@@ -26,7 +26,7 @@ from flowscope.api.intake import Intake
 from flowscope.api.journal import TriggerJournal
 from flowscope.api.recovery import close_interrupted, replay_journal
 from flowscope.api.throttle import AuthThrottle
-from flowscope.api.visibility import CommitWatcher
+from flowscope.api.visibility import CommitWatcher, VisibilityBarrier
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.hub import Hub
 from flowscope.collector.tenancy import Authorizer, IngestDenied
@@ -316,6 +316,7 @@ def app_context(
         throttle=throttle,
         commit_watcher=CommitWatcher(store.changes),
         hub=Hub(store.changes, live_config(settings), registry),
+        barrier=VisibilityBarrier(hurry=store.writer.hurry),
     )
 
 

@@ -69,6 +69,12 @@ class TelemetryWriter(Protocol):
         """Whether `submit` would take `items` now (receivers ask before converting)."""
         ...
 
+    def hurry(self) -> None:
+        """Someone waits for what is submitted: commit it without delay. A writer may wait a
+        little after a commit to take more requests in the next one (storage/duckdb/pacing.py);
+        a read waiting for its commits asks it not to. Any thread; never blocks."""
+        ...
+
     def expect_stored(self, executions: list[tuple[str, str]]) -> None:
         """(workspace id, execution id) of executions another writer of a shared store stored
         (another node's, on a lake): facts about them submitted after this call are folded

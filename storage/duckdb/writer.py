@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _STOP = object()
+_HURRY = object()  # `hurry()`: commit what is gathered without waiting (storage/duckdb/pacing.py)
 
 # _BY_NAME: the statements read each batch (an Arrow table) through DuckDB's replacement
 # scan, which finds a table named in the SQL (`span_batch`, `log_batch`, ...) among the
@@ -202,6 +203,11 @@ class Writer:
             self._maintenance.append(task)
         self._queue.put(None)  # wake the writer
 
+    def hurry(self) -> None:
+        """Someone waits for what is queued (a read at the visibility barrier): commit it
+        without the pacing's wait. Any thread."""
+        self._queue.put(_HURRY)
+
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop taking requests, commit everything already queued, then end the thread."""
         with self._lock:
@@ -246,10 +252,13 @@ class Writer:
         while the batch is small; whether the writer was told to stop."""
         items = 0
         deadline: float | None = None
+        hurried = False
         while True:
             if item is _STOP:
                 return True
-            if item is not None:
+            if item is _HURRY:
+                hurried = True
+            elif item is not None:
                 batch.append(item)
                 items += item.items
             if items >= self._max_batch_items:
@@ -259,7 +268,7 @@ class Writer:
                 continue
             except queue.Empty:
                 pass
-            if not batch:  # woken for maintenance only
+            if not batch or hurried:  # woken for maintenance only, or someone waits
                 return False
             now = time.monotonic()
             if deadline is None:

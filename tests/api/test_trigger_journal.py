@@ -83,6 +83,26 @@ def test_a_read_waits_for_the_triggers_before_it_and_only_those() -> None:
     asyncio.run(main())
 
 
+def test_a_read_that_waits_asks_the_writer_to_hurry() -> None:
+    """The writer may pace its commits (storage/duckdb/pacing.py); a read waiting for one
+    tells it not to, and a read that need not wait does not."""
+    hurried: list[int] = []
+    barrier = VisibilityBarrier(timeout_seconds=30, hurry=lambda: hurried.append(1))
+
+    async def main() -> None:
+        await barrier.wait("ws-1")  # nothing pending
+        assert hurried == []
+        seq = barrier.begin("ws-1")
+        read = asyncio.create_task(barrier.wait("ws-1"))
+        while not hurried and not read.done():
+            await asyncio.sleep(0)
+        assert hurried == [1] and not read.done()
+        barrier.settle("ws-1", seq)
+        await asyncio.wait_for(read, 5)
+
+    asyncio.run(main())
+
+
 def test_a_read_stops_waiting_after_the_timeout() -> None:
     barrier = VisibilityBarrier(timeout_seconds=0.1)
 

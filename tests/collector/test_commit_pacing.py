@@ -77,3 +77,11 @@ def test_a_large_batch_commits_without_waiting(store: Store) -> None:
     started = time.monotonic()
     _acked(_submit(store, 600))  # enough_items is 500
     assert time.monotonic() - started < GAP * 0.9
+
+
+def test_hurry_commits_what_is_gathered_without_waiting(store: Store) -> None:
+    """A read waiting for a commit (api/visibility.py) calls `hurry`."""
+    first_acked = _acked(_submit(store, 3))
+    second = _submit(store, 3)
+    store.writer.hurry()
+    assert _acked(second) - first_acked < GAP * 0.9
