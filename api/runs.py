@@ -150,6 +150,7 @@ async def _until_visible(context: AppContext, workspace_id: str, execution_ids: 
         )
         waiting = [future for future, found in zip(committed, stored, strict=True) if not found]
         if waiting:
+            context.store.writer.hurry()  # if the records are queued: no commit pacing for them
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*waiting), VISIBILITY_TIMEOUT_SECONDS)
     finally:
