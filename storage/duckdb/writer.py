@@ -92,6 +92,9 @@ class Writer:
         self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
         self._pacing = pacing
         self._last_commit_end: float | None = None  # time.monotonic() after the last commit
+        # Ends a pacing wait early (enough items queued, `hurry`, `stop`): requests arriving
+        # meanwhile do not wake the writer one by one.
+        self._wake = threading.Event()
         self._stopping = False
         self._commit_seq = 0
         self.drain_rate = 0.0  # items per second while busy (EWMA over commits), for retry advice
@@ -186,6 +189,8 @@ class Writer:
                 self._queued_items += request.items
                 self._metrics.queue_depth.set(self._queued_items)
                 self._queue.put(request)
+                if self._queued_items >= self._pacing.enough_items:
+                    self._wake.set()  # a pacing wait ends: enough to commit
         return request.future
 
     def _check_room(self, items: int) -> None:
@@ -207,12 +212,14 @@ class Writer:
         """Someone waits for what is queued (a read at the visibility barrier): commit it
         without the pacing's wait. Any thread."""
         self._queue.put(_HURRY)
+        self._wake.set()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Stop taking requests, commit everything already queued, then end the thread."""
         with self._lock:
             self._stopping = True
         self._queue.put(_STOP)
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -267,7 +274,7 @@ class Writer:
                 item = self._queue.get_nowait()
                 continue
             except queue.Empty:
-                pass
+                item = None
             if not batch or hurried:  # woken for maintenance only, or someone waits
                 return False
             now = time.monotonic()
@@ -275,10 +282,9 @@ class Writer:
                 deadline = self._pacing.deadline(items, self._last_commit_end, now)
             if deadline is None or now >= deadline or items >= self._pacing.enough_items:
                 return False
-            try:
-                item = self._queue.get(timeout=deadline - now)
-            except queue.Empty:
-                return False
+            self._wake.clear()
+            if self._queue.empty():  # else it came meanwhile: take it first
+                self._wake.wait(deadline - now)
 
     def _idle(self) -> None:
         """Work for the writer thread when no request came for `idle_seconds` (none here)."""
