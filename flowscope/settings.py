@@ -95,9 +95,9 @@ class Settings(BaseSettings):
     commit_gap_ms: float = Field(
         COMMIT_GAP_SECONDS * 1000,
         ge=0,
-        description=f"After a commit, how long a batch of fewer than {ENOUGH_ITEMS:,} spans+log "
-        "records waits for more before it is committed (0: at once). Each commit has a fixed "
-        "cost; an idle writer commits at once.",
+        description=f"After a commit during which requests kept arriving, how long a batch of fewer "
+        f"than {ENOUGH_ITEMS:,} spans+log records waits for more before it is committed (0: at "
+        "once). Each commit has a fixed cost.",
     )
     retention_days: float | None = Field(
         None, gt=0, description="Delete telemetry older than this many days."

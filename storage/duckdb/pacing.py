@@ -2,13 +2,17 @@
 
 A commit has a fixed cost whatever it holds: on this 2-core machine ~10 ms of CPU in six to
 eight DuckDB statements (BEGIN, the inserts, the execution summaries, COMMIT), against a few
-µs per span. Under a steady trickle of small requests (an engine exporting its executions
-every ~20 ms, triggers, a few OTLP clients) the writer used to commit each request as it came,
-so the fixed cost was paid once per request, on the CPU the serving loop and the engine share.
-After a commit, a small batch therefore waits up to `gap_seconds` for more requests (like
-PostgreSQL's `commit_delay`); an idle writer, or a batch of `enough_items` or more, commits at
-once. What a client waits for its acknowledgement grows by at most the gap, and only while
-requests keep coming.
+µs per span. Under a steady stream of small requests (triggers, and the engine exporting its
+executions as they end) the writer committed whatever had come during its previous commit,
+a request or two, and paid that fixed cost on the CPU the serving loop and the engine share.
+
+So after a commit during which requests kept arriving, a small batch waits up to
+`gap_seconds` for more before it commits (as PostgreSQL's `commit_delay` does when other
+transactions are active). Waiting only helps when more will come: a client that waits for
+its acknowledgement before it sends again (one exporter, or many, each with its request in
+the last commit) sends nothing during a commit, so then the batch commits at once. So does a
+batch of `enough_items` or more (an ordinary OTLP export: its commit's fixed cost is a small
+share), and so does everything once a reader waits for it (`Writer.hurry`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COMMIT_GAP_SECONDS = 0.02
-ENOUGH_ITEMS = 2_048  # a batch this large: the fixed cost is a small share of its commit
+ENOUGH_ITEMS = 512  # spans + records: an exporter's default batch
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,11 @@ class CommitPacing:
     gap_seconds: float = COMMIT_GAP_SECONDS
     enough_items: int = ENOUGH_ITEMS
 
-    def deadline(self, items: int, last_commit_end: float | None, now: float) -> float | None:
+    def deadline(self, items: int, last_commit_end: float | None, arrived: bool, now: float) -> float | None:
         """Until when (the clock of `now`) to gather more before committing `items`; None:
-        commit now (idle since the last commit for the gap or longer, or enough items)."""
-        if items >= self.enough_items or last_commit_end is None:
+        commit now. `last_commit_end`: when the last commit ended (None: no commit yet);
+        `arrived`: whether requests arrived while it ran."""
+        if items >= self.enough_items or last_commit_end is None or not arrived:
             return None
         until = last_commit_end + self.gap_seconds
         return until if until > now else None

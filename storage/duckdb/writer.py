@@ -92,6 +92,7 @@ class Writer:
         self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
         self._pacing = pacing
         self._last_commit_end: float | None = None  # time.monotonic() after the last commit
+        self._arrived_meanwhile = False  # whether requests were queued while it ran
         # Ends a pacing wait early (enough items queued, `hurry`, `stop`): requests arriving
         # meanwhile do not wake the writer one by one.
         self._wake = threading.Event()
@@ -247,6 +248,7 @@ class Writer:
             if batch:
                 self._commit(batch)
                 self._last_commit_end = time.monotonic()
+                self._arrived_meanwhile = not self._queue.empty()  # (pacing.py)
                 items = sum(r.items for r in batch)
                 with self._lock:
                     self._queued_items -= items
@@ -279,7 +281,7 @@ class Writer:
                 return False
             now = time.monotonic()
             if deadline is None:
-                deadline = self._pacing.deadline(items, self._last_commit_end, now)
+                deadline = self._pacing.deadline(items, self._last_commit_end, self._arrived_meanwhile, now)
             if deadline is None or now >= deadline or items >= self._pacing.enough_items:
                 return False
             self._wake.clear()

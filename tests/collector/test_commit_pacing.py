@@ -1,5 +1,5 @@
-"""The writer's commit pacing (storage/duckdb/pacing.py): after a commit, a small batch waits a
-little for more; an idle writer and a large batch commit at once."""
+"""The writer's commit pacing (storage/duckdb/pacing.py): after a commit during which requests
+kept coming, a small batch waits a little for more; otherwise it commits at once."""
 
 from __future__ import annotations
 
@@ -17,20 +17,23 @@ from flowscope.storage.duckdb.store import Store
 from tests.collector.helpers import all_spans, spans_request
 
 GAP = 1.0  # seconds: far above a commit here, so the waits below are the pacing's
+SLOW_COMMIT = 0.3  # seconds each commit sleeps (the test-only slow disk): requests can come meanwhile
 
 
-def test_deadline_waits_only_after_a_recent_commit_and_for_small_batches() -> None:
+def test_deadline_waits_only_after_a_busy_commit_and_for_small_batches() -> None:
     pacing = CommitPacing(gap_seconds=0.02, enough_items=100)
-    assert pacing.deadline(5, None, now=50.0) is None  # nothing committed yet: at once
-    assert pacing.deadline(5, 10.0, now=10.005) == pytest.approx(10.02)  # within the gap: wait
-    assert pacing.deadline(5, 10.0, now=10.02) is None  # the gap has passed: at once
-    assert pacing.deadline(100, 10.0, now=10.005) is None  # enough items: at once
-    assert CommitPacing(gap_seconds=0).deadline(5, 10.0, now=10.0) is None  # pacing off
+    assert pacing.deadline(5, None, True, now=50.0) is None  # nothing committed yet: at once
+    assert pacing.deadline(5, 10.0, True, now=10.005) == pytest.approx(10.02)  # within the gap
+    assert pacing.deadline(5, 10.0, False, now=10.005) is None  # nothing came during the commit
+    assert pacing.deadline(5, 10.0, True, now=10.02) is None  # the gap has passed: at once
+    assert pacing.deadline(100, 10.0, True, now=10.005) is None  # enough items: at once
+    assert CommitPacing(gap_seconds=0).deadline(5, 10.0, True, now=10.0) is None  # pacing off
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "p.duckdb", pacing=CommitPacing(gap_seconds=GAP, enough_items=500))
+    paced = CommitPacing(gap_seconds=GAP, enough_items=500)
+    store = Store(tmp_path / "p.duckdb", pacing=paced, commit_delay_seconds=SLOW_COMMIT)
     store.start()
     try:
         yield store
@@ -43,6 +46,13 @@ def _submit(store: Store, spans: int) -> Future[ExportOutcome]:
     return store.writer.submit(prepared_request("traces", request, "default", len(all_spans(request))))
 
 
+def _taken(store: Store) -> None:
+    """Until the writer has taken everything queued (it is committing or gathering it)."""
+    deadline = time.monotonic() + 30
+    while store.writer._queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 def _commits(store: Store) -> float:
     return store.registry.get_sample_value("flowscope_collector_commit_batch_items_count") or 0.0
 
@@ -53,16 +63,12 @@ def _acked(future: Future[ExportOutcome]) -> float:
     return time.monotonic()
 
 
-def test_a_small_batch_after_a_commit_waits_the_gap_and_takes_what_comes(store: Store) -> None:
+def test_requests_arriving_during_a_commit_wait_the_gap_and_take_what_comes(store: Store) -> None:
     first = _submit(store, 3)
-    started = time.monotonic()
-    first_acked = _acked(first)  # nothing committed before: no wait
-    assert first_acked - started < GAP
-
-    second = _submit(store, 3)
-    deadline = time.monotonic() + 10
-    while store.writer._queue.qsize() and time.monotonic() < deadline:  # the writer holds it
-        time.sleep(0.001)
+    _taken(store)
+    second = _submit(store, 3)  # arrives while the first commits (SLOW_COMMIT)
+    first_acked = _acked(first)
+    _taken(store)  # the writer holds the second, pacing
     third = _submit(store, 3)  # arrives while the second waits: one commit for both
     commits = _commits(store)
     second_acked, third_acked = _acked(second), _acked(third)
@@ -72,16 +78,29 @@ def test_a_small_batch_after_a_commit_waits_the_gap_and_takes_what_comes(store: 
     assert third_acked >= second_acked
 
 
-def test_a_large_batch_commits_without_waiting(store: Store) -> None:
+def test_a_client_that_waits_for_each_acknowledgement_is_not_paced(store: Store) -> None:
+    """Nothing arrives while its request commits: waiting could only slow it down."""
     _acked(_submit(store, 3))
-    started = time.monotonic()
-    _acked(_submit(store, 600))  # enough_items is 500
-    assert time.monotonic() - started < GAP * 0.9
+    for _ in range(3):
+        sent = time.monotonic()
+        _acked(_submit(store, 3))
+        assert time.monotonic() - sent < GAP * 0.9
+
+
+def test_a_large_batch_commits_without_waiting(store: Store) -> None:
+    first = _submit(store, 3)
+    _taken(store)
+    large = _submit(store, 600)  # arrives during the first commit; enough_items is 500
+    first_acked = _acked(first)
+    assert _acked(large) - first_acked < GAP * 0.9
 
 
 def test_hurry_commits_what_is_gathered_without_waiting(store: Store) -> None:
     """A read waiting for a commit (api/visibility.py) calls `hurry`."""
-    first_acked = _acked(_submit(store, 3))
+    first = _submit(store, 3)
+    _taken(store)
     second = _submit(store, 3)
+    first_acked = _acked(first)
+    _taken(store)
     store.writer.hurry()
     assert _acked(second) - first_acked < GAP * 0.9
