@@ -253,6 +253,8 @@ class Writer:
                 with self._lock:
                     self._queued_items -= items
                     self._metrics.queue_depth.set(self._queued_items)
+            else:  # woken for maintenance, and nothing else was queued: the writer is idle
+                self._arrived_meanwhile = False
             self._run_maintenance()
             self.step_days.changes.settle()  # every transaction of this round has ended
 
