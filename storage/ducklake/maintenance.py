@@ -39,15 +39,17 @@ Not here: the step-summary maintenance and the silence sweep still run on every 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.retention import Deleted, delete_before
 from flowscope.storage.duckdb.step_summaries import SealedDays
 from flowscope.storage.ducklake import extensions
@@ -112,12 +114,14 @@ class Round:
     files_removed: int = 0
     orphans_removed: int = 0
     skipped: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
     seconds: float = 0.0
 
     def line(self) -> str:
         d = self.deleted
         retention = f" retention: spans={d.spans} logs={d.logs} executions={d.executions}" if d else ""
         skipped = f" skipped={','.join(self.skipped)}" if self.skipped else ""
+        skipped += f" failed={','.join(self.failed)}" if self.failed else ""
         return (
             f"maintain round: data_files={self.data_files_before}->{self.data_files_after} "
             f"delete_files={self.delete_files_before}->{self.delete_files_after} "
@@ -126,6 +130,14 @@ class Round:
             f"files_removed={self.files_removed} orphans_removed={self.orphans_removed}"
             f"{retention}{skipped} seconds={self.seconds:.2f}"
         )
+
+
+@dataclass
+class _Left:
+    """The steps of a round left to the next one."""
+
+    skipped: list[str] = field(default_factory=list)  # lost to concurrent commits every try
+    failed: list[str] = field(default_factory=list)  # DuckDB's internal error
 
 
 def _literal(text: str) -> str:
@@ -139,23 +151,28 @@ class Maintainer:
     def __init__(self, lake: LakeUrl, data_path: str, policy: Policy) -> None:
         self.lake = lake
         self.policy = policy
-        data = data_path if data_path.endswith("/") else data_path + "/"
-        try:
-            self._con = duckdb.connect(config={"autoinstall_known_extensions": False})
-            extensions.install(self._con)
-            if not is_remote(data):
-                Path(data).mkdir(parents=True, exist_ok=True)
-            self._con.execute(f"ATTACH {_literal(lake.url)} AS {ALIAS} (DATA_PATH {_literal(data)})")
-            self._con.execute(f"USE {ALIAS}")
-        except (duckdb.Error, extensions.ExtensionMissing) as exc:
-            reason = redact(" ".join(str(exc).split()))  # DuckDB repeats the conninfo, password too
-            raise StoreOpenError(f"cannot open the lake {lake.redacted()}: {reason}") from None
+        self._data = data_path if data_path.endswith("/") else data_path + "/"
+        self._con = self._connect()
         if not self._con.execute(required("maintenance/is_flowscope_lake")).fetchall():
             self._con.close()
             raise StoreOpenError(
                 f"the lake {lake.redacted()} holds no Flowscope store yet: start a `flowscope serve "
                 "--store` node on it first (it creates the schema)"
             )
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        data = self._data
+        try:
+            con = duckdb.connect(config={"autoinstall_known_extensions": False})
+            extensions.install(con)
+            if not is_remote(data):
+                Path(data).mkdir(parents=True, exist_ok=True)
+            con.execute(f"ATTACH {_literal(self.lake.url)} AS {ALIAS} (DATA_PATH {_literal(data)})")
+            con.execute(f"USE {ALIAS}")
+        except (duckdb.Error, extensions.ExtensionMissing) as exc:
+            reason = redact(" ".join(str(exc).split()))  # DuckDB repeats the conninfo, password too
+            raise StoreOpenError(f"cannot open the lake {self.lake.redacted()}: {reason}") from None
+        return con
 
     def close(self) -> None:
         self._con.close()
@@ -164,39 +181,40 @@ class Maintainer:
         started = time.perf_counter()
         report = Round()
         report.data_files_before, report.delete_files_before = self._files()
-        skipped: list[str] = []
+        left = _Left()
         if self.policy.retention_days:
-            report.deleted = self._step("retention", skipped, self._retention)
+            report.deleted = self._step("retention", left, self._retention)
         # Table by table: a table a node keeps deleting from (executions: every commit that
         # updates an execution replaces its row) may lose every try, and must not hold the
         # others (spans, logs) back.
         for table in self._tables():
             name = {"table": table}
             if table not in STATE_TABLES or self._inlined_rows(table) >= STATE_FLUSH_ROWS:
-                flushed = self._step(f"flush:{table}", skipped, self._sum, "flush_inlined_data", name)
+                flushed = self._step(f"flush:{table}", left, self._sum, "flush_inlined_data", name)
                 report.rows_flushed += flushed[0] if flushed else 0
             if table in STATE_TABLES:
-                rewritten = self._step(f"rewrite:{table}", skipped, self._rewrite_whole, table)
+                rewritten = self._step(f"rewrite:{table}", left, self._rewrite_whole, table)
                 report.files_rewritten += rewritten or 0
                 continue  # one file at most: nothing to merge
             threshold = 0.0 if table in REWRITE_EVERY_DELETE else REWRITE_THRESHOLD
             rewrite = {**name, "threshold": threshold}
-            rewritten = self._step(f"rewrite:{table}", skipped, self._sum, "rewrite_data_files", rewrite)
+            rewritten = self._step(f"rewrite:{table}", left, self._sum, "rewrite_data_files", rewrite)
             report.files_rewritten += rewritten[0] if rewritten else 0
-            merged = self._step(f"merge:{table}", skipped, self._sum, "merge_adjacent_files", name)
+            merged = self._step(f"merge:{table}", left, self._sum, "merge_adjacent_files", name)
             report.files_merged += merged[0] if merged else 0
             report.files_written += merged[1] if merged else 0
         snapshot_age = {"snapshot_age": f"{self.policy.snapshot_retention_seconds} seconds"}
         file_age = {"file_age": f"{self.policy.file_grace_seconds} seconds"}
         orphan_age = {"file_age": f"{max(self.policy.file_grace_seconds, ORPHAN_MIN_AGE_SECONDS)} seconds"}
-        expired = self._step("expire", skipped, self._sum, "expire_snapshots", snapshot_age)
+        expired = self._step("expire", left, self._sum, "expire_snapshots", snapshot_age)
         report.snapshots_expired = expired[0] if expired else 0
-        removed = self._step("cleanup", skipped, self._sum, "cleanup_old_files", file_age)
+        removed = self._step("cleanup", left, self._sum, "cleanup_old_files", file_age)
         report.files_removed = removed[0] if removed else 0
-        orphans = self._step("orphans", skipped, self._sum, "delete_orphaned_files", orphan_age)
+        orphans = self._step("orphans", left, self._sum, "delete_orphaned_files", orphan_age)
         report.orphans_removed = orphans[0] if orphans else 0
         report.data_files_after, report.delete_files_after = self._files()
-        report.skipped = tuple(skipped)
+        report.skipped = tuple(left.skipped)
+        report.failed = tuple(left.failed)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -257,16 +275,33 @@ class Maintainer:
             raise
         return deleted
 
-    def _step(self, name: str, skipped: list[str], fn: Callable[..., T], *args: Any) -> T | None:
+    def _step(self, name: str, left: _Left, fn: Callable[..., T], *args: Any) -> T | None:
         """`fn(*args)`, tried again while it loses to a node's concurrent commit; None (and the
-        step named in `skipped`) when it still does: the next round does it."""
+        step named in `left.skipped`) when it still does: the next round does it.
+
+        An internal error of DuckDB's (`InternalException`) invalidates the connection (a
+        ROLLBACK after it then fails as fatal): the step is named in `left.failed`, the lake
+        attached anew, and the round goes on, so that one table's compaction tripping DuckLake's
+        assertion (see STATE_TABLES; seen once on a telemetry table in the retention test) does
+        not stop expiry and cleanup, or the other tables. Other errors (PostgreSQL or the data
+        path away) end the round."""
         for attempt in range(RETRIES):
             try:
                 return fn(*args)
             except duckdb.Error as exc:
+                if isinstance(exc, duckdb.InternalException) or is_fatal(exc):
+                    log.warning("maintain step %s failed (the next round tries again): %s", name, exc)
+                    left.failed.append(name)
+                    self._reopen()
+                    return None
                 if not is_conflict(exc):
                     raise
                 log.info("maintain step %s lost to a concurrent commit (try %d): %s", name, attempt + 1, exc)
                 time.sleep(RETRY_WAIT_SECONDS * 2**attempt)
-        skipped.append(name)
+        left.skipped.append(name)
         return None
+
+    def _reopen(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._con.close()
+        self._con = self._connect()

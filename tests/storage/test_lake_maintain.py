@@ -18,6 +18,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+import pytest
+from flowscope.storage.ducklake.maintenance import Maintainer, Policy, Round, _Left
+from flowscope.storage.ducklake.store import LakeStore
+from flowscope.storage.ducklake.url import parse_lake
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -263,3 +268,30 @@ def test_maintain_needs_a_flowscope_lake(postgres: Postgres, tmp_path: Path) -> 
     done = _maintain(*store, "--once")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "holds no Flowscope store yet" in done.stderr, done.stderr
+
+
+def test_a_step_that_trips_duckdbs_internal_error_fails_alone(postgres: Postgres, tmp_path: Path) -> None:
+    """DuckLake's compaction can fail with an internal error (see STATE_TABLES in
+    storage/ducklake/maintenance.py), which leaves DuckDB's connection unusable: the step is
+    reported as failed, the lake attached anew, and the round's other steps still run."""
+    url = "ducklake:postgres:" + postgres.create_database("maintain_internal")
+    LakeStore(url, tmp_path / "data").close()  # the schema a node creates
+    maintainer = Maintainer(parse_lake(url), str(tmp_path / "data"), Policy())
+    try:
+        before = maintainer._con
+        left = _Left()
+
+        def compaction() -> int:
+            raise duckdb.InternalException("DuckLakeCompaction - expected a single output file")
+
+        assert maintainer._step("rewrite:spans", left, compaction) is None
+        assert (left.failed, left.skipped) == (["rewrite:spans"], [])
+        assert maintainer._con is not before
+        with pytest.raises(duckdb.ConnectionException):  # the old connection was closed
+            before.execute("SELECT 1")
+        report = maintainer.run_round()  # on the new connection
+        assert report.failed == report.skipped == ()
+    finally:
+        maintainer.close()
+    line = Round(skipped=("merge:logs",), failed=("rewrite:spans", "merge:spans")).line()
+    assert line.endswith("skipped=merge:logs failed=rewrite:spans,merge:spans seconds=0.00"), line
