@@ -300,7 +300,7 @@ class Intake:
             if tries > 1:
                 log.warning("acknowledged triggers committed on try %d", tries)
         if tries == 1:
-            self._barrier.settle(workspace_id, seq)
+            self._barrier.settle(workspace_id, seq, committed=error is None)
         if error is None:
             return
         if not isinstance(error, (StorageUnavailable, QueueFull)) or self._closed.is_set():

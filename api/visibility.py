@@ -13,13 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from flowscope.storage.changes import CommittedBatch, EventBus
 from flowscope.storage.executions import ExecutionRecords
 
+from flowscope.conventions import EVENT_EXECUTION_QUEUED
+
 # How long a read waits at the barrier for the commits before it; then it reads what is stored.
 READ_WAIT_SECONDS = 5.0
+# How long, and how many, committed executions' records are kept while no commit changes them
+# (`VisibilityBarrier` with keep_seconds): a backlog of pending executions polled by clients.
+KEEP_SECONDS = 300.0
+KEEP_MAX = 20_000
 
 
 class CommitWatcher:
@@ -74,13 +82,33 @@ class VisibilityBarrier:
     committed (`ExecutionReader.acknowledged`), and `acknowledged` answers with it until then.
     Those reads then cost what a committed one does: sequential triggers each followed by a
     details read stop waiting for a commit behind the engine's own exports.
+
+    With `keep_seconds` (a store whose writer makes every change: `Store.sole_writer`), those
+    records are kept once committed, until a later commit changes the execution (`changed`,
+    the writer's `on_commit` listener, called before anyone is told of that commit): up to
+    `keep_seconds` and `keep_max` executions. What no commit changed is what is stored, so a
+    read of a pending execution (a backlog that clients poll; 1,000 concurrent triggers each
+    read back right after its 202) is answered without a query. A queued record changes
+    nothing kept (it is what created the entry: the engine's exported copy is a duplicate);
+    any other new record or workflow span of the execution's trace does.
     """
 
     def __init__(
-        self, timeout_seconds: float = READ_WAIT_SECONDS, hurry: Callable[[], None] | None = None
+        self,
+        timeout_seconds: float = READ_WAIT_SECONDS,
+        hurry: Callable[[], None] | None = None,
+        *,
+        keep_seconds: float = 0.0,
+        keep_max: int = KEEP_MAX,
     ) -> None:
         self._timeout = timeout_seconds
         self._hurry = hurry  # the writer's `hurry`: a read waits, so commit without pacing
+        self._keep_seconds = keep_seconds
+        self._keep_max = keep_max
+        # execution id -> (workspace id, records, kept until time.monotonic()), oldest first
+        self._kept: OrderedDict[str, tuple[str, ExecutionRecords, float]] = OrderedDict()
+        # Executions in flight (in `_acknowledged`) that a commit changed before their own settled.
+        self._changed_in_flight: set[str] = set()
         self._lock = threading.Lock()
         self._seq = 0
         self._pending: dict[str, set[int]] = {}  # workspace -> sequence numbers not settled
@@ -101,17 +129,48 @@ class VisibilityBarrier:
             return self._seq
 
     def acknowledged(self, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
-        """The records of an execution of the workspace whose request is not settled yet."""
-        return self._acknowledged.get(workspace_id, {}).get(execution_id)
+        """The records of an execution of the workspace whose request is not settled yet, or
+        that is kept (committed, and no commit changed it since)."""
+        found = self._acknowledged.get(workspace_id, {}).get(execution_id)
+        if found is not None or not self._kept:
+            return found
+        kept = self._kept.get(execution_id)
+        if kept is None or kept[0] != workspace_id or kept[2] < time.monotonic():
+            return None
+        return kept[1]
 
-    def settle(self, workspace_id: str, seq: int) -> None:
-        """The request `seq` is committed (or failed for good): any thread (the writer's)."""
+    def changed(self, batch: CommittedBatch) -> None:
+        """The writer's `on_commit` listener (its thread, before the commit's requests are
+        answered): forget the executions `batch` changed."""
+        if not self._kept and not self._acknowledged:
+            return
+        changed = {s.trace_id for s in batch.workflow_spans}
+        changed.update(r.trace_id for r in batch.workflow_logs if r.event_name != EVENT_EXECUTION_QUEUED)
+        if not changed:
+            return
+        with self._lock:
+            for execution_id in changed:
+                self._kept.pop(execution_id, None)
+            if self._acknowledged:
+                in_flight = {e for records in self._acknowledged.values() for e in records}
+                self._changed_in_flight.update(changed & in_flight)
+
+    def settle(self, workspace_id: str, seq: int, *, committed: bool = False) -> None:
+        """The request `seq` is committed (`committed`) or failed for good: any thread (the
+        writer's). Its executions are kept (`keep_seconds`) unless a commit changed them."""
         with self._lock:
             announced = self._announced.pop(seq, ())
-            if announced:  # committed: reads of them go to the store from now on
+            if announced:  # reads of them go to the store from now on, unless kept
                 records = self._acknowledged[workspace_id]
+                until = time.monotonic() + self._keep_seconds
                 for execution_id in announced:
-                    records.pop(execution_id, None)
+                    found = records.pop(execution_id, None)
+                    if execution_id in self._changed_in_flight:
+                        self._changed_in_flight.discard(execution_id)
+                    elif committed and found is not None and self._keep_seconds > 0:
+                        self._kept[execution_id] = (workspace_id, found, until)
+                while len(self._kept) > self._keep_max:
+                    self._kept.popitem(last=False)
                 if not records:
                     del self._acknowledged[workspace_id]
             pending = self._pending.get(workspace_id)

@@ -26,7 +26,7 @@ from flowscope.api.intake import Intake
 from flowscope.api.journal import TriggerJournal
 from flowscope.api.recovery import close_interrupted, replay_journal
 from flowscope.api.throttle import AuthThrottle
-from flowscope.api.visibility import CommitWatcher, VisibilityBarrier
+from flowscope.api.visibility import KEEP_SECONDS, CommitWatcher, VisibilityBarrier
 from flowscope.api.ws.config import LiveConfig
 from flowscope.api.ws.hub import Hub
 from flowscope.collector.tenancy import Authorizer, IngestDenied
@@ -316,8 +316,18 @@ def app_context(
         throttle=throttle,
         commit_watcher=CommitWatcher(store.changes),
         hub=Hub(store.changes, live_config(settings), registry),
-        barrier=VisibilityBarrier(hurry=store.writer.hurry),
+        barrier=visibility_barrier(store),
     )
+
+
+def visibility_barrier(store: Store) -> VisibilityBarrier:
+    """Read-your-writes for triggers; on a store only this process changes, it also keeps the
+    records of committed executions no later commit changed (api/visibility.py)."""
+    if not store.sole_writer:
+        return VisibilityBarrier(hurry=store.writer.hurry)
+    barrier = VisibilityBarrier(hurry=store.writer.hurry, keep_seconds=KEEP_SECONDS)
+    store.writer.on_commit(barrier.changed)
+    return barrier
 
 
 async def start_engine(context: AppContext, settings: Settings, api_url: str) -> EngineHost:

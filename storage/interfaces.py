@@ -75,6 +75,13 @@ class TelemetryWriter(Protocol):
         a read waiting for its commits asks it not to. Any thread; never blocks."""
         ...
 
+    def on_commit(self, listener: Callable[[CommittedBatch], None]) -> None:
+        """Call `listener` with each commit's batch on the writer thread, once it is durable and
+        before its requests are answered (unlike the change feed, which delivers later, on a
+        thread of its own): what a cache must forget before anyone can have been told of the
+        commit. It must be quick; what it raises is logged, and the commit stands."""
+        ...
+
     def expect_stored(self, executions: list[tuple[str, str]]) -> None:
         """(workspace id, execution id) of executions another writer of a shared store stored
         (another node's, on a lake): facts about them submitted after this call are folded
@@ -117,6 +124,10 @@ class Store(Protocol):
     metrics: CollectorMetrics
     schema_version: int
     answer_deadline_seconds: float | None
+    sole_writer: bool
+    """Whether this process's writer makes every change to the store (a file one process holds;
+    not a lake, which other nodes change too): then what its commits did not change is still
+    what is stored, and readers may keep it (the step reads' caches, api/visibility.py)."""
     """The longest a client waits for an answer that waits on the store (an export's commit, a
     GET on the API) before 503 "retry later"; None: no bound (a local file answers or fails)."""
     # --- readers

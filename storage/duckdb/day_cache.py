@@ -13,7 +13,7 @@ its snapshot (`committed`); an entry built in that snapshot holds at least the c
 it, and is used only while no change recorded after it touched a span that started before the
 entry's cut. A late step run (a long step, a retried batch), a later try replacing an earlier
 one, retention: each is such a change, and the entry is built again. A lake has other nodes'
-commits, which no writer here sees: it does not use this (`Store.caches_step_reads`).
+commits, which no writer here sees: it does not use this (`Store.sole_writer`).
 """
 
 from __future__ import annotations

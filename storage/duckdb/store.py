@@ -94,7 +94,7 @@ class Store:
         self.step_summaries = Maintenance(self.writer)  # sealed days summarized off the commit path
         # Step metrics' current day, summarized once and kept while no commit changes it, and
         # each workflow's summary state and rollup, kept while the summaries do not change.
-        self.day_cache = DayCache(self.writer.span_changes) if self.caches_step_reads else None
+        self.day_cache = DayCache(self.writer.span_changes) if self.sole_writer else None
         self.summary_cache: SummaryCache[SummaryState] = SummaryCache(self.writer.step_days.changes)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -114,9 +114,7 @@ class Store:
 
     writer_type: type[Writer] = Writer
     answer_deadline_seconds: float | None = None  # a local file answers or fails
-    # Whether this process's writer makes every change to the spans and the step summaries
-    # (day_cache.py and summary_cache.py need it).
-    caches_step_reads = True
+    sole_writer = True  # Store.sole_writer: this process holds the file
 
     def step_read_caches(self) -> Caches | None:
         """The step metrics reads' caches, with what a snapshot begun after this call holds."""

@@ -19,7 +19,7 @@ it is used only while no change that may have written its workflow's rows began 
 snapshot holds it. A change that begins after a read took its entry and commits before the
 read's first statement can only change what the state leaves to the spans (a day sealed is
 still in the spans; a late run marked stale counts as if it came after the read). A lake has
-other nodes' writers: it does not use this (`Store.caches_step_reads`).
+other nodes' writers: it does not use this (`Store.sole_writer`).
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class Writer:
         self._broken = False
         self._consecutive_failures = 0
         self._bus = bus
+        self._commit_listeners: list[Callable[[CommittedBatch], None]] = []
         self._metrics = metrics
         self._queue: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()
@@ -208,6 +209,10 @@ class Writer:
         with self._lock:
             self._maintenance.append(task)
         self._queue.put(None)  # wake the writer
+
+    def on_commit(self, listener: Callable[[CommittedBatch], None]) -> None:
+        """`TelemetryWriter.on_commit`: called in `_commit`, before the requests are answered."""
+        self._commit_listeners.append(listener)
 
     def hurry(self) -> None:
         """Someone waits for what is queued (a read at the visibility barrier): commit it
@@ -354,6 +359,11 @@ class Writer:
         self._consecutive_failures = 0
         if self._broken:  # committed, but the instance is invalidated: reopen before answering
             self._try_reopen()
+        for listener in self._commit_listeners:
+            try:
+                listener(committed)
+            except Exception:
+                log.exception("commit listener failed")
         for request, part in zip(batch, parts, strict=True):
             result = part.result
             request.future.set_result(ExportOutcome(result.accepted, result.rejected, result.error_message))

@@ -58,7 +58,7 @@ def is_remote(data_path: str) -> bool:
 
 class LakeStore(Store):
     writer_type = LakeWriter
-    caches_step_reads = False  # other nodes' commits change the spans and summaries too
+    sole_writer = False  # other nodes' commits change the store too
     # A PostgreSQL that stopped answering without closing its connections (frozen, or a
     # network that drops packets) holds a query in libpq without bound, and DuckDB's interrupt
     # cannot cut that wait (measured): clients are answered 503 after this instead

@@ -199,6 +199,27 @@ def test_bulk_beyond_the_quota_is_refused_whole(small: RunningServer) -> None:
     assert {ws.wait(s["id"])["status"] for s in started} == {"cancelled"}
 
 
+def test_a_pending_execution_answered_from_memory_follows_its_later_commits(small: RunningServer) -> None:
+    """Once its trigger is committed, a pending execution's reads are answered from what the
+    trigger acknowledged (api/visibility.py, keep_seconds) until a commit changes it: its
+    start, steps and end here, then a cancel. Each change shows in the next reads."""
+    ws = Api(small.api).new_workspace()
+    slow, quick = ws.create_workflow(SLOW), ws.create_workflow(SEQUENCE)
+    first = ws.execute(slow["id"])
+    ws.wait(first["id"], {"running"})
+    queued = ws.execute(quick["id"])  # behind `first` (1 running a workspace)
+    waiting = ws.execute(slow["id"])
+    pending = ws.details(queued["id"])
+    assert pending["status"] == "pending" and ws.details(queued["id"]) == pending
+    ws.ok(ws.post(f"/api/workflows/executions/{first['id']}/cancel"), 202)
+    done = ws.wait(queued["id"])  # started once `first` ended, then ran to its end
+    assert done["status"] == "completed", done
+    assert [s["status"] for s in done["step_executions"]] == ["completed"] * 3
+    ws.wait(waiting["id"], {"running"})
+    ws.ok(ws.post(f"/api/workflows/executions/{waiting['id']}/cancel"), 202)
+    assert ws.wait(waiting["id"])["status"] == "cancelled"
+
+
 def test_bulk_size_is_bounded(small: RunningServer) -> None:
     ws = Api(small.api).new_workspace()
     wf = ws.create_workflow(SEQUENCE)

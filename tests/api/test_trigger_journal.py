@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 from flowscope.api.journal import COMPACT_AT_BYTES, Entry, TriggerJournal
 from flowscope.api.visibility import VisibilityBarrier
+from flowscope.storage.changes import CommittedBatch, WorkflowLogRecord, WorkflowSpan
+from flowscope.storage.executions import ExecutionRecords
+
+from flowscope.conventions import EVENT_EXECUTION_QUEUED, EVENT_EXECUTION_STARTED
 
 
 def _entry(n: int) -> Entry:
@@ -211,3 +217,75 @@ def test_a_request_whose_line_could_not_be_written_is_gone() -> None:
         journal.append([1], [_entry(1).line()])
     assert journal.state(1) == "gone"
     journal.close()
+
+
+# --- executions kept once committed (VisibilityBarrier keep_seconds) ----------------------
+
+_KEPT = {"ex-1": cast(ExecutionRecords, "records of ex-1"), "ex-2": cast(ExecutionRecords, "records of ex-2")}
+
+
+def _record(execution_id: str, event_name: str) -> WorkflowLogRecord:
+    return WorkflowLogRecord(
+        "ws-1", hash((execution_id, event_name)), event_name, 1, execution_id, "", None, {}
+    )
+
+
+def _span(execution_id: str) -> WorkflowSpan:
+    return WorkflowSpan("ws-1", execution_id, "s1", "", "process", "step", 1, 2, 0, "", {})
+
+
+def _commit(*, spans: Sequence[WorkflowSpan] = (), logs: Sequence[WorkflowLogRecord] = ()) -> CommittedBatch:
+    return CommittedBatch(1, None, len(logs), list(spans), list(logs))
+
+
+def test_a_committed_execution_is_kept_until_a_later_commit_changes_it() -> None:
+    barrier = VisibilityBarrier(keep_seconds=60)
+    seq = barrier.begin("ws-1", _KEPT)
+    barrier.changed(_commit(logs=[_record("ex-1", EVENT_EXECUTION_QUEUED)]))  # its own record
+    barrier.settle("ws-1", seq, committed=True)
+    assert barrier.acknowledged("ws-1", "ex-1") == "records of ex-1"
+    assert barrier.acknowledged("ws-2", "ex-1") is None  # another workspace's read
+    # The engine's exported copy of the queued record changes nothing.
+    barrier.changed(_commit(logs=[_record("ex-1", EVENT_EXECUTION_QUEUED)]))
+    assert barrier.acknowledged("ws-1", "ex-1") == "records of ex-1"
+    barrier.changed(_commit(logs=[_record("ex-1", EVENT_EXECUTION_STARTED)]))
+    assert barrier.acknowledged("ws-1", "ex-1") is None
+    assert barrier.acknowledged("ws-1", "ex-2") == "records of ex-2"
+    barrier.changed(_commit(spans=[_span("ex-2")]))  # a span of its trace, no record
+    assert barrier.acknowledged("ws-1", "ex-2") is None
+
+
+def test_an_execution_changed_in_the_commit_of_its_trigger_is_not_kept() -> None:
+    """The engine's started record may share a commit with the trigger's queued one."""
+    barrier = VisibilityBarrier(keep_seconds=60)
+    seq = barrier.begin("ws-1", _KEPT)
+    barrier.changed(
+        _commit(logs=[_record("ex-1", EVENT_EXECUTION_QUEUED), _record("ex-1", EVENT_EXECUTION_STARTED)])
+    )
+    assert barrier.acknowledged("ws-1", "ex-1") == "records of ex-1"  # in flight: as acknowledged
+    barrier.settle("ws-1", seq, committed=True)
+    assert barrier.acknowledged("ws-1", "ex-1") is None
+    assert barrier.acknowledged("ws-1", "ex-2") == "records of ex-2"
+
+
+def test_nothing_is_kept_after_a_failed_commit_or_without_keep_seconds() -> None:
+    keeping, plain = VisibilityBarrier(keep_seconds=60), VisibilityBarrier()
+    failed = keeping.begin("ws-1", _KEPT)
+    keeping.settle("ws-1", failed, committed=False)
+    committed = plain.begin("ws-1", _KEPT)
+    plain.settle("ws-1", committed, committed=True)
+    assert {keeping.acknowledged("ws-1", "ex-1"), plain.acknowledged("ws-1", "ex-1")} == {None}
+
+
+def test_kept_executions_are_bounded_in_number_and_time() -> None:
+    barrier = VisibilityBarrier(keep_seconds=60, keep_max=2)
+    for n in range(3):
+        barrier.settle("ws-1", barrier.begin("ws-1", {f"ex-{n}": cast(ExecutionRecords, n)}), committed=True)
+    assert [barrier.acknowledged("ws-1", f"ex-{n}") for n in range(3)] == [None, 1, 2]  # the oldest went
+    brief = VisibilityBarrier(keep_seconds=0.05)
+    brief.settle("ws-1", brief.begin("ws-1", _KEPT), committed=True)
+    assert brief.acknowledged("ws-1", "ex-1") == "records of ex-1"
+    deadline = time.monotonic() + 5
+    while brief.acknowledged("ws-1", "ex-1") is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert brief.acknowledged("ws-1", "ex-1") is None
