@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -160,6 +161,13 @@ class Serve:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads. Per request or span it varies far
+    less than a rate when other work shares the cores (the rate depends on the CPU it gets)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def start_serve(db: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Serve:

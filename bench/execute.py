@@ -18,7 +18,11 @@ Measured in one run, on one kept-alive connection unless said otherwise:
   connections, costs the client more than the server (a 200-request /healthz burst took
   5 s through it, 0.4 s this way) and hid the server's latency;
 - bulk triggers (`{"input_sets": [...]}`), `--bulk-requests` of `--bulk-sets` input sets:
-  latency per request, executions per second, every execution read back at once.
+  latency per request, executions per second, every execution read back at once;
+- a backlog polled: on a second server that runs one execution at a time, 300 triggers in
+  one bulk request, then `--backlog-reads` details GETs of the pending ones, round-robin, as
+  clients waiting for their runs do: reads per second, p50/p95, the server's CPU per read,
+  and /healthz round trips on the same connection as the baseline.
 Every 202 in the first two phases is also followed by a details GET that must be 200:
 the read-your-writes guarantee is part of what is timed, not assumed. Between phases the
 bench waits until the previous phase's executions have finished, so each phase starts
@@ -42,7 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import h11
 import httpx
 
-from bench.common import start_serve
+from bench.common import cpu_seconds, start_serve
+
+BACKLOG = 300  # executions triggered for the backlog phase
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -183,6 +189,41 @@ def bulk(client: httpx.Client, workflow_id: str, requests: int, sets: int) -> di
     }
 
 
+def backlog(directory: Path, serve_args: list[str], reads: int) -> dict[str, Any]:
+    """Details reads of pending executions (see the module's docstring), on a server of its own."""
+    serve = start_serve(
+        directory / "backlog.duckdb", "--demo", "--demo-runs", "0", "--max-running-per-workspace", "1",
+        *serve_args,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=serve.urls["api"], timeout=60) as client:
+            workflow_id = _workflow_ids(client)["Basic Sequence"]
+            body = {"input_sets": [{}] * BACKLOG}
+            started = client.post(f"/api/workflows/{workflow_id}/execute", json=body).raise_for_status()
+            # The first ones start (one at a time, ~0.35 s each) while this phase runs.
+            pending = [e["id"] for e in started.json()["executions"]][BACKLOG // 6 :]
+            health = [_timed(client, "GET", "/healthz")[0] for _ in range(200)]
+            latencies: list[float] = []
+            statuses: set[str] = set()
+            cpu = cpu_seconds(serve.process.pid)
+            for n in range(reads):
+                url = f"/api/workflows/executions/{pending[n % len(pending)]}"
+                took, response = _timed(client, "GET", url)
+                latencies.append(took)
+                statuses.add(response.raise_for_status().json()["status"])
+            cpu = cpu_seconds(serve.process.pid) - cpu
+    finally:
+        serve.stop()
+    return {
+        "reads": reads,
+        "reads_per_s": round(reads / sum(latencies), 1),
+        "server_cpu_ms_per_read": round(cpu / reads * 1000, 2),
+        "statuses": sorted(statuses),
+        "healthz_p95_ms": _ms(health)["p95_ms"],
+        **_ms(latencies),
+    }
+
+
 def wait_idle(client: httpx.Client, workflow_ids: list[str], timeout: float = 300) -> None:
     """Until none of these workflows has an execution pending or running."""
     deadline = time.monotonic() + timeout
@@ -206,12 +247,14 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=None, help="requests in the concurrent phase")
     parser.add_argument("--bulk-requests", type=int, default=None, help="bulk requests (0: no bulk phase)")
     parser.add_argument("--bulk-sets", type=int, default=100, help="input sets per bulk request")
+    parser.add_argument("--backlog-reads", type=int, default=None, help="reads of pending ones (0: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("serve_args", nargs="*", help="extra `flowscope serve` arguments (after --)")
     args = parser.parse_args()
     calls = args.calls or (100 if args.quick else 300)
     burst = args.concurrent or (200 if args.quick else 1000)
     bulk_requests = args.bulk_requests if args.bulk_requests is not None else (3 if args.quick else 10)
+    backlog_reads = args.backlog_reads if args.backlog_reads is not None else (300 if args.quick else 2000)
 
     with tempfile.TemporaryDirectory(prefix="flowscope-bench-execute-") as tmp:
         serve = start_serve(Path(tmp) / "bench.duckdb", "--demo", "--demo-runs", "0", *args.serve_args)
@@ -238,6 +281,7 @@ def main() -> None:
                 )
         finally:
             serve.stop()
+        backlog_result = backlog(Path(tmp), args.serve_args, backlog_reads) if backlog_reads else {}
 
     result = {
         "healthz": _ms(health),
@@ -247,6 +291,7 @@ def main() -> None:
         "sequential_triggers_per_s": round(rate, 1),
         "concurrent": burst_result,
         "bulk": bulk_result,
+        "backlog": backlog_result,
     }
     if args.json:
         print(json.dumps(result))
@@ -268,6 +313,11 @@ def main() -> None:
         print(f"bulk         {b['requests']} requests x {b['sets_per_request']} sets: p50 {b['p50_ms']} ms, "
               f"p95 {b['p95_ms']} ms per request; {b['executions_per_s_incl_reads']} executions/s (each "
               f"read back); unreadable right after 202: {b['unreadable_after_202']}")  # fmt: skip
+    k = backlog_result
+    if k:
+        print(f"backlog      {k['reads']} details reads of pending executions: {k['reads_per_s']} reads/s, "
+              f"p50 {k['p50_ms']} ms, p95 {k['p95_ms']} ms (healthz p95 {k['healthz_p95_ms']} ms), "
+              f"server CPU {k['server_cpu_ms_per_read']} ms a read, statuses {k['statuses']}")  # fmt: skip
 
 
 if __name__ == "__main__":

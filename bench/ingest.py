@@ -64,7 +64,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from bench.common import SPANS_PER_BATCH, make_batches, start_serve
+from bench.common import SPANS_PER_BATCH, cpu_seconds, make_batches, start_serve
 from bench.workloads import LOGS, TRACES, Unit, make_units
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -312,10 +312,10 @@ def end_to_end(db: Path, spans: int, clients: int, connections: int, workload: s
     before = count_spans(db) if db.exists() else 0
     server = start_serve(db)
     rss = PeakRss(server.process.pid)
-    cpu_before = _cpu_seconds(server.process.pid)
+    cpu_before = cpu_seconds(server.process.pid)
     try:
         rate, result = drive(server.urls["otlp_http"], spans, clients, connections, workload)
-        cpu = _cpu_seconds(server.process.pid) - cpu_before
+        cpu = cpu_seconds(server.process.pid) - cpu_before
     finally:
         code = server.stop()
         peak = rss.stop()
@@ -326,13 +326,6 @@ def end_to_end(db: Path, spans: int, clients: int, connections: int, workload: s
         print("    server logged errors:\n      " + "      ".join(problems[:5]), flush=True)
     stored = count_spans(db) - before
     return EndToEnd(rate, result.acked_spans, stored, peak, result, cpu / max(1, result.acked_spans) * 1e6)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads. Per span it varies far less than
-    spans/s when other work shares the cores (the rate depends on the CPU the server gets)."""
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
 
 
 def count_spans(db: Path) -> int:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Serve, start_serve
+from bench.common import Serve, cpu_seconds, start_serve
 from bench.ws_latency import STEPS, Driver, Latency, Subscribers, latency
 from tests.support.postgres import Postgres, start_postgres
 
@@ -40,16 +40,11 @@ EVENTS_PER_EXECUTION = 2 + 2 * STEPS
 SETTLE_SECONDS = 2.0
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def idle_cpu(server: Serve, seconds: float) -> float:
     """CPU seconds per second `server` spent while nothing was sent to any node."""
-    before, started = _cpu_seconds(server.process.pid), time.monotonic()
+    before, started = cpu_seconds(server.process.pid), time.monotonic()
     time.sleep(seconds)
-    return (_cpu_seconds(server.process.pid) - before) / (time.monotonic() - started)
+    return (cpu_seconds(server.process.pid) - before) / (time.monotonic() - started)
 
 
 def measure(api: str, otlp: str, args: argparse.Namespace) -> Latency:
