@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 if TYPE_CHECKING:  # types only: these modules import this one, or are heavy
+    from flowscope.api.access_cache import AccessCache
     from flowscope.api.cluster import Cluster
     from flowscope.api.intake import Intake
     from flowscope.api.throttle import AuthThrottle
@@ -52,6 +53,8 @@ class AppContext:
     commit_watcher: CommitWatcher
     hub: Hub
     """The live feeds' hub (api/ws)."""
+    access: AccessCache
+    """REST requests' recent access decisions (api/access_cache.py)."""
     engine: EngineHost | None = None
     """Set once the engine runs, after the listeners are up; executes answer 503 until then."""
     intake: Intake | None = None

@@ -53,17 +53,22 @@ def authenticate(store: Store, secret: str, peer: str | None, throttle: AuthThro
     """The token of `secret`; AccessDenied 401 when it does not verify (a failure of `peer`),
     429 when `peer` failed too often lately (checked first: a throttled client's guesses are
     not even looked at)."""
-    if throttle is not None:
-        try:
-            throttle.check(peer)
-        except Throttled as exc:
-            raise AccessDenied(429, str(exc), exc.retry_after) from None
+    refuse_throttled(throttle, peer)
     token = verify_token(store.catalog, secret)
     if token is None:
         if throttle is not None:
             throttle.failed(peer)
         raise AccessDenied(401, "invalid or revoked token")
     return token
+
+
+def refuse_throttled(throttle: AuthThrottle | None, peer: str | None) -> None:
+    """AccessDenied 429 when `peer` failed to authenticate too often lately."""
+    if throttle is not None:
+        try:
+            throttle.check(peer)
+        except Throttled as exc:
+            raise AccessDenied(429, str(exc), exc.retry_after) from None
 
 
 def _named(ws_id: str | None, ws_slug: str | None) -> str:
@@ -151,16 +156,24 @@ async def _resolve(conn: HTTPConnection, role: str) -> RequestContext:
         raise HTTPException(401, QUERY_TOKEN_REFUSED)
     headers = {k.lower(): v for k, v in conn.headers.items()}
     query = conn.query_params
+    peer = client_address(conn)
     resolve = partial(
-        resolve_access, ctx.store, auth, headers, query, role,
-        peer=client_address(conn), throttle=ctx.throttle,
+        resolve_access, ctx.store, auth, headers, query, role, peer=peer, throttle=ctx.throttle
     )  # fmt: skip
     try:
-        # Tokens and named workspaces are looked up in the database: in a worker thread.
-        # Otherwise (auth off, default workspace) nothing blocks: no hop per request.
-        if auth or any(named_workspace(headers, query)):
-            return await run_in_threadpool(resolve)
-        return resolve()
+        named = named_workspace(headers, query)
+        if not (auth or any(named)):  # auth off, default workspace: nothing to look up
+            return resolve()
+        # Tokens and named workspaces are looked up in the database, in a worker thread,
+        # unless a recent lookup decided the same (api/access_cache.py).
+        refuse_throttled(ctx.throttle, peer)
+        key = ("api", role, headers.get("authorization"), *named)
+        if (hit := ctx.access.get(key)) is not None:
+            return hit
+        generation = ctx.access.generation()
+        found = await run_in_threadpool(resolve)
+        ctx.access.put(key, found, generation)
+        return found
     except AccessDenied as exc:
         raise HTTPException(exc.status, exc.detail, exc.headers()) from None
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from flowscope.api.access_cache import AccessCache
 from flowscope.api.cluster import Cluster
 from flowscope.api.context import ApiSettings, AppContext
 from flowscope.api.demo import run_demo
@@ -316,16 +317,22 @@ def app_context(
         throttle=throttle,
         commit_watcher=CommitWatcher(store.changes),
         hub=Hub(store.changes, live_config(settings), registry),
-        barrier=visibility_barrier(store),
+        access=AccessCache(store.catalog),
+        barrier=visibility_barrier(settings, store),
     )
 
 
-def visibility_barrier(store: Store) -> VisibilityBarrier:
+def visibility_barrier(settings: Settings, store: Store) -> VisibilityBarrier:
     """Read-your-writes for triggers; on a store only this process changes, it also keeps the
-    records of committed executions no later commit changed (api/visibility.py)."""
+    records of committed executions no later commit changed (api/visibility.py). Retention
+    deletes without a commit the barrier sees: an execution is kept for less time than
+    retention keeps it."""
     if not store.sole_writer:
         return VisibilityBarrier(hurry=store.writer.hurry)
-    barrier = VisibilityBarrier(hurry=store.writer.hurry, keep_seconds=KEEP_SECONDS)
+    keep = KEEP_SECONDS
+    if settings.retention_days:
+        keep = min(keep, settings.retention_days * 86_400 / 2)
+    barrier = VisibilityBarrier(hurry=store.writer.hurry, keep_seconds=keep)
     store.writer.on_commit(barrier.changed)
     return barrier
 
