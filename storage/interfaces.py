@@ -124,12 +124,12 @@ class Store(Protocol):
     metrics: CollectorMetrics
     schema_version: int
     answer_deadline_seconds: float | None
+    """The longest a client waits for an answer that waits on the store (an export's commit, a
+    GET on the API) before 503 "retry later"; None: no bound (a local file answers or fails)."""
     sole_writer: bool
     """Whether this process's writer makes every change to the store (a file one process holds;
     not a lake, which other nodes change too): then what its commits did not change is still
     what is stored, and readers may keep it (the step reads' caches, api/visibility.py)."""
-    """The longest a client waits for an answer that waits on the store (an export's commit, a
-    GET on the API) before 503 "retry later"; None: no bound (a local file answers or fails)."""
     # --- readers
     span_metrics: SpanMetricsReader
     traces: TraceReader
