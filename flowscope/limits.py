@@ -17,10 +17,11 @@ from flowscope.settings import Settings
 log = logging.getLogger("flowscope")
 
 LISTENERS = 3  # API, OTLP/HTTP, OTLP/gRPC
-# Each HTTP listener accepts up to ACCEPT_BATCH waiting connections per event-loop turn
-# (flowscope/acceptor.py), plus one that uvloop's own server takes, before any of them runs,
-# and a connection closed to make room frees its descriptor one turn later: each HTTP
-# listener can briefly hold two turns' worth beyond its cap.
+# Each HTTP listener accepts the waiting connections it has room for under its cap, or up to
+# ACCEPT_BATCH when that is more, per event-loop turn (flowscope/acceptor.py), plus one that
+# uvloop's own server takes, before any of them runs, and a connection closed to make room
+# frees its descriptor one turn later: each HTTP listener can briefly hold two turns' worth
+# of ACCEPT_BATCH beyond its cap.
 ACCEPT_BATCH = 64
 PER_TURN = ACCEPT_BATCH + 1
 # Refused connections linger up to a second so the client can read its 503 (see

@@ -67,6 +67,10 @@ class _Server(uvicorn.Server):
 
     _acceptors: tuple[BatchAcceptor, ...] = ()
 
+    def __init__(self, config: uvicorn.Config, max_connections: int) -> None:
+        super().__init__(config)
+        self._max_connections = max_connections  # the listener's cap (flowscope/http_guard.py)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
@@ -81,7 +85,12 @@ class _Server(uvicorn.Server):
             app_state=self.lifespan.state,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        self._acceptors = tuple(BatchAcceptor(loop, sock, factory, ACCEPT_BATCH) for sock in sockets)
+        connections = self.server_state.connections
+
+        def room() -> int:
+            return self._max_connections - len(connections)
+
+        self._acceptors = tuple(BatchAcceptor(loop, sock, factory, ACCEPT_BATCH, room) for sock in sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for acceptor in self._acceptors:  # stop accepting with the loop's own servers
@@ -170,7 +179,8 @@ async def serve(settings: Settings) -> None:
         )
         http_receiver = OtlpHttpReceiver(ingest, authorize, settings.max_body_bytes)
         otlp_server = _Server(
-            uvicorn.Config(http_receiver, lifespan="off", http=guarded_http_protocol(limits), **common)
+            uvicorn.Config(http_receiver, lifespan="off", http=guarded_http_protocol(limits), **common),
+            limits.max_connections,
         )
         otlp = _Otlp(otlp_host, grpc_server, grpc_port, otlp_server, http_sock)
 
@@ -196,7 +206,8 @@ async def serve(settings: Settings) -> None:
             ws_per_message_deflate=False,
             http=guarded_http_protocol(limits),
             **common,
-        )
+        ),
+        limits.max_connections,
     )
     # Started in this order; stopped in the reverse one (OTLP/HTTP, then the API).
     servers: list[tuple[_Server, socket.socket]] = [(api_server, api_sock)]

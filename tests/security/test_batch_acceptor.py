@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 
 import pytest
 
@@ -18,6 +19,7 @@ WAITING = 300
 # Turns to accept WAITING connections in batches of ACCEPT_BATCH, plus the turns a connection
 # takes from accepted to connection_made; one per turn would need WAITING.
 TURNS_ALLOWED = WAITING // ACCEPT_BATCH + 6
+TURNS_FOR_ONE_BATCH = 4  # measured 3: accepted, then connection_made; one spare
 
 
 class _Recorder(asyncio.Protocol):
@@ -35,17 +37,17 @@ def _listener() -> socket.socket:
     return sock
 
 
-async def _accept_waiting(with_acceptor: bool) -> int:
+async def _accept_waiting(with_acceptor: bool, room: Callable[[], int] | None = None) -> int:
     """Turns of the loop until WAITING queued connections are made (the loop's own server,
-    as uvicorn starts it, with or without a BatchAcceptor beside it); 0 when they were not
-    all made within 4 x WAITING turns."""
+    as uvicorn starts it, with or without a BatchAcceptor beside it, whose listener has `room`
+    for more); 0 when they were not all made within 4 x WAITING turns."""
     loop = asyncio.get_running_loop()
     made: list[asyncio.Transport] = []
     recorder = type("Recorder", (_Recorder,), {"made": made})
     listener = _listener()
     server = await loop.create_server(recorder, sock=listener, backlog=ACCEPT_BATCH)
     listener.listen(2 * WAITING)  # as flowscope/server.py does once uvicorn listens
-    acceptor = BatchAcceptor(loop, listener, recorder, ACCEPT_BATCH) if with_acceptor else None
+    acceptor = BatchAcceptor(loop, listener, recorder, ACCEPT_BATCH, room) if with_acceptor else None
     address = listener.getsockname()
     # Connected by the kernel while this loop does not run: they wait in the listen queue.
     clients = [socket.create_connection(address, timeout=5) for _ in range(WAITING)]
@@ -77,6 +79,14 @@ def test_uvloop_alone_accepts_one_waiting_connection_per_turn() -> None:
 def test_waiting_connections_are_accepted_in_batches() -> None:
     turns = event_loops.run(_accept_waiting(with_acceptor=True))
     assert 0 < turns <= TURNS_ALLOWED
+
+
+def test_waiting_connections_the_listener_has_room_for_are_accepted_in_one_turn() -> None:
+    """All of them at once when under the cap; in batches of ACCEPT_BATCH beyond it (where
+    each closes an idle connection or is refused: the descriptors that costs stay bounded)."""
+    roomy = event_loops.run(_accept_waiting(with_acceptor=True, room=lambda: 10 * WAITING))
+    full = event_loops.run(_accept_waiting(with_acceptor=True, room=lambda: 0))
+    assert 0 < roomy <= TURNS_FOR_ONE_BATCH < WAITING // ACCEPT_BATCH + 1 <= full <= TURNS_ALLOWED
 
 
 def test_closed_acceptor_leaves_nothing_listening() -> None:
