@@ -30,6 +30,7 @@ from flowscope.api.routers import (
     workflows,
     workspaces,
 )
+from flowscope.api.shortcuts import Shortcuts
 from flowscope.api.unknown_paths import unknown_path
 from flowscope.api.webui import install_ui
 from flowscope.api.ws import feeds_router
@@ -95,6 +96,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.add_exception_handler(StorageUnavailable, _storage_unavailable)
     app.add_exception_handler(StarletteHTTPException, unknown_path)  # unrouted /api/ paths: family shapes
     install_workflow_metrics(context)  # span + workflow metrics on /metrics, fed by the bus
+    app.add_middleware(Shortcuts)  # (added first: innermost, so CORS wraps its answers too)
     if context.store.answer_deadline_seconds is not None:  # (added first: CORS wraps its 503)
         app.add_middleware(AnswerDeadline, seconds=context.store.answer_deadline_seconds)
     origins = list(context.settings.cors_origins)

@@ -178,8 +178,13 @@ async def _resolve(conn: HTTPConnection, role: str) -> RequestContext:
         raise HTTPException(exc.status, exc.detail, exc.headers()) from None
 
 
+# The dependencies of the contexts below, by name for api/shortcuts.py, which calls them as
+# FastAPI would.
+editor_context = _require("editor")
+execution_viewer_context = _require("viewer", fresh=True, one_execution=True)
+
 ViewerContext = Annotated[RequestContext, Depends(_require("viewer"))]
-EditorContext = Annotated[RequestContext, Depends(_require("editor"))]
+EditorContext = Annotated[RequestContext, Depends(editor_context)]
 AdminContext = Annotated[RequestContext, Depends(_require("admin"))]
 # For reads that can show executions: they first wait for the commits of the triggers their
 # workspace acknowledged before them (api/visibility.py `VisibilityBarrier`), so an execution
@@ -189,7 +194,5 @@ FreshEditorContext = Annotated[RequestContext, Depends(_require("editor", fresh=
 # For reads answered whole from one execution's records (details, timeline, a step): as
 # FreshViewerContext, but an execution whose trigger is not committed yet does not wait; it
 # is answered from what the store will read of it (`VisibilityBarrier.acknowledged`).
-ExecutionViewerContext = Annotated[
-    RequestContext, Depends(_require("viewer", fresh=True, one_execution=True))
-]
+ExecutionViewerContext = Annotated[RequestContext, Depends(execution_viewer_context)]
 Context = Annotated[AppContext, Depends(app_context)]

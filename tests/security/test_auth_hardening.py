@@ -264,6 +264,18 @@ def _retry_after(response: httpx.Response) -> int:
     return value
 
 
+def test_each_failed_trigger_counts_once(throttled: tuple[RunningServer, str]) -> None:
+    """Execute requests are answered outside FastAPI's routing (api/execute_shortcut.py): a
+    guess there is still one failure, not two (the route's dependency would count it again)."""
+    server, _ = throttled
+    with _from("127.0.0.4", server.api) as guesser:
+        codes = [
+            guesser.post("/api/workflows/wf_x/execute", json={}, headers=_bearer(_guess())).status_code
+            for _ in range(BURST + 1)
+        ]
+    assert codes == [401] * BURST + [429]
+
+
 def test_failed_authentication_is_throttled_per_address(throttled: tuple[RunningServer, str]) -> None:
     server, admin = throttled
     with _from("127.0.0.3", server.api) as anonymous:  # no credentials are no guesses
