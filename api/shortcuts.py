@@ -76,6 +76,8 @@ def _route(router: Any, endpoint: Callable[..., Any]) -> APIRoute:
     return next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is endpoint)
 
 
+# Matched before the app's routing: no route the app tries before these (api/app.py's order)
+# matches their method and path, so the request is the same route's either way.
 SHORTCUTS = (
     Shortcut(_route(workflows.router, workflows.execute_workflow), _execute),
     Shortcut(_route(executions.router, executions.get_execution), _details),
