@@ -93,6 +93,12 @@ def test_matrix(secured: tuple[RunningServer, str]) -> None:
     by_query = httpx.get(f"{srv.api}/api/workflows", params={"token": admin_secret})
     assert by_query.status_code == 401 and "Authorization: Bearer" in by_query.json()["detail"]
     assert "WebSocket" in by_query.json()["detail"]
+    # the same on the two routes api/shortcuts.py answers outside FastAPI's routing
+    for refused in (
+        httpx.get(f"{srv.api}/api/workflows/executions/{execution['id']}", params={"token": admin_secret}),
+        httpx.post(f"{srv.api}/api/workflows/{wf['id']}/execute", params={"token": admin_secret}),
+    ):
+        assert (refused.status_code, refused.json()) == (401, by_query.json())
 
 
 def test_ingest_needs_an_editor_token(secured: tuple[RunningServer, str]) -> None:
