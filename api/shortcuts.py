@@ -104,7 +104,7 @@ class Shortcuts:
         request = Request(routed, receive)
         try:
             answer = await shortcut.answer(request, params, body)
-            content = await _serialized(shortcut.route, answer)
+            content = _serialized(shortcut.route, answer)
         except _HandOff:
             await self.app(scope, _replay(messages, receive), send)
             return
@@ -179,7 +179,7 @@ def _execute_request(headers: Headers, body: bytes) -> ExecuteRequest | None:
     raise _HandOff
 
 
-async def _serialized(route: APIRoute, answer: Any) -> bytes:
+def _serialized(route: APIRoute, answer: Any) -> bytes:
     """The answer as FastAPI sends it: validated and serialized by the route's response field
     (an invalid answer is the route's bug: a 500, as there)."""
     field = route.response_field
