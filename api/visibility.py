@@ -151,9 +151,10 @@ class VisibilityBarrier:
         with self._lock:
             for execution_id in changed:
                 self._kept.pop(execution_id, None)
-            if self._acknowledged:
-                in_flight = {e for records in self._acknowledged.values() for e in records}
-                self._changed_in_flight.update(changed & in_flight)
+            # A lookup per changed execution, not a set of every one in flight (a burst's
+            # thousand) built on each commit.
+            in_flight = self._acknowledged.values()
+            self._changed_in_flight.update(e for e in changed if any(e in records for records in in_flight))
 
     def settle(self, workspace_id: str, seq: int, *, committed: bool = False) -> None:
         """The request `seq` is committed (`committed`) or failed for good: any thread (the
