@@ -29,8 +29,10 @@ DBNAME = "bench"
 # node opens it, but its files keep the layout they were written in.) 3: executions sorted
 # by id within each workflow (lake migration 007); 4: the same, but layout-3 caches recorded
 # that migration as 006 (its number before it landed), which is now workflow_time_rollups;
-# 5: copied from the file migrated first (a layout-4 copy could leave workflow_time_rollups empty).
-LAYOUT = 5
+# 5: copied from the file migrated first (a layout-4 copy could leave workflow_time_rollups empty);
+# 6: spans and logs rewritten into trace id ranges of 128 MB files by the round (lake migration 011,
+# storage/ducklake/key_ranges.py).
+LAYOUT = 6
 
 
 @dataclass

@@ -15,6 +15,11 @@ statements are in sql/maintenance/):
    delete files that merging leaves alone, and every read of the table (an execution by id,
    a workflow's list and metrics) opened all of them (20 data and 19 delete files at 1M
    spans after a round at 0.5, 1 file at 0; README "Scale-out store");
+   Then the files of the tables read by trace id (spans, logs) are rewritten in trace id order
+   into files of narrow, disjoint id ranges, when key_ranges.py says it pays: a read by trace
+   id then opens one file of each such rewrite instead of every file. One transaction inserts
+   the files' rows again and deletes them from the old files (checked: as many rows in as the
+   files held), so readers see the rows once, before or after;
 5. `ducklake_expire_snapshots` older than `snapshot_retention_seconds`: a snapshot is what
    a reader or a node's change feed (changes between two snapshots) reads from; they lag by
    seconds, so the default keeps an hour;
@@ -52,7 +57,7 @@ import duckdb
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.retention import Deleted, delete_before
 from flowscope.storage.duckdb.step_summaries import SealedDays
-from flowscope.storage.ducklake import extensions
+from flowscope.storage.ducklake import extensions, key_ranges
 from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.sqlfiles import required
 from flowscope.storage.ducklake.store import is_remote
@@ -84,6 +89,11 @@ STATE_TABLES = frozenset({"engine_nodes", "execution_cancels", "catalog_serial"}
 # only once this many row versions piled up there (every update adds one, and only a flush
 # clears them), so a round leaves them no file to rewrite, or to orphan when it loses a race.
 STATE_FLUSH_ROWS = 10_000
+# The tables read by trace id (a trace's spans, an execution's lifecycle records), whose files
+# are rewritten into trace id ranges (key_ranges.py).
+KEY_ORDERED = frozenset({"spans", "logs"})
+DUCKLAKE_TARGET_FILE_BYTES = 512 * 2**20  # DuckLake's target_file_size when a table sets none
+_KEY_ORDER_SQL = ("rows_in_files", "key_order_insert", "key_order_delete")
 _INLINED_TABLE = re.compile(r"ducklake_inlined_data_\d+_\d+")
 
 
@@ -110,6 +120,7 @@ class Round:
     files_merged: int = 0
     files_written: int = 0
     files_rewritten: int = 0
+    files_key_ordered: int = 0
     snapshots_expired: int = 0
     files_removed: int = 0
     orphans_removed: int = 0
@@ -126,7 +137,8 @@ class Round:
             f"maintain round: data_files={self.data_files_before}->{self.data_files_after} "
             f"delete_files={self.delete_files_before}->{self.delete_files_after} "
             f"inlined_rows_flushed={self.rows_flushed} merged={self.files_merged}->{self.files_written} "
-            f"rewritten={self.files_rewritten} snapshots_expired={self.snapshots_expired} "
+            f"rewritten={self.files_rewritten} key_ordered={self.files_key_ordered} "
+            f"snapshots_expired={self.snapshots_expired} "
             f"files_removed={self.files_removed} orphans_removed={self.orphans_removed}"
             f"{retention}{skipped} seconds={self.seconds:.2f}"
         )
@@ -203,6 +215,9 @@ class Maintainer:
             merged = self._step(f"merge:{table}", left, self._sum, "merge_adjacent_files", name)
             report.files_merged += merged[0] if merged else 0
             report.files_written += merged[1] if merged else 0
+            if table in KEY_ORDERED:
+                ordered = self._step(f"key order:{table}", left, self._key_order, table)
+                report.files_key_ordered += ordered or 0
         snapshot_age = {"snapshot_age": f"{self.policy.snapshot_retention_seconds} seconds"}
         file_age = {"file_age": f"{self.policy.file_grace_seconds} seconds"}
         orphan_age = {"file_age": f"{max(self.policy.file_grace_seconds, ORPHAN_MIN_AGE_SECONDS)} seconds"}
@@ -259,6 +274,59 @@ class Maintainer:
             con.execute("ROLLBACK")
             raise
         return files
+
+    def _key_order(self, table: str) -> int:
+        """Rewrite `table`'s files in trace id order when key_ranges.py says so; the files replaced."""
+        con = self._con
+        sizes = dict(con.execute(required("maintenance/key_files"), {"table": table}).fetchall())
+        if not sizes:
+            return 0
+        ranges = {
+            path: (first, last)
+            for path, first, last in con.execute(
+                required("maintenance/key_ranges"), {"paths": list(sizes)}
+            ).fetchall()
+        }
+        files = [
+            key_ranges.KeyFile(path, int(size), *ranges.get(path, (None, None)))
+            for path, size in sizes.items()
+        ]
+        target_bytes = self._target_file_bytes(table)
+        chosen = key_ranges.to_rewrite(files, target_bytes)
+        if not chosen:
+            return 0
+        params: dict[str, Any] = {"paths": [f.path for f in chosen]}
+        # Two target files' worth a range: a range is sorted in memory (DuckDB spills beyond its
+        # limit), and yields a couple of files.
+        chunks = key_ranges.key_chunks(sum(f.size_bytes for f in chosen), 2 * target_bytes)
+        statement = {
+            name: required(f"maintenance/{name}").replace("{table}", table) for name in _KEY_ORDER_SQL
+        }
+        con.execute("BEGIN")
+        try:
+            [(held,)] = con.execute(statement["rows_in_files"], params).fetchall()
+            moved = 0
+            for low, high in chunks:
+                [(inserted,)] = con.execute(
+                    statement["key_order_insert"], {**params, "low": low, "high": high}
+                ).fetchall()
+                moved += inserted
+            if moved != held:  # every row in exactly one range, or nothing is deleted
+                con.execute("ROLLBACK")
+                log.error(
+                    "maintain: key order of %s inserted %d rows for %d held; rolled back", table, moved, held
+                )
+                return 0
+            con.execute(statement["key_order_delete"], params)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(chosen)
+
+    def _target_file_bytes(self, table: str) -> int:
+        found = self._con.execute(required("maintenance/target_file_size"), {"table": table}).fetchall()
+        return int(found[0][0]) if found and found[0][0] else DUCKLAKE_TARGET_FILE_BYTES
 
     def _retention(self) -> Deleted:
         assert self.policy.retention_days

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from flowscope.storage.ducklake.maintenance import Maintainer, Policy
+from flowscope.storage.ducklake.key_ranges import WIDE_SHARE, KeyFile
+from flowscope.storage.ducklake.maintenance import Maintainer, Policy, Round
 from flowscope.storage.ducklake.store import LakeStore
 from flowscope.storage.ducklake.url import parse_lake
 
@@ -99,6 +102,86 @@ def test_spans_and_logs_are_stored_by_trace_in_small_row_groups(postgres: Postgr
         _assert_laid_out(store, "logs", len(first))
         # What was written is read back by id from the merged files.
         sample = rnd.sample(first, 20)
+        found = store.traces.get_traces("default", sample, max_spans=100)
+        assert sorted(t.trace_id for t in found) == sorted(sample)
+        assert all(len(t.spans) == 3 for t in found)
+    finally:
+        store.close()
+
+
+def _key_files(store: LakeStore, table: str) -> list[KeyFile]:
+    def read(con: duckdb.DuckDBPyConnection) -> list[KeyFile]:
+        catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        query = "SELECT data_file, data_file_size_bytes FROM ducklake_list_files(?, ?)"
+        files = con.execute(query, [catalog, table]).fetchall()
+        found = []
+        for path, size in files:
+            [(first, last)] = con.execute(
+                "SELECT min(stats_min_value), max(stats_max_value) FROM parquet_metadata(?) "
+                "WHERE path_in_schema = 'trace_id'",
+                [path],
+            ).fetchall()
+            found.append(KeyFile(path, size, first, last))
+        return found
+
+    return store.read(read)
+
+
+def _files_read(store: LakeStore, trace_id: str) -> int:
+    """How many span files a read of one trace opens (DuckLake prunes the others by the
+    trace id ranges in its catalog)."""
+    plan = store.read(
+        lambda con: con.execute(
+            "EXPLAIN ANALYZE SELECT count(*) FROM spans WHERE trace_id = ?", [trace_id]
+        ).fetchall()[0][1]
+    )
+    match = re.search(r"Total Files Read:\s*(\d+)", plan)
+    assert match, plan
+    return int(match.group(1))
+
+
+def test_maintain_rewrites_wide_files_into_trace_id_ranges_under_a_live_writer(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    """Commits write files of random trace ids, each spanning nearly every id: a read by id
+    opens them all. A round rewrites them in id order into files of narrow, disjoint ranges
+    (storage/ducklake/key_ranges.py), while a node keeps committing, and loses or doubles no row."""
+    url = "ducklake:postgres:" + postgres.create_database("key_order_lake")
+    data = tmp_path / "data"
+    store = LakeStore(url, data, inline_rows=0)
+    store.start()
+    rnd = random.Random(15)
+    try:
+        # Small target files, so that a few commits make several: as 128 MB ones do at scale.
+        store.cursor().execute("CALL set_option('target_file_size', '64KB', table_name => 'spans')")
+        store.cursor().execute("CALL set_option('target_file_size', '16KB', table_name => 'logs')")
+        ids = [t for _ in range(4) for t in _commit(store, rnd)]
+        assert all(f.share > 0.9 for f in _key_files(store, "spans"))
+        assert {_files_read(store, t) for t in ids[:5]} == {4}
+
+        maintainer = Maintainer(parse_lake(url), str(data), Policy(snapshot_retention_seconds=0))
+        try:
+            rounds: list[Round] = []
+            during = threading.Thread(target=lambda: rounds.append(maintainer.run_round()))
+            during.start()
+            ids += _commit(store, rnd)  # a node commits while the round runs
+            during.join()
+            assert not rounds[0].skipped and not rounds[0].failed, rounds[0].line()
+            assert rounds[0].files_key_ordered >= 8, rounds[0].line()  # 4 span files, 4 of logs
+            rounds += [maintainer.run_round(), maintainer.run_round()]
+            assert rounds[2].files_key_ordered == 0, rounds[2].line()  # settled: nothing to redo
+        finally:
+            maintainer.close()
+
+        _assert_laid_out(store, "spans", 3 * len(ids))  # every row once, each file sorted
+        _assert_laid_out(store, "logs", len(ids))
+        for table in ("spans", "logs"):
+            files = sorted(_key_files(store, table), key=lambda f: f.first or "")
+            assert len(files) >= 4 and all(f.share <= WIDE_SHARE for f in files), files
+            assert all(a.last <= b.first for a, b in itertools.pairwise(files)), files  # type: ignore[operator]
+        opened = [_files_read(store, t) for t in rnd.sample(ids, 20)]
+        assert max(opened) <= 2 and opened.count(1) >= 15, opened  # two: a trace cut at a file's edge
+        sample = rnd.sample(ids, 30)
         found = store.traces.get_traces("default", sample, max_spans=100)
         assert sorted(t.trace_id for t in found) == sorted(sample)
         assert all(len(t.spans) == 3 for t in found)
