@@ -31,8 +31,8 @@ DBNAME = "bench"
 # that migration as 006 (its number before it landed), which is now workflow_time_rollups;
 # 5: copied from the file migrated first (a layout-4 copy could leave workflow_time_rollups empty);
 # 6: spans and logs rewritten into trace id ranges of 128 MB files by the round (lake migration 011,
-# storage/ducklake/key_ranges.py).
-LAYOUT = 6
+# storage/ducklake/key_ranges.py); 7: the same for files older than two days only.
+LAYOUT = 7
 
 
 @dataclass

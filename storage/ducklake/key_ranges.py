@@ -10,7 +10,14 @@ opens all of them. Rewritten in key order, in files of the table's target size, 
 one file of a few dozen row groups. Measured at 10M spans (4 merged span files against 9 of
 one key range each, in process): a details read's spans, 24 ms wall (40 CPU) against 10 (12).
 
-The rule, pure here (storage/ducklake/maintenance.py runs it):
+Only settled files are rewritten: those whose every row is older than SETTLED_NS. Files in key
+order each hold every time of their rewrite, so a scan by time (step metrics of the days not
+yet summarized, a trace search of the last hour) can no longer skip them by their time
+statistics; the recent files, which such scans read, stay in commit (time) order. Measured at
+10M spans with every file rewritten: step metrics 131 -> 506 ms p95, as their reads of the
+unsummarized days scanned every span file.
+
+The rule, pure here (storage/ducklake/maintenance.py runs it), over the settled files:
 - wide files (more than WIDE_SHARE of the id space) are rewritten together once they hold at
   least two target-size files' worth of bytes: the rewrite then yields narrow files, so no
   file is rewritten again and again for nothing;
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 
 WIDE_SHARE = 0.5
 MAX_RUNS = 4
+SETTLED_NS = 2 * 86_400 * 10**9  # today and yesterday stay in time order
 # Trace ids are hex; their first 8 digits place a file's range in the id space.
 PREFIX_DIGITS = 8
 _SPACE = 16**PREFIX_DIGITS
@@ -41,6 +49,7 @@ class KeyFile:
     size_bytes: int
     first: str | None  # the smallest trace id (None: no statistics)
     last: str | None
+    newest_ns: int | None  # the newest start (spans) or time (records) in it (None: unknown)
 
     @property
     def share(self) -> float:
@@ -60,12 +69,13 @@ def _position(key: str | None) -> int | None:
         return None
 
 
-def to_rewrite(files: Sequence[KeyFile], target_bytes: int) -> list[KeyFile]:
+def to_rewrite(files: Sequence[KeyFile], target_bytes: int, now_ns: int) -> list[KeyFile]:
     """The files to rewrite in key order now (none: the layout is good enough)."""
-    wide = [f for f in files if f.share > WIDE_SHARE]
-    runs = sum(f.share for f in files if f.share <= WIDE_SHARE)
+    settled = [f for f in files if f.newest_ns is not None and f.newest_ns < now_ns - SETTLED_NS]
+    wide = [f for f in settled if f.share > WIDE_SHARE]
+    runs = sum(f.share for f in settled if f.share <= WIDE_SHARE)
     if runs > MAX_RUNS:
-        return list(files)
+        return settled
     if sum(f.size_bytes for f in wide) >= 2 * target_bytes:
         return wide
     return []

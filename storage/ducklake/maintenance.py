@@ -90,8 +90,9 @@ STATE_TABLES = frozenset({"engine_nodes", "execution_cancels", "catalog_serial"}
 # clears them), so a round leaves them no file to rewrite, or to orphan when it loses a race.
 STATE_FLUSH_ROWS = 10_000
 # The tables read by trace id (a trace's spans, an execution's lifecycle records), whose files
-# are rewritten into trace id ranges (key_ranges.py).
-KEY_ORDERED = frozenset({"spans", "logs"})
+# are rewritten into trace id ranges (key_ranges.py), and the time column of each that tells
+# which files are settled.
+KEY_ORDERED = {"spans": "start_ns", "logs": "time_ns"}
 DUCKLAKE_TARGET_FILE_BYTES = 512 * 2**20  # DuckLake's target_file_size when a table sets none
 _KEY_ORDER_SQL = ("rows_in_files", "key_order_insert", "key_order_delete")
 _INLINED_TABLE = re.compile(r"ducklake_inlined_data_\d+_\d+")
@@ -281,21 +282,19 @@ class Maintainer:
         sizes = dict(con.execute(required("maintenance/key_files"), {"table": table}).fetchall())
         if not sizes:
             return 0
+        params = {"paths": list(sizes), "time_column": KEY_ORDERED[table]}
         ranges = {
-            path: (first, last)
-            for path, first, last in con.execute(
-                required("maintenance/key_ranges"), {"paths": list(sizes)}
-            ).fetchall()
+            path: stats for path, *stats in con.execute(required("maintenance/key_ranges"), params).fetchall()
         }
         files = [
-            key_ranges.KeyFile(path, int(size), *ranges.get(path, (None, None)))
+            key_ranges.KeyFile(path, int(size), *ranges.get(path, (None, None, None)))
             for path, size in sizes.items()
         ]
         target_bytes = self._target_file_bytes(table)
-        chosen = key_ranges.to_rewrite(files, target_bytes)
+        chosen = key_ranges.to_rewrite(files, target_bytes, time.time_ns())
         if not chosen:
             return 0
-        params: dict[str, Any] = {"paths": [f.path for f in chosen]}
+        moving: dict[str, Any] = {"paths": [f.path for f in chosen]}
         # Two target files' worth a range: a range is sorted in memory (DuckDB spills beyond its
         # limit), and yields a couple of files.
         chunks = key_ranges.key_chunks(sum(f.size_bytes for f in chosen), 2 * target_bytes)
@@ -304,11 +303,11 @@ class Maintainer:
         }
         con.execute("BEGIN")
         try:
-            [(held,)] = con.execute(statement["rows_in_files"], params).fetchall()
+            [(held,)] = con.execute(statement["rows_in_files"], moving).fetchall()
             moved = 0
             for low, high in chunks:
                 [(inserted,)] = con.execute(
-                    statement["key_order_insert"], {**params, "low": low, "high": high}
+                    statement["key_order_insert"], {**moving, "low": low, "high": high}
                 ).fetchall()
                 moved += inserted
             if moved != held:  # every row in exactly one range, or nothing is deleted
@@ -317,7 +316,7 @@ class Maintainer:
                     "maintain: key order of %s inserted %d rows for %d held; rolled back", table, moved, held
                 )
                 return 0
-            con.execute(statement["key_order_delete"], params)
+            con.execute(statement["key_order_delete"], moving)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -5,29 +5,31 @@ from __future__ import annotations
 
 import itertools
 
-from flowscope.storage.ducklake.key_ranges import MAX_RUNS, KeyFile, key_chunks, to_rewrite
+from flowscope.storage.ducklake.key_ranges import MAX_RUNS, SETTLED_NS, KeyFile, key_chunks, to_rewrite
 
 MB = 2**20
+NOW_NS = 1_800_000_000 * 10**9
+OLD_NS = NOW_NS - SETTLED_NS - 1
 
 
-def _file(name: str, first: str, last: str, size: int = 100 * MB) -> KeyFile:
-    return KeyFile(name, size, first, last)
+def _file(name: str, first: str, last: str, size: int = 100 * MB, newest_ns: int = OLD_NS) -> KeyFile:
+    return KeyFile(name, size, first, last, newest_ns)
 
 
 def test_a_files_share_of_the_id_space() -> None:
     assert _file("a", "0" * 32, "f" * 32).share == 1.0
     assert abs(_file("a", "40000000" + "0" * 24, "7fffffff" + "f" * 24).share - 0.25) < 1e-9
     assert _file("a", "", "0fffffff").share == 1 / 16  # records without a trace: the empty id
-    assert KeyFile("a", 1, None, None).share == 1.0  # no statistics: anywhere
+    assert KeyFile("a", 1, None, None, None).share == 1.0  # no statistics: anywhere
     assert _file("a", "zz", "zz").share == 1.0  # not a hex id
 
 
 def test_wide_files_are_rewritten_once_they_hold_two_target_files() -> None:
     wide = [_file(f"w{i}", "00", "ff", 60 * MB) for i in range(5)]
-    assert to_rewrite(wide[:4], target_bytes=128 * MB) == []  # 240 MB: not yet
-    assert to_rewrite(wide, target_bytes=128 * MB) == wide  # 300 MB: two target files' worth
+    assert to_rewrite(wide[:4], target_bytes=128 * MB, now_ns=NOW_NS) == []  # 240 MB: not yet
+    assert to_rewrite(wide, target_bytes=128 * MB, now_ns=NOW_NS) == wide  # 300 MB: two target files' worth
     # A small table's one file spans every id whatever is done: it is left alone.
-    assert to_rewrite([_file("one", "00", "ff", 100 * MB)], target_bytes=128 * MB) == []
+    assert to_rewrite([_file("one", "00", "ff", 100 * MB)], target_bytes=128 * MB, now_ns=NOW_NS) == []
 
 
 def test_narrow_files_are_left_alone_until_too_many_runs_overlap() -> None:
@@ -36,9 +38,18 @@ def test_narrow_files_are_left_alone_until_too_many_runs_overlap() -> None:
 
     narrow = [f for k in range(MAX_RUNS) for f in run(f"r{k}")]
     wide = [_file("w", "00", "ff", 10 * MB)]
-    assert to_rewrite(narrow + wide, target_bytes=128 * MB) == []
+    assert to_rewrite(narrow + wide, target_bytes=128 * MB, now_ns=NOW_NS) == []
     more = narrow + run("extra") + wide
-    assert to_rewrite(more, target_bytes=128 * MB) == more  # a read would open too many: all
+    assert to_rewrite(more, target_bytes=128 * MB, now_ns=NOW_NS) == more  # a read would open too many: all
+
+
+def test_recent_files_stay_in_time_order() -> None:
+    """Scans by time read the recent files: only files all of whose rows are settled move."""
+    old = [_file(f"o{i}", "00", "ff", 100 * MB) for i in range(3)]
+    recent = [_file(f"r{i}", "00", "ff", 100 * MB, newest_ns=NOW_NS - SETTLED_NS + 1) for i in range(3)]
+    unknown = [KeyFile("u", 100 * MB, "00", "ff", None)]
+    assert to_rewrite(old + recent + unknown, target_bytes=128 * MB, now_ns=NOW_NS) == old
+    assert to_rewrite(recent + unknown, target_bytes=128 * MB, now_ns=NOW_NS) == []
 
 
 def test_key_chunks_cover_every_id_once() -> None:
