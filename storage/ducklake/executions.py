@@ -37,8 +37,9 @@ from flowscope.storage.duckdb.executions import (
     workflow_spans,
 )
 from flowscope.storage.duckdb.snapshot import snapshot
+from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.ducklake.sqlfiles import required
-from flowscope.storage.executions import ExecutionRecords, ExecutionRow
+from flowscope.storage.executions import ExecutionRecords, ExecutionRow, Page
 
 
 class LakeExecutions(DuckDBExecutions):
@@ -50,6 +51,26 @@ class LakeExecutions(DuckDBExecutions):
             if found:
                 return ExecutionRow(*found[0][1:])
             return _row(cur, workspace_id, execution_id)
+
+    def page(
+        self,
+        workspace_id: str,
+        workflow_id: str,
+        *,
+        status: str | None = None,
+        skip: int = 0,
+        limit: int = 10,
+    ) -> Page[ExecutionRow]:
+        """As the file's, in one statement with the count (sql/queries/executions_page.sql)."""
+        params = {"workspace_id": workspace_id, "workflow_id": workflow_id, "status": status}
+        with mapped_errors(), snapshot(self._store.cursor()) as cur:
+            if limit:
+                page = {**params, "skip": skip, "limit": limit}
+                rows = cur.execute(required("queries/executions_page"), page).fetchall()
+                if rows:
+                    return Page([ExecutionRow(*r[:-1]) for r in rows], rows[0][-1])
+            (total,) = cur.execute(sql("queries/executions_count"), params).fetchone()  # type: ignore[misc]
+        return Page([], total)
 
     def records(self, workspace_id: str, execution_id: str) -> ExecutionRecords | None:
         with mapped_errors(), snapshot(self._store.cursor()) as cur:
