@@ -19,6 +19,7 @@ from flowscope.storage.ducklake.url import parse_lake
 
 from tests.storage.conformance.dataset import ETL_STEPS, Run, records_of, spans_of
 from tests.storage.conformance.otlp import logs, traces, write
+from tests.storage.test_lake_layout import parquet_lake
 from tests.support.postgres import Postgres
 
 WORKFLOWS = ("wf-etl", "wf-report", "wf-backup")
@@ -65,10 +66,7 @@ def _stored_order(store: LakeStore) -> list[list[tuple[str, str, str]]]:
 def test_executions_are_stored_by_workflow_then_id_and_found_by_their_traces_workflows(
     postgres: Postgres, tmp_path: Path
 ) -> None:
-    url = "ducklake:postgres:" + postgres.create_database("lookup_lake")
-    data = tmp_path / "data"
-    store = LakeStore(url, data, inline_rows=0)
-    store.start()
+    url, data, store = parquet_lake(postgres, tmp_path, "lookup_lake")
     rnd = random.Random(6)
     try:
         runs = _runs(rnd, 60, 1)

@@ -40,6 +40,15 @@ def _commit(store: LakeStore, rnd: random.Random, start_ns: int = START_NS) -> l
     return ids
 
 
+def parquet_lake(postgres: Postgres, tmp_path: Path, name: str) -> tuple[str, Path, LakeStore]:
+    """A new lake's URL, data path and started store, every commit written as Parquet files."""
+    url = "ducklake:postgres:" + postgres.create_database(name)
+    data = tmp_path / "data"
+    store = LakeStore(url, data, inline_rows=0)
+    store.start()
+    return url, data, store
+
+
 def _files(store: LakeStore, table: str) -> list[str]:
     def read(con: duckdb.DuckDBPyConnection) -> list[str]:
         catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
@@ -82,10 +91,7 @@ def _assert_laid_out(store: LakeStore, table: str, rows: int) -> None:
 
 
 def test_spans_and_logs_are_stored_by_trace_in_small_row_groups(postgres: Postgres, tmp_path: Path) -> None:
-    url = "ducklake:postgres:" + postgres.create_database("layout_lake")
-    data = tmp_path / "data"
-    store = LakeStore(url, data, inline_rows=0)
-    store.start()
+    url, data, store = parquet_lake(postgres, tmp_path, "layout_lake")
     rnd = random.Random(14)
     try:
         first = _commit(store, rnd) + _commit(store, rnd)
@@ -151,10 +157,7 @@ def test_maintain_rewrites_wide_files_into_trace_id_ranges_under_a_live_writer(
     opens them all. A round rewrites them in id order into files of narrow, disjoint ranges
     (storage/ducklake/key_ranges.py), while a node keeps committing, and loses or doubles no row.
     Recent files (scans by time read them) stay as they are."""
-    url = "ducklake:postgres:" + postgres.create_database("key_order_lake")
-    data = tmp_path / "data"
-    store = LakeStore(url, data, inline_rows=0)
-    store.start()
+    url, data, store = parquet_lake(postgres, tmp_path, "key_order_lake")
     rnd = random.Random(15)
     try:
         # Small target files, so that a few commits make several: as 128 MB ones do at scale.
