@@ -350,13 +350,14 @@ class Maintainer:
         ROLLBACK after it then fails as fatal): the step is named in `left.failed`, the lake
         attached anew, and the round goes on, so that one table's compaction tripping DuckLake's
         assertion (see STATE_TABLES; seen once on a telemetry table in the retention test) does
-        not stop expiry and cleanup, or the other tables. Other errors (PostgreSQL or the data
-        path away) end the round."""
+        not stop expiry and cleanup, or the other tables. So does running out of memory (the
+        key order's sort of a range, say, where DuckDB cannot spill): the step is left for the
+        next round. Other errors (PostgreSQL or the data path away) end the round."""
         for attempt in range(RETRIES):
             try:
                 return fn(*args)
             except duckdb.Error as exc:
-                if isinstance(exc, duckdb.InternalException) or is_fatal(exc):
+                if isinstance(exc, duckdb.InternalException | duckdb.OutOfMemoryException) or is_fatal(exc):
                     log.warning("maintain step %s failed (the next round tries again): %s", name, exc)
                     left.failed.append(name)
                     self._reopen()

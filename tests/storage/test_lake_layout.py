@@ -204,3 +204,26 @@ def test_maintain_rewrites_wide_files_into_trace_id_ranges_under_a_live_writer(
         assert all(len(t.spans) == 3 for t in found)
     finally:
         store.close()
+
+
+def test_a_step_that_runs_out_of_memory_fails_alone(postgres: Postgres, tmp_path: Path) -> None:
+    """A step whose work DuckDB can neither hold in memory nor spill (the key order sorts a
+    range of ids in memory) is named failed, the lake attached anew (with its own limits), and
+    the round's other steps run; the next round tries it again."""
+    url, data, store = parquet_lake(postgres, tmp_path, "oom_lake")
+    rnd = random.Random(16)
+    try:
+        store.cursor().execute("CALL set_option('target_file_size', '64KB', table_name => 'spans')")
+        ids = [t for _ in range(4) for t in _commit(store, rnd)]
+        maintainer = Maintainer(parse_lake(url), str(data), Policy(snapshot_retention_seconds=0))
+        try:
+            maintainer._con.execute("SET temp_directory = ''")  # no spilling
+            maintainer._con.execute("SET memory_limit = '4MB'")
+            round_ = maintainer.run_round()
+            assert round_.failed, round_.line()
+            assert round_.files_key_ordered >= 4 and round_.snapshots_expired > 0, round_.line()
+        finally:
+            maintainer.close()
+        _assert_laid_out(store, "spans", 3 * len(ids))
+    finally:
+        store.close()
