@@ -14,7 +14,7 @@ Only settled files are rewritten: those whose every row is older than SETTLED_NS
 order each hold every time of their rewrite, so a scan by time (step metrics of the days not
 yet summarized, a trace search of the last hour) can no longer skip them by their time
 statistics; the recent files, which such scans read, stay in commit (time) order. Measured at
-10M spans with every file rewritten: step metrics 131 -> 506 ms p95, as their reads of the
+10M spans with every file rewritten: step metrics 131 -> 468-507 ms p95, as their reads of the
 unsummarized days scanned every span file.
 
 The rule, pure here (storage/ducklake/maintenance.py runs it), over the settled files:
