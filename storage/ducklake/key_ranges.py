@@ -8,14 +8,15 @@ row group costs something per column read. Commits and DuckLake's merges write f
 order: trace ids are random, so every such file spans nearly all ids ("wide"), and a read
 opens all of them. Rewritten in key order, in files of the table's target size, a read opens
 one file of a few dozen row groups. Measured at 10M spans (4 merged span files against 9 of
-one key range each, in process): a details read's spans, 24 ms wall (40 CPU) against 10 (12).
+one key range each, in process, probed one after the other): a details read's spans, 24 ms
+wall (40 CPU) against 10 (12).
 
 Only settled files are rewritten: those whose every row is older than SETTLED_NS. Files in key
 order each hold every time of their rewrite, so a scan by time (step metrics of the days not
 yet summarized, a trace search of the last hour) can no longer skip them by their time
 statistics; the recent files, which such scans read, stay in commit (time) order. Measured at
-10M spans with every file rewritten: step metrics 131 -> 468-507 ms p95, as their reads of the
-unsummarized days scanned every span file.
+10M spans with every file rewritten (separate bench runs, not alternated): step metrics 131 ->
+468-507 ms p95, as their reads of the unsummarized days scanned every span file.
 
 The rule, pure here (storage/ducklake/maintenance.py runs it), over the settled files:
 - wide files (more than WIDE_SHARE of the id space) are rewritten together once they hold at
