@@ -78,7 +78,7 @@ def test_serve_on_a_lake_answers_the_spec_reads(postgres: Postgres, tmp_path: Pa
         execution_id = _run_workflow(server.otlp_http)  # acknowledged: committed to the lake
         _check_reads(server, execution_id)
     finally:
-        assert server.terminate() == 0
+        assert server.terminate() == 0, server.log
     assert list(data.glob("main/spans/*.parquet")), "the export's spans were not written as Parquet"
     assert not (tmp_path / "node").exists(), "telemetry went to a DuckDB file"
 
@@ -86,7 +86,7 @@ def test_serve_on_a_lake_answers_the_spec_reads(postgres: Postgres, tmp_path: Pa
     try:
         _check_reads(again, execution_id)
     finally:
-        assert again.terminate() == 0
+        assert again.terminate() == 0, again.log
 
 
 def test_a_lake_needs_its_data_path(tmp_path: Path) -> None:
