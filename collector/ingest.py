@@ -83,16 +83,18 @@ class IngestService:
                 )
             # Conversion happens here, not on the writer thread: the writer's time goes to
             # DuckDB (which releases the GIL), while receivers convert the next requests.
-            if items > _INLINE_PREPARE_ITEMS:
-                converter = self._converter if items <= _SERIAL_PREPARE_ITEMS else None  # None: the loop's
-                prepared = await asyncio.get_running_loop().run_in_executor(
-                    converter, prepare, signal, message, workspace_id, raw, None, self.recognition
+            with writer.converting():
+                if items > _INLINE_PREPARE_ITEMS:
+                    # (None: the loop's default executor)
+                    converter = self._converter if items <= _SERIAL_PREPARE_ITEMS else None
+                    prepared = await asyncio.get_running_loop().run_in_executor(
+                        converter, prepare, signal, message, workspace_id, raw, None, self.recognition
+                    )
+                else:
+                    prepared = prepare(signal, message, workspace_id, raw, None, self.recognition)
+                future = writer.submit(
+                    WriteRequest(signal, None, workspace_id, items, prepared=prepared)  # type: ignore[arg-type]
                 )
-            else:
-                prepared = prepare(signal, message, workspace_id, raw, None, self.recognition)
-            future = writer.submit(
-                WriteRequest(signal, None, workspace_id, items, prepared=prepared)  # type: ignore[arg-type]
-            )
         except QueueFull:
             self.metrics.backpressure.labels(transport).inc()
             with self._lock:

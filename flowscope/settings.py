@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flowscope.storage.duckdb.pacing import COMMIT_GAP_SECONDS, ENOUGH_ITEMS
+from flowscope.storage.duckdb.pacing import COMMIT_GAP_SECONDS, ENOUGH_ITEMS, LAKE_ENOUGH_ITEMS
 from flowscope.storage.ducklake.url import is_lake
 
 MiB = 1024 * 1024
@@ -96,8 +96,8 @@ class Settings(BaseSettings):
         COMMIT_GAP_SECONDS * 1000,
         ge=0,
         description=f"After a commit during which requests kept arriving, how long a batch of fewer "
-        f"than {ENOUGH_ITEMS:,} spans+log records waits for more before it is committed (0: at "
-        "once). Each commit has a fixed cost.",
+        f"than {ENOUGH_ITEMS:,} spans+log records ({LAKE_ENOUGH_ITEMS:,} on a lake) waits for more before "
+        "it is committed (0: at once). Each commit has a fixed cost.",
     )
     retention_days: float | None = Field(
         None, gt=0, description="Delete telemetry older than this many days."
@@ -105,9 +105,7 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(
         300.0, gt=0, description="How often retention runs (seconds), when --retention-days is set."
     )
-    memory_limit: DataSize = Field(
-        "2GB", description="DuckDB memory limit (e.g. 2GB, 512MiB, 80%)."
-    )
+    memory_limit: DataSize = Field("2GB", description="DuckDB memory limit (e.g. 2GB, 512MiB, 80%).")
     checkpoint_threshold: DataSize = Field(
         "64MB", description="WAL size at which DuckDB checkpoints into the database file."
     )

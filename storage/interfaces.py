@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from flowscope.storage.batches import ExportOutcome, WriteRequest
@@ -67,6 +68,11 @@ class TelemetryWriter(Protocol):
 
     def has_room(self, items: int) -> bool:
         """Whether `submit` would take `items` now (receivers ask before converting)."""
+        ...
+
+    def converting(self) -> AbstractContextManager[None]:
+        """Wraps a received request's conversion and its `submit`: a writer gathering a commit
+        may wait a little for requests that are sure to come (storage/duckdb/pacing.py)."""
         ...
 
     def hurry(self) -> None:

@@ -9,12 +9,13 @@ so receivers answer 503/UNAVAILABLE instead of buffering without bound.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from itertools import islice, pairwise
 from typing import Any, TypeVar
@@ -93,6 +94,8 @@ class Writer:
         self._commit_delay = commit_delay_seconds  # test-only: simulates a slow disk
         self._pacing = pacing
         self._last_commit_end: float | None = None  # time.monotonic() after the last commit
+        self._last_commit_seconds: float | None = None  # how long it took
+        self._converting = 0  # requests being converted for `submit` (`converting`), under _lock
         self._arrived_meanwhile = False  # whether requests were queued while it ran
         # Ends a pacing wait early (enough items queued, `hurry`, `stop`): requests arriving
         # meanwhile do not wake the writer one by one.
@@ -195,6 +198,19 @@ class Writer:
                     self._wake.set()  # a pacing wait ends: enough to commit
         return request.future
 
+    @contextlib.contextmanager
+    def converting(self) -> Iterator[None]:
+        """Around a received request's conversion and `submit`: a gathering writer waits a
+        little for it (storage/duckdb/pacing.py)."""
+        with self._lock:
+            self._converting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._converting -= 1
+            self._wake.set()  # queued (or refused): a writer waiting for it goes on
+
     def _check_room(self, items: int) -> None:
         if self._stopping:
             raise WriterStopped("server is shutting down")
@@ -251,8 +267,10 @@ class Writer:
             batch: list[WriteRequest] = []
             stop = self._gather(item, batch)
             if batch:
+                started = time.monotonic()
                 self._commit(batch)
                 self._last_commit_end = time.monotonic()
+                self._last_commit_seconds = self._last_commit_end - started
                 self._arrived_meanwhile = not self._queue.empty()  # (pacing.py)
                 items = sum(r.items for r in batch)
                 with self._lock:
@@ -268,6 +286,8 @@ class Writer:
         while the batch is small; whether the writer was told to stop."""
         items = 0
         deadline: float | None = None
+        converted_by: float | None = None  # until when to wait for requests in conversion
+        gathering_since = time.monotonic()
         hurried = False
         while True:
             if item is _STOP:
@@ -289,11 +309,16 @@ class Writer:
             now = time.monotonic()
             if deadline is None:
                 deadline = self._pacing.deadline(items, self._last_commit_end, self._arrived_meanwhile, now)
-            if deadline is None or now >= deadline or items >= self._pacing.enough_items:
+                converted_by = self._pacing.conversion_deadline(gathering_since, self._last_commit_seconds)
+            paced = deadline is not None and now < deadline and items < self._pacing.enough_items
+            converting = converted_by is not None and now < converted_by and self._converting > 0
+            if not paced and not converting:
                 return False
+            until = max(t for t, waits in ((deadline, paced), (converted_by, converting)) if waits and t)
             self._wake.clear()
-            if self._queue.empty():  # else it came meanwhile: take it first
-                self._wake.wait(deadline - now)
+            # (a conversion that ended since the check above woke nothing: look again)
+            if self._queue.empty() and (paced or self._converting > 0):  # else take what came first
+                self._wake.wait(until - now)
 
     def _idle(self) -> None:
         """Work for the writer thread when no request came for `idle_seconds` (none here)."""

@@ -104,3 +104,51 @@ def test_hurry_commits_what_is_gathered_without_waiting(store: Store) -> None:
     _taken(store)
     store.writer.hurry()
     assert _acked(second) - first_acked < GAP * 0.9
+
+
+def test_conversion_deadline_is_a_share_of_the_last_commit_and_bounded() -> None:
+    pacing = CommitPacing(conversion_wait_share=0.5, conversion_wait_max_seconds=0.05)
+    assert pacing.conversion_deadline(10.0, None) is None  # no commit measured yet: no wait
+    assert pacing.conversion_deadline(10.0, 0.02) == pytest.approx(10.01)
+    assert pacing.conversion_deadline(10.0, 5.0) == pytest.approx(10.05)  # at most the bound
+    assert CommitPacing(conversion_wait_max_seconds=0).conversion_deadline(10.0, 1.0) is None
+
+
+def _converting_store(tmp_path: Path, wait_max: float) -> Store:
+    """No commit gap, and every batch is "enough": only requests in conversion are waited for."""
+    pacing = CommitPacing(
+        gap_seconds=0, enough_items=1, conversion_wait_share=100, conversion_wait_max_seconds=wait_max
+    )
+    store = Store(tmp_path / "c.duckdb", pacing=pacing, commit_delay_seconds=SLOW_COMMIT)
+    store.start()
+    return store
+
+
+def test_a_batch_waits_for_the_requests_being_converted(tmp_path: Path) -> None:
+    """Exporters with several requests in flight send them again together: the writer waits for
+    those received and still converting (collector/ingest.py) rather than commit the first alone."""
+    store = _converting_store(tmp_path, wait_max=30)
+    try:
+        _acked(_submit(store, 3))  # a commit measured: the next ones know what a commit costs
+        commits = _commits(store)
+        with store.writer.converting():  # another request was received and is being converted
+            first = _submit(store, 3)
+            _taken(store)  # the writer holds the first, waiting
+            second = _submit(store, 3)  # the converted request
+        _acked(first), _acked(second)
+        assert _commits(store) == commits + 1  # without the wait: the first alone, then the second
+        assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 9
+    finally:
+        store.close()
+
+
+def test_the_wait_for_a_conversion_is_bounded(tmp_path: Path) -> None:
+    store = _converting_store(tmp_path, wait_max=SLOW_COMMIT / 2)
+    try:
+        _acked(_submit(store, 3))
+        with store.writer.converting():  # a conversion that does not end while the batch waits
+            submitted = time.monotonic()
+            acked = _acked(_submit(store, 3))
+            assert acked - submitted >= SLOW_COMMIT / 2 * 0.9 + SLOW_COMMIT * 0.9  # waited, then committed
+    finally:
+        store.close()
