@@ -8,8 +8,12 @@ this node here, read by its writer thread before and after each commit and when 
   `ducklake_snapshot_changes` in PostgreSQL (one indexed query, as the live-events follower
   does: follow.py), and of those that another node's commit (or any commit without this node's
   label) inserted spans, log records or execution rows in (DuckLake's `changes_made` names the
-  tables), reads the inserted keys with DuckLake's `ducklake_table_insertions`, one statement per
-  table named. Its own labelled commits it skips: its filters have them.
+  tables), reads the inserted keys, one statement per table named. Its own labelled commits it
+  skips: its filters have them. The keys come from the Parquet files those snapshots added
+  (listed from the catalog, read as plain Parquet: ~3 ms of a statement's 7-11 ms through
+  DuckLake's `ducklake_table_insertions`, which pays DuckLake's catalog work per statement),
+  unless a snapshot inlined its rows into the catalog (DuckLake's inlining: a commit of a few
+  rows) or the files listed do not cover every snapshot: then through `ducklake_table_insertions`.
 - `OtherKeys` keeps them: Bloom filters of their own (a batch's rows are screened against them
   at commit time, since the other nodes' keys arrive after the batch was screened against this
   node's filters at submit), and the last `RECENT_SPANS` span ids exactly, so a retry of a batch
@@ -39,7 +43,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 PAGE = 1000  # snapshots listed per read; a longer backlog is skipped (the filters are rebuilt)
 RECENT_SPANS = 100_000  # span ids of other nodes' commits kept exactly (~10 MB): seconds of ingest
-_INSERTS = ("inserted_into_table:", "inlined_insert:")
+_IN_FILES, _INLINED = "inserted_into_table:", "inlined_insert:"
 _TABLES = ("spans", "logs", "executions")
 _READS = {  # table -> the statement reading its inserted keys, the `Read` field they go to
     "spans": ("ingest/other_span_keys", "spans"),
@@ -109,9 +113,10 @@ class Read:
 
 
 class OtherCommits:
-    def __init__(self, conninfo: str, node_id: str) -> None:
+    def __init__(self, conninfo: str, node_id: str, data_path: str) -> None:
         self._conninfo = conninfo
         self._node_id = node_id
+        self._data_path = data_path  # this node's, with its trailing slash (LakeStore.data_path)
         self._catalog: duckdb.DuckDBPyConnection | None = None
         self._tables: dict[int, str] = {}
         self.position = -1  # the last snapshot dealt with
@@ -152,29 +157,68 @@ class OtherCommits:
             return Read(skipped=True)
         out = Read()
         inserting: dict[str, list[int]] = {t: [] for t in _TABLES}
+        inlined: set[str] = set()  # tables some snapshot inserted catalog rows in
         for snapshot_id, author, message, changes in rows:
             if author == labels.AUTHOR and message == self._node_id:
                 out.own = int(snapshot_id)
                 continue
-            tables = self._inserted(str(changes or ""))
-            for table in tables:
+            in_files, in_catalog = self._inserted(str(changes or ""))
+            for table in in_files | in_catalog:
                 inserting[table].append(int(snapshot_id))
-            out.snapshots += bool(tables)
-        for table, ids in inserting.items():
-            if ids:
+            inlined |= in_catalog
+            out.snapshots += bool(in_files | in_catalog)
+        named = {table: ids for table, ids in inserting.items() if ids}
+        files = self._files({t: ids for t, ids in named.items() if t not in inlined})
+        for table, ids in named.items():
+            name, attribute = _READS[table]
+            inserted_files = files.get(table)  # scanned by name (inserted_in_files.sql)
+            if inserted_files is not None:
+                source = required("ingest/inserted_in_files")
+                params: dict[str, object] = {"files": inserted_files.column("path").to_pylist()}
+            else:
+                source = required("ingest/inserted_by_snapshots").replace("{table}", table)
                 params = {"first": ids[0], "last": ids[-1], "snapshots": ids}
-                name, attribute = _READS[table]
-                setattr(out, attribute, lake.execute(required(name), params).to_arrow_table())
+            statement = required(name).replace("{inserted}", source)
+            setattr(out, attribute, lake.execute(statement, params).to_arrow_table())
         if rows:
             self.position = int(rows[-1][0])
         return out
 
-    def _inserted(self, changes: str) -> list[str]:
-        """The telemetry tables a snapshot's `changes_made` says it inserted rows in."""
-        ids = {int(c.split(":", 1)[1]) for c in changes.split(",") if c.startswith(_INSERTS)}
-        if any(i not in self._tables for i in ids):  # a table created since (or the first read)
+    def _files(self, inserting: dict[str, list[int]]) -> dict[str, pa.Table]:
+        """Per table of `inserting`, the Parquet files its snapshots added (snapshot_id, path),
+        where they cover every one of its snapshots (else the table is left out)."""
+        ids = sorted({i for snapshots in inserting.values() for i in snapshots})
+        if not ids:
+            return {}
+        params = {
+            "first": ids[0], "last": ids[-1], "snapshots": ids, "tables": sorted(inserting),
+            "data_path": self._data_path,
+        }  # fmt: skip
+        added: dict[str, tuple[list[int], list[str]]] = {}
+        for snapshot_id, table, path in self._query(required("ingest/other_files"), params):
+            snapshots, paths = added.setdefault(str(table), ([], []))
+            snapshots.append(int(snapshot_id))  # type: ignore[call-overload]  (a catalog integer)
+            paths.append(str(path))
+        return {
+            table: pa.table({"snapshot_id": pa.array(snapshots, pa.int64()), "path": paths})
+            for table, (snapshots, paths) in added.items()
+            if set(snapshots) == set(inserting[table])
+        }
+
+    def _inserted(self, changes: str) -> tuple[set[str], set[str]]:
+        """The telemetry tables a snapshot's `changes_made` says it inserted rows in: in Parquet
+        files, and in catalog rows (inlined)."""
+        entries = changes.split(",")
+        in_files = {int(c.split(":", 1)[1]) for c in entries if c.startswith(_IN_FILES)}
+        in_catalog = {int(c.split(":", 1)[1]) for c in entries if c.startswith(_INLINED)}
+        if any(
+            i not in self._tables for i in in_files | in_catalog
+        ):  # a table created since (or the first read)
             self._tables = {int(i): str(name) for i, name in self._query(required("ingest/lake_tables"), {})}
-        return [t for t in _TABLES if any(self._tables.get(i) == t for i in ids)]
+        return self._named(in_files), self._named(in_catalog)
+
+    def _named(self, table_ids: set[int]) -> set[str]:
+        return {name for i in table_ids if (name := self._tables.get(i, "")) in _TABLES}
 
 
 @dataclass

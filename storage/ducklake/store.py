@@ -99,7 +99,7 @@ class LakeStore(Store):
         self.nodes = LakeNodes(self)  # the engine nodes' shared state (api/cluster.py)
         self.node_id = new_node_id()
         assert isinstance(self.writer, LakeWriter)
-        self.writer.join(self.node_id, self.lake.conninfo)
+        self.writer.join(self.node_id, self.lake.conninfo, self.data_path)
         self.follower: LakeFollower | None = None
 
     def follow(self, interval: float = DEFAULT_INTERVAL, max_lag: float = DEFAULT_MAX_LAG) -> LakeFollower:

@@ -72,10 +72,11 @@ class LakeWriter(Writer):
         self._own_span_candidates: npt.NDArray[np.bool_] | None = None
         self._idle_failures = 0
 
-    def join(self, node_id: str, conninfo: str) -> None:
-        """This node's id on the lake, and the catalog the other nodes' commits are listed from."""
+    def join(self, node_id: str, conninfo: str, data_path: str) -> None:
+        """This node's id on the lake, the catalog the other nodes' commits are listed from, and
+        the data path their files are read under."""
         self.node_id = node_id
-        self._others = OtherCommits(conninfo, node_id)
+        self._others = OtherCommits(conninfo, node_id, data_path)
 
     def start(self) -> None:
         """The other nodes' commits are read from the lake's newest snapshot on: taken before the

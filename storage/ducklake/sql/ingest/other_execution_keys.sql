@@ -6,5 +6,4 @@ SELECT snapshot_id,
        workspace_id || chr(0) || execution_id AS id,
        CASE WHEN regexp_full_match(execution_id, '[0-9a-f]{32}')
             THEN TRY_CAST('0x' || substr(execution_id, 17) AS UBIGINT) END AS key
-FROM ducklake_table_insertions(current_database(), 'main', 'executions', $first, $last)
-WHERE list_contains($snapshots::BIGINT[], snapshot_id);
+FROM {inserted};
