@@ -211,9 +211,7 @@ class OtherCommits:
         entries = changes.split(",")
         in_files = {int(c.split(":", 1)[1]) for c in entries if c.startswith(_IN_FILES)}
         in_catalog = {int(c.split(":", 1)[1]) for c in entries if c.startswith(_INLINED)}
-        if any(
-            i not in self._tables for i in in_files | in_catalog
-        ):  # a table created since (or the first read)
+        if not (in_files | in_catalog) <= self._tables.keys():  # a table created since (or the first read)
             self._tables = {int(i): str(name) for i, name in self._query(required("ingest/lake_tables"), {})}
         return self._named(in_files), self._named(in_catalog)
 
