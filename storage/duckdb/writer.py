@@ -286,8 +286,8 @@ class Writer:
         while the batch is small; whether the writer was told to stop."""
         items = 0
         deadline: float | None = None
-        converted_by: float | None = None  # until when to wait for requests in conversion
-        gathering_since = time.monotonic()
+        # Until when to wait for requests in conversion (pacing.py), from the gathering's start.
+        converted_by = self._pacing.conversion_deadline(time.monotonic(), self._last_commit_seconds)
         hurried = False
         while True:
             if item is _STOP:
@@ -309,7 +309,6 @@ class Writer:
             now = time.monotonic()
             if deadline is None:
                 deadline = self._pacing.deadline(items, self._last_commit_end, self._arrived_meanwhile, now)
-                converted_by = self._pacing.conversion_deadline(gathering_since, self._last_commit_seconds)
             paced = deadline is not None and now < deadline and items < self._pacing.enough_items
             converting = converted_by is not None and now < converted_by and self._converting > 0
             if not paced and not converting:

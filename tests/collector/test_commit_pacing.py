@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from flowscope.collector.prepare import prepared_request
-from flowscope.storage.batches import ExportOutcome
 from flowscope.storage.duckdb.pacing import CommitPacing
 from flowscope.storage.duckdb.store import Store
 
-from tests.collector.helpers import all_spans, spans_request
+from tests.support.pacing import acked_at, submit_spans, wait_taken
 
 GAP = 1.0  # seconds: far above a commit here, so the waits below are the pacing's
 SLOW_COMMIT = 0.3  # seconds each commit sleeps (the test-only slow disk): requests can come meanwhile
@@ -41,37 +38,19 @@ def store(tmp_path: Path) -> Iterator[Store]:
         store.close()
 
 
-def _submit(store: Store, spans: int) -> Future[ExportOutcome]:
-    request, _ = spans_request(spans)
-    return store.writer.submit(prepared_request("traces", request, "default", len(all_spans(request))))
-
-
-def _taken(store: Store) -> None:
-    """Until the writer has taken everything queued (it is committing or gathering it)."""
-    deadline = time.monotonic() + 30
-    while store.writer._queue.qsize() and time.monotonic() < deadline:
-        time.sleep(0.001)
-
-
 def _commits(store: Store) -> float:
     return store.registry.get_sample_value("flowscope_collector_commit_batch_items_count") or 0.0
 
 
-def _acked(future: Future[ExportOutcome]) -> float:
-    """When `future` was acknowledged (time.monotonic())."""
-    assert future.result(30).accepted > 0
-    return time.monotonic()
-
-
 def test_requests_arriving_during_a_commit_wait_the_gap_and_take_what_comes(store: Store) -> None:
-    first = _submit(store, 3)
-    _taken(store)
-    second = _submit(store, 3)  # arrives while the first commits (SLOW_COMMIT)
-    first_acked = _acked(first)
-    _taken(store)  # the writer holds the second, pacing
-    third = _submit(store, 3)  # arrives while the second waits: one commit for both
+    first = submit_spans(store, 3)
+    wait_taken(store)
+    second = submit_spans(store, 3)  # arrives while the first commits (SLOW_COMMIT)
+    first_acked = acked_at(first)
+    wait_taken(store)  # the writer holds the second, pacing
+    third = submit_spans(store, 3)  # arrives while the second waits: one commit for both
     commits = _commits(store)
-    second_acked, third_acked = _acked(second), _acked(third)
+    second_acked, third_acked = acked_at(second), acked_at(third)
     assert second_acked - first_acked >= GAP * 0.9  # not before the gap after the first commit
     assert _commits(store) == commits + 1
     assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 9
@@ -80,30 +59,30 @@ def test_requests_arriving_during_a_commit_wait_the_gap_and_take_what_comes(stor
 
 def test_a_client_that_waits_for_each_acknowledgement_is_not_paced(store: Store) -> None:
     """Nothing arrives while its request commits: waiting could only slow it down."""
-    _acked(_submit(store, 3))
+    acked_at(submit_spans(store, 3))
     for _ in range(3):
         sent = time.monotonic()
-        _acked(_submit(store, 3))
+        acked_at(submit_spans(store, 3))
         assert time.monotonic() - sent < GAP * 0.9
 
 
 def test_a_large_batch_commits_without_waiting(store: Store) -> None:
-    first = _submit(store, 3)
-    _taken(store)
-    large = _submit(store, 600)  # arrives during the first commit; enough_items is 500
-    first_acked = _acked(first)
-    assert _acked(large) - first_acked < GAP * 0.9
+    first = submit_spans(store, 3)
+    wait_taken(store)
+    large = submit_spans(store, 600)  # arrives during the first commit; enough_items is 500
+    first_acked = acked_at(first)
+    assert acked_at(large) - first_acked < GAP * 0.9
 
 
 def test_hurry_commits_what_is_gathered_without_waiting(store: Store) -> None:
     """A read waiting for a commit (api/visibility.py) calls `hurry`."""
-    first = _submit(store, 3)
-    _taken(store)
-    second = _submit(store, 3)
-    first_acked = _acked(first)
-    _taken(store)
+    first = submit_spans(store, 3)
+    wait_taken(store)
+    second = submit_spans(store, 3)
+    first_acked = acked_at(first)
+    wait_taken(store)
     store.writer.hurry()
-    assert _acked(second) - first_acked < GAP * 0.9
+    assert acked_at(second) - first_acked < GAP * 0.9
 
 
 def test_conversion_deadline_is_a_share_of_the_last_commit_and_bounded() -> None:
@@ -129,13 +108,13 @@ def test_a_batch_waits_for_the_requests_being_converted(tmp_path: Path) -> None:
     those received and still converting (collector/ingest.py) rather than commit the first alone."""
     store = _converting_store(tmp_path, wait_max=30)
     try:
-        _acked(_submit(store, 3))  # a commit measured: the next ones know what a commit costs
+        acked_at(submit_spans(store, 3))  # a commit measured: the next ones know what a commit costs
         commits = _commits(store)
         with store.writer.converting():  # another request was received and is being converted
-            first = _submit(store, 3)
-            _taken(store)  # the writer holds the first, waiting
-            second = _submit(store, 3)  # the converted request
-        _acked(first), _acked(second)
+            first = submit_spans(store, 3)
+            wait_taken(store)  # the writer holds the first, waiting
+            second = submit_spans(store, 3)  # the converted request
+        acked_at(first), acked_at(second)
         assert _commits(store) == commits + 1  # without the wait: the first alone, then the second
         assert store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]) == 9
     finally:
@@ -145,10 +124,10 @@ def test_a_batch_waits_for_the_requests_being_converted(tmp_path: Path) -> None:
 def test_the_wait_for_a_conversion_is_bounded(tmp_path: Path) -> None:
     store = _converting_store(tmp_path, wait_max=SLOW_COMMIT / 2)
     try:
-        _acked(_submit(store, 3))
+        acked_at(submit_spans(store, 3))
         with store.writer.converting():  # a conversion that does not end while the batch waits
             submitted = time.monotonic()
-            acked = _acked(_submit(store, 3))
+            acked = acked_at(submit_spans(store, 3))
             assert acked - submitted >= SLOW_COMMIT / 2 * 0.9 + SLOW_COMMIT * 0.9  # waited, then committed
     finally:
         store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 from flowscope.storage.duckdb.pacing import ENOUGH_ITEMS, LAKE_ENOUGH_ITEMS, CommitPacing
 from flowscope.storage.ducklake.store import LAKE_RETRY_WAIT_MS, LakeStore
 
-from tests.collector.test_commit_pacing import _acked, _submit, _taken
+from tests.support.pacing import acked_at, submit_spans, wait_taken
 from tests.support.postgres import Postgres
 
 GAP = 1.0  # seconds: far above a commit here, so a wait this long is the pacing's
@@ -27,10 +27,10 @@ def test_a_lake_retries_lost_commits_soon_and_gathers_more_per_commit(
     try:
         setting = "SELECT current_setting('ducklake_retry_wait_ms')"
         assert store.read(lambda c: c.execute(setting).fetchone()[0]) == LAKE_RETRY_WAIT_MS
-        first = _submit(store, 3)
-        _taken(store)  # the first commits (0.3 s) ...
-        second = _submit(store, BATCH)  # ... while this arrives: it waits the gap for more
-        first_acked = _acked(first)
-        assert _acked(second) - first_acked >= GAP * 0.9
+        first = submit_spans(store, 3)
+        wait_taken(store)  # the first commits (0.3 s) ...
+        second = submit_spans(store, BATCH)  # ... while this arrives: it waits the gap for more
+        first_acked = acked_at(first)
+        assert acked_at(second) - first_acked >= GAP * 0.9
     finally:
         store.close()
