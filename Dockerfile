@@ -9,6 +9,9 @@
 # The wheel, built as `pip wheel` builds it anywhere (tests/packaging/test_wheel.py checks
 # what it holds). Only this stage sees the sources.
 FROM python:3.11-slim AS wheel
+# A C compiler for the compiled wire walk (storage/_wire_walk.c); only this stage has it.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN pip wheel --no-cache-dir --no-deps -w /dist .

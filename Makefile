@@ -17,7 +17,7 @@ LAKE_STAMP := $(LAKE_VENV)/.installed
 
 .PHONY: setup prefect-env lake-env run test lint system-deps bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt storage/_wire_walk.c
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -40,7 +40,7 @@ $(PREFECT_STAMP): tests/emitters/prefect-requirements.txt constraints-prefect.tx
 
 prefect-env: $(PREFECT_STAMP)
 
-$(LAKE_STAMP): pyproject.toml constraints-lake.txt | $(STAMP)
+$(LAKE_STAMP): pyproject.toml constraints-lake.txt storage/_wire_walk.c | $(STAMP)
 	$(PYTHON) -m venv $(LAKE_VENV)
 	$(LAKE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	PYTHONWARNINGS="ignore:Editable installation" $(LAKE_VENV)/bin/python -m pip install --quiet -c constraints-lake.txt -e ".[test,lake]"
@@ -52,14 +52,16 @@ run: setup
 	$(BIN)/flowscope serve --demo
 
 # Debian packages the tests drive for real: Prometheus (scrapes the server),
-# docker-compose (validates docker-compose.yml) and chromium (the web UI tests). Installed only when missing.
+# docker-compose (validates docker-compose.yml) and chromium (the web UI tests), and the C
+# compiler the install builds the compiled wire walk with. Installed only when missing, before
+# `setup` in `make test`.
 system-deps:
 	@bash scripts/system-deps.sh
 
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup prefect-env lake-env system-deps lint
+test: system-deps setup prefect-env lake-env lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 -n 2 -m "not lake"
 	$(LAKE_VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=10 -n 2 -m lake
 

@@ -8,6 +8,8 @@ command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 # with a font for readable screenshots.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# The install compiles storage/_wire_walk.c (optional for users; the suite checks it was built).
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The DuckLake store's tests start their own PostgreSQL (tests/support/postgres.py).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0

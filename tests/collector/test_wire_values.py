@@ -1,6 +1,7 @@
 """`storage.wire_values.attributes` reads what the protobuf library reads (pure logic).
 
-Every check compares it with `anyvalue.workflow_attributes` over the message the library
+Both of its walks, the compiled one (`storage/_wire_walk.c`) and numpy's, are checked. Every
+check compares them with `anyvalue.workflow_attributes` over the message the library
 decodes from the same bytes: on spans built by the library with every kind of value, on
 hand-written encodings no encoder emits (the scanner must hand those to the library or
 report them unsure), and on random mutations of real spans.
@@ -14,6 +15,7 @@ import struct
 from typing import Any
 
 import numpy as np
+import pytest
 from flowscope.storage import wire_values
 from flowscope.storage.anyvalue import any_value_to_python, is_workflow_key, workflow_attributes
 from google.protobuf.message import DecodeError
@@ -39,16 +41,33 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _scan(blobs: list[bytes], field: int = wire_values.SPAN_ATTRIBUTES, wanted: Any = is_workflow_key) -> Any:
+WALKS = {"compiled": wire_values.attributes, "numpy": wire_values.numpy_attributes}
+
+
+def test_the_install_built_the_compiled_walk() -> None:
+    """`make setup` compiles it (a C compiler is on every machine it runs on); without it ingest
+    falls back to the numpy walk, correct but ~10x slower per workflow span."""
+    assert wire_values._wire_walk is not None
+
+
+def _scan(
+    blobs: list[bytes], field: int = wire_values.SPAN_ATTRIBUTES, wanted: Any = is_workflow_key,
+    walk: str = "compiled",
+) -> Any:  # fmt: skip
     """The scanner over the blobs laid end to end in one buffer, as a request holds its spans."""
     buf = b"".join(blobs)
     ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
     starts = ends - np.array([len(b) for b in blobs], dtype=np.int64)
-    return wire_values.attributes(buf, starts, ends, field, wanted)
+    return WALKS[walk](buf, starts, ends, field, wanted)
 
 
 def _check(blobs: list[bytes], wanted: Any = is_workflow_key, allow_unsure: bool = False) -> None:
-    found, unsure = _scan(blobs, wanted=wanted)
+    for walk in WALKS:
+        _check_walk(blobs, wanted, allow_unsure, walk)
+
+
+def _check_walk(blobs: list[bytes], wanted: Any, allow_unsure: bool, walk: str) -> None:
+    found, unsure = _scan(blobs, wanted=wanted, walk=walk)
     assert len(found) == len(blobs)
     for i, blob in enumerate(blobs):
         attributes = Span.FromString(blob).attributes
@@ -57,10 +76,10 @@ def _check(blobs: list[bytes], wanted: Any = is_workflow_key, allow_unsure: bool
         else:
             expected = {kv.key: any_value_to_python(kv.value) for kv in attributes if wanted(kv.key)} or None
         if i in unsure:
-            assert allow_unsure, f"span {i} unexpectedly unsure"
+            assert allow_unsure, f"{walk}: span {i} unexpectedly unsure"
             assert found[i] is None
             continue
-        assert _same(found[i], expected), (i, found[i], expected)
+        assert _same(found[i], expected), (walk, i, found[i], expected)
 
 
 def _kv(key: str, value: AnyValue) -> KeyValue:
@@ -114,11 +133,12 @@ def test_every_kind_of_value_reads_as_the_library_reads_it() -> None:
     _check(spans, wanted=_everything)
 
 
-def test_a_repeated_key_keeps_its_last_value_in_its_first_place() -> None:
+@pytest.mark.parametrize("walk", WALKS)
+def test_a_repeated_key_keeps_its_last_value_in_its_first_place(walk: str) -> None:
     span = Span()
     for key, value in [("workflow.a", "1"), ("workflow.b", "2"), ("workflow.a", "3")]:
         span.attributes.append(_kv(key, AnyValue(string_value=value)))
-    found, unsure = _scan([span.SerializeToString()])
+    found, unsure = _scan([span.SerializeToString()], walk=walk)
     assert not unsure
     assert list(found[0].items()) == [("workflow.a", "3"), ("workflow.b", "2")]
 
@@ -161,22 +181,39 @@ def test_encodings_no_encoder_writes_read_as_the_library_reads_them() -> None:
     _check(_UNCOMMON, wanted=_everything)
 
 
-def test_bytes_it_cannot_walk_are_reported_unsure() -> None:
+@pytest.mark.parametrize("walk", WALKS)
+def test_bytes_it_cannot_walk_are_reported_unsure(walk: str) -> None:
     group = bytes([15 << 3 | 3, 8, 1, 15 << 3 | 4])  # an unknown group, which upb skips
     blobs = [group + _field(9, _KEY + _field(2, _STR)), _field(9, _KEY + _field(2, _STR))]
     Span.FromString(blobs[0])  # the library takes it
-    found, unsure = _scan(blobs)
+    found, unsure = _scan(blobs, walk=walk)
     assert set(unsure) == {0}
     assert found == [None, {"workflow.x": "abc"}]
-    found, unsure = _scan([_field(9, _KEY + _field(2, _STR))[:-1]])  # truncated
+    found, unsure = _scan([_field(9, _KEY + _field(2, _STR))[:-1]], walk=walk)  # truncated
+    assert set(unsure) == {0}
+    long_varint = bytes([0x08]) + bytes([0xFF] * 10) + bytes([0x01])  # over 64 bits
+    found, unsure = _scan([long_varint + _field(9, _KEY + _field(2, _STR))], walk=walk)
     assert set(unsure) == {0}
 
 
-def test_log_records_read_their_own_attribute_field() -> None:
+@pytest.mark.parametrize("walk", WALKS)
+def test_bytes_that_are_not_utf8_leave_every_item_to_the_library(walk: str) -> None:
+    """A key or string value upb would refuse: the walk reads nothing and says so."""
+    bad_key = _field(9, _field(1, b"workflow.\xff") + _field(2, _STR))
+    bad_value = _field(9, _KEY + _field(2, _field(1, b"\xc3(")))
+    good = _field(9, _KEY + _field(2, _STR))
+    for bad in (bad_key, bad_value):
+        found, unsure = _scan([good, bad], walk=walk)
+        assert set(unsure) == {0, 1}
+        assert found == [None, None]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_log_records_read_their_own_attribute_field(walk: str) -> None:
     record = LogRecord(event_name="workflow.execution.started")
     record.attributes.append(_kv("workflow.id", AnyValue(string_value="wf")))
     record.body.string_value = "workflow.id"
-    found, unsure = _scan([record.SerializeToString()], field=wire_values.LOG_RECORD_ATTRIBUTES)
+    found, unsure = _scan([record.SerializeToString()], field=wire_values.LOG_RECORD_ATTRIBUTES, walk=walk)
     assert not unsure
     assert found == [{"workflow.id": "wf"}]
 

@@ -54,8 +54,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
     shutil.copy2(PYPROJECT, src)
     shutil.copy2(REPO / pyproject()["project"]["readme"], src)
+    skipped = shutil.ignore_patterns("__pycache__", "*.so")  # the build compiles its own
     for folder in package_dirs().values():
-        shutil.copytree(folder, src / folder.relative_to(REPO), ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(folder, src / folder.relative_to(REPO), ignore=skipped)
     dist = tmp_path_factory.mktemp("dist")
     _check(_run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src))
     (built,) = dist.glob("flowscope-*.whl")
@@ -84,6 +85,8 @@ def test_wheel_holds_every_module_and_data_file(wheel: Path) -> None:
     wanted = {installed_path(f) for f in needed if f.is_file() and "__pycache__" not in f.parts}
     assert not wanted - names, sorted(wanted - names)
     assert any(n.endswith(".sql") for n in wanted) and any("/ui_static/" in n for n in wanted)
+    compiled = [n for n in names if n.startswith("flowscope/storage/_wire_walk.") and n.endswith(".so")]
+    assert compiled, "the wheel lacks the compiled walk (storage/_wire_walk.c)"
 
 
 @pytest.fixture(scope="module")
