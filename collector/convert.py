@@ -239,17 +239,18 @@ _WORKFLOW_COLUMNS = (
 )  # fmt: skip
 
 
-_UNREAD: Any = object()  # a span `_decoded_attributes` did not read
+_UNREAD: Any = object()  # an item whose attributes the walk did not read
+Where = tuple[int, int, int]  # (resource, scope, item) in an export request
 _EXCEPTION = c.EXCEPTION_EVENT.encode()
 
 
 def _decoded_attributes(
     raw: bytes, offsets: list[list[list[tuple[int, int]]]], layout: list[list[list[bytes]]]
-) -> dict[tuple[int, int, int], dict[str, Any] | None]:
+) -> dict[Where, dict[str, Any] | None]:
     """(resource, scope, span) -> workflow attributes, of the spans whose bytes hold a workflow
     attribute key, all read in one pass over the request (`storage.wire_values`); the spans it
     could not read are left out (their decoded message is read instead)."""
-    where: list[tuple[int, int, int]] = []
+    where: list[Where] = []
     starts: list[int] = []
     ends: list[int] = []
     for r, scopes in enumerate(offsets):
@@ -260,13 +261,20 @@ def _decoded_attributes(
                     where.append((r, s, k))
                     starts.append(a)
                     ends.append(b)
+    return _walked(raw, where, starts, ends, wire_values.SPAN_ATTRIBUTES)
+
+
+def _walked(
+    raw: bytes, where: list[Where], starts: list[int], ends: list[int], field: int
+) -> dict[Where, dict[str, Any] | None]:
+    """The workflow attributes of the items raw[starts[i]:ends[i]], by `where`, read in one walk of
+    the request's bytes (`storage.wire_values`); the items it could not read are left out."""
     if not where:
         return {}
     try:
         found, unsure = wire_values.attributes(
-            raw, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
-            wire_values.SPAN_ATTRIBUTES, is_workflow_key,
-        )  # fmt: skip
+            raw, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), field, is_workflow_key
+        )
     except (IndexError, ValueError):  # bytes it should have left to the library: let it read them all
         log.exception("reading workflow attributes from the request's bytes failed; decoding them instead")
         return {}
@@ -348,26 +356,29 @@ def _announce_by_step(
         from_steps[trace_id] = [
             workspace_id, trace_id, workflow_id, None, None, None, m.RUNNING, m.status_rank(m.RUNNING),
             None, start, None, None, None, None, None, None, service, now_ns,
-        ]
+        ]  # fmt: skip
     elif start < fact[9]:
         fact[9] = start
 
 
 def convert_logs(
-    request: ExportLogsServiceRequest, workspace_id: str, rows: Rows, now_ns: int
+    request: ExportLogsServiceRequest, workspace_id: str, rows: Rows, now_ns: int, raw: bytes | None = None
 ) -> ConvertResult:
-    """Append the request's valid log records to `rows`."""
+    """Append the request's valid log records to `rows`. `raw` is the request's protobuf
+    encoding when the caller has it: the records' workflow attributes are then read from it
+    in one walk (`storage.wire_values`) rather than through each decoded record."""
     result = ConvertResult()
     cols = rows.logs
-    for resource_logs in request.resource_logs:
+    decoded = _record_attributes(request, raw) if raw is not None and _may_be_workflow(raw) else None
+    for r, resource_logs in enumerate(request.resource_logs):
         resource = resource_logs.resource
         service = _service_name(resource.attributes)
         rid = _register(rows.resources, resource, resource_logs.schema_url)
         rid_b = rid.to_bytes(8, "little")
-        for scope_logs in resource_logs.scope_logs:
+        for s, scope_logs in enumerate(resource_logs.scope_logs):
             sid = _register(rows.scopes, scope_logs.scope, scope_logs.schema_url)
             sid_b = sid.to_bytes(8, "little")
-            for record in scope_logs.log_records:
+            for k, record in enumerate(scope_logs.log_records):
                 tid_b, spid_b = record.trace_id, record.span_id
                 if tid_b and len(tid_b) != 16:
                     result.reject(f"log record: trace_id must be empty or 16 bytes (got {len(tid_b)})")
@@ -375,8 +386,10 @@ def convert_logs(
                 if spid_b and len(spid_b) != 8:
                     result.reject(f"log record: span_id must be empty or 8 bytes (got {len(spid_b)})")
                     continue
-                raw = record.SerializeToString(deterministic=True)
-                attrs = workflow_attributes(record.attributes)
+                serialized = record.SerializeToString(deterministic=True)
+                attrs = decoded.get((r, s, k), _UNREAD) if decoded is not None else _UNREAD
+                if attrs is _UNREAD:
+                    attrs = workflow_attributes(record.attributes)
                 event_name = m.record_event(record.event_name, attrs)
                 trace_id = tid_b.hex() if tid_b.strip(b"\0") else ""
                 span_id = spid_b.hex() if spid_b.strip(b"\0") else ""
@@ -397,7 +410,7 @@ def convert_logs(
                             result.reject(f"log record {_label(event_name)}: {exc}")
                             continue
                 cols["workspace_id"].append(workspace_id)
-                record_hash = content_hash(raw, rid_b, sid_b)
+                record_hash = content_hash(serialized, rid_b, sid_b)
                 cols["record_hash"].append(record_hash)
                 cols["time_ns"].append(time_ns)
                 cols["observed_ns"].append(record.observed_time_unix_nano)
@@ -413,7 +426,7 @@ def convert_logs(
                 cols["workflow_id"].append(workflow_id)
                 cols["execution_id"].append(execution_id)
                 cols["step_id"].append(step_id)
-                cols["record"].append(raw)
+                cols["record"].append(serialized)
                 result.accepted += 1
                 if not attrs or not execution_id:
                     continue
@@ -432,3 +445,25 @@ def convert_logs(
                         service, now_ns,
                     ))  # fmt: skip
     return result
+
+
+def _record_attributes(
+    request: ExportLogsServiceRequest, raw: bytes
+) -> dict[Where, dict[str, Any] | None] | None:
+    """(resource, scope, record) -> workflow attributes, read from the request's bytes in one walk;
+    None when its layout does not match the decoded request (then each record is read as decoded).
+    The records it could not read are left out."""
+    offsets = item_offsets(raw)
+    if offsets is None or [[len(items) for items in scopes] for scopes in offsets] != [
+        [len(scope.log_records) for scope in resource.scope_logs] for resource in request.resource_logs
+    ]:
+        return None
+    where: list[Where] = []
+    bounds: list[tuple[int, int]] = []
+    for r, scopes in enumerate(offsets):
+        for s, items in enumerate(scopes):
+            where.extend((r, s, k) for k in range(len(items)))
+            bounds.extend(items)
+    return _walked(
+        raw, where, [a for a, _ in bounds], [b for _, b in bounds], wire_values.LOG_RECORD_ATTRIBUTES
+    )

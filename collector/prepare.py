@@ -36,7 +36,7 @@ def prepare(
     if signal == "traces":
         result = convert_traces(message, workspace_id, rows, now, raw, recognition)
     else:
-        result = convert_logs(message, workspace_id, rows, now)
+        result = convert_logs(message, workspace_id, rows, now, raw)
     return Prepared(
         result,
         arrow_table(rows.spans, SPAN_SCHEMA) if rows.spans["span"] else None,

@@ -11,8 +11,9 @@
  *   bits, a field running past the item's end) is reported unsure: the caller decodes it;
  * - a KeyValue not laid out as key (length < 128) then value, once each, is passed whole to
  *   `key_value(bytes) -> (key, value)`;
- * - a value that is not one string, bool, int, double or bytes field filling the AnyValue is
- *   passed to `any_value(bytes) -> value`.
+ * - a value that is not one string, bool, int, double or bytes field filling the AnyValue, or an
+ *   array or kvlist of such values laid out so (nested up to anyvalue.MAX_DEPTH), is passed
+ *   whole to `any_value(bytes) -> value`.
  * Keys and string values must be UTF-8 (UnicodeDecodeError otherwise: the library refuses such
  * a message too). tests/collector/test_wire_values.py compares both walks with the library.
  */
@@ -50,38 +51,121 @@ static PyObject *call_on_bytes(PyObject *fn, const uint8_t *buf, Py_ssize_t star
     return result;
 }
 
-/* The AnyValue buf[start:stop] as a Python value (new reference), or NULL with an exception. */
-static PyObject *read_value(const uint8_t *buf, Py_ssize_t start, Py_ssize_t stop, PyObject *any_value) {
-    if (start < stop) {
-        uint8_t tag = buf[start];
-        Py_ssize_t p = start + 1;
-        uint64_t v;
-        switch (tag) {
-        case STRING:
-        case BYTES:
-            if (read_varint(buf, &p, stop, &v) && v == (uint64_t)(stop - p)) {
-                if (tag == STRING) return PyUnicode_DecodeUTF8((const char *)buf + p, stop - p, NULL);
-                return PyBytes_FromStringAndSize((const char *)buf + p, stop - p);
-            }
-            break;
-        case INT:
-            if (read_varint(buf, &p, stop, &v) && p == stop) return PyLong_FromLongLong((long long)(int64_t)v);
-            break;
-        case BOOL:
-            if (read_varint(buf, &p, stop, &v) && p == stop) return PyBool_FromLong(v != 0);
-            break;
-        case DOUBLE:
-            if (start + 9 == stop) {
-                uint64_t bits = 0;
-                for (int i = 7; i >= 0; i--) bits = (bits << 8) | buf[start + 1 + i]; /* little-endian */
-                double d;
-                memcpy(&d, &bits, sizeof d);
-                return PyFloat_FromDouble(d);
-            }
-            break;
+/* AnyValue's array_value (5) and kvlist_value (6), and the repeated field of ArrayValue and
+ * KeyValueList (values = 1). MAX_DEPTH is anyvalue.MAX_DEPTH: deeper values are the library's. */
+enum { ARRAY = 0x2A, KVLIST = 0x32, VALUES = 0x0A, MAX_DEPTH = 32 };
+
+static int decode_value(const uint8_t *buf, Py_ssize_t start, Py_ssize_t stop, int depth, PyObject **out);
+
+/* The one length-delimited field with tag `tag` that fills buf[*start:stop]: 1 and its start in
+ * *start when so, 0 when laid out otherwise. */
+static int only_field(const uint8_t *buf, Py_ssize_t *start, Py_ssize_t stop, uint8_t tag) {
+    Py_ssize_t p = *start;
+    uint64_t length;
+    if (p >= stop || buf[p] != tag) return 0;
+    p++;
+    if (!read_varint(buf, &p, stop, &length) || length != (uint64_t)(stop - p)) return 0;
+    *start = p;
+    return 1;
+}
+
+/* The KeyValue buf[start:stop] laid out as key (length < 128) then value, once each: 1 with the
+ * key's range and the value's start, 0 when laid out otherwise. */
+static int plain_key_value(const uint8_t *buf, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t *key_end,
+                           Py_ssize_t *value_start) {
+    if (!(start + 1 < stop && buf[start] == KV_KEY && buf[start + 1] < 0x80)) return 0;
+    *key_end = start + 2 + buf[start + 1];
+    *value_start = *key_end;
+    return *key_end < stop && only_field(buf, value_start, stop, KV_VALUE);
+}
+
+/* The elements of an ArrayValue (as a list) or KeyValueList (as a dict) in buf[start:stop]. */
+static int decode_values(const uint8_t *buf, Py_ssize_t start, Py_ssize_t stop, int depth, int as_dict,
+                         PyObject **out) {
+    PyObject *values = as_dict ? PyDict_New() : PyList_New(0);
+    if (values == NULL) return -1;
+    Py_ssize_t pos = start;
+    while (pos < stop) {
+        Py_ssize_t item = pos;
+        uint64_t length;
+        if (buf[item] != VALUES) goto not_plain;
+        item++;
+        if (!read_varint(buf, &item, stop, &length) || length > (uint64_t)(stop - item)) goto not_plain;
+        pos = item + (Py_ssize_t)length;
+        Py_ssize_t value_start = item, key_end = item;
+        if (as_dict && !plain_key_value(buf, item, pos, &key_end, &value_start)) goto not_plain;
+        PyObject *value;
+        int done = decode_value(buf, value_start, pos, depth + 1, &value);
+        if (done <= 0) {
+            Py_DECREF(values);
+            return done;
+        }
+        int failed;
+        if (as_dict) {
+            PyObject *key = PyUnicode_DecodeUTF8((const char *)buf + item + 2, key_end - item - 2, NULL);
+            failed = key == NULL || PyDict_SetItem(values, key, value) < 0;
+            Py_XDECREF(key);
+        } else {
+            failed = PyList_Append(values, value) < 0;
+        }
+        Py_DECREF(value);
+        if (failed) {
+            Py_DECREF(values);
+            return -1;
         }
     }
-    return call_on_bytes(any_value, buf, start, stop);
+    *out = values;
+    return 1;
+not_plain:
+    Py_DECREF(values);
+    return 0;
+}
+
+/* The AnyValue buf[start:stop] as anyvalue.any_value_to_python reads it at `depth`, into *out (a
+ * new reference): 1 when done, 0 when laid out as no encoder writes it (the library's reading),
+ * -1 with an exception. */
+static int decode_value(const uint8_t *buf, Py_ssize_t start, Py_ssize_t stop, int depth, PyObject **out) {
+    if (start == stop) {
+        *out = Py_NewRef(Py_None);
+        return 1;
+    }
+    uint8_t tag = buf[start];
+    Py_ssize_t p = start + 1;
+    uint64_t v;
+    switch (tag) {
+    case STRING:
+    case BYTES:
+        if (!only_field(buf, &start, stop, tag)) return 0;
+        *out = tag == STRING ? PyUnicode_DecodeUTF8((const char *)buf + start, stop - start, NULL)
+                             : PyBytes_FromStringAndSize((const char *)buf + start, stop - start);
+        return *out == NULL ? -1 : 1;
+    case INT:
+    case BOOL:
+        if (!read_varint(buf, &p, stop, &v) || p != stop) return 0;
+        *out = tag == INT ? PyLong_FromLongLong((long long)(int64_t)v) : PyBool_FromLong(v != 0);
+        return *out == NULL ? -1 : 1;
+    case DOUBLE:
+        if (start + 9 != stop) return 0;
+        uint64_t bits = 0;
+        for (int i = 7; i >= 0; i--) bits = (bits << 8) | buf[start + 1 + i]; /* little-endian */
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *out = PyFloat_FromDouble(d);
+        return *out == NULL ? -1 : 1;
+    case ARRAY:
+    case KVLIST:
+        if (depth >= MAX_DEPTH || !only_field(buf, &start, stop, tag)) return 0;
+        return decode_values(buf, start, stop, depth, tag == KVLIST, out);
+    }
+    return 0;
+}
+
+/* The AnyValue buf[start:stop] as a Python value (new reference), or NULL with an exception. */
+static PyObject *read_value(const uint8_t *buf, Py_ssize_t start, Py_ssize_t stop, PyObject *any_value) {
+    PyObject *value;
+    int done = decode_value(buf, start, stop, 0, &value);
+    if (done < 0) return NULL;
+    return done ? value : call_on_bytes(any_value, buf, start, stop);
 }
 
 /* `key` if wanted, else None, asking `wanted` once per distinct key (borrowed reference from
@@ -167,13 +251,9 @@ static PyObject *read_attributes(const uint8_t *buf, const Ranges *kvs, PyObject
     if (found == NULL) return NULL;
     for (Py_ssize_t k = 0; k < kvs->count; k++) {
         Py_ssize_t start = kvs->at[2 * k], stop = kvs->at[2 * k + 1];
-        Py_ssize_t key_end = start + 2 + (start + 1 < stop ? buf[start + 1] : 0);
-        Py_ssize_t value_start = key_end + 1;
-        uint64_t value_length;
+        Py_ssize_t key_end, value_start;
         PyObject *key, *value;
-        if (start + 1 < stop && buf[start] == KV_KEY && buf[start + 1] < 0x80 && value_start < stop &&
-            buf[key_end] == KV_VALUE && read_varint(buf, &value_start, stop, &value_length) &&
-            value_length == (uint64_t)(stop - value_start)) {
+        if (plain_key_value(buf, start, stop, &key_end, &value_start)) {
             PyObject *decoded = PyUnicode_DecodeUTF8((const char *)buf + start + 2, key_end - start - 2, NULL);
             if (decoded == NULL || (key = choose(chosen, wanted, decoded)) == NULL) goto fail;
             if (key == Py_None) continue;

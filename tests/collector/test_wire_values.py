@@ -86,6 +86,17 @@ def _kv(key: str, value: AnyValue) -> KeyValue:
     return KeyValue(key=key, value=value)
 
 
+def _nested(depth: int) -> AnyValue:
+    """A string in `depth` arrays (kvlists at odd depths): anyvalue.MAX_DEPTH cuts it at 32."""
+    value = AnyValue(string_value="leaf")
+    for level in range(depth):
+        if level % 2:
+            value = AnyValue(kvlist_value=KeyValueList(values=[_kv(f"k{level}", value)]))
+        else:
+            value = AnyValue(array_value=ArrayValue(values=[value]))
+    return value
+
+
 _VALUES = [
     AnyValue(string_value=""),
     AnyValue(string_value="ok"),
@@ -110,6 +121,23 @@ _VALUES = [
     AnyValue(bytes_value=b"\x00\xff" * 10),
     AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="a"), AnyValue(int_value=2)])),
     AnyValue(kvlist_value=KeyValueList(values=[_kv("k", AnyValue(bool_value=True))])),
+    AnyValue(array_value=ArrayValue()),
+    AnyValue(kvlist_value=KeyValueList()),
+    AnyValue(
+        array_value=ArrayValue(values=[AnyValue(), AnyValue(double_value=2.0), AnyValue(bytes_value=b"b")])
+    ),
+    AnyValue(
+        kvlist_value=KeyValueList(
+            values=[
+                _kv("a", AnyValue(int_value=1)),
+                _kv("", AnyValue()),
+                _kv("a", AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="é")]))),
+            ]
+        )
+    ),
+    _nested(31),
+    _nested(32),
+    _nested(33),
     AnyValue(),
 ]
 
