@@ -23,6 +23,7 @@ and fuzzed bytes).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,10 @@ try:  # built by the install where a C compiler is (pyproject.toml: optional)
     from flowscope.storage import _wire_walk
 except ImportError:  # pragma: no cover - an install without a compiler
     _wire_walk = None
+    logging.getLogger(__name__).warning(
+        "the compiled wire walk (storage/_wire_walk.c) was not built: installed without a C compiler? "
+        "Workflow attributes are read with numpy, several times slower per workflow span"
+    )
 
 SPAN_ATTRIBUTES = 9  # opentelemetry.proto.trace.v1.Span.attributes
 LOG_RECORD_ATTRIBUTES = 6  # opentelemetry.proto.logs.v1.LogRecord.attributes
