@@ -222,6 +222,11 @@ def convert_traces(
             cols["scope_name"].extend([scope.name] * count)
             cols["resource_id"].extend([rid] * count)
             cols["scope_id"].extend([sid] * count)
+            if len(workflow_rows) == count:  # every span a workflow span: whole columns at once
+                columns = zip(*(values for _, values in workflow_rows), strict=True)
+                for name, column in zip(_WORKFLOW_COLUMNS, columns, strict=True):
+                    cols[name].extend(column)
+                continue
             nulls = [None] * count
             for name in _WORKFLOW_COLUMNS:
                 cols[name].extend(nulls)

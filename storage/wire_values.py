@@ -6,7 +6,7 @@ decoded messages costs ~2 µs per attribute (a upb object for each KeyValue and 
 string for each key), and so does walking each span's bytes in Python. This module walks the
 bytes of all of a request's spans together: compiled (`_wire_walk.c`, built by the install
 where a C compiler is: ~1 µs per workflow span), else a field of every span per numpy step,
-gathering keys and values with pyarrow (~14 µs per workflow span, mostly numpy's per-call cost).
+gathering keys and values with pyarrow (6-7.5 µs per workflow span, mostly numpy's per-call cost).
 
 It reads the wire format only as far as the encoders write it, and leaves the rest to the
 protobuf library:

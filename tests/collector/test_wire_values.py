@@ -46,7 +46,7 @@ WALKS = {"compiled": wire_values.attributes, "numpy": wire_values.numpy_attribut
 
 def test_the_install_built_the_compiled_walk() -> None:
     """`make setup` compiles it (a C compiler is on every machine it runs on); without it ingest
-    falls back to the numpy walk, correct but ~10x slower per workflow span."""
+    falls back to the numpy walk, correct but 5-8x slower per workflow span."""
     assert wire_values._wire_walk is not None
 
 
