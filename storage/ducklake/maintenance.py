@@ -57,6 +57,7 @@ import duckdb
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.retention import Deleted, delete_before
 from flowscope.storage.duckdb.step_summaries import SealedDays
+from flowscope.storage.duckdb.transaction import rollback, transaction
 from flowscope.storage.ducklake import extensions, key_ranges
 from flowscope.storage.ducklake.conflicts import is_conflict
 from flowscope.storage.ducklake.sqlfiles import required
@@ -267,13 +268,8 @@ class Maintainer:
         if files <= 1 and not with_deletes:
             return 0
         con = self._con
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(required("maintenance/rewrite_whole").replace("{table}", table))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return files
 
     def _key_order(self, table: str) -> int:
@@ -319,7 +315,7 @@ class Maintainer:
             con.execute(statement["key_order_delete"], moving)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)  # a COMMIT that lost to a node's commit has ended the transaction
             raise
         return len(chosen)
 
@@ -331,15 +327,10 @@ class Maintainer:
         assert self.policy.retention_days
         cutoff = time.time_ns() - int(self.policy.retention_days * 86400 * 1e9)
         con = self._con
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             step_days = SealedDays()
             step_days.load(con)
             deleted = delete_before(con, cutoff, step_days)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return deleted
 
     def _step(self, name: str, left: _Left, fn: Callable[..., T], *args: Any) -> T | None:
