@@ -23,7 +23,7 @@ import grpc
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from flowscope import compose
+from flowscope import compose, gc_tuning
 from flowscope.acceptor import BatchAcceptor
 from flowscope.api.app import create_app, create_ingest_app
 from flowscope.collector.grpc_receiver import OtlpGrpcReceiver, create_server
@@ -238,6 +238,7 @@ async def serve(settings: Settings) -> None:
     if serves_api:
         engine = await compose.start_engine(context, settings, f"http://{host}:{api_port}")
 
+    gc_tuning.collect_less()  # startup is done: what it built stays out of every collection
     # A query node's receivers are its engine's, not the clients': the line names none.
     public = otlp if settings.role != "query" else None
     otlp_http = public.http_url if public else "none"
