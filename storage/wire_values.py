@@ -103,6 +103,7 @@ def attributes(
 
 
 def _library_key_value(raw: bytes) -> tuple[str, Any]:
+    """A KeyValue as the protobuf library reads it: what both walks hand it."""
     kv = KeyValue.FromString(raw)
     return kv.key, any_value_to_python(kv.value)
 
@@ -240,11 +241,11 @@ def _key_values(
         keys[rows] = distinct[indices[kept]]
         _values(buf, data, value_start[rows], stop[rows], rows, values)
     for k in np.flatnonzero(~plain).tolist():  # any other layout: the library's reading
-        kv = KeyValue.FromString(buf[start[k] : stop[k]])
-        if wanted(kv.key):
+        key, value = _library_key_value(buf[start[k] : stop[k]])
+        if wanted(key):
             keep[k] = True
-            keys[k] = kv.key
-            values[k] = any_value_to_python(kv.value)
+            keys[k] = key
+            values[k] = value
     return keys[keep].tolist(), values[keep].tolist(), keep
 
 
@@ -278,7 +279,7 @@ def _values(
         _put(out, rows[sel], np.ascontiguousarray(raw).view("<f8").ravel().tolist())
         done[sel] = True
     for i in np.flatnonzero(~done).tolist():  # anything else: the library's reading
-        out[rows[i]] = any_value_to_python(AnyValue.FromString(buf[start[i] : stop[i]]))
+        out[rows[i]] = _library_value(buf[start[i] : stop[i]])
 
 
 def _where(sel: Positions, other: Any, ok: npt.NDArray[np.bool_]) -> tuple[Positions, Any]:
