@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 import grpc
 from flowscope.collector.decode import BodyError, parse
@@ -49,8 +50,17 @@ class OtlpGrpcReceiver:
     def handlers(self) -> list[grpc.GenericRpcHandler]:
         def method(signal: str) -> grpc.RpcMethodHandler:
             async def export(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
-                body = await self._read_request(requests, context)
-                return await self._export(signal, body, context)
+                answer = await self._export(signal, await self._read_request(requests, context), context)
+                if isinstance(answer, bytes):
+                    return answer
+                # Aborting raises an exception that grpc keeps in a reference cycle with this
+                # call's state until the garbage collector runs. Raised here (no frame of it holds
+                # the request's bytes or message, and outside any `except`, so no refusal's
+                # traceback is chained to it), a refused request's body is freed at once, not
+                # held (up to the message limit, each) until a collection.
+                if answer.status is not None:
+                    await context.abort_with_status(answer.status)
+                await context.abort(answer.code, answer.details)
 
             # Raw bytes in and out. Taken as a client stream, though Export is unary: a unary
             # handler starts only once the message has arrived, and grpc has no server-side
@@ -83,7 +93,10 @@ class OtlpGrpcReceiver:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Export takes exactly one request message")
         return body  # type: ignore[return-value]  # abort() raises
 
-    async def _export(self, signal: str, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    async def _export(
+        self, signal: str, body: bytes, context: grpc.aio.ServicerContext
+    ) -> bytes | _Refusal:  # fmt: skip
+        """The response message, or why the request is refused (the caller aborts the call)."""
         metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         metrics = self._ingest.metrics
         try:
@@ -92,20 +105,17 @@ class OtlpGrpcReceiver:
             outcome = await self._ingest.export(signal, message, workspace_id, "grpc", body)
         except BodyError as exc:
             metrics.requests.labels("grpc", signal, "invalid").inc()
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+            return _Refusal(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
         except IngestDenied as exc:
             metrics.requests.labels("grpc", signal, "denied").inc()
             if exc.retry_after is not None:  # throttled: RESOURCE_EXHAUSTED + RetryInfo, as HTTP's 429
-                await context.abort_with_status(
-                    _retry_status(code_pb2.RESOURCE_EXHAUSTED, exc.message, exc.retry_after)
-                )
-            await context.abort(
-                _DENIED_CODES.get(exc.http_status, grpc.StatusCode.INVALID_ARGUMENT), exc.message
-            )
+                status = _retry_status(code_pb2.RESOURCE_EXHAUSTED, exc.message, exc.retry_after)
+                return _Refusal(status.code, status.details, status)
+            return _Refusal(_DENIED_CODES.get(exc.http_status, grpc.StatusCode.INVALID_ARGUMENT), exc.message)
         except (QueueFull, StorageUnavailable, WriterStopped) as exc:
             metrics.requests.labels("grpc", signal, "unavailable").inc()
-            delay = self._ingest.retry_delay()
-            await context.abort_with_status(_retry_status(code_pb2.UNAVAILABLE, str(exc), delay))
+            status = _retry_status(code_pb2.UNAVAILABLE, str(exc), self._ingest.retry_delay())
+            return _Refusal(status.code, status.details, status)
         metrics.requests.labels("grpc", signal, "partial" if outcome.rejected else "ok").inc()
         if signal == "traces":
             response = ExportTraceServiceResponse()
@@ -118,6 +128,14 @@ class OtlpGrpcReceiver:
             logs_response.partial_success.rejected_log_records = outcome.rejected
             logs_response.partial_success.error_message = outcome.error_message
         return logs_response.SerializeToString()
+
+
+class _Refusal(NamedTuple):
+    """Why a call is refused: its status code and details, or the whole status (with trailers)."""
+
+    code: grpc.StatusCode
+    details: str
+    status: grpc.Status | None = None
 
 
 RETRY_INFO_TRAILER = "google.rpc.retryinfo-bin"
