@@ -18,11 +18,13 @@ class _Node:
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
-def test_startup_garbage_is_collected_and_the_rest_frozen(restored_gc: None) -> None:
+def test_startup_garbage_is_collected_the_rest_frozen_and_young_collections_spaced(restored_gc: None) -> None:
     a, b = _Node(), _Node()
     a.other, b.other = b, a  # a cycle: only the collector frees it
     garbage = weakref.ref(a)
@@ -36,3 +38,5 @@ def test_startup_garbage_is_collected_and_the_rest_frozen(restored_gc: None) -> 
     assert garbage() is None, "the startup cycle was frozen instead of collected"
     assert gc.get_freeze_count() > 0
     assert all(obj is not kept for obj in gc.get_objects()), "what startup kept is still collected"
+    assert gc.get_threshold()[0] == gc_tuning.YOUNG_THRESHOLD
+
