@@ -18,6 +18,7 @@ and every export wait that much longer for the single writer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from flowscope.storage.batches import EXEC_COLUMNS
@@ -34,6 +35,7 @@ _LATEST_WITH_VALUE = [
     i for i, name in enumerate(EXEC_COLUMNS)
     if name not in ("workspace_id", "execution_id", "status_rank", "queued_ns", "started_ns", "updated_ns")
 ]  # fmt: skip
+_RANK_AND_TIME = itemgetter(_RANK, _UPDATED)
 
 
 def touched(facts: Iterable[Fact]) -> list[tuple[str, str]]:
@@ -53,11 +55,22 @@ def _fold_one(group: list[Fact]) -> tuple[Any, ...]:
     if len(group) == 1:
         return tuple(group[0])
     # Stable sort, highest rank and latest first; among equals the one listed last comes first.
-    ordered = sorted(reversed(group), key=lambda f: (f[_RANK], f[_UPDATED]), reverse=True)
-    out: list[Any] = list(ordered[0])
-    for i in _LATEST_WITH_VALUE:
-        out[i] = next((f[i] for f in ordered if f[i] is not None), None)
-    out[_RANK] = ordered[0][_RANK]
+    ordered = sorted(reversed(group), key=_RANK_AND_TIME, reverse=True)
+    out: list[Any] = list(ordered[0])  # its rank is the highest
+    # The columns still without a value, filled from the next facts in that order (a loop, not
+    # a generator per column: this runs for every execution a commit touches).
+    unset = [i for i in _LATEST_WITH_VALUE if out[i] is None]
+    for fact in ordered[1:]:
+        if not unset:
+            break
+        still = []
+        for i in unset:
+            value = fact[i]
+            if value is None:
+                still.append(i)
+            else:
+                out[i] = value
+        unset = still
     out[_UPDATED] = max(f[_UPDATED] for f in group)
     queued = [f[_QUEUED] for f in group if f[_QUEUED] is not None]
     out[_QUEUED] = min(queued) if queued else None
