@@ -498,14 +498,20 @@ class Writer:
         n_logs = logs.num_rows if logs is not None else 0
         self._metrics.stored.labels("traces").inc(n_spans)
         self._metrics.stored.labels("logs").inc(n_logs)
+        # No candidates: the filters say none of them was stored before or comes twice (`_screen`),
+        # so the live feed hears every one (the lists are this commit's own).
+        heard_spans = rows.workflow_spans
+        if candidates is not None:
+            heard_spans = _heard_spans(heard_spans, dup_spans, tries)
+        heard_logs = rows.workflow_logs
+        if record_candidates is not None:
+            heard_logs = _unique(heard_logs, dup_logs, [(r.workspace_id, r.record_hash) for r in heard_logs])
         return CommittedBatch(
             commit_seq=self._commit_seq,
             spans=spans.select(BLOBLESS_SPAN_COLUMNS) if spans is not None else None,
             log_count=n_logs,
-            workflow_spans=_heard_spans(rows.workflow_spans, dup_spans, tries),
-            workflow_logs=_unique(
-                rows.workflow_logs, dup_logs, [(r.workspace_id, r.record_hash) for r in rows.workflow_logs]
-            ),
+            workflow_spans=heard_spans,
+            workflow_logs=heard_logs,
             replaced_steps=tries.replaced_rows if tries is not None else None,
         )
 
