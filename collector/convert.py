@@ -115,8 +115,9 @@ def convert_traces(
         offsets = None
     layout = [[[raw[a:b] for a, b in items] for items in scopes] for scopes in offsets] if offsets else None
     check_workflow = raw is None or _may_be_workflow(raw) or has_marker(raw, recognition.request_markers)
-    # The workflow attributes of the spans that name some, read from the request's bytes at once.
-    decoded = _decoded_attributes(raw, offsets, layout) if check_workflow and raw and offsets else {}
+    # Per resource and scope, per span: the workflow attributes of the spans that name some, read
+    # from the request's bytes at once (`_walked_spans`); None: every span is read as decoded.
+    walked = _walked_spans(raw, offsets, layout) if check_workflow and raw and offsets and layout else None
     # Executions that only their step spans announce so far (a foreign tracer mid-run): trace id
     # -> the running fact of its earliest step here; dropped where the root span came too.
     from_steps: dict[str, list[Any]] = {}
@@ -141,6 +142,7 @@ def convert_traces(
             blobs = scope_layout[s] if scope_layout is not None else None
             if blobs is not None and len(blobs) != len(spans):
                 blobs = None
+            read = walked[r][s] if walked is not None and blobs is not None else None
             first_row = len(c_trace)
             workflow_rows: list[tuple[int, tuple[Any, ...]]] = []
             for k, span in enumerate(spans):
@@ -185,15 +187,24 @@ def convert_traces(
                 elif duration > int64_max:
                     duration = int64_max
                 name = span.name
-                if check_workflow and (
-                    _may_be_workflow(blob) or has_marker(blob, foreign) or resource_attributes.marked(foreign)
-                ):
+                attrs = read[k] if read is not None else _UNREAD
+                if attrs is _UNREAD:  # not read from its bytes (or not from them all)
+                    candidate = check_workflow and (
+                        _may_be_workflow(blob)
+                        or has_marker(blob, foreign)
+                        or resource_attributes.marked(foreign)
+                    )
+                elif attrs is _NO_KEY:  # its bytes name no workflow attribute: another emitter's span?
+                    attrs = _UNREAD
+                    candidate = has_marker(blob, foreign) or resource_attributes.marked(foreign)
+                else:  # read from its bytes, which name a workflow attribute
+                    candidate = True
+                if candidate:
                     try:
                         promoted = _promote_span(
                             rows, span, workspace_id, trace_id, span_id, parent, name, kind, start, end,
                             duration, code, status.message, service, now_ns, blob, recognition,
-                            resource_attributes, scope.name, from_steps,
-                            decoded.get((r, s, k), _UNREAD) if blobs is not None else _UNREAD,
+                            resource_attributes, scope.name, from_steps, attrs,
                         )  # fmt: skip
                     except Unstorable as exc:
                         reject(f"span {_label(name)}: {exc}")
@@ -245,28 +256,38 @@ _WORKFLOW_COLUMNS = (
 
 
 _UNREAD: Any = object()  # an item whose attributes the walk did not read
+_NO_KEY: Any = object()  # an item whose bytes name no workflow attribute (the walk skipped it)
 Where = tuple[int, int, int]  # (resource, scope, item) in an export request
 _EXCEPTION = c.EXCEPTION_EVENT.encode()
 
 
-def _decoded_attributes(
+def _walked_spans(
     raw: bytes, offsets: list[list[list[tuple[int, int]]]], layout: list[list[list[bytes]]]
-) -> dict[Where, dict[str, Any] | None]:
-    """(resource, scope, span) -> workflow attributes, of the spans whose bytes hold a workflow
-    attribute key, all read in one pass over the request (`storage.wire_values`); the spans it
-    could not read are left out (their decoded message is read instead)."""
+) -> list[list[list[Any]]]:
+    """Per resource, scope and span (`offsets` and `layout`: where each one's bytes are in `raw`,
+    and those bytes): the workflow attributes of each span whose bytes hold a workflow attribute
+    key (None: it has none), read in one walk of the request (`storage.wire_values`); _NO_KEY for
+    the spans without such a key, _UNREAD for those the walk could not read (their decoded
+    message is read instead)."""
     where: list[Where] = []
     starts: list[int] = []
     ends: list[int] = []
+    found: list[list[list[Any]]] = []
     for r, scopes in enumerate(offsets):
+        found.append([])
         for s, items in enumerate(scopes):
             blobs = layout[r][s]
+            read: list[Any] = [_NO_KEY] * len(items)
+            found[r].append(read)
             for k, (a, b) in enumerate(items):
                 if _may_be_workflow(blobs[k]):
+                    read[k] = _UNREAD
                     where.append((r, s, k))
                     starts.append(a)
                     ends.append(b)
-    return _walked(raw, where, starts, ends, wire_values.SPAN_ATTRIBUTES)
+    for (r, s, k), attrs in _walked(raw, where, starts, ends, wire_values.SPAN_ATTRIBUTES).items():
+        found[r][s][k] = attrs
+    return found
 
 
 def _walked(
