@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from itertools import islice, pairwise
+from itertools import pairwise
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from flowscope.storage.duckdb import execution_summaries, step_summaries
 from flowscope.storage.duckdb.day_cache import SpanChanges
 from flowscope.storage.duckdb.errors import is_fatal
 from flowscope.storage.duckdb.pacing import CommitPacing
+from flowscope.storage.duckdb.recent_records import RecentRecords
 from flowscope.storage.duckdb.sqlfiles import sql
 from flowscope.storage.duckdb.transaction import rollback
 from flowscope.storage.errors import QueueFull, StorageUnavailable, WriterStopped
@@ -112,10 +113,9 @@ class Writer:
         # Log record hashes stored or queued, likewise: a commit whose records are all new (an
         # execution the API records, most foreign logs) skips the duplicate query (~5 ms).
         self._seen_records = SpanFilter()
-        # Keys of the log records committed lately (insertion ordered, bounded): a candidate
-        # record found here is a stored duplicate without a query. The engine exports every
-        # execution's queued record again after the API committed it (api/intake.py).
-        self._recent_records: dict[tuple[str, int], None] = {}
+        # The log records committed lately (recent_records.py): a candidate record found there
+        # is a stored duplicate without a query.
+        self._recent_records = RecentRecords(_RECENT_RECORDS)
         # Executions with a stored summary (writer thread only): facts about new executions
         # only (the API's triggers) skip taking the stored summaries out of the table.
         self._seen_executions = SpanFilter()
@@ -623,10 +623,7 @@ class Writer:
         known.update(ids)
 
     def _remember_records(self, logs: pa.Table) -> None:
-        recent = self._recent_records
-        recent.update(dict.fromkeys(_log_keys(logs)))
-        for key in list(islice(recent, max(0, len(recent) - _RECENT_RECORDS))):
-            del recent[key]
+        self._recent_records.remember(logs.column("workspace_id"), _record_keys(logs))
 
     def rows_rebuilt(self, con: duckdb.DuckDBPyConnection) -> None:
         """After a rebuild replaced the execution rows (on the writer thread): the filters
@@ -648,9 +645,9 @@ class Writer:
         so a stored copy has the same time, and only the batch's time clusters are read.
         """
         keys = _log_keys(table)
-        recent = self._recent_records
-        stored = {k for k, maybe in zip(keys, candidates.tolist(), strict=True) if maybe and k in recent}
-        if len(stored) < int(candidates.sum()):  # some candidate is not known: ask the table
+        maybe = {k for k, candidate in zip(keys, candidates.tolist(), strict=True) if candidate}
+        stored = self._recent_records.known(maybe)
+        if len(stored) < len(maybe):  # some candidate is not known: ask the table
             stored.update(self._stored_records(table))
         keep = _first_occurrences(keys, stored)
         if keep is None:
@@ -705,7 +702,7 @@ def _window(column: str, table: pa.Table) -> tuple[str, list[int]]:
 
 
 _CATALOG_CACHE_IDS = 100_000
-_RECENT_RECORDS = 100_000  # keys of committed log records kept (~15 MB): minutes of triggers
+_RECENT_RECORDS = 100_000  # committed log records remembered (~2.5 MB): minutes of triggers
 _SPAN_KEY = ("workspace_id", "trace_id", "span_id")
 _TRACES_PER_LOOKUP = 500  # trace ids per indexed lookup (DuckDB scans the table past ~2,000 rows)
 _NO_KEYS = np.zeros(0, dtype=np.uint64)
