@@ -4,9 +4,9 @@ after the API committed it: api/intake.py).
 
 Kept as each commit's columns (Arrow workspace ids, numpy hashes), not as a Python key per
 record: remembering cost the writer ~1 µs of GIL-held time per record (two `to_pylist`s, a
-tuple and a dict entry each, and as many deleted once full), ~2.5 % of the engine's workload
-(py-spy `--gil` on `serve`), while few commits have candidates to look up. A lookup scans the
-newest commits first and stops once every candidate is found.
+tuple and a dict entry each, and as many deleted once full), 3.4 % of the GIL-held time under
+the engine's workload (py-spy `--gil` on `serve`), while few commits have candidates to look
+up. A lookup scans the newest commits first and stops once every candidate is found.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ RecordKey = tuple[str, int]  # (workspace id, record hash): a stored record's id
 
 
 class RecentRecords:
-    """The keys of the last `capacity` records committed or more (whole commits are dropped)."""
+    """The keys of at least the last `capacity` records committed (a commit's are dropped whole)."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
