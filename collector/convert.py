@@ -116,8 +116,12 @@ def convert_traces(
     layout = [[[raw[a:b] for a, b in items] for items in scopes] for scopes in offsets] if offsets else None
     check_workflow = raw is None or _may_be_workflow(raw) or has_marker(raw, recognition.request_markers)
     # Per resource and scope, per span: the workflow attributes of the spans that name some, read
-    # from the request's bytes at once (`_walked_spans`); None: every span is read as decoded.
-    walked = _walked_spans(raw, offsets, layout) if check_workflow and raw and offsets and layout else None
+    # from the request's bytes at once (`_walked_items`); None: every span is read as decoded.
+    walked = (
+        _walked_items(raw, offsets, wire_values.SPAN_ATTRIBUTES, layout)
+        if check_workflow and raw and offsets and layout
+        else None
+    )
     # Executions that only their step spans announce so far (a foreign tracer mid-run): trace id
     # -> the running fact of its earliest step here; dropped where the root span came too.
     from_steps: dict[str, list[Any]] = {}
@@ -258,53 +262,47 @@ _WORKFLOW_COLUMNS = (
 _UNREAD: Any = object()  # an item whose attributes the walk did not read
 _NO_KEY: Any = object()  # an item whose bytes name no workflow attribute (the walk skipped it)
 Where = tuple[int, int, int]  # (resource, scope, item) in an export request
+Offsets = list[list[list[tuple[int, int]]]]  # (start, end) of each item's bytes, per resource and scope
+Layout = list[list[list[bytes]]]  # each item's bytes, per resource and scope
+PerItem = list[list[list[Any]]]  # a value per item, per resource and scope
 _EXCEPTION = c.EXCEPTION_EVENT.encode()
 
 
-def _walked_spans(
-    raw: bytes, offsets: list[list[list[tuple[int, int]]]], layout: list[list[list[bytes]]]
-) -> list[list[list[Any]]]:
-    """Per resource, scope and span (`offsets` and `layout`: where each one's bytes are in `raw`,
-    and those bytes): the workflow attributes of each span whose bytes hold a workflow attribute
-    key (None: it has none), read in one walk of the request (`storage.wire_values`); _NO_KEY for
-    the spans without such a key, _UNREAD for those the walk could not read (their decoded
-    message is read instead)."""
+def _walked_items(raw: bytes, offsets: Offsets, field: int, layout: Layout | None = None) -> PerItem:
+    """Per resource, scope and item (`offsets`: where each one's bytes are in `raw`): the workflow
+    attributes of its top-level field `field` (None: it has none), read in one walk of the request
+    (`storage.wire_values`); _UNREAD for the items the walk could not read (their decoded message
+    is read instead). With `layout` (the items' bytes), only items whose bytes hold a workflow
+    attribute key are walked; the others are _NO_KEY."""
     where: list[Where] = []
     starts: list[int] = []
     ends: list[int] = []
-    found: list[list[list[Any]]] = []
+    found: PerItem = []
     for r, scopes in enumerate(offsets):
         found.append([])
         for s, items in enumerate(scopes):
-            blobs = layout[r][s]
+            blobs = layout[r][s] if layout is not None else None
             read: list[Any] = [_NO_KEY] * len(items)
             found[r].append(read)
             for k, (a, b) in enumerate(items):
-                if _may_be_workflow(blobs[k]):
+                if blobs is None or _may_be_workflow(blobs[k]):
                     read[k] = _UNREAD
                     where.append((r, s, k))
                     starts.append(a)
                     ends.append(b)
-    for (r, s, k), attrs in _walked(raw, where, starts, ends, wire_values.SPAN_ATTRIBUTES).items():
-        found[r][s][k] = attrs
-    return found
-
-
-def _walked(
-    raw: bytes, where: list[Where], starts: list[int], ends: list[int], field: int
-) -> dict[Where, dict[str, Any] | None]:
-    """The workflow attributes of the items raw[starts[i]:ends[i]], by `where`, read in one walk of
-    the request's bytes (`storage.wire_values`); the items it could not read are left out."""
     if not where:
-        return {}
+        return found
     try:
-        found, unsure = wire_values.attributes(
+        attrs, unsure = wire_values.attributes(
             raw, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), field, is_workflow_key
         )
     except (IndexError, ValueError):  # bytes it should have left to the library: let it read them all
         log.exception("reading workflow attributes from the request's bytes failed; decoding them instead")
-        return {}
-    return {key: attrs for i, (key, attrs) in enumerate(zip(where, found, strict=True)) if i not in unsure}
+        return found
+    for i, ((r, s, k), item) in enumerate(zip(where, attrs, strict=True)):
+        if i not in unsure:
+            found[r][s][k] = item
+    return found
 
 
 def _promote_span(
@@ -395,7 +393,7 @@ def convert_logs(
     in one walk (`storage.wire_values`) rather than through each decoded record."""
     result = ConvertResult()
     cols = rows.logs
-    decoded = _record_attributes(request, raw) if raw is not None and _may_be_workflow(raw) else None
+    walked = _record_attributes(request, raw) if raw is not None and _may_be_workflow(raw) else None
     for r, resource_logs in enumerate(request.resource_logs):
         resource = resource_logs.resource
         service = _service_name(resource.attributes)
@@ -404,6 +402,7 @@ def convert_logs(
         for s, scope_logs in enumerate(resource_logs.scope_logs):
             sid = _register(rows.scopes, scope_logs.scope, scope_logs.schema_url)
             sid_b = sid.to_bytes(8, "little")
+            read = walked[r][s] if walked is not None else None
             for k, record in enumerate(scope_logs.log_records):
                 tid_b, spid_b = record.trace_id, record.span_id
                 if tid_b and len(tid_b) != 16:
@@ -413,7 +412,7 @@ def convert_logs(
                     result.reject(f"log record: span_id must be empty or 8 bytes (got {len(spid_b)})")
                     continue
                 serialized = record.SerializeToString(deterministic=True)
-                attrs = decoded.get((r, s, k), _UNREAD) if decoded is not None else _UNREAD
+                attrs = read[k] if read is not None else _UNREAD
                 if attrs is _UNREAD:
                     attrs = workflow_attributes(record.attributes)
                 event_name = m.record_event(record.event_name, attrs)
@@ -473,23 +472,13 @@ def convert_logs(
     return result
 
 
-def _record_attributes(
-    request: ExportLogsServiceRequest, raw: bytes
-) -> dict[Where, dict[str, Any] | None] | None:
-    """(resource, scope, record) -> workflow attributes, read from the request's bytes in one walk;
-    None when its layout does not match the decoded request (then each record is read as decoded).
-    The records it could not read are left out."""
+def _record_attributes(request: ExportLogsServiceRequest, raw: bytes) -> PerItem | None:
+    """Per resource, scope and record: its workflow attributes read from the request's bytes in one
+    walk (`_walked_items`); None when their layout does not match the decoded request (then each
+    record is read as decoded)."""
     offsets = item_offsets(raw)
     if offsets is None or [[len(items) for items in scopes] for scopes in offsets] != [
         [len(scope.log_records) for scope in resource.scope_logs] for resource in request.resource_logs
     ]:
         return None
-    where: list[Where] = []
-    bounds: list[tuple[int, int]] = []
-    for r, scopes in enumerate(offsets):
-        for s, items in enumerate(scopes):
-            where.extend((r, s, k) for k in range(len(items)))
-            bounds.extend(items)
-    return _walked(
-        raw, where, [a for a, _ in bounds], [b for _, b in bounds], wire_values.LOG_RECORD_ATTRIBUTES
-    )
+    return _walked_items(raw, offsets, wire_values.LOG_RECORD_ATTRIBUTES)

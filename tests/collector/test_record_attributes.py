@@ -65,8 +65,11 @@ def _request() -> ExportLogsServiceRequest:
 def test_records_read_from_the_bytes_as_from_the_decoded_request() -> None:
     request = _request()
     raw = request.SerializeToString()
-    read = convert._record_attributes(request, raw)  # the walk read every record
-    assert read is not None and len(read) == 16 and sum(v is not None for v in read.values()) == 12
+    per_scope = convert._record_attributes(request, raw)
+    assert per_scope is not None
+    read = [attrs for scopes in per_scope for records in scopes for attrs in records]
+    assert len(read) == 16 and not any(attrs is convert._UNREAD for attrs in read)  # the walk read all
+    assert sum(attrs is not None for attrs in read) == 12
     walked = prepare("logs", request, "ws", raw, NOW)
     decoded = prepare("logs", request, "ws", None, NOW)
     assert walked.logs is not None and decoded.logs is not None
