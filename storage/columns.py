@@ -43,6 +43,10 @@ def promoted_int(name: str, value: Any) -> int | None:
 
     Raises Unstorable when it is an integer outside the column's range.
     """
+    if value.__class__ is int:  # the common case, without a call (ingest runs it per workflow span)
+        low, high = INT_RANGES[name]
+        if low <= value <= high:
+            return value
     value = attribute_int(value)
     if value is None:
         return None
