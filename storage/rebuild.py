@@ -8,9 +8,9 @@ from typing import Any
 
 from flowscope.storage.batches import Prepared, Signal
 
-# How ingest derives rows from one export request: (signal, request, workspace id) -> rows.
-# The collector's `prepare`; passed in, so that storage does not depend on the collector.
-Derive = Callable[[Signal, Any, str], Prepared]
+# How ingest derives rows from one export request: (signal, request, workspace id, the request's
+# encoding) -> rows. The collector's `prepare`; passed in, so that storage does not depend on it.
+Derive = Callable[[Signal, Any, str, bytes], Prepared]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,9 @@ from flowscope.storage.rebuild import Derive, RebuildCounts
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.logs.v1.logs_pb2 import ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
 
 # The derived columns of each table, as the stored-rows queries list them after their keys.
 SPAN_DERIVED = (
@@ -90,14 +90,12 @@ def _rederive(
     """Convert the stored items of `query` again, batch by batch; update the rows whose derived
     columns changed; fold the execution facts into `executions`. Returns how many rows changed."""
     table = "spans" if signal == "traces" else "logs"
-    parse = Span.FromString if signal == "traces" else LogRecord.FromString
     resources, scopes = catalog
     changed = 0
     for group in _groups(con, sql(f"rebuild/stored_{table}")):
         workspace_id, resource_id, scope_id = group[0][1:4]
-        request = _request(signal, resources[resource_id], scopes[scope_id])
-        _items(signal, request).extend(parse(row[4]) for row in group)
-        prepared = derive(signal, request, workspace_id)
+        request, raw = _request(signal, resources[resource_id], scopes[scope_id], [row[4] for row in group])
+        prepared = derive(signal, request, workspace_id, raw)
         _fold(executions, prepared.executions)
         fresh = prepared.spans if signal == "traces" else prepared.logs
         if fresh is None:
@@ -138,26 +136,44 @@ def _groups(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[list[tuple[A
             yield from grouped.values()
 
 
-def _request(signal: Signal, resource: tuple[Resource, str], scope: tuple[InstrumentationScope, str]) -> Any:
-    """An export request of one resource and one scope, with no items yet."""
+def _request(
+    signal: Signal,
+    resource: tuple[Resource, str],
+    scope: tuple[InstrumentationScope, str],
+    items: list[bytes],
+) -> tuple[Any, bytes]:
+    """An export request of one resource and one scope holding `items` (stored spans or log
+    records), and its encoding, which holds each item's stored bytes as they are. Ingest
+    converts the request with the bytes sent, and stores and hashes each item as sent: so
+    converted again, an item is read from the same bytes and a record gets its stored hash."""
     if signal == "traces":
-        request: Any = ExportTraceServiceRequest()
-        request.resource_spans.add(resource=resource[0], schema_url=resource[1]).scope_spans.add(
-            scope=scope[0], schema_url=scope[1]
-        )
+        outer, inner = ResourceSpans, ScopeSpans
+        message_type: Any = ExportTraceServiceRequest
     else:
-        request = ExportLogsServiceRequest()
-        request.resource_logs.add(resource=resource[0], schema_url=resource[1]).scope_logs.add(
-            scope=scope[0], schema_url=scope[1]
-        )
-    return request
+        outer, inner = ResourceLogs, ScopeLogs
+        message_type = ExportLogsServiceRequest
+    # Both signals number alike: resource / scope = 1, their scopes / items = 2, schema_url = 3;
+    # the request's resources = 1. Fields may come in any order on the wire.
+    scope_bytes = inner(scope=scope[0], schema_url=scope[1]).SerializeToString()
+    scope_bytes += b"".join(_length_delimited(2, item) for item in items)
+    resource_bytes = outer(resource=resource[0], schema_url=resource[1]).SerializeToString()
+    raw = _length_delimited(1, resource_bytes + _length_delimited(2, scope_bytes))
+    return message_type.FromString(raw), raw
 
 
-def _items(signal: Signal, request: Any) -> Any:
-    """The request's one list of items (spans or log records)."""
-    if signal == "traces":
-        return request.resource_spans[0].scope_spans[0].spans
-    return request.resource_logs[0].scope_logs[0].log_records
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    """`payload` encoded as protobuf field `field` of wire type 2 (bytes or a message)."""
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    """A non-negative integer as a protobuf base-128 varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def _fold(executions: dict[tuple[str, str], tuple[Any, ...]], facts: list[tuple[Any, ...]]) -> None:

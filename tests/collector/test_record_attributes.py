@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flowscope.collector import convert
 from flowscope.collector.prepare import prepare
+from flowscope.storage import wire_values
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -65,8 +66,16 @@ def _request() -> ExportLogsServiceRequest:
 def test_records_read_from_the_bytes_as_from_the_decoded_request() -> None:
     request = _request()
     raw = request.SerializeToString()
-    per_scope = convert._record_attributes(request, raw)
-    assert per_scope is not None
+    layout = convert._record_layout(request, raw)
+    assert layout is not None
+    offsets, sent = layout
+    assert [b for scopes in sent for records in scopes for b in records] == [
+        record.SerializeToString()
+        for r in request.resource_logs
+        for s in r.scope_logs
+        for record in s.log_records
+    ]
+    per_scope = convert._walked_items(raw, offsets, wire_values.LOG_RECORD_ATTRIBUTES)
     read = [attrs for scopes in per_scope for records in scopes for attrs in records]
     assert len(read) == 16 and not any(attrs is convert._UNREAD for attrs in read)  # the walk read all
     assert sum(attrs is not None for attrs in read) == 12

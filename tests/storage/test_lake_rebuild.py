@@ -87,11 +87,13 @@ def test_a_rebuild_overtaken_by_another_nodes_commit_changes_nothing(
         )
         committed: list[Any] = []
 
-        def derive_while_a_node_commits(signal: Signal, request: Any, workspace_id: str) -> Prepared:
+        def derive_while_a_node_commits(
+            signal: Signal, request: Any, workspace_id: str, raw: bytes
+        ) -> Prepared:
             # The other node commits a new execution while the rebuild's transaction is open.
             if not committed:
                 committed.append(write(ingesting, traces(dataset.spans_of(late)), dataset.WS_A))
-            return prepare(signal, request, workspace_id)
+            return prepare(signal, request, workspace_id, raw)
 
         with pytest.raises(StorageUnavailable, match="stop the nodes' ingest and run it again"):
             rebuilding.rebuild_rows(derive_while_a_node_commits)

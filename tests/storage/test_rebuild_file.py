@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 import duckdb
+from flowscope.collector.prepare import prepare, prepared_request
 from flowscope.storage.duckdb.store import Store
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from flowscope import conventions as c
 from tests.storage.conformance import dataset
+from tests.storage.conformance.otlp import RecordSpec, logs
 from tests.storage.conformance.test_rebuild import reads
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,3 +60,44 @@ def test_rebuild_repairs_derived_rows_from_the_stored_bytes(tmp_path: Path) -> N
     assert outputs[0].startswith(f"rebuilt 10 executions {changed}")
     assert outputs[1].startswith("rebuilt 10 executions (0 spans and 0 log records changed)")
     assert _reads(db) == before
+
+
+def test_records_are_stored_and_hashed_as_sent_and_a_rebuild_reads_those_bytes(tmp_path: Path) -> None:
+    # An encoder may lay a record's fields out in another order than protobuf's own (here its
+    # attributes first): ingest keeps and hashes the bytes sent, and a rebuild, reading them
+    # again, must find the record by that hash to repair its derived columns.
+    trace_id, span_id = "ab" * 16, "cd" * 8
+    spec = RecordSpec(
+        1_700_000_000 * 10**9, "queued", trace_id, span_id, c.EVENT_EXECUTION_QUEUED,
+        {c.WORKFLOW_ID: "wf-sent", c.WORKFLOW_EXECUTION_ID: trace_id, c.EVENT_NAME: c.EVENT_EXECUTION_QUEUED},
+    )  # fmt: skip
+    request = logs([spec])
+    record = request.resource_logs[0].scope_logs[0].log_records[0]
+    canonical = record.SerializeToString()
+    rest = LogRecord()
+    rest.CopyFrom(record)
+    del rest.attributes[:]
+    sent = LogRecord(attributes=record.attributes).SerializeToString() + rest.SerializeToString()
+    assert sent != canonical and len(sent) == len(canonical) and LogRecord.FromString(sent) == record
+    raw = request.SerializeToString().replace(canonical, sent)  # same length: the framing holds
+    db = tmp_path / "flowscope.duckdb"
+    store = Store(db)
+    store.start()
+    for _ in range(2):  # sent twice (a client's retry): kept once
+        message = ExportLogsServiceRequest.FromString(raw)
+        store.writer.submit(prepared_request("logs", message, dataset.WS_A, 1, raw)).result(30)
+    store.close()
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT record, workflow_id FROM logs").fetchall() == [(sent, "wf-sent")]
+        con.execute("UPDATE logs SET workflow_id = NULL")  # lost derived columns (not as users do)
+    changed = []
+    for _ in range(2):  # the second finds nothing to change
+        store = Store(db)
+        store.start()
+        try:
+            changed.append(store.rebuild_rows(prepare).records_changed)
+        finally:
+            store.close()
+    assert changed == [1, 0]
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT record, workflow_id FROM logs").fetchall() == [(sent, "wf-sent")]
