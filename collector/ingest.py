@@ -65,7 +65,7 @@ class IngestService:
         """Return once the request's data is committed.
 
         `raw` is the protobuf encoding `message` was parsed from (None for JSON): the
-        writer then stores each span's bytes as sent instead of re-serializing it.
+        writer then stores each span and log record as the bytes sent instead of re-serializing it.
 
         Raises QueueFull (retry later), StorageUnavailable (commit failed, retry later)
         or WriterStopped (shutting down).
