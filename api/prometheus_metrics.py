@@ -187,10 +187,11 @@ class Histograms:
         buckets = grouped.column("_b").to_pylist()
         sums = grouped.column("_v_sum").to_pylist()
         counts = grouped.column("_v_count").to_pylist()
-        for i, bucket in enumerate(buckets):
-            series = self._series(tuple(k[i] for k in keys))
-            series[0][bucket] += counts[i]
-            series[1][0] += sums[i] or 0.0
+        labels = zip(*keys, strict=True)  # each row's label values
+        for key, bucket, count, total in zip(labels, buckets, counts, sums, strict=True):
+            series = self._series(key)
+            series[0][bucket] += count
+            series[1][0] += total or 0.0
 
     def family(self, name: str, doc: str, labels: Sequence[str], translate: Any = None) -> Metric:
         family = HistogramMetricFamily(name, doc, labels=list(labels))
