@@ -345,8 +345,8 @@ class WorkflowMetrics(Collector):
             self._remember(record.workspace_id, record.attributes)
 
     def _remember(self, workspace: str, attrs: dict[str, Any]) -> None:
-        workflow, name = m.workflow_id(attrs), m.workflow_name(attrs)
-        if workflow and name:
+        name = m.workflow_name(attrs)  # first: most records (a step's) name no workflow
+        if name and (workflow := m.workflow_id(attrs)):
             self._workflows.get((workspace, workflow))[0] = name  # in overflow: not shown
 
     # --- scrape side -------------------------------------------------------------
