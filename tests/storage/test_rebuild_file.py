@@ -83,10 +83,12 @@ def test_records_are_stored_and_hashed_as_sent_and_a_rebuild_reads_those_bytes(t
     db = tmp_path / "flowscope.duckdb"
     store = Store(db)
     store.start()
-    for _ in range(2):  # sent twice (a client's retry): kept once
-        message = ExportLogsServiceRequest.FromString(raw)
-        store.writer.submit(prepared_request("logs", message, dataset.WS_A, 1, raw)).result(30)
-    store.close()
+    try:
+        for _ in range(2):  # sent twice (a client's retry): kept once
+            message = ExportLogsServiceRequest.FromString(raw)
+            store.writer.submit(prepared_request("logs", message, dataset.WS_A, 1, raw)).result(30)
+    finally:
+        store.close()
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT record, workflow_id FROM logs").fetchall() == [(sent, "wf-sent")]
         con.execute("UPDATE logs SET workflow_id = NULL")  # lost derived columns (not as users do)
