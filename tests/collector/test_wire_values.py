@@ -171,6 +171,23 @@ def test_a_repeated_key_keeps_its_last_value_in_its_first_place(walk: str) -> No
     assert list(found[0].items()) == [("workflow.a", "3"), ("workflow.b", "2")]
 
 
+def test_more_distinct_keys_than_the_compiled_walk_remembers_read_as_the_library_reads_them() -> None:
+    """The compiled walk remembers up to 128 keys a call by their bytes (`KnownKeys`): 600
+    distinct keys, wanted and not, many sharing their slot, each again in later spans and
+    alongside keys that differ by one byte or only in length, still read as the library does."""
+    rnd = random.Random(11)
+    keys = [f"workflow.k{i}" for i in range(300)] + [f"other.k{i}" for i in range(300)]
+    keys += ["workflow.k1x", "workflow.k", "workflow.", "workflow.k0\u00e9"]
+    spans = []
+    for _ in range(40):
+        span = Span()
+        for key in rnd.sample(keys, 30):
+            span.attributes.append(_kv(key, AnyValue(int_value=rnd.randrange(1000))))
+        spans.append(span.SerializeToString())
+    _check(spans)
+    _check(spans, wanted=lambda key: key.endswith(("1", "3", "x")))
+
+
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (lengths < 128 only)."""
     assert len(payload) < 128
