@@ -31,6 +31,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flowscope.collector.prepare import prepare
@@ -83,7 +85,7 @@ def writer(units: list[Unit], db: Path, every: int = 0) -> tuple[float, float, l
     requests = [_prepared_request(path, body) for unit in units for path, body in unit]
     checkpoints: list[float] = []
 
-    def checkpoint(con) -> None:  # type: ignore[no-untyped-def]
+    def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
         started = time.perf_counter()
         con.execute("CHECKPOINT")
         checkpoints.append((time.perf_counter() - started) * 1e3)

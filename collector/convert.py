@@ -268,7 +268,6 @@ _WORKFLOW_COLUMNS = (
 
 _UNREAD: Any = object()  # an item whose attributes the walk did not read
 _NO_KEY: Any = object()  # an item whose bytes name no workflow attribute
-Where = tuple[int, int, int]  # (resource, scope, item) in an export request
 Offsets = list[list[list[tuple[int, int]]]]  # (start, end) of each item's bytes, per resource and scope
 Layout = list[list[list[bytes]]]  # each item's bytes, per resource and scope
 PerScope = list[Any]  # a value per item of a scope
@@ -284,7 +283,8 @@ def _walked_items(raw: bytes, offsets: Offsets, field: int, none_as: Any = None)
 
     Every item is walked: picking those whose bytes hold a workflow key first (`_may_be_workflow`
     per item) cost ~0.5 µs a span, more than the compiled walk takes over an item without any
-    (the keys it does not want are not even decoded). Nor is anything else done item by item."""
+    (the keys it does not want are not even decoded); nor is there bookkeeping per item around
+    the walk (~0.3 µs a span when there was)."""
     return [[_walked_scope(raw, items, field, none_as) for items in scopes] for scopes in offsets]
 
 
