@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from flowscope.collector.recognize import ResourceAttributes, has_marker, recognize, with_attributes
-from flowscope.collector.wire import item_offsets
+from flowscope.collector.wire import item_offsets, slices
 from flowscope.storage import wire_values
 from flowscope.storage.anyvalue import (
     add_exception_text,
@@ -115,18 +115,18 @@ def convert_traces(
     offsets = item_offsets(raw) if raw is not None else None
     if offsets is not None and len(offsets) != len(request.resource_spans):
         offsets = None
-    layout = [[[raw[a:b] for a, b in items] for items in scopes] for scopes in offsets] if offsets else None
+    layout = slices(raw, offsets) if raw is not None and offsets else None
     check_workflow = raw is None or _may_be_workflow(raw) or has_marker(raw, recognition.request_markers)
     # Per resource and scope, per span: its workflow attributes (_NO_KEY: none), read from the
     # request's bytes (`_walked_items`); None: every span is read as decoded.
     walked = (
         _walked_items(raw, offsets, wire_values.SPAN_ATTRIBUTES, _NO_KEY)
-        if check_workflow and raw and offsets and layout
+        if check_workflow and raw is not None and offsets
         else None
     )
     # Per resource and scope, per span: whether its bytes hold "exception" (an event of that
     # name is possible), found in one search of the request; None: each span's bytes are searched.
-    exceptions = _holding(raw, offsets, _EXCEPTION) if walked is not None and offsets else None
+    exceptions = _holding(raw, offsets, _EXCEPTION) if walked is not None and raw and offsets else None
     # Executions that only their step spans announce so far (a foreign tracer mid-run): trace id
     # -> the running fact of its earliest step here; dropped where the root span came too.
     from_steps: dict[str, list[Any]] = {}
@@ -513,4 +513,4 @@ def _record_layout(request: ExportLogsServiceRequest, raw: bytes) -> tuple[Offse
         [len(scope.log_records) for scope in resource.scope_logs] for resource in request.resource_logs
     ]:
         return None
-    return offsets, [[[raw[a:b] for a, b in items] for items in scopes] for scopes in offsets]
+    return offsets, slices(raw, offsets)

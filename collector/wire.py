@@ -58,9 +58,12 @@ def item_offsets(buf: bytes) -> list[list[list[tuple[int, int]]]] | None:
         return None
 
 
+def slices(buf: bytes, offsets: list[list[list[tuple[int, int]]]]) -> list[list[list[bytes]]]:
+    """The bytes at `offsets` (`item_offsets`) in `buf`, per resource and scope."""
+    return [[[buf[a:b] for a, b in items] for items in scopes] for scopes in offsets]
+
+
 def item_slices(buf: bytes) -> list[list[list[bytes]]] | None:
     """The raw bytes of every span (or log record), per resource and scope; None if unsure."""
     offsets = item_offsets(buf)
-    if offsets is None:
-        return None
-    return [[[buf[a:b] for a, b in items] for items in scopes] for scopes in offsets]
+    return slices(buf, offsets) if offsets is not None else None
